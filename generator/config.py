@@ -1,0 +1,522 @@
+"""The stack config: one YAML file, parsed into a typed, frozen model.
+
+Everything a user need not decide has a default; unknown keys are rejected with a
+"did you mean"; every field carries a description (used by `flowstack init` and the
+README's reference).  `load_config` is the only way in, and it turns every failure
+(missing file, YAML syntax, type, range, cross-field rule) into one `ConfigError` that
+names the file, line, field, value and what would be right.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError, ConfigNotFoundError, did_you_mean
+
+# RFC 1123 host name with at least two labels: Caddy needs a real DNS name to get a certificate.
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# Environment variable names the Socket.IO container receives.
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Marks a deploy-time value inside generated files; user text may never contain it.
+PLACEHOLDER_MARK = "@@FLOWSTACK:"
+
+Port = int
+
+
+def _port(v: int, what: str) -> int:
+    if not 1 <= v <= 65535:
+        raise ValueError(f"{what} must be a port between 1 and 65535")
+    return v
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_marker(cls, v: Any) -> Any:
+        if isinstance(v, str) and PLACEHOLDER_MARK in v:
+            raise ValueError(f"must not contain the reserved text {PLACEHOLDER_MARK!r}")
+        return v
+
+
+class Network(_Model):
+    vcn_cidr: ipaddress.IPv4Network = Field(
+        ipaddress.IPv4Network("10.0.0.0/16"), description="Address range of the VCN (CIDR)."
+    )
+    subnet_cidr: ipaddress.IPv4Network = Field(
+        ipaddress.IPv4Network("10.0.1.0/24"), description="Address range of the public subnet, inside vcn_cidr."
+    )
+    ssh_source_cidr: ipaddress.IPv4Network | None = Field(
+        None,
+        description="Default for the deploy-time ssh_source_cidr variable (who may reach port 22). "
+        "Leave empty to make it a required answer at deploy time; 0.0.0.0/0 is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _subnet_inside(self) -> Network:
+        if not self.subnet_cidr.subnet_of(self.vcn_cidr):
+            raise ValueError(f"subnet_cidr {self.subnet_cidr} is not inside vcn_cidr {self.vcn_cidr}")
+        if self.ssh_source_cidr is not None and self.ssh_source_cidr.prefixlen == 0:
+            raise ValueError("ssh_source_cidr 0.0.0.0/0 opens SSH to the internet; give your own address, e.g. 203.0.113.7/32")
+        return self
+
+
+class Image(_Model):
+    operating_system: Literal["Canonical Ubuntu"] = Field("Canonical Ubuntu", description="Image operating system.")
+    version: Literal["22.04", "24.04"] = Field("22.04", description="Ubuntu release; the newest matching image is looked up at deploy time.")
+
+
+class Instance(_Model):
+    shape: str = Field(
+        "VM.Standard.A1.Flex",
+        description="Compute shape. Must be a flexible shape (…Flex); VM.Standard.A1.Flex is the Always Free Ampere shape.",
+    )
+    ocpus: float = Field(2, gt=0, le=64, description="OCPUs. Default fits both the verified (4) and the reported (2) Always Free limit.")
+    memory_gbs: float = Field(12, gt=0, le=1024, description="Memory in GB. Default fits both the verified (24) and the reported (12) Always Free limit.")
+    boot_volume_gbs: int = Field(50, ge=47, le=32768, description="Boot volume size in GB (OCI minimum 47).")
+    availability_domain: int = Field(1, ge=1, le=3, description="Default availability-domain number (1-based) for the deploy-time variable.")
+    image: Image = Field(default_factory=Image, description="Ubuntu image to look up.")
+
+    @field_validator("shape")
+    @classmethod
+    def _flex(cls, v: str) -> str:
+        if not v.endswith(".Flex"):
+            raise ValueError("only flexible shapes (ending in .Flex) take shape_config; use VM.Standard.A1.Flex for Always Free")
+        return v
+
+
+class Domains(_Model):
+    socket_host: str = Field(description="Host name of the Socket.IO server, e.g. space-socket.example.com.")
+    livekit_host: str = Field(description="Host name of the LiveKit server, e.g. space-livekit.example.com.")
+    turn_host: str | None = Field(None, description="Host name for TURN/TLS (needed when livekit.turn.tls_port is set).")
+
+    @field_validator("socket_host", "livekit_host", "turn_host")
+    @classmethod
+    def _hostname(cls, v: str | None) -> str | None:
+        if v is not None and not _HOSTNAME.match(v):
+            raise ValueError("must be a DNS host name such as space-socket.example.com (lower case, letters, digits, dashes, dots)")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Domains:
+        names = [h for h in (self.socket_host, self.livekit_host, self.turn_host) if h]
+        if len(set(names)) != len(names):
+            raise ValueError("socket_host, livekit_host and turn_host must all differ (Caddy routes by host name)")
+        return self
+
+
+class Tls(_Model):
+    mode: Literal["acme", "cloudflare_origin", "internal"] = Field(
+        "acme",
+        description="acme: Caddy gets Let's Encrypt certificates itself. cloudflare_origin: a Cloudflare origin "
+        "certificate given at deploy time (sensitive variables). internal: Caddy's own CA (testing only).",
+    )
+    email: str | None = Field(None, description="ACME account e-mail (optional, recommended).")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError("must be an e-mail address")
+        return v
+
+
+class SocketGit(_Model):
+    url: str = Field(description="Git URL of the Socket.IO app, cloned and built on the server.")
+    ref: str = Field("main", description="Branch or tag to check out.")
+    path: str = Field(".", description="Directory inside the repository holding its Dockerfile.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^(https://|git@|ssh://)\S+$", v):
+            raise ValueError("must be an https:// or ssh git URL")
+        return v
+
+    @field_validator("ref", "path")
+    @classmethod
+    def _safe(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9._/+-]+", v) or ".." in v.split("/"):
+            raise ValueError("may hold only letters, digits and . _ / + -")
+        return v
+
+
+class SocketApp(_Model):
+    image: str | None = Field(None, description="Container image of the Socket.IO app (e.g. ghcr.io/you/app:1.2). Give image or git.")
+    git: SocketGit | None = Field(None, description="Build the app on the server from a git repository instead of an image.")
+    port: Port = Field(3001, description="Port the app listens on (host network, behind Caddy; never public).")
+    health_path: str = Field("/health", description="HTTP path of the app's health check.")
+    env: dict[str, str] = Field(default_factory=lambda: {"NODE_ENV": "production"}, description="Environment of the app container (no secrets here).")
+    secret_env: list[str] = Field(
+        default_factory=list,
+        description="Names of secret environment variables; their values become sensitive deploy-time variables, never part of the zip.",
+    )
+
+    @field_validator("port")
+    @classmethod
+    def _p(cls, v: int) -> int:
+        return _port(v, "port")
+
+    @field_validator("health_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", v):
+            raise ValueError("must be an absolute URL path such as /health")
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if not _ENV_NAME.match(k):
+                raise ValueError(f"environment variable name {k!r} is not valid")
+        return v
+
+    @field_validator("secret_env")
+    @classmethod
+    def _senv(cls, v: list[str]) -> list[str]:
+        for k in v:
+            if not _ENV_NAME.match(k):
+                raise ValueError(f"environment variable name {k!r} is not valid")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SocketApp:
+        if (self.image is None) == (self.git is None):
+            raise ValueError("give exactly one of socket.image or socket.git")
+        clash = set(self.env) & set(self.secret_env)
+        if clash:
+            raise ValueError(f"{sorted(clash)[0]} is in both env and secret_env")
+        return self
+
+
+class Rtc(_Model):
+    tcp_port: Port | None = Field(7881, description="ICE over TCP (public). null turns it off.")
+    port_range_start: Port | None = Field(50000, description="Start of the UDP media range (public).")
+    port_range_end: Port | None = Field(60000, description="End of the UDP media range (public).")
+    udp_port: Port | None = Field(None, description="UDP mux port; LiveKit ignores it when a port range is also set.")
+    use_external_ip: bool = Field(True, description="Discover the public IP by STUN (needed on OCI: the VM only sees a private address).")
+
+    @model_validator(mode="after")
+    def _ports(self) -> Rtc:
+        for name in ("tcp_port", "port_range_start", "port_range_end", "udp_port"):
+            v = getattr(self, name)
+            if v is not None:
+                _port(v, name)
+        if (self.port_range_start is None) != (self.port_range_end is None):
+            raise ValueError("set both port_range_start and port_range_end, or neither")
+        if self.port_range_start is not None and self.port_range_start > self.port_range_end:  # type: ignore[operator]
+            raise ValueError("port_range_start is above port_range_end")
+        return self
+
+
+class Turn(_Model):
+    enabled: bool = Field(True, description="Run LiveKit's embedded TURN server (helps clients behind strict firewalls).")
+    udp_port: Port | None = Field(3478, description="TURN/UDP port (public).")
+    tls_port: Port | None = Field(None, description="TURN/TLS port (public unless via_caddy); needs domains.turn_host.")
+    via_caddy: bool = Field(False, description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does.")
+    relay_range_start: Port = Field(30000, description="Start of the TURN relay UDP range (public).")
+    relay_range_end: Port = Field(40000, description="End of the TURN relay UDP range (public).")
+
+    @model_validator(mode="after")
+    def _ports(self) -> Turn:
+        for name in ("udp_port", "tls_port", "relay_range_start", "relay_range_end"):
+            v = getattr(self, name)
+            if v is not None:
+                _port(v, name)
+        if self.relay_range_start > self.relay_range_end:
+            raise ValueError("relay_range_start is above relay_range_end")
+        if self.enabled and not self.udp_port and not self.tls_port:
+            raise ValueError("TURN is enabled but neither udp_port nor tls_port is set (LiveKit refuses to start: invalid TURN ports)")
+        if self.via_caddy and not self.tls_port:
+            raise ValueError("via_caddy needs tls_port (the local port Caddy forwards TURN/TLS to, e.g. 5349)")
+        return self
+
+
+class LiveKit(_Model):
+    image: str = Field("livekit/livekit-server:v1.8.4", description="LiveKit server image, pinned to a version.")
+    api_key: str = Field("APIflowstack", description="LiveKit API key name (the secret is generated at deploy time, never stored here).")
+    port: Port = Field(7880, description="HTTP/WebSocket signalling port (behind Caddy, never public).")
+    rtc: Rtc = Field(default_factory=Rtc, description="WebRTC transport ports.")
+    turn: Turn = Field(default_factory=Turn, description="Embedded TURN server.")
+    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LiveKit log level.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_]{3,64}", v):
+            raise ValueError("must be 3-64 letters, digits or underscores")
+        return v
+
+    @field_validator("port")
+    @classmethod
+    def _p(cls, v: int) -> int:
+        return _port(v, "port")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if ":" not in v.rsplit("/", 1)[-1] or v.endswith(":latest"):
+            raise ValueError("pin the image to a version, e.g. livekit/livekit-server:v1.8.4")
+        return v
+
+
+class ExtraPort(_Model):
+    protocol: Literal["tcp", "udp"] = Field(description="tcp or udp.")
+    port: Port = Field(description="First port.")
+    port_end: Port | None = Field(None, description="Last port of a range (default: same as port).")
+    source: ipaddress.IPv4Network = Field(ipaddress.IPv4Network("0.0.0.0/0"), description="Who may connect (CIDR).")
+    reason: str = Field(min_length=3, description="Why this port is open: required, shown in `flowstack ports`.")
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v or "\r" in v:
+            raise ValueError("must be a single line")
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> ExtraPort:
+        _port(self.port, "port")
+        if self.port_end is not None:
+            _port(self.port_end, "port_end")
+            if self.port_end < self.port:
+                raise ValueError("port_end is below port")
+        return self
+
+
+class Budget(_Model):
+    enabled: bool = Field(False, description="Create an OCI budget with e-mail alerts (needs tenancy-level rights).")
+    amount: float = Field(1.0, gt=0, description="Monthly budget in the account's currency.")
+    thresholds: list[float] = Field(default_factory=lambda: [80.0, 100.0], description="Alert at these percentages of the budget.")
+    recipients: list[str] = Field(default_factory=list, description="E-mail addresses that get the alerts.")
+
+
+class TrafficAlarm(_Model):
+    enabled: bool = Field(False, description="Alarm when outbound traffic would use up the free allowance before month end.")
+    emails: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alarm topic.")
+    slack_url: str | None = Field(None, description="Optional Slack-protocol webhook (Discord accepts it at its /slack URL).")
+
+
+class StackConfig(_Model):
+    name: str = Field(description="Stack name: lower case letters, digits, dashes (used for resource names and the zip).")
+    description: str = Field("", description="Free text shown in the Resource Manager form.")
+    region: str = Field("ap-chuncheon-1", description="OCI region identifier the stack is meant for.")
+    always_free: bool = Field(True, description="Refuse sizes over the Always Free limits in force (set false to allow paid).")
+    network: Network = Field(default_factory=Network, description="VCN and subnet.")
+    instance: Instance = Field(default_factory=Instance, description="The compute instance.")
+    domains: Domains = Field(description="Public host names (point their DNS A records at the instance's IP).")
+    tls: Tls = Field(default_factory=Tls, description="How Caddy gets certificates.")
+    socket: SocketApp = Field(description="The Socket.IO application.")
+    livekit: LiveKit = Field(default_factory=LiveKit, description="The LiveKit server.")
+    extra_ports: list[ExtraPort] = Field(default_factory=list, description="Additional public ports, each with a reason.")
+    budget: Budget = Field(default_factory=Budget, description="Budget alerts as code (opt-in).")
+    traffic_alarm: TrafficAlarm = Field(default_factory=TrafficAlarm, description="Outbound-traffic alarm (opt-in).")
+    tags: dict[str, str] = Field(default_factory=dict, description="Freeform tags added to every resource.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("must be 3-32 characters: lower case letters, digits and dashes, starting with a letter")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}-[a-z]+-\d", v):
+            raise ValueError("must be an OCI region identifier such as ap-chuncheon-1")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> StackConfig:
+        turn = self.livekit.turn
+        if turn.enabled and turn.tls_port and not self.domains.turn_host:
+            raise ValueError("livekit.turn.tls_port needs domains.turn_host (TURN/TLS needs its own certificate name)")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def load_config(path: str | Path) -> StackConfig:
+    """Read and validate a stack config, raising `ConfigError` on anything wrong."""
+    p = Path(path)
+    shown = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigNotFoundError(shown) from None
+    except IsADirectoryError:
+        raise ConfigError(shown, "is a directory, not a config file", expected="a stacks/<name>.yaml file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(shown, f"is not UTF-8 text ({exc.reason})") from None
+    return parse_config(text, shown)
+
+
+def parse_config(text: str, source: str = "<config>") -> StackConfig:
+    """Validate config text; ``source`` names it in error messages."""
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise ConfigError(source, "the config file is empty", expected="a mapping with at least name, domains and socket (see `flowstack init`)")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(source, f"YAML syntax error: {exc.problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, f"YAML error: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "the top level must be a mapping of keys", value=type(data).__name__, expected="key: value lines")
+    try:
+        config = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _to_config_error(exc, source, node) from None
+    _check_ports(config, source, node)
+    return config
+
+
+def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> None:
+    """Two services on one port cannot both start: refuse the config before rendering."""
+    from .ports import LiveKitSettingsError, find_collision
+
+    try:
+        clash = find_collision(config)
+    except LiveKitSettingsError as exc:
+        raise ConfigError(source, str(exc), field="livekit") from None
+    if clash is None:
+        return
+    first, second = clash
+    loc = tuple(int(p) if p.isdigit() else p for p in second.owner.replace("[", ".").replace("]", "").split("."))
+    raise ConfigError(
+        source,
+        f"port {second.low}/{second.protocol} is used twice: by {second.owner} and by {first.owner}",
+        field=second.owner,
+        value=second.low if second.low == second.high else f"{second.low}-{second.high}",
+        expected="a port no other service of the stack uses",
+        line=_line_of(node, loc) if "." in second.owner else None,
+    )
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class whose fields are valid keys at ``loc`` (for "did you mean")."""
+    model: Any = StackConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        ann = field.annotation
+        model = _unwrap(ann)
+        if model is None:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap(ann: Any) -> Any:
+    """Find the BaseModel inside ``X | None`` or ``list[X]``."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the YAML node at ``loc``; the nearest parent's line if the key is absent."""
+    line = None
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if k.value == part:
+                    nxt = k if part == loc[-1] else v
+                    break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)",
+    "list_type": "a list",
+    "ip_v4_network": "an IPv4 CIDR such as 10.0.0.0/16",
+    "ip_v4_address": "an IPv4 CIDR such as 10.0.0.0/16",
+}
+
+
+def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) -> ConfigError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"])
+    etype = err["type"]
+    # Errors from a model_validator carry the model's own loc; field errors carry the field's.
+    field = ".".join(str(p) for p in loc) or None
+    line = _line_of(node, loc)
+    value = err.get("input")
+    if etype == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc[:-1])
+        choices = list(model.model_fields) if model else []
+        hint = did_you_mean(key, choices)
+        parent = ".".join(str(p) for p in loc[:-1]) or "the top level"
+        return ConfigError(
+            source,
+            f"unknown key{hint}",
+            field=field,
+            expected=f"one of {', '.join(choices)} in {parent}" if choices else None,
+            line=line,
+        )
+    if etype == "missing":
+        return ConfigError(source, "required field is missing", field=field, line=line, expected=_describe(loc))
+    if etype == "literal_error":
+        expected = err.get("ctx", {}).get("expected")
+        hint = did_you_mean(str(value), [s.strip("' ") for s in str(expected).replace(" or ", ",").split(",")]) if expected else ""
+        return ConfigError(source, f"value not allowed{hint}", field=field, value=value, expected=f"one of {expected}", line=line)
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    expected = _EXPECTED.get(etype)
+    if etype in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        expected, msg = msg.replace("Input should be ", "a number "), "out of range"
+    if etype.startswith("ip_v4"):
+        msg = "not a valid IPv4 CIDR"
+    if isinstance(value, dict) and field and etype in ("value_error", "assertion_error"):
+        value = None  # a whole section: the message says what is wrong with it
+    return ConfigError(source, msg, field=field, value=value, expected=expected, line=line)
+
+
+def _describe(loc: tuple[Any, ...]) -> str | None:
+    model = _model_at(loc[:-1])
+    if model is None:
+        return None
+    f = model.model_fields.get(str(loc[-1]))
+    return f.description if f else None

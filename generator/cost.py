@@ -1,0 +1,624 @@
+"""Monthly traffic and cost of a stack, and of the same workload on LiveKit Cloud.
+
+Every price comes from ``data/prices.yaml`` (each with its ``as_of`` date and source)
+and every free allowance from ``data/always_free.yaml`` through `limits.in_force`; no
+number that Oracle or LiveKit could change lives in this module.
+
+Traffic model, the one the user's guide used for its cost tables (sections 2 and 9):
+
+* participant minutes = spaces x users per space x hours per day x 60 x days per month
+* egress GB = spaces x users x hours x days x Mbps x 3600 / 8 / 1000
+  (Mbps x 3600 s / 8 = MB per user-hour, 675 MB at 1.5 Mbps; MB -> GB -> TB in steps of
+  1,000, the decimal units of ``prices.yaml``'s ``gb_per_tb``).
+
+Every user is counted as receiving ``mbps_per_user`` from the server for the whole
+session: the SFU's downstream, which is what Oracle bills as outbound transfer.  For the
+guide's unit of 1 space x 50 users x 9 h x 22 days this gives 594,000 minutes and
+6,682.5 GB; the guide printed "6.6TB" (6.68 cut to one decimal) and multiplied that
+rounded figure by the number of spaces (13.2 / 19.8 / 33 TB).  This module keeps the
+exact figures; ``tests/test_cost.py`` shows the guide's rounding on top of them.
+
+Money is computed in `Decimal` so that, e.g., 3,365 GB x $0.025 is exactly $84.125 and
+rounds to $84.13 the way a bill would, not to a float's $84.12.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .errors import CostError
+from .limits import LimitReading, in_force
+
+_CENT = Decimal("0.01")
+# Limits on scenario inputs: beyond these the input is a typo, not a workload.
+_HOURS_PER_DAY_MAX = 24
+_DAYS_PER_MONTH_MAX = 31
+
+
+def _dec(value: object) -> Decimal:
+    """A YAML or CLI number as an exact Decimal (through str, so 0.025 stays 0.025)."""
+    return Decimal(str(value))
+
+
+# ---------------------------------------------------------------------------
+# Price data
+
+
+@dataclass(frozen=True)
+class DatedPrice:
+    """One unit price with the date it was taken as of and where it came from."""
+
+    item: str
+    usd: Decimal
+    unit: str
+    as_of: dt.date
+    source: str
+    verified: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "usd": float(self.usd),
+            "unit": self.unit,
+            "as_of": self.as_of.isoformat(),
+            "source": self.source,
+            "verified": self.verified,
+        }
+
+
+@dataclass(frozen=True)
+class PriceGroup:
+    """An outbound-transfer price group of Oracle's price list."""
+
+    id: str
+    name: str
+    part_number: str
+    price: DatedPrice
+
+
+@dataclass(frozen=True)
+class LiveKitPlan:
+    name: str
+    usd_per_month: Decimal
+    included_minutes: int
+    # None: a hard quota (requests fail past it), so the plan cannot carry more.
+    usd_per_minute_over: Decimal | None
+    note: str
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    gb_per_tb: Decimal
+    groups: dict[str, PriceGroup]
+    region_group: dict[str, str]
+    region_assumed: dict[str, str]
+    regions_as_of: dt.date
+    regions_source: str
+    hours_per_month: Decimal
+    a1_ocpu: DatedPrice
+    a1_memory: DatedPrice
+    livekit_plans: tuple[LiveKitPlan, ...]
+    livekit_as_of: dt.date
+    livekit_source: str
+    livekit_verified: bool
+
+
+@lru_cache(maxsize=1)
+def price_book() -> PriceBook:
+    """The prices in ``data/prices.yaml``, parsed once."""
+    raw = yaml.safe_load(resources.files("generator").joinpath("data/prices.yaml").read_text("utf-8"))
+    groups = {
+        gid: PriceGroup(
+            id=gid,
+            name=g["name"],
+            part_number=g["part_number"],
+            price=DatedPrice(
+                item=f"outbound transfer, {g['name']} ({g['part_number']})",
+                usd=_dec(g["usd_per_gb"]),
+                unit="GB",
+                as_of=g["as_of"],
+                source=g["source"],
+            ),
+        )
+        for gid, g in raw["outbound_transfer"]["groups"].items()
+    }
+    region_group = {region: gid for gid, regions in raw["regions"]["groups"].items() for region in regions}
+    a1 = raw["a1_compute"]
+    lk = raw["livekit_cloud"]
+    return PriceBook(
+        gb_per_tb=_dec(raw["gb_per_tb"]),
+        groups=groups,
+        region_group=region_group,
+        region_assumed=dict(raw["regions"].get("assumed") or {}),
+        regions_as_of=raw["regions"]["as_of"],
+        regions_source=raw["regions"]["source"],
+        hours_per_month=_dec(a1["hours_per_month"]),
+        a1_ocpu=DatedPrice("A1 OCPU", _dec(a1["ocpu"]["usd_per_ocpu_hour"]), "OCPU-hour", a1["ocpu"]["as_of"], a1["ocpu"]["source"]),
+        a1_memory=DatedPrice("A1 memory", _dec(a1["memory"]["usd_per_gb_hour"]), "GB-hour", a1["memory"]["as_of"], a1["memory"]["source"]),
+        livekit_plans=tuple(
+            LiveKitPlan(
+                name=p["name"],
+                usd_per_month=_dec(p["usd_per_month"]),
+                included_minutes=int(p["included_minutes"]),
+                usd_per_minute_over=None if p["usd_per_minute_over"] is None else _dec(p["usd_per_minute_over"]),
+                note=p.get("note", ""),
+            )
+            for p in lk["plans"]
+        ),
+        livekit_as_of=lk["as_of"],
+        livekit_source=lk["source"],
+        livekit_verified=bool(lk["verified"]),
+    )
+
+
+def price_group(region: str) -> PriceGroup:
+    """The outbound price group of an OCI region; `CostError` with a hint if unknown."""
+    book = price_book()
+    gid = book.region_group.get(region)
+    if gid is None:
+        raise CostError(
+            "region",
+            region,
+            "not a public commercial OCI region with a known outbound price group",
+            choices=sorted(book.region_group),
+        )
+    return book.groups[gid]
+
+
+# ---------------------------------------------------------------------------
+# Scenario and traffic
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A usage pattern; the defaults are the user's guide's unit of one space."""
+
+    spaces: int = 1
+    users_per_space: int = 50
+    hours_per_day: float = 9
+    days_per_month: int = 22
+    mbps_per_user: float = 1.5
+
+    def __post_init__(self) -> None:
+        whole = "must be a whole number of at least 1"
+        checks: list[tuple[str, object, bool, str]] = [
+            ("spaces", self.spaces, _whole(self.spaces) and self.spaces >= 1, whole),
+            ("users_per_space", self.users_per_space, _whole(self.users_per_space) and self.users_per_space >= 1, whole),
+            ("hours_per_day", self.hours_per_day, 0 < self.hours_per_day <= _HOURS_PER_DAY_MAX, "must be more than 0 and at most 24"),
+            ("days_per_month", self.days_per_month, _whole(self.days_per_month) and 1 <= self.days_per_month <= _DAYS_PER_MONTH_MAX,
+             "must be a whole number from 1 to 31"),
+            ("mbps_per_user", self.mbps_per_user, self.mbps_per_user > 0, "must be more than 0"),
+        ]
+        for name, value, ok, problem in checks:
+            if not ok:
+                raise CostError(f"scenario.{name}", value, problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spaces": self.spaces,
+            "users_per_space": self.users_per_space,
+            "hours_per_day": self.hours_per_day,
+            "days_per_month": self.days_per_month,
+            "mbps_per_user": self.mbps_per_user,
+        }
+
+
+@dataclass(frozen=True)
+class Traffic:
+    user_hours: Decimal
+    participant_minutes: Decimal
+    egress_gb: Decimal
+    gb_per_tb: Decimal
+
+    @property
+    def egress_tb(self) -> Decimal:
+        return self.egress_gb / self.gb_per_tb
+
+
+def traffic(scenario: Scenario) -> Traffic:
+    """Monthly media minutes and server egress of a scenario (the guide's model, exact)."""
+    gb_per_tb = price_book().gb_per_tb
+    user_hours = (
+        _dec(scenario.spaces) * _dec(scenario.users_per_space) * _dec(scenario.hours_per_day) * _dec(scenario.days_per_month)
+    )
+    # Mbps x 3600 s = megabits per hour; / 8 = MB; / 1000 = GB (decimal, as the guide's 675 MB/h).
+    mb_per_user_hour = _dec(scenario.mbps_per_user) * 3600 / 8
+    return Traffic(
+        user_hours=user_hours,
+        participant_minutes=user_hours * 60,
+        egress_gb=user_hours * mb_per_user_hour / 1000,
+        gb_per_tb=gb_per_tb,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Costs
+
+
+@dataclass(frozen=True)
+class EgressCost:
+    group: PriceGroup
+    group_assumed: str | None  # why the group is assumed, when the price list does not settle it
+    free_gb: Decimal
+    used_free_gb: Decimal
+    billable_gb: Decimal
+    usd: Decimal
+
+    @property
+    def free_used_pct(self) -> Decimal:
+        return self.used_free_gb / self.free_gb * 100 if self.free_gb else Decimal(0)
+
+
+@dataclass(frozen=True)
+class ComputeCost:
+    hours_per_month: Decimal
+    ocpu_hours: Decimal
+    free_ocpu_hours: Decimal
+    over_ocpu_hours: Decimal
+    ocpu_usd: Decimal
+    gb_hours: Decimal
+    free_gb_hours: Decimal
+    over_gb_hours: Decimal
+    memory_usd: Decimal
+
+    @property
+    def usd(self) -> Decimal:
+        return self.ocpu_usd + self.memory_usd
+
+
+@dataclass(frozen=True)
+class OracleCost:
+    """Oracle's bill under one Always Free limits reading."""
+
+    limits: LimitReading
+    egress: EgressCost
+    compute: ComputeCost
+
+    @property
+    def usd(self) -> Decimal:
+        return self.egress.usd + self.compute.usd
+
+
+@dataclass(frozen=True)
+class LiveKitQuote:
+    plan: LiveKitPlan
+    over_minutes: Decimal
+    usd: Decimal | None  # None: the plan's hard quota cannot carry the workload
+
+
+@dataclass(frozen=True)
+class CostReport:
+    region: str
+    ocpus: Decimal
+    memory_gbs: Decimal
+    scenario: Scenario
+    on: dt.date
+    traffic: Traffic
+    # One entry per limits reading in force: the verified one first, then a newer
+    # unverified one if there is one (see limits.in_force).
+    oracle: tuple[OracleCost, ...]
+    livekit: tuple[LiveKitQuote, ...]
+    livekit_as_of: dt.date
+    livekit_source: str
+    livekit_verified: bool
+    a1_ocpu_price: DatedPrice
+    a1_memory_price: DatedPrice
+
+    @property
+    def prices(self) -> tuple[DatedPrice, ...]:
+        """The Oracle unit prices used (LiveKit's plans carry their own date)."""
+        return (self.oracle[0].egress.group.price, self.a1_ocpu_price, self.a1_memory_price)
+
+    @property
+    def livekit_cheapest(self) -> LiveKitQuote | None:
+        able = [q for q in self.livekit if q.usd is not None]
+        return min(able, key=lambda q: q.usd) if able else None  # type: ignore[arg-type, return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data: money rounded to cents, volumes exact."""
+        t = self.traffic
+        cheapest = self.livekit_cheapest
+        return {
+            "region": self.region,
+            "instance": {"ocpus": _jnum(self.ocpus), "memory_gbs": _jnum(self.memory_gbs)},
+            "scenario": self.scenario.to_dict(),
+            "on": self.on.isoformat(),
+            "traffic": {
+                "user_hours": _jnum(t.user_hours),
+                "participant_minutes": _jnum(t.participant_minutes),
+                "egress_gb": _jnum(t.egress_gb),
+                "egress_tb": _jnum(t.egress_tb),
+                "gb_per_tb": _jnum(t.gb_per_tb),
+            },
+            "oracle": [
+                {
+                    "limits": {
+                        "id": o.limits.id,
+                        "verified": o.limits.verified,
+                        "effective": o.limits.effective.isoformat(),
+                        "source": o.limits.source,
+                    },
+                    "egress": {
+                        "price_group": o.egress.group.id,
+                        "price_group_name": o.egress.group.name,
+                        "part_number": o.egress.group.part_number,
+                        "price_group_assumed": o.egress.group_assumed,
+                        "usd_per_gb": float(o.egress.group.price.usd),
+                        "free_gb": _jnum(o.egress.free_gb),
+                        "free_used_gb": _jnum(o.egress.used_free_gb),
+                        "free_used_pct": float(_round(o.egress.free_used_pct, Decimal("0.1"))),
+                        "billable_gb": _jnum(o.egress.billable_gb),
+                        "usd": _money(o.egress.usd),
+                    },
+                    "compute": {
+                        "hours_per_month": _jnum(o.compute.hours_per_month),
+                        "ocpu_hours": _jnum(o.compute.ocpu_hours),
+                        "free_ocpu_hours": _jnum(o.compute.free_ocpu_hours),
+                        "over_ocpu_hours": _jnum(o.compute.over_ocpu_hours),
+                        "ocpu_usd": _money(o.compute.ocpu_usd),
+                        "gb_hours": _jnum(o.compute.gb_hours),
+                        "free_gb_hours": _jnum(o.compute.free_gb_hours),
+                        "over_gb_hours": _jnum(o.compute.over_gb_hours),
+                        "memory_usd": _money(o.compute.memory_usd),
+                        "usd": _money(o.compute.usd),
+                    },
+                    "usd": _money(o.usd),
+                }
+                for o in self.oracle
+            ],
+            "livekit_cloud": {
+                "as_of": self.livekit_as_of.isoformat(),
+                "source": self.livekit_source,
+                "verified": self.livekit_verified,
+                "plans": [
+                    {
+                        "name": q.plan.name,
+                        "usd_per_month": _money(q.plan.usd_per_month),
+                        "included_minutes": q.plan.included_minutes,
+                        "usd_per_minute_over": None if q.plan.usd_per_minute_over is None else float(q.plan.usd_per_minute_over),
+                        "over_minutes": _jnum(q.over_minutes),
+                        "usd": None if q.usd is None else _money(q.usd),
+                    }
+                    for q in self.livekit
+                ],
+                "cheapest_plan": cheapest.plan.name if cheapest else None,
+                "usd": _money(cheapest.usd) if cheapest and cheapest.usd is not None else None,
+            },
+            "prices": [p.to_dict() for p in self.prices],
+        }
+
+
+def _round(value: Decimal, step: Decimal) -> Decimal:
+    return value.quantize(step, rounding=ROUND_HALF_UP)
+
+
+def _money(value: Decimal) -> float:
+    return float(_round(value, _CENT))
+
+
+def _jnum(value: Decimal) -> int | float:
+    """A volume for JSON: an int when whole (594000, not 594000.0), else a float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _over(used: Decimal, free: Decimal) -> Decimal:
+    return max(used - free, Decimal(0))
+
+
+def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, on: dt.date | None = None) -> CostReport:
+    """Monthly cost of ``scenario`` on an A1 VM of the given size in ``region``.
+
+    ``on`` picks the Always Free limits in force (default today).  When a newer,
+    unverified limits reading is in force as well, the report holds one Oracle figure
+    per reading, the verified one first.
+    """
+    on = on or dt.date.today()
+    book = price_book()
+    group = price_group(region)
+    readings = in_force(on)
+    if not readings:
+        raise CostError("date", on.isoformat(), "no Always Free limits reading is in force on that date (see generator/data/always_free.yaml)")
+    tr = traffic(scenario)
+    cpu, mem = _dec(ocpus), _dec(memory_gbs)
+    if cpu <= 0 or mem <= 0:
+        raise CostError("instance", f"{ocpus} OCPU / {memory_gbs} GB", "OCPUs and memory must be more than 0")
+
+    oracle = []
+    for reading in readings:
+        free_gb = _dec(reading.outbound_tb_per_month) * book.gb_per_tb
+        billable = _over(tr.egress_gb, free_gb)
+        egress = EgressCost(
+            group=group,
+            group_assumed=book.region_assumed.get(region),
+            free_gb=free_gb,
+            used_free_gb=min(tr.egress_gb, free_gb),
+            billable_gb=billable,
+            usd=billable * group.price.usd,
+        )
+        ocpu_hours = cpu * book.hours_per_month
+        gb_hours = mem * book.hours_per_month
+        free_ocpu, free_gbh = _dec(reading.a1_ocpu_hours_per_month), _dec(reading.a1_gb_hours_per_month)
+        over_ocpu, over_gbh = _over(ocpu_hours, free_ocpu), _over(gb_hours, free_gbh)
+        compute = ComputeCost(
+            hours_per_month=book.hours_per_month,
+            ocpu_hours=ocpu_hours,
+            free_ocpu_hours=free_ocpu,
+            over_ocpu_hours=over_ocpu,
+            ocpu_usd=over_ocpu * book.a1_ocpu.usd,
+            gb_hours=gb_hours,
+            free_gb_hours=free_gbh,
+            over_gb_hours=over_gbh,
+            memory_usd=over_gbh * book.a1_memory.usd,
+        )
+        oracle.append(OracleCost(limits=reading, egress=egress, compute=compute))
+
+    quotes = []
+    for plan in book.livekit_plans:
+        over_min = _over(tr.participant_minutes, _dec(plan.included_minutes))
+        if plan.usd_per_minute_over is None:
+            usd = plan.usd_per_month if over_min == 0 else None
+        else:
+            usd = plan.usd_per_month + over_min * plan.usd_per_minute_over
+        quotes.append(LiveKitQuote(plan=plan, over_minutes=over_min, usd=usd))
+
+    return CostReport(
+        region=region,
+        ocpus=cpu,
+        memory_gbs=mem,
+        scenario=scenario,
+        on=on,
+        traffic=tr,
+        oracle=tuple(oracle),
+        livekit=tuple(quotes),
+        livekit_as_of=book.livekit_as_of,
+        livekit_source=book.livekit_source,
+        livekit_verified=book.livekit_verified,
+        a1_ocpu_price=book.a1_ocpu,
+        a1_memory_price=book.a1_memory,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Table
+
+
+def _num(value: Decimal, places: int = 2) -> str:
+    """Thousands separators, at most ``places`` decimals, no trailing zeros."""
+    text = f"{_round(value, Decimal(1).scaleb(-places)):,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _usd(value: Decimal) -> str:
+    return f"${_round(value, _CENT):,.2f}"
+
+
+def _unit_price(value: Decimal) -> str:
+    # Unit prices keep every digit the price list gives ($0.0085, $0.0005).
+    return "$" + format(value.normalize(), "f")
+
+
+def _plural(n: int | float, word: str) -> str:
+    return f"{_num(_dec(n))} {word}{'' if n == 1 else 's'}"
+
+
+def _align(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(len(r) for r in rows))]
+    out = []
+    for r in rows:
+        cells = [c.ljust(widths[i]) for i, c in enumerate(r)]
+        out.append((indent + "  ".join(cells)).rstrip())
+    return out
+
+
+def format_table(report: CostReport) -> str:
+    """The report as the plain-text table `flowstack cost` prints."""
+    s, t = report.scenario, report.traffic
+    group = report.oracle[0].egress.group
+    lines = [
+        f"Cost estimate for {report.region}, A1 {_num(report.ocpus)} OCPU / {_num(report.memory_gbs)} GB, on {report.on.isoformat()}",
+        f"Scenario: {_plural(s.spaces, 'space')} x {_plural(s.users_per_space, 'user')}, "
+        f"{_num(_dec(s.hours_per_day))} h/day x {_num(_dec(s.days_per_month))} days/month, {_num(_dec(s.mbps_per_user))} Mbps per user",
+        "",
+        "Traffic per month",
+        *_align(
+            [
+                ["media minutes", f"{_num(t.participant_minutes, 0)} participant-minutes"],
+                ["egress", f"{_num(t.egress_tb)} TB ({_num(t.egress_gb)} GB; 1 TB = {_num(t.gb_per_tb, 0)} GB)"],
+            ]
+        ),
+        "",
+        f"Oracle Cloud, {report.region}: outbound price group {group.name} ({group.part_number}), {_unit_price(group.price.usd)}/GB",
+    ]
+    assumed = report.oracle[0].egress.group_assumed
+    if assumed:
+        lines.append(f"  price group assumed: {assumed}")
+    hours = _num(report.oracle[0].compute.hours_per_month, 0)
+    labels = [
+        "limits",
+        "",
+        "free outbound",
+        "free allowance used",
+        "egress over allowance",
+        f"A1 OCPU-hours ({_num(report.ocpus)} x {hours} h)",
+        "A1 OCPU-hours over",
+        f"A1 GB-hours ({_num(report.memory_gbs)} x {hours} h)",
+        "A1 GB-hours over",
+        "Oracle total",
+    ]
+    # One column per limits reading in force, the verified one first.
+    columns = []
+    for o in report.oracle:
+        e, c = o.egress, o.compute
+        columns.append(
+            [
+                o.limits.id,
+                "verified" if o.limits.verified else "UNVERIFIED",
+                f"{_num(e.free_gb / t.gb_per_tb)} TB",
+                f"{_num(e.used_free_gb / t.gb_per_tb)} TB ({_num(e.free_used_pct, 1)}%)",
+                f"{_num(e.billable_gb)} GB x {_unit_price(group.price.usd)} = {_usd(e.usd)}",
+                f"{_num(c.ocpu_hours)} of {_num(c.free_ocpu_hours)} free",
+                f"{_num(c.over_ocpu_hours)} x {_unit_price(report.a1_ocpu_price.usd)} = {_usd(c.ocpu_usd)}",
+                f"{_num(c.gb_hours)} of {_num(c.free_gb_hours)} free",
+                f"{_num(c.over_gb_hours)} x {_unit_price(report.a1_memory_price.usd)} = {_usd(c.memory_usd)}",
+                f"{_usd(o.usd)}/month",
+            ]
+        )
+    rows = [[label, *(col[i] for col in columns)] for i, label in enumerate(labels)]
+    lines += _align(rows)
+    unverified = [o.limits.id for o in report.oracle if not o.limits.verified]
+    if unverified:
+        lines.append(f"  {', '.join(unverified)}: reported, not verified; plan for either column.")
+
+    lines += ["", "LiveKit Cloud, same workload (participant minutes only, as the user's guide priced it)"]
+    lk_rows = []
+    for q in report.livekit:
+        p = q.plan
+        if p.usd_per_minute_over is None:
+            what = (
+                f"free quota of {_num(_dec(p.included_minutes), 0)} min: {_usd(p.usd_per_month)}/month"
+                if q.usd is not None
+                else f"free quota of {_num(_dec(p.included_minutes), 0)} min, hard limit: cannot carry this workload"
+            )
+        else:
+            what = (
+                f"{_usd(p.usd_per_month)} incl. {_num(_dec(p.included_minutes), 0)} min + "
+                f"{_num(q.over_minutes, 0)} min x {_unit_price(p.usd_per_minute_over)} = {_usd(q.usd)}/month"  # type: ignore[arg-type]
+            )
+        lk_rows.append([p.name, what])
+    cheapest = report.livekit_cheapest
+    if cheapest is not None:
+        lk_rows.append(["cheapest", f"{cheapest.plan.name}, {_usd(cheapest.usd)}/month"])  # type: ignore[arg-type]
+    lines += _align(lk_rows)
+
+    lines += ["", "Prices used"]
+    price_rows = []
+    for p in report.prices:
+        price_rows.append([p.item, f"{_unit_price(p.usd)}/{p.unit}", f"as of {p.as_of.isoformat()}"])
+    price_rows.append(
+        [
+            "LiveKit Cloud plans",
+            "see above",
+            f"as of {report.livekit_as_of.isoformat()}"
+            + ("" if report.livekit_verified else ", as given by the user's guide, not re-verified"),
+        ]
+    )
+    lines += _align(price_rows)
+    lines += ["", "Always Free limits used"]
+    lines += _align(
+        [
+            [o.limits.id, "verified" if o.limits.verified else "UNVERIFIED", f"effective {o.limits.effective.isoformat()}"]
+            for o in report.oracle
+        ]
+    )
+    return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""Failures the emulator can be told to produce, so clients can be tested against them.
+
+A faults spec is a JSON/YAML mapping; every key is optional:
+
+``job_seconds: 2``
+    How long every new job runs (overrides ``--job-seconds``).
+``capacity_fail_ads: [1]``
+    APPLY jobs that launch an ``oci_core_instance`` into one of these availability domains
+    fail the way Resource Manager reports an A1 shortage: FAILED,
+    ``TERRAFORM_EXECUTION_ERROR``, ``Error: 500-InternalError, Out of host capacity.``
+``capacity_fail_count: 2``
+    Stop failing for capacity after this many failures (default: never stop), so "AD 1
+    works on the third try" can be tested.
+``ad_variable: availability_domain_number``
+    The stack variable that names the AD: a number (``"2"``) or an AD name ending in
+    ``-AD-<n>``.  Without it the emulator looks for ``availability_domain_number``,
+    ``availability_domain``, ``ad_number`` and ``ad``, then the variable's default in
+    the zip, then assumes AD 1.
+``status_429: {path_prefix: /20180917/jobs, method: POST, count: 3}``
+``status_500: {path_prefix: /20180917/stacks, count: 1}``
+    Answer the next ``count`` (default 1) signed API requests whose path starts with
+    ``path_prefix`` (default: any) and, if given, whose method is ``method`` with 429
+    ``TooManyRequests`` / 500 ``InternalServerError``.  A list of such rules is accepted.
+``fail_next: {operation: PLAN, code: TERRAFORM_EXECUTION_ERROR, message: "...", count: 1}``
+    The next ``count`` new jobs of ``operation`` (PLAN, APPLY, DESTROY, or ``*``) fail
+    near their end with that failureDetails.
+``slow_next: {operation: APPLY, seconds: 30, count: 1}``
+    The next ``count`` new jobs of ``operation`` run for ``seconds`` instead.
+``running_job: {operation: APPLY, seconds: 10, stack_id: ocid1.ormstack...}``
+    A job "someone else started in the console": with ``stack_id`` it starts on that
+    stack at once; without, it starts on the stack of the next ``POST /jobs``, which then
+    gets 409 because of it.  The job is real (it shows in ``GET /jobs``) and finishes.
+
+Counts go down as faults fire, and the spec (with what is left of it) is saved in the
+emulator's state file, so a restart neither repeats nor forgets a fault.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+OPERATIONS = ("PLAN", "APPLY", "DESTROY")
+DEFAULT_AD_VARIABLES = ("availability_domain_number", "availability_domain", "ad_number", "ad")
+
+_KEYS = {
+    "job_seconds",
+    "capacity_fail_ads",
+    "capacity_fail_count",
+    "ad_variable",
+    "status_429",
+    "status_500",
+    "fail_next",
+    "slow_next",
+    "running_job",
+}
+
+
+class FaultSpec:
+    """A validated faults spec; thread-safe, and consumed as faults fire."""
+
+    def __init__(self, spec: Mapping[str, Any] | None = None, *, source: str = "faults") -> None:
+        self._lock = threading.Lock()
+        self._spec = validate(spec or {}, source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "FaultSpec":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(str(path), f"cannot read faults file ({exc.strerror})") from exc
+        try:
+            data = yaml.safe_load(text)  # YAML is a superset of JSON: one loader for both
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(path), f"not valid YAML or JSON ({exc})") from exc
+        return cls(data or {}, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._spec)
+
+    def replace(self, spec: Mapping[str, Any] | None, *, source: str = "faults") -> None:
+        new = validate(spec or {}, source)
+        with self._lock:
+            self._spec = new
+
+    # --- queries used by the server and the job simulation ---
+
+    def job_seconds(self, default: float) -> float:
+        with self._lock:
+            return float(self._spec.get("job_seconds", default))
+
+    def ad_variables(self) -> tuple[str, ...]:
+        with self._lock:
+            name = self._spec.get("ad_variable")
+        return (name,) if name else DEFAULT_AD_VARIABLES
+
+    def take_capacity_failure(self, ad: int) -> bool:
+        """True when an instance launch into ``ad`` must fail (and count the failure)."""
+        with self._lock:
+            ads = self._spec.get("capacity_fail_ads") or []
+            if ad not in ads:
+                return False
+            left = self._spec.get("capacity_fail_count")
+            if left is None:
+                return True
+            if left <= 0:
+                return False
+            self._spec["capacity_fail_count"] = left - 1
+            return True
+
+    def take_http_fault(self, method: str, path: str) -> int | None:
+        """The status (429 or 500) to answer this request with, or None."""
+        with self._lock:
+            for key, status in (("status_429", 429), ("status_500", 500)):
+                rules = self._spec.get(key) or []
+                for rule in rules:
+                    if rule["method"] and rule["method"] != method.upper():
+                        continue
+                    if not path.startswith(rule["path_prefix"]):
+                        continue
+                    rule["count"] -= 1
+                    self._spec[key] = [r for r in rules if r["count"] > 0] or None
+                    if self._spec[key] is None:
+                        del self._spec[key]
+                    return status
+        return None
+
+    def take_fail_next(self, operation: str) -> dict[str, str] | None:
+        return self._take_one_shot("fail_next", operation, ("code", "message"))
+
+    def take_slow_next(self, operation: str) -> float | None:
+        taken = self._take_one_shot("slow_next", operation, ("seconds",))
+        return None if taken is None else float(taken["seconds"])
+
+    def take_running_job(self, stack_id: str | None) -> dict[str, Any] | None:
+        """The pending "someone else's job" for this stack (any stack if it names none)."""
+        with self._lock:
+            rule = self._spec.get("running_job")
+            if not rule:
+                return None
+            if rule.get("stack_id") and stack_id is not None and rule["stack_id"] != stack_id:
+                return None
+            if stack_id is None and not rule.get("stack_id"):
+                return None
+            del self._spec["running_job"]
+            return dict(rule)
+
+    def _take_one_shot(self, key: str, operation: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            rule = self._spec.get(key)
+            if not rule or rule["operation"] not in ("*", operation):
+                return None
+            rule["count"] -= 1
+            if rule["count"] <= 0:
+                del self._spec[key]
+            return {f: rule[f] for f in fields}
+
+
+def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
+    """Check a faults spec and return it normalised (rules as lists, defaults filled)."""
+    if not isinstance(spec, Mapping):
+        raise ConfigError(source, "a faults spec must be a mapping", value=spec)
+    unknown = sorted(set(spec) - _KEYS)
+    if unknown:
+        raise ConfigError(source, "unknown fault", field=unknown[0], expected=", ".join(sorted(_KEYS)))
+    out: dict[str, Any] = {}
+
+    if "job_seconds" in spec:
+        out["job_seconds"] = _number(spec["job_seconds"], source, "job_seconds")
+    if spec.get("capacity_fail_ads") is not None:
+        ads = spec["capacity_fail_ads"]
+        if isinstance(ads, int):
+            ads = [ads]
+        if not isinstance(ads, list) or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in ads):
+            raise ConfigError(source, "must be a list of AD numbers (1, 2, 3)", field="capacity_fail_ads", value=ads)
+        out["capacity_fail_ads"] = ads
+    if spec.get("capacity_fail_count") is not None:
+        out["capacity_fail_count"] = _count(spec["capacity_fail_count"], source, "capacity_fail_count", allow_zero=True)
+    if spec.get("ad_variable") is not None:
+        if not isinstance(spec["ad_variable"], str) or not spec["ad_variable"]:
+            raise ConfigError(source, "must be a variable name", field="ad_variable", value=spec["ad_variable"])
+        out["ad_variable"] = spec["ad_variable"]
+
+    for key in ("status_429", "status_500"):
+        if spec.get(key) is None:
+            continue
+        rules = spec[key] if isinstance(spec[key], list) else [spec[key]]
+        normalised = []
+        for i, rule in enumerate(rules):
+            field = f"{key}[{i}]" if isinstance(spec[key], list) else key
+            if not isinstance(rule, Mapping):
+                raise ConfigError(source, "must be a mapping", field=field, value=rule)
+            extra = set(rule) - {"path_prefix", "method", "count"}
+            if extra:
+                raise ConfigError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected="path_prefix, method, count")
+            method = rule.get("method")
+            if method is not None and (not isinstance(method, str) or method.upper() not in {"GET", "POST", "PUT", "DELETE"}):
+                raise ConfigError(source, "unknown HTTP method", field=f"{field}.method", value=method)
+            normalised.append(
+                {
+                    "path_prefix": str(rule.get("path_prefix") or ""),
+                    "method": method.upper() if method else None,
+                    "count": _count(rule.get("count", 1), source, f"{field}.count"),
+                }
+            )
+        if normalised:
+            out[key] = normalised
+
+    if spec.get("fail_next") is not None:
+        rule = _one_shot(spec["fail_next"], source, "fail_next", {"operation", "code", "message", "count"})
+        rule["code"] = str(rule.get("code") or "TERRAFORM_EXECUTION_ERROR")
+        rule["message"] = str(rule.get("message") or "Error: the emulator was told to fail this job")
+        out["fail_next"] = rule
+    if spec.get("slow_next") is not None:
+        rule = _one_shot(spec["slow_next"], source, "slow_next", {"operation", "seconds", "count"})
+        if "seconds" not in rule:
+            raise ConfigError(source, "needs seconds", field="slow_next.seconds")
+        rule["seconds"] = _number(rule["seconds"], source, "slow_next.seconds")
+        out["slow_next"] = rule
+    if spec.get("running_job") is not None:
+        rule = spec["running_job"]
+        if not isinstance(rule, Mapping):
+            raise ConfigError(source, "must be a mapping", field="running_job", value=rule)
+        extra = set(rule) - {"operation", "seconds", "stack_id"}
+        if extra:
+            raise ConfigError(source, "unknown key", field=f"running_job.{sorted(extra)[0]}", expected="operation, seconds, stack_id")
+        operation = str(rule.get("operation") or "APPLY").upper()
+        if operation not in OPERATIONS:
+            raise ConfigError(source, "unknown operation", field="running_job.operation", value=operation, expected="PLAN, APPLY or DESTROY")
+        out["running_job"] = {
+            "operation": operation,
+            "seconds": _number(rule.get("seconds", 10), source, "running_job.seconds"),
+            "stack_id": rule.get("stack_id") or None,
+        }
+    return out
+
+
+def _one_shot(rule: Any, source: str, field: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(rule, Mapping):
+        raise ConfigError(source, "must be a mapping", field=field, value=rule)
+    extra = set(rule) - allowed
+    if extra:
+        raise ConfigError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected=", ".join(sorted(allowed)))
+    out = dict(rule)
+    operation = str(out.get("operation") or "*").upper()
+    if operation not in (*OPERATIONS, "*"):
+        raise ConfigError(source, "unknown operation", field=f"{field}.operation", value=operation, expected="PLAN, APPLY, DESTROY or *")
+    out["operation"] = operation
+    out["count"] = _count(out.get("count", 1), source, f"{field}.count")
+    return out
+
+
+def _number(value: Any, source: str, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(source, "must be a number of seconds >= 0", field=field, value=value)
+    return float(value)
+
+
+def _count(value: Any, source: str, field: str, *, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(source, f"must be a whole number >= {low}", field=field, value=value)
+    return value

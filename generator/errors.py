@@ -1,0 +1,179 @@
+"""Every error flowstack shows a user.
+
+The library raises these and never exits; `cli.main` is the one place that turns them
+into ``Error: <message>`` and an exit code.  Each subclass builds its own message from
+structured fields, so callers raise with data, not with prose assembled at the call site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import difflib
+
+
+class FlowstackError(Exception):
+    """Base of every user-facing error. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return ``' (did you mean "x"?)'`` for the closest choice, or ``''`` when none is close."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+class ConfigError(FlowstackError, ValueError):
+    """A config file that cannot be turned into a stack.
+
+    ``field`` is the dotted path inside the config (``livekit.rtc.tcp_port``), ``value``
+    the offending value, ``expected`` what would be right.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        field: str | None = None,
+        value: object = None,
+        expected: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.path, self.problem, self.field = path, problem, field
+        self.value, self.expected, self.line = value, expected, line
+        where = f"{path}:{line}" if line else path
+        parts = [where]
+        if field:
+            parts.append(f"{field}")
+        msg = ": ".join(parts) + f": {problem}"
+        if value is not None:
+            msg += f" (got {value!r})"
+        if expected:
+            msg += f"; expected {expected}"
+        super().__init__(msg)
+
+
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "config file not found", expected="a path to a stacks/<name>.yaml file")
+
+
+class RenderError(FlowstackError):
+    """A template could not be rendered (a bug in flowstack, not in the user's config)."""
+
+
+class ValidationFailed(FlowstackError):
+    """`validate` found failures; ``report`` holds every check's result."""
+
+    exit_code = 3
+
+    def __init__(self, report: object, summary: str) -> None:
+        self.report = report
+        super().__init__(summary)
+
+
+class PackageError(FlowstackError, OSError):
+    """The build directory or zip could not be written."""
+
+
+class OciConfigError(FlowstackError):
+    """The OCI config, profile, key or compartment is missing or broken."""
+
+    exit_code = 4
+
+
+class ResourceManagerError(FlowstackError):
+    """A Resource Manager call or job failed."""
+
+    exit_code = 5
+
+
+class JobFailed(ResourceManagerError):
+    def __init__(self, job_id: str, operation: str, code: str | None, message: str | None, last_lines: list[str]) -> None:
+        self.job_id, self.operation, self.code = job_id, operation, code
+        self.failure_message, self.last_lines = message, last_lines
+        text = f"{operation} job {job_id} failed"
+        if code or message:
+            text += f": {code or 'UNKNOWN'}: {message or ''}".rstrip(": ")
+        if last_lines:
+            text += "\nLast log lines:\n" + "\n".join(f"  {line}" for line in last_lines)
+        super().__init__(text)
+
+
+class JobConflict(ResourceManagerError):
+    """Resource Manager answered 409: another job is running on the stack."""
+
+    def __init__(self, stack_id: str, detail: str) -> None:
+        super().__init__(
+            f"another job is already running on stack {stack_id} ({detail}); "
+            f"wait for it with `flowstack rm-status --follow` and run the command again"
+        )
+
+
+class CostError(FlowstackError, ValueError):
+    """A cost estimate asked for with an input the price data cannot answer.
+
+    ``field`` names the input (``region``, ``scenario.spaces``), ``value`` what was given;
+    ``choices``, when given, are the accepted values for a did-you-mean hint.
+    """
+
+    exit_code = 2
+
+    def __init__(self, field: str, value: object, problem: str, *, choices: Iterable[str] = ()) -> None:
+        self.field, self.value, self.problem = field, value, problem
+        hint = did_you_mean(str(value), choices) if choices else ""
+        super().__init__(f"{field}: {problem} (got {value!r}){hint}")
+
+
+class Throttled(ResourceManagerError):
+    """Resource Manager kept answering 429 after the SDK's bounded retries."""
+
+    def __init__(self, what: str, retried_seconds: float) -> None:
+        self.what = what
+        super().__init__(
+            f"Resource Manager kept answering 429 TooManyRequests ({what}) through {retried_seconds:g} s "
+            f"of retries; wait a few minutes and run the command again"
+        )
+
+
+class JobUnfollowed(ResourceManagerError):
+    """flowstack stopped following a job that goes on running in Resource Manager."""
+
+    def __init__(self, job_id: str, operation: str, reason: str, follow_command: str | None = None) -> None:
+        self.job_id, self.operation, self.reason = job_id, operation, reason
+        self.follow_command = follow_command or f"flowstack rm-status CONFIG {job_id} --follow"
+        super().__init__(
+            f"{reason}; {operation} job {job_id} keeps running in Resource Manager (it was not canceled). "
+            f"Follow it with: {self.follow_command}"
+        )
+
+    def with_command(self, follow_command: str) -> "JobUnfollowed":
+        """The same error naming the exact command (the library does not know the config path)."""
+        return type(self)(self.job_id, self.operation, self.reason, follow_command)
+
+
+class JobInterrupted(JobUnfollowed):
+    """Ctrl-C while following a job: the job is not canceled."""
+
+    exit_code = 130
+
+    def __init__(self, job_id: str, operation: str, reason: str = "interrupted", follow_command: str | None = None) -> None:
+        super().__init__(job_id, operation, reason, follow_command)
+
+
+class ApprovalRequired(FlowstackError):
+    """rm-apply without --auto-approve and with no terminal to ask on."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(f"plan not applied: there is no terminal to confirm on; to apply, run: {command}")

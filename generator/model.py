@@ -1,0 +1,214 @@
+"""The stack model: what the config means for Terraform, derived once.
+
+`variables.tf` and the Resource Manager `schema.yaml` are both rendered from
+``StackModel.variables``, so the console form and the Terraform variables cannot drift
+apart (the flaw of the oracle-quickstart template this replaces).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import limits
+from .config import StackConfig
+from .ports import PortRule, policy
+
+# Variables Resource Manager fills in itself (facts.md section 5).
+AUTO_FILLED = ("tenancy_ocid", "compartment_ocid", "region")
+
+GIT_URL_REGEX = r"""^(https://|git@|ssh://)[^[:space:]'"]+$"""
+HOSTNAME_REGEX = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+@dataclass(frozen=True)
+class Validation:
+    condition: str  # an HCL expression, written as is
+    error_message: str
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One Terraform variable and its Resource Manager form field."""
+
+    name: str
+    type: str  # "string" | "number" | "bool"
+    description: str
+    group: str
+    title: str
+    default: Any = None
+    has_default: bool = True
+    sensitive: bool = False
+    schema_type: str | None = None  # defaults to the Terraform type's schema name
+    visible: bool = True
+    validations: tuple[Validation, ...] = ()
+    schema_extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def form_type(self) -> str:
+        if self.schema_type:
+            return self.schema_type
+        if self.sensitive:
+            return "password"
+        return {"string": "string", "number": "number", "bool": "boolean"}[self.type]
+
+
+GROUPS = (
+    ("placement", "Placement"),
+    ("access", "Access"),
+    ("service", "Services"),
+    ("sizing", "Instance size"),
+    ("secrets", "Secrets"),
+    ("alerts", "Cost alerts"),
+    ("hidden", "Filled in by Resource Manager"),
+)
+
+
+@dataclass(frozen=True)
+class StackModel:
+    config: StackConfig
+    variables: tuple[Variable, ...]
+    rules: tuple[PortRule, ...]
+    limit_notes: tuple[str, ...]
+    tags: dict[str, str]
+
+    def variable(self, name: str) -> Variable:
+        return next(v for v in self.variables if v.name == name)
+
+    @property
+    def template_vars(self) -> tuple[str, ...]:
+        """Names the cloud-init template takes from Terraform (``${name}`` placeholders)."""
+        from .server import template_variables
+
+        return tuple(template_variables(self.config))
+
+
+def build_model(config: StackConfig, on: dt.date | None = None) -> StackModel:
+    """Derive everything the templates need from a validated config."""
+    return StackModel(
+        config=config,
+        variables=tuple(_variables(config, on)),
+        rules=tuple(policy(config)),
+        limit_notes=tuple(_limit_notes(on)),
+        tags={"flowstack-stack": config.name, **config.tags},
+    )
+
+
+def _limit_notes(on: dt.date | None) -> list[str]:
+    return [
+        f"{r.a1_max_ocpus} OCPU / {r.a1_max_memory_gbs} GB from {r.effective} ({'verified' if r.verified else 'reported, not verified'})"
+        for r in limits.in_force(on)
+    ]
+
+
+def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
+    v: list[Variable] = [
+        Variable("tenancy_ocid", "string", "OCID of the tenancy (filled in by Resource Manager).", "hidden", "Tenancy", has_default=False, visible=False),
+        Variable(
+            "compartment_ocid", "string", "OCID of the compartment the stack's resources are created in.", "placement", "Compartment",
+            has_default=False, schema_type="oci:identity:compartment:id",
+        ),
+        Variable("region", "string", "OCI region to deploy to (filled in by Resource Manager).", "hidden", "Region", default=c.region, visible=False),
+        Variable(
+            "availability_domain_number", "number",
+            "Availability domain to launch in, 1-based; wraps around in regions with fewer domains. Try another one on 'Out of host capacity'.",
+            "placement", "Availability domain number", default=c.instance.availability_domain,
+            validations=(Validation("var.availability_domain_number >= 1 && var.availability_domain_number <= 3", "availability_domain_number must be 1, 2 or 3."),),
+        ),
+        Variable(
+            "availability_domain_name", "string",
+            "Availability domain by name; overrides availability_domain_number when set.",
+            "placement", "Availability domain (optional)", default="",
+            schema_type="oci:identity:availabilitydomain:name",
+            schema_extra={"dependsOn": {"compartmentId": "${compartment_ocid}"}, "required": False},
+        ),
+        Variable(
+            "ssh_public_key", "string", "OpenSSH public key allowed to log in as ubuntu.", "access", "SSH public key",
+            has_default=False, schema_type="oci:core:ssh:publickey",
+        ),
+        Variable(
+            "ssh_source_cidr", "string",
+            "Who may reach SSH (port 22), as a CIDR such as 203.0.113.7/32. Never 0.0.0.0/0.",
+            "access", "SSH allowed from (CIDR)",
+            default=str(c.network.ssh_source_cidr) if c.network.ssh_source_cidr else None,
+            has_default=c.network.ssh_source_cidr is not None,
+            validations=(
+                Validation("can(cidrhost(var.ssh_source_cidr, 0)) && !endswith(var.ssh_source_cidr, \"/0\")", "ssh_source_cidr must be a CIDR such as 203.0.113.7/32, and not open to the whole internet."),
+            ),
+        ),
+        Variable(
+            "socket_host", "string", "Host name of the Socket.IO server; point its DNS A record at public_ip.", "service", "Socket.IO host name",
+            default=c.domains.socket_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.socket_host))", "socket_host must be a DNS host name such as space-socket.example.com."),),
+        ),
+        Variable(
+            "livekit_host", "string", "Host name of the LiveKit server; point its DNS A record at public_ip.", "service", "LiveKit host name",
+            default=c.domains.livekit_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.livekit_host))", "livekit_host must be a DNS host name such as space-livekit.example.com."),),
+        ),
+    ]
+    if c.domains.turn_host:
+        v.append(Variable(
+            "turn_host", "string", "Host name of LiveKit's TURN/TLS endpoint; point its DNS A record at public_ip.", "service", "TURN host name",
+            default=c.domains.turn_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.turn_host))", "turn_host must be a DNS host name."),),
+        ))
+    v.append(Variable(
+        "livekit_api_key", "string", "LiveKit API key name; its secret is generated by Terraform and shown only as a sensitive output.",
+        "service", "LiveKit API key", default=c.livekit.api_key,
+        validations=(Validation('can(regex("^[A-Za-z0-9_]{3,64}$", var.livekit_api_key))', "livekit_api_key must be 3-64 letters, digits or underscores."),),
+    ))
+    if c.socket.image:
+        v.append(Variable("socket_image", "string", "Container image of the Socket.IO app.", "service", "Socket.IO app image", default=c.socket.image,
+                          validations=(Validation('can(regex("^[A-Za-z0-9./:@_-]+$", var.socket_image))', "socket_image must be an image reference such as ghcr.io/you/app:1.0."),)))
+    else:
+        assert c.socket.git is not None
+        v.append(Variable("socket_git_url", "string", "Git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
+                          default=c.socket.git.url, validations=(Validation(f"can(regex({_hcl_str(GIT_URL_REGEX)}, var.socket_git_url))", "socket_git_url must be an https:// or ssh git URL."),)))
+        v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
+                          default=c.socket.git.ref, validations=(Validation('can(regex("^[A-Za-z0-9._/+-]+$", var.socket_git_ref))', "socket_git_ref may hold only letters, digits and . _ / + -."),)))
+    reading = limits.in_force(on)[-1]
+    size_checks: tuple[Validation, ...] = ()
+    mem_checks: tuple[Validation, ...] = ()
+    if c.always_free:
+        # Guard the console too: the config's guard is useless if the form lets anyone type 4 / 24.
+        size_checks = (Validation(f"var.instance_ocpus <= {_num(reading.a1_max_ocpus)}", f"Always Free allows at most {_num(reading.a1_max_ocpus)} A1 OCPUs (limit as of {reading.effective}); regenerate the stack with always_free: false to pay for more."),)
+        mem_checks = (Validation(f"var.instance_memory_gbs <= {_num(reading.a1_max_memory_gbs)}", f"Always Free allows at most {_num(reading.a1_max_memory_gbs)} GB of A1 memory (limit as of {reading.effective}); regenerate the stack with always_free: false to pay for more."),)
+    v += [
+        Variable("instance_ocpus", "number", "OCPUs of the instance.", "sizing", "OCPUs", default=c.instance.ocpus, validations=size_checks),
+        Variable("instance_memory_gbs", "number", "Memory of the instance in GB.", "sizing", "Memory (GB)", default=c.instance.memory_gbs, validations=mem_checks),
+        Variable("boot_volume_gbs", "number", "Boot volume size in GB (at least 47; Always Free covers 200 GB of volumes in all).", "sizing", "Boot volume (GB)",
+                 default=c.instance.boot_volume_gbs, validations=(Validation("var.boot_volume_gbs >= 47", "boot_volume_gbs must be at least 47."),)),
+    ]
+    if c.tls.mode == "cloudflare_origin":
+        v += [
+            Variable("tls_origin_certificate", "string", "Cloudflare origin certificate (PEM) Caddy serves for both host names.", "secrets", "Origin certificate (PEM)", has_default=False, sensitive=True),
+            Variable("tls_origin_private_key", "string", "Private key (PEM) of the Cloudflare origin certificate.", "secrets", "Origin private key (PEM)", has_default=False, sensitive=True),
+        ]
+    for name in c.socket.secret_env:
+        v.append(Variable(secret_env_variable(name), "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True))
+    if c.budget.enabled:
+        v += [
+            Variable("budget_amount", "number", "Monthly budget amount in the account's currency.", "alerts", "Budget amount", default=c.budget.amount),
+            Variable("budget_alert_recipients", "string", "Comma-separated e-mail addresses that receive budget alerts.", "alerts", "Budget alert e-mails",
+                     default=", ".join(c.budget.recipients), has_default=bool(c.budget.recipients)),
+        ]
+    if c.traffic_alarm.enabled:
+        v.append(Variable("alarm_emails", "string", "Comma-separated e-mail addresses subscribed to the traffic alarm topic.", "alerts", "Traffic alarm e-mails",
+                          default=", ".join(c.traffic_alarm.emails), has_default=bool(c.traffic_alarm.emails)))
+        if c.traffic_alarm.slack_url:
+            v.append(Variable("alarm_slack_url", "string", "Slack-protocol webhook URL for the traffic alarm (Discord: its /slack URL).", "alerts", "Alarm webhook URL",
+                              default="", has_default=False, sensitive=True))
+    return v
+
+
+def secret_env_variable(env_name: str) -> str:
+    return f"socket_secret_{env_name.lower()}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _hcl_str(s: str) -> str:
+    from .hcl import hcl_string
+
+    return hcl_string(s)

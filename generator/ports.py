@@ -1,0 +1,187 @@
+"""The port policy: which ports the stack must open, to whom, and why.
+
+The LiveKit part is derived from a ``livekit.yaml`` mapping exactly as LiveKit reads it
+(facts.md section 2), not from flowstack's own config, so `validate` can run the same
+derivation on a stack someone edited by hand.  The security list and the host firewall
+are both rendered from this policy, and `validate` proves all three agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import StackConfig
+
+ANYWHERE = "0.0.0.0/0"
+SSH_SOURCE = "var.ssh_source_cidr"
+
+# LiveKit's code defaults (livekit/livekit pkg/config), used when livekit.yaml omits a key.
+LK_DEFAULT_PORT = 7880
+LK_DEFAULT_TCP_PORT = 7881
+LK_DEFAULT_RANGE = (50000, 60000)
+LK_DEFAULT_RELAY = (30000, 40000)
+
+
+@dataclass(frozen=True, order=True)
+class PortRule:
+    """One ingress rule: ``protocol`` ports ``low``..``high`` from ``source``."""
+
+    protocol: str
+    low: int
+    high: int
+    source: str
+    who: str = ""
+    why: str = ""
+
+    @property
+    def key(self) -> tuple[str, int, int, str]:
+        """What two rule sets are compared on (the prose is not part of it)."""
+        return (self.protocol, self.low, self.high, self.source)
+
+    @property
+    def ports(self) -> str:
+        return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A port something on the host listens on, public or not (for collision checks)."""
+
+    protocol: str
+    low: int
+    high: int
+    owner: str  # the config field that sets it
+
+
+class LiveKitSettingsError(ValueError):
+    """The livekit.yaml settings are ones LiveKit itself would refuse."""
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        raise LiveKitSettingsError(f"{v!r} is not a port number") from None
+
+
+def _udp_mux(v: Any) -> tuple[int, int] | None:
+    """``rtc.udp_port`` is a port or an ``a-b`` range (mediatransportutil PortRange)."""
+    if v in (None, "", 0):
+        return None
+    if isinstance(v, str) and "-" in v:
+        a, b = v.split("-", 1)
+        return (_int(a), _int(b))
+    p = _int(v)
+    return (p, p)
+
+
+def livekit_needs(lk: dict[str, Any]) -> tuple[list[PortRule], list[Listener]]:
+    """Public rules and local listeners of a LiveKit server run with settings ``lk``."""
+    rules: list[PortRule] = []
+    local: list[Listener] = [Listener("tcp", _int(lk.get("port", LK_DEFAULT_PORT)), _int(lk.get("port", LK_DEFAULT_PORT)), "livekit.port")]
+    rtc = lk.get("rtc") or {}
+    tcp = _int(rtc.get("tcp_port", LK_DEFAULT_TCP_PORT))
+    if tcp:
+        rules.append(PortRule("tcp", tcp, tcp, ANYWHERE, "LiveKit", "ICE over TCP for clients that cannot use UDP (cannot be proxied)"))
+    start, end = _int(rtc.get("port_range_start")), _int(rtc.get("port_range_end"))
+    mux = _udp_mux(rtc.get("udp_port"))
+    if start and end:
+        # A range wins over udp_port: LiveKit ignores the mux port when both are set.
+        rules.append(PortRule("udp", start, end, ANYWHERE, "LiveKit", "WebRTC media, one UDP port per peer connection"))
+    elif mux:
+        rules.append(PortRule("udp", mux[0], mux[1], ANYWHERE, "LiveKit", "WebRTC media over the UDP mux port"))
+    else:
+        rules.append(PortRule("udp", *LK_DEFAULT_RANGE, ANYWHERE, "LiveKit", "WebRTC media (LiveKit's default UDP range)"))
+    turn = lk.get("turn") or {}
+    if turn.get("enabled"):
+        udp, tls = _int(turn.get("udp_port")), _int(turn.get("tls_port"))
+        if not udp and not tls:
+            raise LiveKitSettingsError("TURN is enabled but udp_port and tls_port are both 0: LiveKit refuses to start (invalid TURN ports)")
+        if tls and not turn.get("domain"):
+            raise LiveKitSettingsError("turn.tls_port is set without turn.domain: LiveKit needs the domain for TURN/TLS")
+        if udp:
+            rules.append(PortRule("udp", udp, udp, ANYWHERE, "LiveKit TURN", "TURN over UDP for clients behind restrictive NATs"))
+        if tls:
+            if turn.get("external_tls"):
+                local.append(Listener("tcp", tls, tls, "livekit.turn.tls_port"))
+            else:
+                rules.append(PortRule("tcp", tls, tls, ANYWHERE, "LiveKit TURN", "TURN over TLS for clients that only reach TCP"))
+        lo = _int(turn.get("relay_range_start") or LK_DEFAULT_RELAY[0])
+        hi = _int(turn.get("relay_range_end") or LK_DEFAULT_RELAY[1])
+        rules.append(PortRule("udp", lo, hi, ANYWHERE, "LiveKit TURN", "TURN relay ports allocated per relayed client"))
+    prom = (lk.get("prometheus") or {}).get("port") or lk.get("prometheus_port")
+    if prom:
+        local.append(Listener("tcp", _int(prom), _int(prom), "livekit.prometheus.port"))
+    return rules, local
+
+
+def base_rules() -> list[PortRule]:
+    """What the stack needs besides LiveKit: Caddy's HTTP(S) and SSH for the operator."""
+    return [
+        PortRule("tcp", 22, 22, SSH_SOURCE, "operator", "SSH, only from ssh_source_cidr"),
+        PortRule("tcp", 80, 80, ANYWHERE, "Caddy", "ACME HTTP challenge and redirect to HTTPS"),
+        PortRule("tcp", 443, 443, ANYWHERE, "Caddy", "HTTPS and WebSocket for Socket.IO and LiveKit signalling"),
+    ]
+
+
+def policy_from_livekit(lk: dict[str, Any], extras: list[PortRule] | None = None) -> list[PortRule]:
+    """The full policy for a stack whose LiveKit runs with ``lk``, sorted and de-duplicated."""
+    rules, _ = livekit_needs(lk)
+    merged: dict[tuple[str, int, int, str], PortRule] = {}
+    for r in base_rules() + rules + list(extras or []):
+        merged.setdefault(r.key, r)
+    return sorted(merged.values(), key=lambda r: (r.low, r.protocol, r.high, r.source))
+
+
+def extra_rules(config: StackConfig) -> list[PortRule]:
+    return [
+        PortRule(e.protocol, e.port, e.port_end or e.port, str(e.source), "extra_ports", e.reason)
+        for e in config.extra_ports
+    ]
+
+
+def policy(config: StackConfig) -> list[PortRule]:
+    """The policy of a config: the same derivation `validate` applies to a built stack."""
+    from .livekit import livekit_settings
+
+    return policy_from_livekit(livekit_settings(config, key="KEY", secret="SECRET"), extra_rules(config))
+
+
+def listeners(config: StackConfig) -> list[Listener]:
+    """Every port something listens on, with the config field that sets it."""
+    from .livekit import livekit_settings
+
+    rules, local = livekit_needs(livekit_settings(config, key="KEY", secret="SECRET"))
+    out = [
+        Listener("tcp", 22, 22, "sshd (port 22)"),
+        Listener("tcp", 80, 80, "Caddy (port 80)"),
+        Listener("tcp", 443, 443, "Caddy (port 443)"),
+        Listener("tcp", config.socket.port, config.socket.port, "socket.port"),
+    ]
+    owners = {
+        ("tcp", config.livekit.rtc.tcp_port): "livekit.rtc.tcp_port",
+        ("udp", config.livekit.rtc.port_range_start): "livekit.rtc.port_range_start",
+        ("udp", config.livekit.rtc.udp_port): "livekit.rtc.udp_port",
+        ("udp", config.livekit.turn.udp_port): "livekit.turn.udp_port",
+        ("tcp", config.livekit.turn.tls_port): "livekit.turn.tls_port",
+        ("udp", config.livekit.turn.relay_range_start): "livekit.turn.relay_range_start",
+    }
+    for r in rules:
+        out.append(Listener(r.protocol, r.low, r.high, owners.get((r.protocol, r.low), "livekit")))
+    out += local
+    for i, e in enumerate(config.extra_ports):
+        out.append(Listener(e.protocol, e.port, e.port_end or e.port, f"extra_ports[{i}].port"))
+    return out
+
+
+def find_collision(config: StackConfig) -> tuple[Listener, Listener] | None:
+    """The first pair of listeners whose ports overlap on the same protocol, if any."""
+    seen: list[Listener] = []
+    for item in listeners(config):
+        for other in seen:
+            if item.protocol == other.protocol and item.low <= other.high and other.low <= item.high:
+                return other, item
+        seen.append(item)
+    return None

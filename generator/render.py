@@ -1,0 +1,109 @@
+"""Rendering: config -> model -> ``{path: bytes}``, all in memory.
+
+Writing to disk and zipping are separate steps (`package`), so a dry run, `validate`
+and `preview` all work on the same in-memory result.  One Jinja environment factory
+holds every filter; templates get values only through those filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .config import StackConfig
+from .errors import RenderError
+from .hcl import hcl_key, hcl_literal, hcl_string
+
+# Order of files in the stack (and in the zip): stable, so builds are byte-identical.
+STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
+
+
+def templates_dir() -> Path:
+    """The repository's templates/ (also shipped inside the package for wheel installs)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "templates", here / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise RenderError("templates/ directory not found next to the generator package")
+
+
+def _pad(key: str, width: int) -> str:
+    return key.ljust(width)
+
+
+@lru_cache(maxsize=1)
+def jinja_env() -> jinja2.Environment:
+    """The one Jinja environment: strict about undefined names, filters registered here."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # output is HCL/shell/Caddyfile, escaped by the filters below
+    )
+    env.filters.update(
+        hcl=hcl_literal,
+        hcl_string=hcl_string,
+        hcl_key=hcl_key,
+        sh=lambda v: shlex.quote(str(v)),
+        pad=_pad,
+        # Text bound for a one-line context (a shell or Caddyfile comment) cannot break out of it.
+        oneline=lambda v: " ".join(str(v).split()),
+    )
+    return env
+
+
+def render_template(name: str, **context: object) -> str:
+    try:
+        return jinja_env().get_template(name).render(**context)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {name}: {exc}") from exc
+
+
+def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, bytes]:
+    """Every file of the Resource Manager stack, in `STACK_FILES` order."""
+    from .model import build_model
+    from .schema_form import render_schema
+    from .server import render_cloud_init
+
+    from .server import secret_env_lines, template_variable_expressions
+
+    model = build_model(config, on)
+    ctx = {
+        "m": model,
+        "c": config,
+        "template_vars": template_variable_expressions(config),
+        "secret_env": secret_env_lines(config),
+        "image_regex": image_name_regex(config.instance.image.version),
+        "dns_label": dns_label(config.name),
+        "dns_records": dns_records_expression(config),
+    }
+    files = {
+        "main.tf": render_template("main.tf.j2", **ctx),
+        "variables.tf": render_template("variables.tf.j2", **ctx),
+        "outputs.tf": render_template("outputs.tf.j2", **ctx),
+        "cloud-init.yaml": render_cloud_init(config),
+        "schema.yaml": render_schema(model),
+    }
+    return {name: files[name].encode("utf-8") for name in STACK_FILES}
+
+
+def image_name_regex(version: str) -> str:
+    """Matches Canonical's standard images for ``version`` (x86_64 or aarch64), not Minimal ones."""
+    return "^Canonical-Ubuntu-" + version.replace(".", "\\.") + "-(aarch64-)?[0-9]{4}\\."
+
+
+def dns_label(name: str) -> str:
+    """A VCN DNS label: letters and digits, starting with a letter, at most 15 characters."""
+    return "".join(ch for ch in name if ch.isalnum())[:15]
+
+
+def dns_records_expression(config: StackConfig) -> str:
+    hosts = ["socket_host", "livekit_host"] + (["turn_host"] if config.domains.turn_host else [])
+    items = ", ".join(f'"${{var.{h}}} A ${{oci_core_instance.server.public_ip}}"' for h in hosts)
+    return f"[{items}]"

@@ -1,0 +1,879 @@
+"""Deploy a stack zip through OCI Resource Manager with the real `oci` SDK.
+
+`load_oci_config` turns an OCI config file (or instance / resource principals) into a
+config dict and a request signer, mapping every way that can go wrong to one
+`OciConfigError` line.  `Deployer` finds or creates the stack, runs PLAN / APPLY /
+DESTROY jobs, follows them (log streaming plus status in as few requests as the
+latency target allows) and reads outputs.  Nothing here prints or exits: progress
+goes to the `Hooks` callbacks and failures are `generator.errors` classes.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import contextlib
+import os
+import re
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import oci
+from oci.resource_manager import models
+
+from .errors import (
+    JobConflict,
+    JobFailed,
+    JobInterrupted,
+    JobUnfollowed,
+    OciConfigError,
+    ResourceManagerError,
+    Throttled,
+    did_you_mean,
+)
+
+DEFAULT_CONFIG_FILE = "~/.oci/config"
+DEFAULT_PROFILE = "DEFAULT"
+AUTH_METHODS = ("api_key", "instance_principal", "resource_principal")
+
+# Stack identity: the display name alone is not unique in a compartment, so a stack is
+# ours only when it also carries this freeform tag with the config's name.
+STACK_TAG = "flowstack-stack"
+TERRAFORM_VERSION = "1.5.x"
+# Filled in from the OCI config / --compartment on every run (facts §5: RM fills these
+# in the console, but a stack driven through the API has to be given them).
+AUTO_VARIABLES = ("compartment_ocid", "region", "tenancy_ocid")
+AD_VARIABLE = "availability_domain_number"
+AD_COUNT = 3
+
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})
+OPERATIONS = ("PLAN", "APPLY", "DESTROY")
+
+CAPACITY_PATTERN = re.compile(r"out of (host )?capacity", re.IGNORECASE)
+THROTTLE_PATTERN = re.compile(r"\b429\b|TooManyRequests", re.IGNORECASE)
+SECRET_NAME = re.compile(r"secret|passw|token|private_key|api_key|key_content|credential", re.IGNORECASE)
+PLAN_LINE = re.compile(
+    r"Plan:(?: (\d+) to import,)? (\d+) to add, (\d+) to change, (\d+) to destroy"
+)
+NO_CHANGES = re.compile(r"No changes\.")
+MASK = "********"
+
+
+# --------------------------------------------------------------------------- config
+
+
+def load_oci_config(
+    config_file: str | os.PathLike[str] | None = None,
+    profile: str | None = None,
+    auth: str = "api_key",
+) -> tuple[dict[str, Any], Any]:
+    """Return ``(config, signer)`` for ``auth``, or raise one-line `OciConfigError`s.
+
+    ``api_key`` reads ``config_file`` (default ``~/.oci/config``) and loads the key now,
+    so a missing, unreadable or malformed key is reported before any request is made.
+    """
+    if auth not in AUTH_METHODS:
+        raise OciConfigError(f"unknown --auth {auth!r}; expected one of {', '.join(AUTH_METHODS)}")
+    if auth == "instance_principal":
+        return _principal_config("instance principal", oci.auth.signers.InstancePrincipalsSecurityTokenSigner)
+    if auth == "resource_principal":
+        return _principal_config("resource principal", oci.auth.signers.get_resource_principals_signer)
+
+    path = os.path.expanduser(os.fspath(config_file or DEFAULT_CONFIG_FILE))
+    profile = profile or DEFAULT_PROFILE
+    if not os.path.isfile(path):
+        raise OciConfigError(
+            f"OCI config file {path} not found: create it with `oci setup config` or pass --config-file"
+        )
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except PermissionError:
+        raise OciConfigError(f"OCI config file {path} is not readable (permission denied)") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise OciConfigError(f"OCI config file {path} is not a valid config file: {first}") from None
+    if profile not in parser and profile != parser.default_section:
+        known = [parser.default_section] if parser.defaults() else []
+        known += parser.sections()
+        raise OciConfigError(
+            f"profile {profile!r} not found in {path}{did_you_mean(profile, known)}"
+            f" (profiles: {', '.join(known) or 'none'})"
+        )
+    try:
+        config = oci.config.from_file(path, profile)
+    except oci.exceptions.InvalidKeyFilePath:
+        key_file = os.path.expanduser(parser[profile].get("key_file", ""))
+        raise OciConfigError(f"key_file {key_file} of profile {profile} in {path} does not exist") from None
+    except (oci.exceptions.ClientError, ValueError) as exc:
+        raise OciConfigError(f"OCI config {path} [{profile}]: {_first_line(exc)}") from None
+    try:
+        oci.config.validate_config(config)
+    except oci.exceptions.InvalidConfig as exc:
+        problems = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+        detail = ", ".join(f"{key} is {state}" for key, state in sorted(problems.items())) or _first_line(exc)
+        raise OciConfigError(f"OCI config {path} [{profile}]: {detail}") from None
+    try:
+        signer = oci.signer.Signer(
+            tenancy=config["tenancy"],
+            user=config["user"],
+            fingerprint=config["fingerprint"],
+            private_key_file_location=config.get("key_file"),
+            pass_phrase=oci.config.get_config_value_or_default(config, "pass_phrase"),
+            private_key_content=config.get("key_content"),
+        )
+    except oci.exceptions.MissingPrivateKeyPassphrase:
+        raise OciConfigError(
+            f"the key {config.get('key_file')} of profile {profile} is encrypted: add pass_phrase to {path}"
+        ) from None
+    except oci.exceptions.InvalidPrivateKey:
+        raise OciConfigError(
+            f"the key {config.get('key_file')} of profile {profile} is not a PEM private key"
+            " (or its pass_phrase is wrong)"
+        ) from None
+    except PermissionError:
+        raise OciConfigError(f"the key {config.get('key_file')} of profile {profile} is not readable") from None
+    except (OSError, ValueError) as exc:
+        raise OciConfigError(
+            f"the key {config.get('key_file')} of profile {profile} cannot be loaded: {_first_line(exc)}"
+        ) from None
+    config["_flowstack_source"] = f"profile {profile} in {path}"
+    return config, signer
+
+
+def _principal_config(kind: str, make_signer: Callable[[], Any]) -> tuple[dict[str, Any], Any]:
+    try:
+        signer = make_signer()
+    except Exception as exc:  # the SDK raises many unrelated types here; all mean "not available"
+        raise OciConfigError(f"{kind} authentication is not available here: {_first_line(exc)}") from None
+    config = {
+        "region": getattr(signer, "region", None) or os.environ.get("OCI_REGION", ""),
+        "tenancy": getattr(signer, "tenancy_id", None) or "",
+        "_flowstack_source": kind,
+    }
+    return config, signer
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc.args[0] if len(exc.args) == 1 else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def resolve_compartment(config: Mapping[str, Any], compartment: str | None) -> str:
+    """The compartment to deploy into: ``--compartment``, else ``compartment_ocid`` in the profile."""
+    value = compartment or config.get("compartment_ocid") or config.get("compartment_id")
+    source = config.get("_flowstack_source", "the OCI config")
+    if not value:
+        raise OciConfigError(f"no compartment: pass --compartment OCID (or set compartment_ocid in {source})")
+    if not re.fullmatch(r"ocid1\.(compartment|tenancy)\.[a-z0-9-]+\.[a-z0-9-]*\.[A-Za-z0-9._-]+", value):
+        raise OciConfigError(
+            f"compartment {value!r} is not a compartment OCID (ocid1.compartment.oc1..<id> or the tenancy OCID)"
+        )
+    return value
+
+
+def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; raise `ResourceManagerError` on a bad pair."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            raise ResourceManagerError(f"--var {pair!r}: expected NAME=VALUE with a Terraform variable name")
+        out[name] = value
+    return out
+
+
+def is_secret_name(name: str) -> bool:
+    """True for variable names that must never be printed (``livekit_api_secret``...)."""
+    return bool(SECRET_NAME.search(name))
+
+
+def mask_variables(variables: Mapping[str, str]) -> dict[str, str]:
+    return {k: (MASK if is_secret_name(k) else v) for k, v in sorted(variables.items())}
+
+
+def plan_summary(lines: list[str]) -> tuple[int, int, int] | None:
+    """``(add, change, destroy)`` from Terraform's plan output, or None if it has no summary."""
+    found: tuple[int, int, int] | None = None
+    for line in lines:
+        match = PLAN_LINE.search(line)
+        if match:
+            found = (int(match.group(2)), int(match.group(3)), int(match.group(4)))
+        elif NO_CHANGES.search(line):
+            found = (0, 0, 0)
+    return found
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: datetime | None
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What the status line shows; ``elapsed`` counts from when following started."""
+
+    job_id: str
+    operation: str
+    state: str
+    elapsed: float
+
+
+@dataclass
+class JobResult:
+    id: str
+    operation: str
+    state: str
+    stack_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    time_created: datetime | None = None
+    time_finished: datetime | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def failure(self, last: int = 15) -> JobFailed:
+        return JobFailed(self.id, self.operation, self.failure_code, self.failure_message, self.lines[-last:])
+
+    @classmethod
+    def from_job(cls, job: Any, lines: list[str] | None = None) -> JobResult:
+        details = getattr(job, "failure_details", None)
+        return cls(
+            id=job.id,
+            operation=job.operation or "JOB",
+            state=job.lifecycle_state,
+            stack_id=job.stack_id,
+            failure_code=getattr(details, "code", None),
+            failure_message=getattr(details, "message", None),
+            time_created=job.time_created,
+            time_finished=job.time_finished,
+            lines=list(lines or []),
+        )
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    type: str | None
+    value: Any
+    sensitive: bool
+    description: str | None = None
+
+    def shown(self, show_sensitive: bool = False) -> Any:
+        return MASK if self.sensitive and not show_sensitive else self.value
+
+
+@dataclass
+class StackRef:
+    id: str
+    name: str
+    variables: dict[str, str]
+    created: bool
+
+
+@dataclass
+class DeployResult:
+    stack: StackRef
+    plan_job: JobResult
+    plan: tuple[int, int, int] | None
+    apply_job: JobResult | None = None
+    outputs: list[Output] = field(default_factory=list)
+    attempts: int = 1
+
+    @property
+    def applied(self) -> bool:
+        return self.apply_job is not None and self.apply_job.succeeded
+
+
+@dataclass
+class Hooks:
+    """Where progress goes. The CLI prints; tests and the benchmark record."""
+
+    on_log: Callable[[LogLine], None] = lambda line: None
+    on_status: Callable[[JobStatus], None] = lambda status: None
+    on_note: Callable[[str], None] = lambda text: None
+    on_job_started: Callable[[str, str], None] = lambda job_id, operation: None
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """How `Deployer.follow` polls.
+
+    The first status check comes ``first_interval`` after the job was created, then the
+    interval grows by ``factor`` up to ``max_interval``: that ceiling bounds how late the
+    end of a job is noticed.  Log fetches share a budget of ``request_rate`` requests a
+    second (plus ``burst``) with the status checks, so streaming never pushes the average
+    above it; the fetch right after a job ends is always made, so no line is lost.
+    """
+
+    first_interval: float = 0.5
+    factor: float = 1.5
+    max_interval: float = 2.0
+    request_rate: float = 1.0
+    burst: float = 1.0
+    # Longest single sleep, so the status line's clock keeps moving between checks.
+    tick: float = 1.0
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """HTTP-level retries (429, 5xx, connection errors) done by the SDK, and capacity retries.
+
+    ``api_seconds`` bounds the SDK's retrying of one call (its default is 600 s, facts §5).
+    ``capacity_pause`` is the pause before another apply after "Out of host capacity" (16 s
+    like the well-known community script); after a 429 the pause doubles each time.
+    """
+
+    api_seconds: float = 120.0
+    api_attempts: int = 8
+    api_base_sleep: float = 1.0
+    api_max_sleep: float = 10.0
+    capacity_pause: float = 16.0
+    throttle_factor: float = 2.0
+    max_pause: float = 300.0
+
+
+def _sdk_retry_strategy(settings: RetrySettings) -> Any:
+    # 409 is left out on purpose: a conflicting job on the stack must be reported at once,
+    # not retried for minutes.  Throttles get equal jitter (a real back-off) instead of the
+    # full jitter used for other errors: that is "backing off harder on 429".
+    return oci.retry.RetryStrategyBuilder(
+        max_attempts_check=True,
+        max_attempts=settings.api_attempts,
+        total_elapsed_time_check=True,
+        total_elapsed_time_seconds=settings.api_seconds,
+        service_error_check=True,
+        service_error_retry_config={-1: [], 429: []},
+        service_error_retry_on_any_5xx=True,
+        retry_base_sleep_time_seconds=settings.api_base_sleep,
+        retry_exponential_growth_factor=2,
+        retry_max_wait_between_calls_seconds=settings.api_max_sleep,
+        backoff_type=oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
+    ).get_retry_strategy()
+
+
+@contextlib.contextmanager
+def _hold_interrupt() -> Iterator[None]:
+    """Delay Ctrl-C until a create call has returned, so the id it made is never lost.
+
+    Without this, an interrupt landing while ``POST /jobs`` is in flight leaves a job
+    running that nobody knows the id of.  Signals can only be handled in the main thread;
+    elsewhere this is a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+# --------------------------------------------------------------------------- deployer
+
+
+class Deployer:
+    """One Resource Manager client plus the polling and retry policy around it."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        signer: Any,
+        *,
+        endpoint: str | None = None,
+        hooks: Hooks | None = None,
+        poll: PollSettings | None = None,
+        retry: RetrySettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float | tuple[float, float] = (10.0, 60.0),
+    ) -> None:
+        self.config = config
+        self.endpoint = endpoint
+        self.hooks = hooks or Hooks()
+        self.poll = poll or PollSettings()
+        self.retry = retry or RetrySettings()
+        self.sleep = sleep
+        self.clock = clock
+        self.source = config.get("_flowstack_source", "the OCI config")
+        sdk_config = {k: v for k, v in config.items() if not k.startswith("_flowstack")}
+        if not sdk_config.get("region"):
+            raise OciConfigError(f"no region in {self.source}")
+        try:
+            self.client = oci.resource_manager.ResourceManagerClient(
+                sdk_config,
+                signer=signer,
+                service_endpoint=endpoint,
+                retry_strategy=_sdk_retry_strategy(self.retry),
+                # The breaker would turn a burst of 429s into an opaque CircuitBreakerError
+                # for 30 s; the bounded retry strategy above already limits the load.
+                circuit_breaker_strategy=oci.circuit_breaker.NoCircuitBreakerStrategy(),
+                timeout=timeout,
+            )
+        except (oci.exceptions.ClientError, ValueError) as exc:
+            raise OciConfigError(f"{self.source}: {_first_line(exc)}") from None
+        # The job being followed or just created; a Ctrl-C reports it.
+        self.current_job: tuple[str, str] | None = None
+        # Calls made through `_call` (SDK retries not counted) and by the last `follow`.
+        self.requests = 0
+        self.last_follow_requests = 0
+
+    # ---- plumbing
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, conflict_stack: str | None = None, **kwargs: Any) -> Any:
+        """Call the SDK, turning its exceptions into one-line flowstack errors."""
+        self.requests += 1
+        try:
+            return fn(*args, **kwargs)
+        except oci.exceptions.ServiceError as exc:
+            raise self._service_error(what, exc, conflict_stack) from None
+        except oci.exceptions.ClientError as exc:
+            raise OciConfigError(f"{what}: {_first_line(exc)}") from None
+        except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout, ConnectionError) as exc:
+            where = self.endpoint or f"the {self.config.get('region')} endpoint"
+            raise ResourceManagerError(
+                f"cannot reach Resource Manager at {where} ({what}): {type(exc).__name__}; "
+                f"gave up after retrying for up to {self.retry.api_seconds:g} s"
+            ) from None
+
+    def _service_error(self, what: str, exc: Any, conflict_stack: str | None) -> Exception:
+        status, code, message = exc.status, exc.code, (exc.message or "").strip()
+        if status == 401:
+            return OciConfigError(
+                f"the service rejected the request signature ({what}): check the fingerprint and key for {self.source}"
+            )
+        if status == 409 and conflict_stack:
+            return JobConflict(conflict_stack, message or code or "409 Conflict")
+        if status == 429:
+            return Throttled(what, self.retry.api_seconds)
+        if status == 404:
+            return ResourceManagerError(f"{what}: not found or not authorized ({code}: {message})")
+        return ResourceManagerError(f"{what} failed: HTTP {status} {code}: {message}")
+
+    def _all(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+        items: list[Any] = []
+        page = None
+        while True:
+            if page:
+                kwargs["page"] = page
+            response = self._call(what, fn, *args, **kwargs)
+            data = response.data
+            items.extend(getattr(data, "items", data) or [])
+            page = response.next_page if response.has_next_page else None
+            if not page:
+                return items
+
+    # ---- stacks
+
+    def find_stack(self, name: str, compartment_id: str) -> Any | None:
+        """The ACTIVE stack named ``name`` carrying our tag, or None."""
+        stacks = self._all(
+            f"listing stacks in compartment {compartment_id}",
+            self.client.list_stacks,
+            compartment_id=compartment_id,
+            display_name=name,
+            lifecycle_state="ACTIVE",
+        )
+        ours = [s for s in stacks if (s.freeform_tags or {}).get(STACK_TAG) == name and s.display_name == name]
+        if len(ours) > 1:
+            ids = ", ".join(s.id for s in ours)
+            raise ResourceManagerError(
+                f"{len(ours)} stacks named {name!r} tagged {STACK_TAG}={name} in the compartment ({ids}); delete all but one"
+            )
+        return ours[0] if ours else None
+
+    def find_or_create_stack(
+        self, name: str, compartment_id: str, zip_bytes: bytes, variables: Mapping[str, str]
+    ) -> StackRef:
+        """Create the stack, or upload the new zip to the existing one.
+
+        Variables already on the stack are kept; ``variables`` override them.
+        """
+        zip_b64 = base64.b64encode(zip_bytes).decode("ascii")
+        found = self.find_stack(name, compartment_id)
+        if found is None:
+            details = models.CreateStackDetails(
+                compartment_id=compartment_id,
+                display_name=name,
+                description=f"flowstack stack {name}",
+                config_source=models.CreateZipUploadConfigSourceDetails(zip_file_base64_encoded=zip_b64),
+                variables=dict(variables),
+                terraform_version=TERRAFORM_VERSION,
+                freeform_tags={STACK_TAG: name},
+            )
+            stack = self._call(f"creating stack {name}", self.client.create_stack, details).data
+            stack = self._wait_stack_active(stack)
+            self.hooks.on_note(f"Created stack {name} ({stack.id})")
+            return StackRef(stack.id, name, dict(stack.variables or {}), created=True)
+        current = self._call(f"reading stack {found.id}", self.client.get_stack, found.id).data
+        merged = {**(current.variables or {}), **variables}
+        tags = {**(current.freeform_tags or {}), STACK_TAG: name}
+        details = models.UpdateStackDetails(
+            config_source=models.UpdateZipUploadConfigSourceDetails(zip_file_base64_encoded=zip_b64),
+            variables=merged,
+            terraform_version=TERRAFORM_VERSION,
+            freeform_tags=tags,
+        )
+        stack = self._call(
+            f"updating stack {found.id}", self.client.update_stack, found.id, details, conflict_stack=found.id
+        ).data
+        self.hooks.on_note(f"Updated stack {name} ({stack.id}) with the new zip")
+        return StackRef(stack.id, name, dict(stack.variables or merged), created=False)
+
+    def _wait_stack_active(self, stack: Any) -> Any:
+        # Real RM answers CREATING for a moment; a job on a CREATING stack is refused.
+        delay = self.poll.first_interval
+        deadline = self.clock() + 120
+        while stack.lifecycle_state == "CREATING" and self.clock() < deadline:
+            self.sleep(delay)
+            delay = min(delay * self.poll.factor, self.poll.max_interval)
+            stack = self._call(f"reading stack {stack.id}", self.client.get_stack, stack.id).data
+        if stack.lifecycle_state != "ACTIVE":
+            raise ResourceManagerError(f"stack {stack.id} is {stack.lifecycle_state}, not ACTIVE")
+        return stack
+
+    def set_variables(self, stack_id: str, variables: Mapping[str, str]) -> dict[str, str]:
+        """Merge ``variables`` into the stack's variables (the zip is left alone)."""
+        current = self._call(f"reading stack {stack_id}", self.client.get_stack, stack_id).data
+        merged = {**(current.variables or {}), **variables}
+        details = models.UpdateStackDetails(variables=merged)
+        stack = self._call(
+            f"updating stack {stack_id}", self.client.update_stack, stack_id, details, conflict_stack=stack_id
+        ).data
+        return dict(stack.variables or merged)
+
+    def base_variables(self, compartment_id: str) -> dict[str, str]:
+        """The variables RM's console fills in, taken from the OCI config and --compartment."""
+        out = {"compartment_ocid": compartment_id, "region": str(self.config.get("region", ""))}
+        if self.config.get("tenancy"):
+            out["tenancy_ocid"] = str(self.config["tenancy"])
+        return out
+
+    # ---- jobs
+
+    def start_job(self, stack_id: str, operation: str, plan_job_id: str | None = None) -> Any:
+        """``POST /jobs``; returns the SDK Job. 409 (a job already running) is `JobConflict`."""
+        operation = operation.upper()
+        if operation == "PLAN":
+            op: Any = models.CreatePlanJobOperationDetails()
+        elif operation == "APPLY":
+            op = models.CreateApplyJobOperationDetails(
+                execution_plan_strategy="FROM_PLAN_JOB_ID" if plan_job_id else "AUTO_APPROVED",
+                execution_plan_job_id=plan_job_id,
+            )
+        elif operation == "DESTROY":
+            op = models.CreateDestroyJobOperationDetails(execution_plan_strategy="AUTO_APPROVED")
+        else:
+            raise ResourceManagerError(f"unknown job operation {operation!r}; expected one of {', '.join(OPERATIONS)}")
+        details = models.CreateJobDetails(stack_id=stack_id, job_operation_details=op)
+        with _hold_interrupt():
+            job = self._call(
+                f"starting a {operation} job on stack {stack_id}",
+                self.client.create_job,
+                details,
+                conflict_stack=stack_id,
+            ).data
+            self.current_job = (job.id, operation)
+        self.hooks.on_job_started(job.id, operation)
+        return job
+
+    def run_job(self, stack_id: str, operation: str, plan_job_id: str | None = None) -> JobResult:
+        """Start a job and follow it to the end. A FAILED job is returned, not raised."""
+        job = self.start_job(stack_id, operation, plan_job_id)
+        return self.follow(job.id, job=job)
+
+    def get_job(self, job_id: str) -> JobResult:
+        return JobResult.from_job(self._call(f"reading job {job_id}", self.client.get_job, job_id).data)
+
+    def latest_job(self, stack_id: str, operation: str | None = None, state: str | None = None) -> JobResult | None:
+        """The newest job on the stack, optionally of one operation and lifecycle state."""
+        kwargs: dict[str, Any] = {"stack_id": stack_id, "sort_by": "TIMECREATED", "sort_order": "DESC"}
+        if state:
+            kwargs["lifecycle_state"] = state
+        jobs = self._all(f"listing jobs of stack {stack_id}", self.client.list_jobs, **kwargs)
+        jobs = [j for j in jobs if operation is None or (j.operation or "").upper() == operation]
+        if not jobs:
+            return None
+        newest = max(jobs, key=lambda j: j.time_created or datetime.min)
+        return JobResult.from_job(newest)
+
+    def follow(
+        self,
+        job_id: str,
+        on_log: Callable[[LogLine], None] | None = None,
+        on_status: Callable[[JobStatus], None] | None = None,
+        *,
+        job: Any = None,
+    ) -> JobResult:
+        """Stream a job's logs and wait for it to end; returns the final `JobResult`.
+
+        ``job`` is the Job the create call returned: given, the first status request
+        waits ``first_interval``; without it the job is read at once (it may be over).
+        Each log line is reported once, in order: logs are read from the newest timestamp
+        seen with ``timestampGreaterThanOrEqualTo`` and lines already reported at that
+        timestamp are skipped by count, so equal lines in the same instant survive.
+        """
+        on_log = on_log or self.hooks.on_log
+        on_status = on_status or self.hooks.on_status
+        poll = self.poll
+        start = self.clock()
+        requests = 0
+        cursor: datetime | None = None
+        seen_at_cursor: Counter[tuple[Any, str]] = Counter()
+        lines: list[str] = []
+
+        def fetch_logs() -> int:
+            nonlocal cursor, seen_at_cursor
+            made = 0
+            page = None
+            skip = Counter(seen_at_cursor)
+            while True:
+                kwargs: dict[str, Any] = {"sort_order": "ASC"}
+                if cursor is not None:
+                    kwargs["timestamp_greater_than_or_equal_to"] = cursor
+                if page:
+                    kwargs["page"] = page
+                response = self._call(f"reading logs of job {job_id}", self.client.get_job_logs, job_id, **kwargs)
+                made += 1
+                for entry in response.data or []:
+                    ts, message = entry.timestamp, entry.message or ""
+                    key = (ts, message)
+                    if cursor is not None and ts is not None and ts < cursor:
+                        continue  # a server that ignores the filter: these were reported
+                    if skip[key] > 0:
+                        skip[key] -= 1
+                        continue
+                    if ts is not None and (cursor is None or ts > cursor):
+                        cursor, seen_at_cursor = ts, Counter()
+                    seen_at_cursor[key] += 1
+                    lines.append(message)
+                    on_log(LogLine(ts, entry.level or "INFO", message))
+                page = response.next_page if response.has_next_page else None
+                if not page:
+                    return made
+
+        self.current_job = (job_id, getattr(job, "operation", None) or "JOB")
+        try:
+            if job is None:
+                job = self._call(f"reading job {job_id}", self.client.get_job, job_id).data
+                requests += 1
+                self.current_job = (job_id, job.operation or "JOB")
+            interval = poll.first_interval
+            next_check = start + interval if job.lifecycle_state not in TERMINAL_STATES else start
+            while True:
+                state = job.lifecycle_state
+                operation = job.operation or "JOB"
+                on_status(JobStatus(job_id, operation, state, self.clock() - start))
+                if state in TERMINAL_STATES:
+                    # Read after the final state, so this fetch holds every remaining line.
+                    requests += fetch_logs()
+                    break
+                if state != "ACCEPTED":
+                    budget = poll.burst + poll.request_rate * (self.clock() - start)
+                    if requests + 1 <= budget:
+                        requests += fetch_logs()
+                # Sleep to the next status check in short slices so the status line's
+                # clock keeps moving; no request is made while waiting.
+                while True:
+                    remaining = next_check - self.clock()
+                    if remaining <= 0:
+                        break
+                    self.sleep(min(remaining, poll.tick))
+                    if self.clock() < next_check:
+                        on_status(JobStatus(job_id, operation, state, self.clock() - start))
+                interval = min(interval * poll.factor, poll.max_interval)
+                next_check = self.clock() + interval
+                job = self._call(f"reading job {job_id}", self.client.get_job, job_id).data
+                requests += 1
+        except KeyboardInterrupt:
+            operation = self.current_job[1] if self.current_job else "JOB"
+            raise JobInterrupted(job_id, operation) from None
+        except (Throttled, ResourceManagerError) as exc:
+            if isinstance(exc, (JobUnfollowed, JobConflict)):
+                raise
+            # The job goes on without us: say so, with its id, rather than just failing.
+            operation = self.current_job[1] if self.current_job else "JOB"
+            raise JobUnfollowed(job_id, operation, str(exc)) from None
+        self.current_job = None
+        self.last_follow_requests = requests
+        return JobResult.from_job(job, lines)
+
+    def logs(self, job_id: str) -> list[LogLine]:
+        """Every log line of a job, in order."""
+        entries = self._all(
+            f"reading logs of job {job_id}", self.client.get_job_logs, job_id, sort_order="ASC"
+        )
+        return [LogLine(e.timestamp, e.level or "INFO", e.message or "") for e in entries]
+
+    def outputs(self, job_id: str) -> list[Output]:
+        """The Terraform outputs an APPLY job recorded."""
+        items = self._all(f"reading outputs of job {job_id}", self.client.list_job_outputs, job_id)
+        return [
+            Output(i.output_name, i.output_type, i.output_value, bool(i.is_sensitive), i.description) for i in items
+        ]
+
+    # ---- whole flows
+
+    def deploy(
+        self,
+        name: str,
+        compartment_id: str,
+        zip_bytes: bytes,
+        variables: Mapping[str, str] | None = None,
+        *,
+        apply: bool = True,
+        confirm: Callable[[JobResult, tuple[int, int, int] | None], bool] | None = None,
+        retry_capacity: int = 0,
+    ) -> DeployResult:
+        """Create or update the stack, PLAN, then APPLY from that plan.
+
+        ``confirm`` is asked once, after the first plan; when it returns False nothing is
+        applied and the result's ``apply_job`` is None.  An APPLY that fails with "Out of
+        host capacity" is retried up to ``retry_capacity`` times in the next availability
+        domain (``availability_domain_number`` 1..3, wrapping) after a pause; one that
+        fails with 429 TooManyRequests is retried in the same domain after a pause that
+        doubles each time.
+        """
+        wanted = {**self.base_variables(compartment_id), **(variables or {})}
+        stack = self.find_or_create_stack(name, compartment_id, zip_bytes, wanted)
+        attempt = 0
+        pause = self.retry.capacity_pause
+        while True:
+            attempt += 1
+            plan_job = self.run_job(stack.id, "PLAN")
+            if not plan_job.succeeded:
+                raise plan_job.failure()
+            summary = plan_summary(plan_job.lines)
+            result = DeployResult(stack, plan_job, summary, attempts=attempt)
+            if not apply:
+                return result
+            if attempt == 1 and confirm is not None and not confirm(plan_job, summary):
+                return result
+            try:
+                started = self.start_job(stack.id, "APPLY", plan_job_id=plan_job.id)
+            except Throttled:
+                # RM itself throttles job creation: same domain, longer pause each time.
+                if attempt > retry_capacity:
+                    raise
+                self._pause(pause, f"Resource Manager answered 429 TooManyRequests; trying again in {pause:g} s")
+                pause = min(pause * self.retry.throttle_factor, self.retry.max_pause)
+                continue
+            apply_job = self.follow(started.id, job=started)
+            result.apply_job = apply_job
+            if apply_job.succeeded:
+                result.outputs = self.outputs(apply_job.id)
+                return result
+            reason = self._retryable(apply_job)
+            if reason is None or attempt > retry_capacity:
+                if reason and retry_capacity:
+                    self.hooks.on_note(f"Giving up after {attempt} tries")
+                raise apply_job.failure()
+            if reason == "capacity":
+                current = stack.variables.get(AD_VARIABLE) or "1"
+                try:
+                    nxt = str(int(current) % AD_COUNT + 1)
+                except ValueError:
+                    nxt = "1"
+                stack.variables = self.set_variables(stack.id, {AD_VARIABLE: nxt})
+                self._pause(
+                    pause,
+                    f"Out of host capacity in availability domain {current}; "
+                    f"trying domain {nxt} in {pause:g} s (retry {attempt} of {retry_capacity})",
+                )
+                pause = self.retry.capacity_pause
+            else:
+                self._pause(
+                    pause,
+                    f"Throttled (429 TooManyRequests); trying again in {pause:g} s (retry {attempt} of {retry_capacity})",
+                )
+                pause = min(pause * self.retry.throttle_factor, self.retry.max_pause)
+
+    def _retryable(self, job: JobResult) -> str | None:
+        text = "\n".join([job.failure_message or "", *job.lines[-50:]])
+        if CAPACITY_PATTERN.search(text):
+            return "capacity"
+        if THROTTLE_PATTERN.search(text):
+            return "throttled"
+        return None
+
+    def _pause(self, seconds: float, note: str) -> None:
+        self.hooks.on_note(note)
+        self.current_job = None
+        self.sleep(seconds)
+
+    def destroy(self, name: str, compartment_id: str) -> JobResult:
+        """Run a DESTROY job on the stack; raise `JobFailed` if it fails."""
+        stack = self.require_stack(name, compartment_id)
+        job = self.run_job(stack.id, "DESTROY")
+        if not job.succeeded:
+            raise job.failure()
+        return job
+
+    def require_stack(self, name: str, compartment_id: str) -> Any:
+        stack = self.find_stack(name, compartment_id)
+        if stack is None:
+            raise ResourceManagerError(
+                f"no stack {name!r} in compartment {compartment_id}; run `flowstack rm-apply` first"
+            )
+        return stack
+
+    def resolve_job(self, name: str, compartment_id: str, job_id: str | None) -> JobResult:
+        """``job_id`` if given, else the newest job on the config's stack."""
+        if job_id:
+            return self.get_job(job_id)
+        stack = self.require_stack(name, compartment_id)
+        job = self.latest_job(stack.id)
+        if job is None:
+            raise ResourceManagerError(f"stack {name!r} ({stack.id}) has no jobs yet")
+        return job
+
+    def latest_outputs(self, name: str, compartment_id: str) -> tuple[JobResult, list[Output]]:
+        stack = self.require_stack(name, compartment_id)
+        job = self.latest_job(stack.id, operation="APPLY", state="SUCCEEDED")
+        if job is None:
+            raise ResourceManagerError(f"stack {name!r} ({stack.id}) has no succeeded APPLY job yet")
+        return job, self.outputs(job.id)
+
+
+__all__ = [
+    "AD_VARIABLE",
+    "Deployer",
+    "DeployResult",
+    "Hooks",
+    "JobResult",
+    "JobStatus",
+    "LogLine",
+    "Output",
+    "PollSettings",
+    "RetrySettings",
+    "StackRef",
+    "load_oci_config",
+    "mask_variables",
+    "parse_variables",
+    "plan_summary",
+    "resolve_compartment",
+]

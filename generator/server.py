@@ -1,0 +1,373 @@
+"""The server's bring-up: the cloud-config the instance receives, as data.
+
+The cloud-config is a Terraform ``templatefile``: deploy-time values (host names, the
+generated LiveKit secret, ...) are ``${name}`` placeholders that Terraform fills in.
+Everything else is built here as Python data and serialized (YAML for cloud-config,
+compose and livekit.yaml; JSON for Caddy's layer4 config); the Caddyfile, systemd unit
+and shell scripts come from one template each.
+
+User text never becomes a placeholder by accident: the whole document is escaped for
+Terraform's template language (``${`` -> ``$${``) and only then are flowstack's own
+placeholder marks turned into ``${name}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from .config import PLACEHOLDER_MARK, StackConfig
+from .errors import RenderError
+from .hcl import template_escape
+from .livekit import livekit_settings
+from .model import secret_env_variable
+from .ports import ANYWHERE, PortRule, policy
+from .render import render_template
+
+APP_DIR = "/opt/flowstack"
+CADDY_IMAGE = "caddy:2.8.4"
+# LiveKit publishes its Caddy-with-layer4 build only under this name (livekit/deploy uses it).
+CADDY_L4_IMAGE = "livekit/caddyl4:latest"
+READY_MARKER = "/var/lib/flowstack/ready"
+BOOT_LOG = "/var/log/flowstack-bootstrap.log"
+
+
+def ph(name: str) -> str:
+    """A placeholder mark for the Terraform template variable ``name``."""
+    return f"{PLACEHOLDER_MARK}{name}@@"
+
+
+_MARK_RE = re.compile(re.escape(PLACEHOLDER_MARK) + r"([a-z0-9_]+)@@")
+
+
+def template_variables(config: StackConfig) -> list[str]:
+    """Names of the ``${...}`` placeholders the cloud-init template uses, in a stable order."""
+    names = ["livekit_api_key", "livekit_api_secret", "socket_host", "livekit_host"]
+    if config.domains.turn_host:
+        names.append("turn_host")
+    names += ["socket_image"] if config.socket.image else ["socket_git_url", "socket_git_ref"]
+    if config.tls.mode == "cloudflare_origin":
+        names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
+    if config.socket.secret_env:
+        names.append("socket_secret_env_b64")
+    return names
+
+
+def template_variable_expressions(config: StackConfig) -> dict[str, str]:
+    """The HCL expression main.tf passes for each template variable."""
+    exprs = {
+        "livekit_api_key": "var.livekit_api_key",
+        "livekit_api_secret": "random_password.livekit_api_secret.result",
+        "socket_host": "var.socket_host",
+        "livekit_host": "var.livekit_host",
+        "turn_host": "var.turn_host",
+        "socket_image": "var.socket_image",
+        "socket_git_url": "var.socket_git_url",
+        "socket_git_ref": "var.socket_git_ref",
+        "tls_origin_certificate_b64": "base64encode(var.tls_origin_certificate)",
+        "tls_origin_private_key_b64": "base64encode(var.tls_origin_private_key)",
+        "socket_secret_env_b64": "local.socket_secret_env_b64",
+    }
+    return {name: exprs[name] for name in template_variables(config)}
+
+
+def secret_env_lines(config: StackConfig) -> list[tuple[str, str]]:
+    """(ENV_NAME, variable name) for each secret environment variable of the app."""
+    return [(name, secret_env_variable(name)) for name in config.socket.secret_env]
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    path: str
+    content: str
+    permissions: str = "0644"
+    b64: bool = False
+
+    def as_cloud_config(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"path": self.path, "owner": "root:root", "permissions": self.permissions}
+        if self.b64:
+            entry["encoding"] = "b64"
+        entry["content"] = self.content
+        return entry
+
+
+# ---------------------------------------------------------------------------
+# Files on the server
+
+
+def host_firewall_rules(rules: list[PortRule]) -> list[str]:
+    """iptables rule specs (after ``-A INPUT``) in the exact form OCI's rules.v4 uses."""
+    out = []
+    for r in rules:
+        dport = str(r.low) if r.low == r.high else f"{r.low}:{r.high}"
+        src = "" if r.source in (ANYWHERE, "var.ssh_source_cidr") else f"-s {r.source} "
+        if r.protocol == "tcp":
+            out.append(f"{src}-p tcp -m state --state NEW -m tcp --dport {dport} -j ACCEPT")
+        else:
+            out.append(f"{src}-p udp -m udp --dport {dport} -j ACCEPT")
+    return out
+
+
+def _compose(config: StackConfig) -> dict[str, Any]:
+    turn_tls_direct = config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy
+    lk_volumes = [f"{APP_DIR}/livekit.yaml:/etc/livekit.yaml:ro"]
+    if turn_tls_direct:
+        # LiveKit serves TURN/TLS with the certificate Caddy obtained for turn_host.
+        lk_volumes.append(
+            f"{APP_DIR}/certs:/certs:ro" if config.tls.mode == "cloudflare_origin" else f"{APP_DIR}/caddy-data:/caddy-data:ro"
+        )
+    env = {"PORT": str(config.socket.port), **config.socket.env}
+    socket: dict[str, Any] = {}
+    if config.socket.image:
+        socket["image"] = ph("socket_image")
+    else:
+        assert config.socket.git is not None
+        socket["image"] = f"flowstack-{config.name}-socket:local"
+        sub = config.socket.git.path.strip("/")
+        socket["build"] = {"context": f"{APP_DIR}/app" if sub in ("", ".") else f"{APP_DIR}/app/{sub}"}
+    probe = (
+        "require('http').get('http://127.0.0.1:%d%s', r => process.exit(r.statusCode === 200 ? 0 : 1))"
+        ".on('error', () => process.exit(1))" % (config.socket.port, config.socket.health_path)
+    )
+    socket.update(
+        {
+            "restart": "unless-stopped",
+            "network_mode": "host",
+            # "$" is compose's interpolation sign: double it so values arrive as written.
+            "environment": {k: v.replace("$", "$$") for k, v in env.items()},
+            "healthcheck": {"test": ["CMD", "node", "-e", probe], "interval": "30s", "timeout": "10s", "retries": 3},
+        }
+    )
+    if config.socket.secret_env:
+        socket["env_file"] = [f"{APP_DIR}/socket-secrets.env"]
+    caddy_volumes = [f"{APP_DIR}/caddy-data:/data", f"{APP_DIR}/caddy-config:/config"]
+    if config.livekit.turn.via_caddy:
+        caddy = {"image": CADDY_L4_IMAGE, "command": "caddy run --config /etc/caddy/caddy.json"}
+        caddy_volumes.insert(0, f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro")
+    else:
+        caddy = {"image": CADDY_IMAGE}
+        caddy_volumes.insert(0, f"{APP_DIR}/Caddyfile:/etc/caddy/Caddyfile:ro")
+    if config.tls.mode == "cloudflare_origin":
+        caddy_volumes.append(f"{APP_DIR}/certs:/certs:ro")
+    caddy.update({"restart": "unless-stopped", "network_mode": "host", "volumes": caddy_volumes})
+    return {
+        "name": "flowstack",
+        "services": {
+            "livekit": {
+                "image": config.livekit.image,
+                "command": "--config /etc/livekit.yaml",
+                "restart": "unless-stopped",
+                # Host networking: LiveKit needs its UDP ranges on the host, and Docker's NAT is skipped.
+                "network_mode": "host",
+                "volumes": lk_volumes,
+            },
+            "socket": socket,
+            "caddy": caddy,
+        },
+    }
+
+
+def _tls_line(config: StackConfig) -> str | None:
+    return {"acme": None, "internal": "tls internal", "cloudflare_origin": "tls /certs/origin.pem /certs/origin-key.pem"}[config.tls.mode]
+
+
+def render_caddyfile(
+    config: StackConfig,
+    *,
+    hosts: dict[str, str] | None = None,
+    http_port: int | None = None,
+    https_port: int | None = None,
+) -> str:
+    """The Caddyfile; ``hosts`` replaces the placeholders (tests run it on loopback ports)."""
+    h = hosts or {"socket_host": ph("socket_host"), "livekit_host": ph("livekit_host"), "turn_host": ph("turn_host")}
+    turn_cert_site = bool(
+        config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy and config.tls.mode != "cloudflare_origin"
+    )
+    return render_template(
+        "Caddyfile.j2",
+        c=config,
+        socket_host=h["socket_host"],
+        livekit_host=h["livekit_host"],
+        turn_host=h.get("turn_host"),
+        turn_cert_site=turn_cert_site,
+        tls_line=_tls_line(config),
+        http_port=http_port,
+        https_port=https_port,
+    )
+
+
+def _caddy_l4(config: StackConfig) -> dict[str, Any]:
+    """Caddy layer4 config (as LiveKit's generator writes it): route 443 by SNI."""
+    sh, lh, th = ph("socket_host"), ph("livekit_host"), ph("turn_host")
+    tls_handler: dict[str, Any] = {"handler": "tls", "connection_policies": [{"alpn": ["http/1.1"]}]}
+
+    def route(host: str, port: int, alpn: bool = True) -> dict[str, Any]:
+        return {
+            "match": [{"tls": {"sni": [host]}}],
+            "handle": [tls_handler if alpn else {"handler": "tls"}, {"handler": "proxy", "upstreams": [{"dial": [f"127.0.0.1:{port}"]}]}],
+        }
+
+    tls_app: dict[str, Any] = {"certificates": {"automate": [sh, lh, th]}}
+    if config.tls.mode == "internal":
+        tls_app["automation"] = {"policies": [{"issuers": [{"module": "internal"}]}]}
+    elif config.tls.email:
+        tls_app["automation"] = {"policies": [{"issuers": [{"module": "acme", "email": config.tls.email}]}]}
+    return {
+        "logging": {"logs": {"default": {"level": "INFO"}}},
+        "storage": {"module": "file_system", "root": "/data"},
+        "apps": {
+            "tls": tls_app,
+            "layer4": {
+                "servers": {
+                    "main": {
+                        "listen": [":443"],
+                        "routes": [
+                            route(th, config.livekit.turn.tls_port or 5349, alpn=False),
+                            route(lh, config.livekit.port),
+                            route(sh, config.socket.port),
+                        ],
+                    }
+                }
+            },
+        },
+    }
+
+
+def server_files(config: StackConfig) -> list[WriteFile]:
+    """Every file cloud-init writes, with placeholders where deploy-time values go."""
+    rules = policy(config)
+    lk = livekit_settings(
+        config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=ph("turn_host") if config.domains.turn_host else None
+    )
+    files = [
+        WriteFile(f"{APP_DIR}/docker-compose.yml", dump_yaml(_compose(config))),
+        # Holds the LiveKit API secret: root only.
+        WriteFile(f"{APP_DIR}/livekit.yaml", dump_yaml(lk), permissions="0600"),
+    ]
+    if config.livekit.turn.via_caddy:
+        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(_caddy_l4(config), indent=2) + "\n"))
+    else:
+        files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config)))
+    if config.socket.secret_env:
+        files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True))
+    if config.tls.mode == "cloudflare_origin":
+        files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True))
+        files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True))
+    files += [
+        WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
+        WriteFile(
+            "/usr/local/sbin/flowstack-firewall",
+            render_template("firewall.sh.j2", entries=list(zip(rules, host_firewall_rules(rules)))),
+            permissions="0755",
+        ),
+        WriteFile(
+            "/usr/local/sbin/flowstack-bootstrap",
+            render_template(
+                "bootstrap.sh.j2",
+                c=config,
+                app_dir=APP_DIR,
+                ready=READY_MARKER,
+                log=BOOT_LOG,
+                git_url=ph("socket_git_url"),
+                git_ref=ph("socket_git_ref"),
+                socket_host=ph("socket_host"),
+                livekit_host=ph("livekit_host"),
+            ),
+            permissions="0755",
+        ),
+    ]
+    return files
+
+
+def cloud_config(config: StackConfig) -> dict[str, Any]:
+    return {
+        # The bootstrap script installs packages itself, after the firewall step, so the
+        # order is explicit and every step lands in one log.
+        "package_update": False,
+        "write_files": [f.as_cloud_config() for f in server_files(config)],
+        "runcmd": [["/usr/local/sbin/flowstack-bootstrap"]],
+        "final_message": "flowstack: cloud-init finished after $UPTIME seconds",
+    }
+
+
+def render_cloud_init(config: StackConfig) -> str:
+    """cloud-init.yaml as Terraform will read it with templatefile()."""
+    text = "#cloud-config\n" + dump_yaml(cloud_config(config))
+    # First make every "${" / "%{" literal for Terraform, then turn our marks into placeholders.
+    text = template_escape(text)
+    text = _MARK_RE.sub(lambda m: "${" + m.group(1) + "}", text)
+    if PLACEHOLDER_MARK in text:
+        raise RenderError("a placeholder mark was split by the YAML serializer")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# Serialization
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as literal blocks, so embedded files stay readable."""
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=False)
+
+
+# ---------------------------------------------------------------------------
+# What the server receives: templatefile() applied, for `preview` and tests
+
+_TEMPLATE_RE = re.compile(r"\$\$\{|%%\{|\$\{([^}]*)\}|%\{")
+
+
+def apply_template(text: str, values: dict[str, str]) -> str:
+    """Terraform's templatefile() for the subset flowstack writes: ``${name}`` and escapes."""
+
+    def sub(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token == "$${":
+            return "${"
+        if token == "%%{":
+            return "%{"
+        if token == "%{":
+            raise RenderError("template directives (%{...}) are not used by flowstack templates")
+        name = m.group(1).strip()
+        if name not in values:
+            raise RenderError(f"vars map does not contain key {name!r}, referenced in the template")
+        return values[name]
+
+    return _TEMPLATE_RE.sub(sub, text)
+
+
+def sample_values(config: StackConfig) -> dict[str, str]:
+    """Plausible deploy-time values for `preview --sample` (never real secrets)."""
+    pem = "-----BEGIN CERTIFICATE-----\nU0FNUExFIE9OTFk=\n-----END CERTIFICATE-----\n"
+    key = "-----BEGIN PRIVATE KEY-----\nU0FNUExFIE9OTFk=\n-----END PRIVATE KEY-----\n"
+    secrets_env = "".join(f"{name}=sample-{name.lower()}\n" for name in config.socket.secret_env)
+    values = {
+        "livekit_api_key": config.livekit.api_key,
+        "livekit_api_secret": "SampleSecretForPreviewOnly0123456789abcdefXYZ",
+        "socket_host": config.domains.socket_host,
+        "livekit_host": config.domains.livekit_host,
+        "turn_host": config.domains.turn_host or "",
+        "socket_image": config.socket.image or "",
+        "socket_git_url": config.socket.git.url if config.socket.git else "",
+        "socket_git_ref": config.socket.git.ref if config.socket.git else "",
+        "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
+        "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
+        "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
+    }
+    return {k: values[k] for k in template_variables(config)}
