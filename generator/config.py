@@ -12,10 +12,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 
@@ -27,13 +27,14 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Marks a deploy-time value inside generated files; user text may never contain it.
 PLACEHOLDER_MARK = "@@FLOWSTACK:"
 
-Port = int
-
-
-def _port(v: int, what: str) -> int:
+def _check_port(v: int) -> int:
     if not 1 <= v <= 65535:
-        raise ValueError(f"{what} must be a port between 1 and 65535")
+        raise ValueError("port out of range")
     return v
+
+
+# A TCP/UDP port; out-of-range values are reported on the field itself.
+Port = Annotated[int, AfterValidator(_check_port)]
 
 
 class _Model(BaseModel):
@@ -160,11 +161,6 @@ class SocketApp(_Model):
         description="Names of secret environment variables; their values become sensitive deploy-time variables, never part of the zip.",
     )
 
-    @field_validator("port")
-    @classmethod
-    def _p(cls, v: int) -> int:
-        return _port(v, "port")
-
     @field_validator("health_path")
     @classmethod
     def _path(cls, v: str) -> str:
@@ -207,10 +203,6 @@ class Rtc(_Model):
 
     @model_validator(mode="after")
     def _ports(self) -> Rtc:
-        for name in ("tcp_port", "port_range_start", "port_range_end", "udp_port"):
-            v = getattr(self, name)
-            if v is not None:
-                _port(v, name)
         if (self.port_range_start is None) != (self.port_range_end is None):
             raise ValueError("set both port_range_start and port_range_end, or neither")
         if self.port_range_start is not None and self.port_range_start > self.port_range_end:  # type: ignore[operator]
@@ -228,10 +220,6 @@ class Turn(_Model):
 
     @model_validator(mode="after")
     def _ports(self) -> Turn:
-        for name in ("udp_port", "tls_port", "relay_range_start", "relay_range_end"):
-            v = getattr(self, name)
-            if v is not None:
-                _port(v, name)
         if self.relay_range_start > self.relay_range_end:
             raise ValueError("relay_range_start is above relay_range_end")
         if self.enabled and not self.udp_port and not self.tls_port:
@@ -255,11 +243,6 @@ class LiveKit(_Model):
         if not re.fullmatch(r"[A-Za-z0-9_]{3,64}", v):
             raise ValueError("must be 3-64 letters, digits or underscores")
         return v
-
-    @field_validator("port")
-    @classmethod
-    def _p(cls, v: int) -> int:
-        return _port(v, "port")
 
     @field_validator("image")
     @classmethod
@@ -285,9 +268,7 @@ class ExtraPort(_Model):
 
     @model_validator(mode="after")
     def _range(self) -> ExtraPort:
-        _port(self.port, "port")
         if self.port_end is not None:
-            _port(self.port_end, "port_end")
             if self.port_end < self.port:
                 raise ValueError("port_end is below port")
         return self
@@ -496,7 +477,9 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
             line=line,
         )
     if etype == "missing":
-        return ConfigError(source, "required field is missing", field=field, line=line, expected=_describe(loc))
+        desc = _describe(loc)
+        problem = f"required field is missing ({desc.rstrip('.')})" if desc else "required field is missing"
+        return ConfigError(source, problem + "; `flowstack init` writes a complete example", field=field, line=line)
     if etype == "literal_error":
         expected = err.get("ctx", {}).get("expected")
         hint = did_you_mean(str(value), [s.strip("' ") for s in str(expected).replace(" or ", ",").split(",")]) if expected else ""
@@ -505,6 +488,10 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     expected = _EXPECTED.get(etype)
+    if expected:
+        msg = "wrong type"
+    if msg == "port out of range":
+        expected = "a port from 1 to 65535"
     if etype in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         expected, msg = msg.replace("Input should be ", "a number "), "out of range"
     if etype.startswith("ip_v4"):

@@ -172,8 +172,19 @@ class JobInterrupted(JobUnfollowed):
 
 
 class ApprovalRequired(FlowstackError):
-    """rm-apply without --auto-approve and with no terminal to ask on."""
+    """A change that needs a yes, asked with no terminal to answer on."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, what: str, command: str) -> None:
         self.command = command
-        super().__init__(f"plan not applied: there is no terminal to confirm on; to apply, run: {command}")
+        super().__init__(f"{what}: there is no terminal to confirm on; to go ahead, run: {command}")
+
+
+class Interrupted(FlowstackError):
+    """Ctrl-C at a moment when no job is running."""
+
+    exit_code = 130
+
+
+class ProviderSchemaError(FlowstackError):
+    """The bundled provider-schema snapshot is missing or unreadable: a broken install or
+    a snapshot written by an incompatible tool, never a problem in the user's config."""

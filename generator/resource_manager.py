@@ -33,6 +33,7 @@ from .errors import (
     JobInterrupted,
     JobUnfollowed,
     OciConfigError,
+    Interrupted,
     ResourceManagerError,
     Throttled,
     did_you_mean,
@@ -103,10 +104,8 @@ def load_oci_config(
     if profile not in parser and profile != parser.default_section:
         known = [parser.default_section] if parser.defaults() else []
         known += parser.sections()
-        raise OciConfigError(
-            f"profile {profile!r} not found in {path}{did_you_mean(profile, known)}"
-            f" (profiles: {', '.join(known) or 'none'})"
-        )
+        hint = did_you_mean(profile, known) or f" (profiles: {', '.join(known) or 'none'})"
+        raise OciConfigError(f"profile {profile!r} not found in {path}{hint}")
     try:
         config = oci.config.from_file(path, profile)
     except oci.exceptions.InvalidKeyFilePath:
@@ -590,14 +589,20 @@ class Deployer:
         else:
             raise ResourceManagerError(f"unknown job operation {operation!r}; expected one of {', '.join(OPERATIONS)}")
         details = models.CreateJobDetails(stack_id=stack_id, job_operation_details=op)
-        with _hold_interrupt():
-            job = self._call(
-                f"starting a {operation} job on stack {stack_id}",
-                self.client.create_job,
-                details,
-                conflict_stack=stack_id,
-            ).data
-            self.current_job = (job.id, operation)
+        job = None
+        try:
+            with _hold_interrupt():
+                job = self._call(
+                    f"starting a {operation} job on stack {stack_id}",
+                    self.client.create_job,
+                    details,
+                    conflict_stack=stack_id,
+                ).data
+                self.current_job = (job.id, operation)
+        except KeyboardInterrupt:
+            if job is None:
+                raise Interrupted("interrupted before a job was started; nothing is running") from None
+            raise JobInterrupted(job.id, operation) from None
         self.hooks.on_job_started(job.id, operation)
         return job
 
@@ -823,7 +828,10 @@ class Deployer:
     def _pause(self, seconds: float, note: str) -> None:
         self.hooks.on_note(note)
         self.current_job = None
-        self.sleep(seconds)
+        try:
+            self.sleep(seconds)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted while waiting to retry; no job is running (the last one failed)") from None
 
     def destroy(self, name: str, compartment_id: str) -> JobResult:
         """Run a DESTROY job on the stack; raise `JobFailed` if it fails."""

@@ -21,3 +21,261 @@ def fixtures() -> Path:
 
 
 # --- Resource Manager emulator fixtures ---
+#
+# A real `flowstack emulator` subprocess (HTTP on 127.0.0.1, signatures checked) with a
+# key pair and OCI config generated for the test.  Use it with the real `oci` SDK:
+#
+#     def test_something(rm_emulator):
+#         client = rm_emulator.client()          # ResourceManagerClient, no retries
+#         client.create_stack(..., compartment_id=rm_emulator.compartment_id, ...)
+#
+# Fixtures:
+#   rm_emulator          a running emulator, jobs of 0.8 s, no faults (function scope).
+#   rm_emulator_factory  rm_emulator_factory(job_seconds=2.0, faults={...}) for more or
+#                        other emulators; each is stopped at the end of the test.
+#   rm_stack_zip         rm_stack_zip(files=None) -> bytes: a small Terraform stack zip
+#                        (main.tf with a VCN, subnet and oci_core_instance.server,
+#                        variables.tf, outputs.tf with public_ip, a wss:// URL template
+#                        and a sensitive output); ``files`` adds or replaces files.
+#
+# RMEmulator (what both fixtures give):
+#   url             "http://127.0.0.1:PORT": pass as service_endpoint / --endpoint.
+#   config          the OCI config dict (user, fingerprint, tenancy, region, key_file).
+#   config_file     path of the generated OCI config file; profile "DEFAULT".
+#   compartment_id  a compartment OCID to create stacks in (the made-up tenancy).
+#   key_file, public_key_file, state_file, log_file (the emulator's stderr), port.
+#   client(**kw)    oci ResourceManagerClient with NoneRetryStrategy (kw override).
+#   set_faults(spec=None, **faults) -> dict   replace the faults spec (see
+#                   generator/emulator/faults.py), e.g. set_faults(capacity_fail_ads=[1]).
+#   faults() -> dict, stats() -> dict, reset_stats()   GET /_emulator/faults|stats ...
+#   wait_for_job(job_id, timeout=10) -> oci Job once it is SUCCEEDED/FAILED/CANCELED.
+#   restart()       stop the process and start it again on the same port and state file
+#                   (faults carry over through the state file, not re-read from --faults).
+#   stop()          SIGTERM; done for you at teardown.
+
+import json as _rm_json
+import os as _rm_os
+import selectors as _rm_selectors
+import signal as _rm_signal
+import subprocess as _rm_subprocess
+import sys as _rm_sys
+import time as _rm_time
+import urllib.request as _rm_urllib
+import zipfile as _rm_zipfile
+from io import BytesIO as _RmBytesIO
+
+RM_STACK_FILES = {
+    "main.tf": """\
+resource "oci_core_vcn" "this" {
+  compartment_id = var.compartment_ocid
+  cidr_block     = "10.0.0.0/16"
+}
+
+resource "oci_core_subnet" "public" {
+  compartment_id = var.compartment_ocid
+  vcn_id         = oci_core_vcn.this.id
+  cidr_block     = "10.0.0.0/24"
+}
+
+resource "oci_core_instance" "server" {
+  compartment_id      = var.compartment_ocid
+  availability_domain = var.availability_domain_number
+  shape               = "VM.Standard.A1.Flex"
+}
+""",
+    "variables.tf": """\
+variable "compartment_ocid" {}
+
+variable "availability_domain_number" {
+  type    = number
+  default = 1
+}
+
+variable "domain" {
+  type    = string
+  default = "example.com"
+}
+""",
+    "outputs.tf": """\
+output "public_ip" {
+  value       = oci_core_instance.server.public_ip
+  description = "Public address of the server"
+}
+
+output "livekit_url" {
+  value = "wss://space-livekit.${var.domain}"
+}
+
+output "livekit_api_secret" {
+  value     = random_password.livekit.result
+  sensitive = true
+}
+""",
+}
+
+
+def _rm_build_zip(files: dict[str, str]) -> bytes:
+    buffer = _RmBytesIO()
+    with _rm_zipfile.ZipFile(buffer, "w", _rm_zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+class RMEmulator:
+    """A `flowstack emulator` subprocess and the credentials to talk to it."""
+
+    def __init__(self, workdir: Path, *, job_seconds: float = 0.8, faults: dict | None = None,
+                 extra_public_keys: tuple[str, ...] = ()) -> None:
+        from generator.emulator.auth import write_demo_credentials
+
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.creds = write_demo_credentials(workdir / "oci")
+        self.config = self.creds.as_config()
+        self.config_file = self.creds.config_file
+        self.profile = self.creds.profile
+        self.key_file = self.creds.key_file
+        self.public_key_file = self.creds.public_key_file
+        self.compartment_id = self.creds.tenancy
+        self.state_file = workdir / "rm-state.json"
+        self.log_file = workdir / "emulator.log"
+        self.job_seconds = job_seconds
+        self.extra_public_keys = tuple(str(k) for k in extra_public_keys)
+        self.port = 0
+        self.url = ""
+        self.proc: _rm_subprocess.Popen | None = None
+        faults_file = None
+        if faults:
+            faults_file = workdir / "faults.json"
+            faults_file.write_text(_rm_json.dumps(faults), encoding="utf-8")
+        self._start(faults_file)
+
+    def _start(self, faults_file: Path | None = None) -> None:
+        args = [_rm_sys.executable, "-m", "generator.cli", "emulator", "--port", str(self.port),
+                "--state", str(self.state_file), "--public-key", str(self.public_key_file),
+                "--job-seconds", str(self.job_seconds)]
+        for key in self.extra_public_keys:
+            args += ["--public-key", key]
+        if faults_file:
+            args += ["--faults", str(faults_file)]
+        log = open(self.log_file, "ab")
+        try:
+            self.proc = _rm_subprocess.Popen(args, cwd=ROOT, stdout=_rm_subprocess.PIPE, stderr=log,
+                                             stdin=_rm_subprocess.DEVNULL)
+        finally:
+            log.close()
+        line = self._first_line(timeout=20)
+        prefix = "Resource Manager emulator listening on "
+        if not line.startswith(prefix):
+            self.stop()
+            raise RuntimeError(f"emulator did not start: {line!r}\n{self.log_file.read_text(errors='replace')}")
+        self.url = line[len(prefix):].strip()
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def _first_line(self, timeout: float) -> str:
+        assert self.proc and self.proc.stdout
+        fd = self.proc.stdout.fileno()
+        selector = _rm_selectors.DefaultSelector()
+        selector.register(fd, _rm_selectors.EVENT_READ)
+        data = b""
+        deadline = _rm_time.monotonic() + timeout
+        try:
+            while b"\n" not in data:
+                left = deadline - _rm_time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    break
+                chunk = _rm_os.read(fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            selector.close()
+        return data.decode("utf-8", "replace").split("\n", 1)[0]
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(_rm_signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except _rm_subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self._start()
+
+    # --- the SDK ---
+
+    def client(self, **kwargs):
+        import oci
+
+        kwargs.setdefault("service_endpoint", self.url)
+        kwargs.setdefault("retry_strategy", oci.retry.NoneRetryStrategy())
+        return oci.resource_manager.ResourceManagerClient(self.config, **kwargs)
+
+    def wait_for_job(self, job_id: str, timeout: float = 10.0):
+        client = self.client()
+        deadline = _rm_time.monotonic() + timeout
+        while True:
+            job = client.get_job(job_id).data
+            if job.lifecycle_state in ("SUCCEEDED", "FAILED", "CANCELED"):
+                return job
+            if _rm_time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job.lifecycle_state} after {timeout} s")
+            _rm_time.sleep(0.05)
+
+    # --- the admin endpoints ---
+
+    def _admin(self, method: str, path: str, body: object = None):
+        data = None if body is None else _rm_json.dumps(body).encode()
+        request = _rm_urllib.Request(self.url + path, data=data, method=method,
+                                     headers={"content-type": "application/json"})
+        with _rm_urllib.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return _rm_json.loads(raw) if raw else None
+
+    def set_faults(self, spec: dict | None = None, **faults: object) -> dict:
+        return self._admin("POST", "/_emulator/faults", {**(spec or {}), **faults})
+
+    def faults(self) -> dict:
+        return self._admin("GET", "/_emulator/faults")
+
+    def stats(self) -> dict:
+        return self._admin("GET", "/_emulator/stats")
+
+    def reset_stats(self) -> None:
+        self._admin("DELETE", "/_emulator/stats")
+
+
+@pytest.fixture
+def rm_emulator_factory(tmp_path: Path):
+    started: list[RMEmulator] = []
+
+    def start(**kwargs: object) -> RMEmulator:
+        emulator = RMEmulator(tmp_path / f"rm-emulator-{len(started)}", **kwargs)
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def rm_emulator(rm_emulator_factory) -> RMEmulator:
+    return rm_emulator_factory()
+
+
+@pytest.fixture
+def rm_stack_zip():
+    def build(files: dict[str, str] | None = None) -> bytes:
+        return _rm_build_zip({**RM_STACK_FILES, **(files or {})})
+
+    return build

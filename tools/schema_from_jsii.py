@@ -155,6 +155,15 @@ def load_assembly(wheel: Path) -> Assembly:
     )
 
 
+def load_modules(assembly: Assembly, js_paths: set[str]) -> None:
+    """Read the compiled JS modules (for read-only attributes) in one more pass."""
+    found = _read_members(assembly.wheel, js_paths - assembly.js.keys())
+    missing = js_paths - assembly.js.keys() - found.keys()
+    if missing:
+        raise SchemaSourceError(f"{assembly.wheel.name}: no {', '.join(sorted(missing))} in the jsii tarball")
+    assembly.js.update({name: data.decode("utf-8") for name, data in found.items()})
+
+
 def _js_path(class_type: dict[str, Any]) -> str:
     """``src/core-instance/index.ts`` -> ``package/lib/core-instance/index.js``."""
     filename = class_type["locationInModule"]["filename"]
@@ -322,11 +331,7 @@ def build_provider(assembly: Assembly, wheel: Wheel) -> tuple[dict[str, Any], di
         if type_version != version:
             raise SchemaSourceError(f"{key[1]} comes from {provider} {type_version}, not {version}")
 
-    assembly.js.update(
-        {k: v.decode("utf-8") for k, v in _read_members(
-            assembly.wheel, {_js_path(assembly.types[index[key][0]]) for key in wanted}
-        ).items()}
-    )
+    load_modules(assembly, {_js_path(assembly.types[index[key][0]]) for key in wanted})
     out: dict[str, dict[str, Any]] = {"resources": {}, "data_sources": {}}
     for section, tf_type in wanted:
         fqn = index[(section, tf_type)][0]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import configparser
 import email.utils
 import hashlib
 import re
@@ -323,3 +324,33 @@ def write_demo_credentials(
         fingerprint=fingerprint,
         region=region,
     )
+
+
+def ensure_demo_credentials(directory: str | Path, *, profile: str = "DEFAULT") -> DemoCredentials:
+    """The demo key and config in ``directory``: reused when there, generated when not.
+
+    Reuse keeps the fingerprint stable across emulator restarts, so a config file a user
+    already points flowstack at stays valid.
+    """
+    directory = Path(directory)
+    config_file = directory / "config"
+    public_key_file = directory / "emulator_api_key_public.pem"
+    if config_file.is_file() and public_key_file.is_file():
+        parser = configparser.ConfigParser()
+        parser.read(config_file, encoding="utf-8")
+        if parser.has_section(profile) or profile == "DEFAULT":
+            section = parser[profile]
+            try:
+                return DemoCredentials(
+                    config_file=config_file,
+                    key_file=Path(section["key_file"]),
+                    public_key_file=public_key_file,
+                    profile=profile,
+                    user=section["user"],
+                    tenancy=section["tenancy"],
+                    fingerprint=fingerprint_of(load_public_key(public_key_file)),
+                    region=section.get("region", "ap-chuncheon-1"),
+                )
+            except KeyError as exc:
+                raise OciConfigError(f"{config_file}: profile [{profile}] has no {exc.args[0]}; delete the directory to regenerate it") from exc
+    return write_demo_credentials(directory, profile=profile)

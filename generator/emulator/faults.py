@@ -13,9 +13,9 @@ A faults spec is a JSON/YAML mapping; every key is optional:
     works on the third try" can be tested.
 ``ad_variable: availability_domain_number``
     The stack variable that names the AD: a number (``"2"``) or an AD name ending in
-    ``-AD-<n>``.  Without it the emulator looks for ``availability_domain_number``,
-    ``availability_domain``, ``ad_number`` and ``ad``, then the variable's default in
-    the zip, then assumes AD 1.
+    ``-AD-<n>``.  Without it the emulator looks for ``availability_domain_name``,
+    ``availability_domain_number``, ``availability_domain``, ``ad_number`` and ``ad``
+    (stack value first, then the variable's default in the zip), then assumes AD 1.
 ``status_429: {path_prefix: /20180917/jobs, method: POST, count: 3}``
 ``status_500: {path_prefix: /20180917/stacks, count: 1}``
     Answer the next ``count`` (default 1) signed API requests whose path starts with
@@ -48,7 +48,9 @@ import yaml
 from ..errors import ConfigError
 
 OPERATIONS = ("PLAN", "APPLY", "DESTROY")
-DEFAULT_AD_VARIABLES = ("availability_domain_number", "availability_domain", "ad_number", "ad")
+# flowstack stacks name the AD in availability_domain_name (wins when set) or
+# availability_domain_number; the others are common spellings in hand-written stacks.
+DEFAULT_AD_VARIABLES = ("availability_domain_name", "availability_domain_number", "availability_domain", "ad_number", "ad")
 
 _KEYS = {
     "job_seconds",

@@ -451,7 +451,7 @@ def plan_job(
         tail = [("ERROR", text, None) for text in error_lines]
         full = script + _spread(lines, init_end + 1, body_end) + _spread(tail, body_end + 1, duration)
         message = "\n".join(error_lines)
-        return JobPlan(_monotonic(full), duration, accepted, "FAILED", {"code": code, "message": message}, [])
+        return _finished(full, duration, accepted, "FAILED", {"code": code, "message": message}, [])
 
     if config.error:
         return fail(config.error[0], config.error[1])
@@ -490,7 +490,7 @@ def plan_job(
         if injected_failure:
             return fail(injected_failure["code"], _failure_lines(injected_failure["message"]), body)
         full = script + _spread(body, init_end + 1, body_end) + _spread([("INFO", summary, None)], duration, duration)
-        return JobPlan(_monotonic(full), duration, accepted, "SUCCEEDED", None, [])
+        return _finished(full, duration, accepted, "SUCCEEDED", None, [])
 
     # APPLY and DESTROY: destroys first (dependents first), then creates in order.
     body = []
@@ -528,8 +528,15 @@ def plan_job(
                 )
                 tail.append(("INFO", f"{item['outputName']} = {shown}", None))
     full = script + _spread(body, init_end + 1, body_end) + _spread(tail, body_end + 1, duration)
-    full[-1].offset_ms = max(full[-1].offset_ms, duration)
-    return JobPlan(_monotonic(full), duration, accepted, "SUCCEEDED", None, outputs)
+    return _finished(full, duration, accepted, "SUCCEEDED", None, outputs)
+
+
+def _finished(script: list[ScriptLine], duration: int, accepted: int, state: str,
+              failure: dict[str, str] | None, outputs: list[dict[str, Any]]) -> JobPlan:
+    """Seal a script: unique timestamps, the last line at the very end of the job."""
+    script = _monotonic(script)
+    script[-1].offset_ms = max(script[-1].offset_ms, duration)
+    return JobPlan(script, script[-1].offset_ms, accepted, state, failure, outputs)
 
 
 def _failure_lines(message: str) -> list[str]:

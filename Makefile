@@ -1,0 +1,65 @@
+# flowstack: every target sets up what it needs on a fresh machine.
+#   make stack-zip [STACK=flowspace]   build dist/$(STACK)-stack.zip from stacks/$(STACK).yaml
+#   make test                          run the whole test suite
+#   make bench                         print benchmark figures
+SHELL := /bin/bash
+PYTHON ?= python3
+STACK ?= flowspace
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VERSION := 3.3.30
+OCI_CLI_VERSION := 3.95.1
+
+.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps clean
+
+stack-zip: $(VENV)/.installed
+	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
+
+generate: $(VENV)/.installed
+	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
+
+validate: $(VENV)/.installed checkov
+	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
+	$(BIN)/flowstack validate build/$(STACK)
+
+test: $(VENV)/.installed node checkov system-deps
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed ocicli
+	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_rm.py
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# HashiCorp's formatter (hclwrite, as WebAssembly) for the `terraform fmt` test.
+node: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Checkov gets its own virtualenv: its bc-python-hcl2 installs a module named hcl2 that
+# would shadow python-hcl2 in .venv.
+checkov: .venv-checkov/.installed
+.venv-checkov/.installed:
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	touch $@
+
+# The OCI CLI, only for the benchmark that compares it with rm-apply (it pins its own oci SDK).
+ocicli: .venv-ocicli/.installed
+.venv-ocicli/.installed:
+	test -x .venv-ocicli/bin/python || $(PYTHON) -m venv .venv-ocicli
+	.venv-ocicli/bin/pip install -q oci-cli==$(OCI_CLI_VERSION)
+	touch $@
+
+# caddy, cloud-init and iptables from Debian: the tests run the real validators.
+system-deps:
+	@tools/ensure-system-deps.sh
+
+clean:
+	rm -rf build dist .pytest_cache

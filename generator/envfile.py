@@ -1,0 +1,67 @@
+"""`flowstack env`: the front end's environment from a stack's outputs.
+
+Reads any of the three shapes outputs come in: `terraform output -json`
+(``{name: {value, sensitive}}``), Resource Manager's job outputs
+(``{"items": [{outputName, outputValue, isSensitive}]}``), or `flowstack rm-outputs
+--json`; and writes a `.env.production` block. Sensitive values are masked unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import FlowstackError
+
+ENV_OUTPUTS = ("NEXT_PUBLIC_SOCKET_URL", "NEXT_PUBLIC_LIVEKIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
+
+class OutputsError(FlowstackError, ValueError):
+    """An outputs file that is not one of the shapes flowstack reads."""
+
+
+def read_outputs(path: str | Path) -> dict[str, tuple[Any, bool]]:
+    """``{name: (value, sensitive)}`` from an outputs JSON file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputsError(f"{path}: outputs file not found") from None
+    except json.JSONDecodeError as exc:
+        raise OutputsError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    return parse_outputs(data, str(path))
+
+
+def parse_outputs(data: Any, source: str = "<outputs>") -> dict[str, tuple[Any, bool]]:
+    items = data.get("items", data.get("outputs")) if isinstance(data, dict) else data
+    if isinstance(items, list):
+        out = {}
+        for item in items:
+            name = item.get("outputName", item.get("output_name", item.get("name")))
+            value = item.get("outputValue", item.get("output_value", item.get("value")))
+            sensitive = bool(item.get("isSensitive", item.get("is_sensitive", item.get("sensitive", False))))
+            if name is not None:
+                out[name] = (value, sensitive)
+        return out
+    if isinstance(items, dict) and all(isinstance(v, dict) and "value" in v for v in items.values()):
+        return {k: (v["value"], bool(v.get("sensitive"))) for k, v in items.items()}
+    raise OutputsError(
+        f"{source}: not an outputs document; expected `terraform output -json`, Resource Manager job outputs "
+        f"or `flowstack rm-outputs --json`"
+    )
+
+
+def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = False) -> str:
+    """The `.env.production` lines; a sensitive value is replaced by a comment unless shown."""
+    missing = [name for name in ENV_OUTPUTS if name not in outputs]
+    if missing:
+        raise OutputsError(f"outputs lack {', '.join(missing)}: were they made by a flowstack stack?")
+    lines = ["# Front-end environment from the flowstack stack's outputs (.env.production)"]
+    for name in ENV_OUTPUTS:
+        value, sensitive = outputs[name]
+        if sensitive and not show_sensitive:
+            lines.append(f"# {name} is sensitive: run with --show-sensitive or -o FILE to include it")
+            lines.append(f"{name}=")
+        else:
+            lines.append(f"{name}={json.dumps(str(value))}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,36 @@
+"""`flowstack preview`: exactly what the server will receive, readable before deploying.
+
+Applies Terraform's templatefile() substitution to cloud-init.yaml with sample (or
+given) values, then unpacks every file cloud-init would write, so real validators
+(cloud-init schema, caddy adapt, compose checks) can run on them.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import yaml
+
+from .config import StackConfig
+from .errors import FlowstackError
+from .server import apply_template, render_cloud_init, sample_values, template_variables
+
+
+def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, sample: bool = True) -> dict[str, bytes]:
+    """``{"cloud-init.yaml": ..., "files/<absolute path>": ...}`` as the instance gets them."""
+    wanted = template_variables(config)
+    given = dict(values or {})
+    unknown = sorted(set(given) - set(wanted))
+    if unknown:
+        raise FlowstackError(f"--var {unknown[0]}: not a deploy-time value of this stack; expected one of {', '.join(wanted)}")
+    merged = {**(sample_values(config) if sample else {}), **given}
+    missing = [name for name in wanted if name not in merged]
+    if missing:
+        raise FlowstackError(f"no value for {', '.join(missing)}: pass --sample or --var NAME=VALUE for each")
+    text = apply_template(render_cloud_init(config), merged)
+    out = {"cloud-init.yaml": text.encode("utf-8")}
+    for entry in yaml.safe_load(text).get("write_files", []):
+        content = entry.get("content", "")
+        data = base64.b64decode(content) if entry.get("encoding") == "b64" else content.encode("utf-8")
+        out["files" + entry["path"]] = data
+    return out
