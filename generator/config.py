@@ -280,11 +280,54 @@ class Budget(_Model):
     thresholds: list[float] = Field(default_factory=lambda: [80.0, 100.0], description="Alert at these percentages of the budget.")
     recipients: list[str] = Field(default_factory=list, description="E-mail addresses that get the alerts.")
 
+    @field_validator("thresholds")
+    @classmethod
+    def _percentages(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("give at least one percentage, e.g. [80, 100]")
+        for i, t in enumerate(v):
+            # OCI takes at most two decimals; above 100 % the money is already spent.
+            if not 0 < t <= 100 or round(t, 2) != t:
+                raise ValueError(f"thresholds[{i}] = {t:g} is not a percentage of the budget above 0 and at most 100 (two decimals at most)")
+        if len(set(v)) != len(v):
+            raise ValueError("the same percentage is listed twice")
+        return v
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, v: list[str]) -> list[str]:
+        return Budget.check_emails(v, "recipients")
+
+    @staticmethod
+    def check_emails(v: list[str], what: str) -> list[str]:
+        """Plain addresses (RFC 5322 dot-atoms): OCI reads a comma, semicolon or space as a separator."""
+        atom = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+        label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        for i, addr in enumerate(v):
+            if len(addr) > 254 or not re.fullmatch(rf"{atom}(\.{atom})*@({label}\.)+{label}", addr):
+                raise ValueError(f"{what}[{i}] = {addr!r} is not an e-mail address such as ops@example.com")
+        if len({a.lower() for a in v}) != len(v):
+            raise ValueError("the same e-mail address is listed twice")
+        return v
+
 
 class TrafficAlarm(_Model):
     enabled: bool = Field(False, description="Alarm when outbound traffic would use up the free allowance before month end.")
     emails: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alarm topic.")
     slack_url: str | None = Field(None, description="Optional Slack-protocol webhook (Discord accepts it at its /slack URL).")
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        return Budget.check_emails(v, "emails")
+
+    @field_validator("slack_url")
+    @classmethod
+    def _webhook(cls, v: str | None) -> str | None:
+        # OCI Notifications: an https URL of at most 512 characters, no query parameters.
+        if v is not None and (len(v) > 512 or not re.fullmatch(r"https://[^\s?#\"'\\]+", v)):
+            raise ValueError("must be an https:// webhook URL without spaces or query parameters, at most 512 characters")
+        return v
 
 
 class StackConfig(_Model):

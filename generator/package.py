@@ -110,9 +110,11 @@ def build(config_path: str | Path, *, allow_paid: bool = False, on: dt.date | No
     return Built(config=config, files=files, report=report, zip_bytes=zip_bytes(files))
 
 
-def default_zip_path(config: StackConfig, root: Path | None = None) -> Path:
-    return (root or Path.cwd()) / "dist" / f"{config.name}-stack.zip"
+def default_zip_path(config: StackConfig) -> Path:
+    """dist/<name>-stack.zip, relative to where the command runs."""
+    return Path("dist") / f"{config.name}-stack.zip"
 
 
-def default_build_dir(config: StackConfig, root: Path | None = None) -> Path:
-    return (root or Path.cwd()) / "build" / config.name
+def default_build_dir(config: StackConfig) -> Path:
+    """build/<name>/, relative to where the command runs."""
+    return Path("build") / config.name

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
+from . import limits
 from .config import StackConfig
 from .errors import RenderError
 from .hcl import hcl_key, hcl_literal, hcl_string
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
+# Files only some stacks have, each after the file it follows: alerts.tf holds the opt-in
+# budget and traffic alarm (config `budget` / `traffic_alarm`).
+OPTIONAL_STACK_FILES = {"alerts.tf": "outputs.tf"}
+# Calendar days in an average month (365.25 / 12, rounded): turns a monthly allowance into a daily pace.
+DAYS_PER_MONTH = Decimal("30.44")
 
 
 def templates_dir() -> Path:
@@ -90,7 +97,34 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
         "cloud-init.yaml": render_cloud_init(config),
         "schema.yaml": render_schema(model),
     }
-    return {name: files[name].encode("utf-8") for name in STACK_FILES}
+    if config.budget.enabled or config.traffic_alarm.enabled:
+        files["alerts.tf"] = render_template("alerts.tf.j2", **ctx, traffic=traffic_pace(on))
+    return {name: files[name].encode("utf-8") for name in stack_file_order() if name in files}
+
+
+def stack_file_order() -> tuple[str, ...]:
+    """`STACK_FILES` with each optional file right after the one it follows."""
+    order: list[str] = []
+    for name in STACK_FILES:
+        order.append(name)
+        order += [opt for opt, after in OPTIONAL_STACK_FILES.items() if after == name]
+    return tuple(order)
+
+
+def traffic_pace(on: dt.date | None = None) -> dict[str, object]:
+    """The traffic alarm's thresholds, from the free outbound allowance in force on ``on``.
+
+    The strictest reading in force counts (a verified one when they tie). Terabytes are
+    decimal (10^12 bytes), the smaller reading of "TB", so the alarm errs early.
+    """
+    reading = min(limits.in_force(on), key=lambda r: (r.outbound_tb_per_month, not r.verified, -r.effective.toordinal()))
+    per_month = Decimal(str(reading.outbound_tb_per_month)) * 10**12
+    per_day = per_month / DAYS_PER_MONTH
+    levels = [
+        {"key": key, "percent": pct, "severity": severity, "bytes": int(per_day * pct / 100)}
+        for key, pct, severity in (("traffic_warning", 80, "WARNING"), ("traffic_critical", 100, "CRITICAL"))
+    ]
+    return {"reading": reading, "per_month": int(per_month), "per_day": int(per_day), "days": DAYS_PER_MONTH, "levels": levels}
 
 
 def image_name_regex(version: str) -> str:

@@ -264,8 +264,7 @@ class _Stack:
                 self.syntax_problems.append(f"{name}: python-hcl2: {_lark_message(exc)}")
         for name in ("cloud-init.yaml", "schema.yaml"):
             if name not in self.text:
-                self.syntax_problems.append(f"{name} is missing from the stack")
-                continue
+                continue  # a missing file is reported by the check that needs it
             try:
                 yaml.safe_load(self.text[name])
             except yaml.MarkedYAMLError as exc:
@@ -316,7 +315,8 @@ class _Stack:
     # -- 1. syntax -----------------------------------------------------------
     def check_syntax(self) -> CheckResult:
         if self.syntax_problems:
-            return CheckResult("syntax", FAIL, f"{len(self.syntax_problems)} file(s) do not parse", self.syntax_problems)
+            bad = {p.split(":", 1)[0] for p in self.syntax_problems}
+            return CheckResult("syntax", FAIL, f"{len(bad)} file(s) do not parse", self.syntax_problems)
         return CheckResult("syntax", PASS, f"{len(self.tf)} .tf files parse with python-hcl2 and HashiCorp's parser; YAML files parse")
 
     # -- 2. references -------------------------------------------------------
@@ -552,10 +552,15 @@ class _Stack:
             problems.append(f"user_data is {user_data:,} bytes (gzip+base64) + ~{SSH_KEY_ALLOWANCE} for the SSH key: over OCI's {METADATA_LIMIT_BYTES:,}-byte metadata limit")
         if problems:
             return CheckResult("resource manager fit", FAIL, "the stack will not upload or launch as is", problems)
+        if "schema.yaml" not in self.text:
+            return CheckResult("resource manager fit", WARN, f"zip {size:,} B; no schema.yaml, so the console shows a plain variable form",
+                               ["add schema.yaml (flowstack generate writes one) for pickers and groups"])
         ud = f"user_data {user_data:,} B of {METADATA_LIMIT_BYTES:,}" if user_data is not None else "no user_data"
         return CheckResult("resource manager fit", PASS, f"zip {size:,} B; schema.yaml agrees with variables.tf; {ud}")
 
     def _schema_agreement(self) -> list[str]:
+        if "schema.yaml" not in self.text:
+            return []
         try:
             schema = yaml.safe_load(self.text.get("schema.yaml", "")) or {}
         except yaml.YAMLError:

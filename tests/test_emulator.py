@@ -130,6 +130,15 @@ def test_bad_requests_get_oci_errors(rm_emulator, rm_stack_zip) -> None:
     destroy = service_error(client.create_job, M.CreateJobDetails(
         stack_id=stack.id, operation="DESTROY"))
     assert destroy.status == 400 and "AUTO_APPROVED" in destroy.message
+    unlisted = service_error(client.list_stacks)
+    assert (unlisted.status, unlisted.code) == (400, "MissingParameter")
+
+    # A create retried with the same opc-retry-token gives the first result, not a twin.
+    details = M.CreateJobDetails(stack_id=stack.id, job_operation_details=M.CreatePlanJobOperationDetails())
+    first = client.create_job(details, opc_retry_token="retry-token-1").data
+    again = client.create_job(details, opc_retry_token="retry-token-1").data
+    assert again.id == first.id
+    assert len(client.list_jobs(stack_id=stack.id).data) == 1
 
 
 # --------------------------------------------------------------------------- jobs
@@ -335,9 +344,9 @@ def test_fingerprint_matches_openssl(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- faults
 
 
-def test_capacity_failure_in_chosen_ad(rm_emulator, rm_stack_zip) -> None:
+def test_capacity_failure_in_chosen_ad(rm_emulator_factory, rm_stack_zip) -> None:
+    rm_emulator = rm_emulator_factory(faults={"capacity_fail_ads": [1]})  # through --faults FILE
     client = rm_emulator.client()
-    rm_emulator.set_faults(capacity_fail_ads=[1])
     stack = create_stack(rm_emulator, rm_stack_zip(), variables={"availability_domain_number": "1"}).data
 
     failed = rm_emulator.wait_for_job(start_job(client, stack.id, "APPLY", execution_plan_strategy="AUTO_APPROVED").id)
@@ -414,7 +423,7 @@ def test_restart_mid_job_loses_nothing(rm_emulator, rm_stack_zip) -> None:
     port = rm_emulator.port
     rm_emulator.restart()
     assert rm_emulator.port == port
-    client = rm_emulator.client()
+    # The same client (and its pooled connection to the old process) carries on.
     assert client.get_stack(stack.id).data.display_name == "flowspace"
     assert client.get_job(job.id).data.lifecycle_state in ("IN_PROGRESS", "SUCCEEDED")
     assert rm_emulator.faults() == {"capacity_fail_ads": [3]}

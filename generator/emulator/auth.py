@@ -281,7 +281,8 @@ def write_demo_credentials(
     ``oci.config.validate_config`` wants.  Files: ``<name>_api_key.pem`` (mode 0600),
     ``<name>_api_key_public.pem`` and ``config``.
     """
-    directory = Path(directory)
+    # Absolute: the config file is read from other working directories.
+    directory = Path(directory).expanduser().resolve()
     directory.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = directory / f"{name}_api_key.pem"
@@ -332,7 +333,7 @@ def ensure_demo_credentials(directory: str | Path, *, profile: str = "DEFAULT") 
     Reuse keeps the fingerprint stable across emulator restarts, so a config file a user
     already points flowstack at stays valid.
     """
-    directory = Path(directory)
+    directory = Path(directory).expanduser().resolve()
     config_file = directory / "config"
     public_key_file = directory / "emulator_api_key_public.pem"
     if config_file.is_file() and public_key_file.is_file():

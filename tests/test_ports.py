@@ -1,0 +1,102 @@
+"""Port rules match what LiveKit needs, for every way LiveKit's ports can be set.
+
+For each case the expected public ports are written out by hand from LiveKit's rules
+(facts.md section 2), then compared with the security list and host firewall the
+generator actually wrote, as `validate` parses them back out of the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.config import parse_config
+from generator.ports import livekit_needs
+from generator.render import render_stack
+from generator.validate import _Stack, validate_files
+
+BASE = (Path(__file__).parent / "fixtures" / "configs" / "valid.yaml").read_text()
+SSH, WEB = {("tcp", 22, 22)}, {("tcp", 80, 80), ("tcp", 443, 443)}
+
+CASES = {
+    "defaults": ({}, {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)}),
+    "udp mux only": (
+        {"livekit": {"rtc": {"port_range_start": None, "port_range_end": None, "udp_port": 7882}, "turn": {"enabled": False}}},
+        {("tcp", 7881, 7881), ("udp", 7882, 7882)},
+    ),
+    "custom range": (
+        {"livekit": {"rtc": {"port_range_start": 40000, "port_range_end": 40100}, "turn": {"enabled": False}}},
+        {("tcp", 7881, 7881), ("udp", 40000, 40100)},
+    ),
+    # LiveKit ignores udp_port when a range is set: 7882 must NOT be opened.
+    "range and mux both set": (
+        {"livekit": {"rtc": {"udp_port": 7882}, "turn": {"enabled": False}}},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000)},
+    ),
+    "turn off": ({"livekit": {"turn": {"enabled": False}}}, {("tcp", 7881, 7881), ("udp", 50000, 60000)}),
+    "turn udp only": (
+        {"livekit": {"turn": {"udp_port": 3478, "tls_port": None}}},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)},
+    ),
+    "turn tls": (
+        {"domains": {"turn_host": "turn.example.com"}, "livekit": {"turn": {"udp_port": None, "tls_port": 5349}}},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("tcp", 5349, 5349), ("udp", 30000, 40000)},
+    ),
+    # TURN/TLS through Caddy on 443: 5349 stays on the host, not public.
+    "turn tls via caddy": (
+        {"domains": {"turn_host": "turn.example.com"}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)},
+    ),
+    "ice tcp off": ({"livekit": {"rtc": {"tcp_port": None}, "turn": {"enabled": False}}}, {("udp", 50000, 60000)}),
+}
+
+
+def merge(base: dict, extra: dict) -> dict:
+    for k, v in extra.items():
+        base[k] = merge(base.get(k) or {}, v) if isinstance(v, dict) else v
+    return base
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_security_list_and_host_firewall_equal_livekit_needs(case: str) -> None:
+    extra, livekit_public = CASES[case]
+    config = parse_config(yaml.safe_dump(merge(yaml.safe_load(BASE), extra)))
+    files = render_stack(config)
+    stack = _Stack(files)
+    expected = SSH | WEB | livekit_public
+    sl = stack.security_list_rules()
+    assert {(r.protocol, r.low, r.high) for r in sl} == expected
+    assert {r.source for r in sl if r.low == 22} == {"var.ssh_source_cidr"}
+    assert {r.source for r in sl if r.low != 22} == {"0.0.0.0/0"}
+    assert {(r.protocol, r.low, r.high) for r in stack.firewall_rules()} == expected
+    # The policy derived from the stack's own livekit.yaml, as LiveKit reads it, says the same.
+    rules, _ = livekit_needs(stack.livekit_settings())
+    assert {(r.protocol, r.low, r.high) for r in rules} == livekit_public
+    assert validate_files(files, config).ok
+
+
+def test_extra_port_needs_a_reason_and_is_then_allowed() -> None:
+    data = yaml.safe_load(BASE)
+    data["extra_ports"] = [{"protocol": "tcp", "port": 9100, "source": "10.0.0.0/16", "reason": "node exporter scraped from the VCN"}]
+    config = parse_config(yaml.safe_dump(data))
+    files = render_stack(config)
+    stack = _Stack(files)
+    assert ("tcp", 9100, 9100, "10.0.0.0/16") in {r.key for r in stack.security_list_rules()}
+    assert validate_files(files, config).ok
+    data["extra_ports"][0].pop("reason")
+    with pytest.raises(ValueError, match="extra_ports.0.reason: required field is missing"):
+        parse_config(yaml.safe_dump(data))
+
+
+def test_ports_command_prints_the_policy(root: Path) -> None:
+    r = CliRunner().invoke(cli, ["ports", str(root / "stacks" / "flowspace.yaml")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].split() == ["port", "protocol", "source", "who", "why"]
+    assert lines[1].split()[:4] == ["22", "tcp", "ssh_source_cidr", "operator"]
+    assert any(ln.split()[:3] == ["30000-40000", "udp", "0.0.0.0/0"] for ln in lines)
+    assert not any(ln.split()[0] in ("3001", "7880") for ln in lines[1:])

@@ -1,0 +1,164 @@
+"""Rendering: the reference stack's files, HCL literal escaping, and `terraform fmt` layout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pygohcl
+import pytest
+import yaml
+
+from generator.config import load_config, parse_config
+from generator.hcl import hcl_string
+from generator.render import STACK_FILES, render_stack
+from generator.server import apply_template, sample_values
+
+CONFIGS = Path(__file__).parent / "fixtures" / "configs"
+
+
+def hclfmt(root: Path, paths: list[Path]) -> dict[str, str]:
+    """HashiCorp's hclwrite.Format (terraform fmt) through @cdktf/hcl-tools' WebAssembly build."""
+    out = subprocess.run(["node", str(root / "tools" / "hclfmt.js"), *map(str, paths)], capture_output=True, text=True, check=True, cwd=root)
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def reference(request: pytest.FixtureRequest) -> dict[str, bytes]:
+    root = Path(request.config.rootpath)
+    return render_stack(load_config(root / "stacks" / "flowspace.yaml"))
+
+
+def test_reference_stack_files(reference: dict[str, bytes]) -> None:
+    assert list(reference) == list(STACK_FILES)
+    main = reference["main.tf"].decode()
+    for needle in (
+        'source  = "oracle/oci"',
+        'required_version = ">= 1.5.0"',
+        'resource "oci_core_vcn" "main"',
+        'resource "oci_core_internet_gateway" "main"',
+        'resource "oci_core_route_table" "public"',
+        'resource "oci_core_security_list" "public"',
+        'resource "oci_core_subnet" "public"',
+        'data "oci_identity_availability_domains" "ads"',
+        'data "oci_core_images" "ubuntu"',
+        "is_pv_encryption_in_transit_enabled = true",
+        "are_legacy_imds_endpoints_disabled = true",
+        "user_data           = local.user_data",
+        'shape               = "VM.Standard.A1.Flex"',
+    ):
+        assert needle in main, needle
+
+
+def test_every_resource_has_a_comment_saying_why(reference: dict[str, bytes]) -> None:
+    lines = reference["main.tf"].decode().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(("resource ", "data ")):
+            assert lines[i - 1].startswith("# "), f"no comment above: {line}"
+
+
+@pytest.mark.parametrize("name", ["main.tf", "variables.tf", "outputs.tf"])
+def test_tf_parses_with_both_parsers(reference: dict[str, bytes], name: str) -> None:
+    text = reference[name].decode()
+    assert pygohcl.loads(text)
+    assert hcl2.loads(text)
+
+
+def test_tf_is_terraform_fmt_identical(reference: dict[str, bytes], tmp_path: Path, root: Path) -> None:
+    paths = []
+    for name in ("main.tf", "variables.tf", "outputs.tf"):
+        (tmp_path / name).write_bytes(reference[name])
+        paths.append(tmp_path / name)
+    formatted = hclfmt(root, paths)
+    for p in paths:
+        assert formatted[str(p)] == p.read_text(), f"{p.name} differs from terraform fmt"
+
+
+def test_formatter_check_can_fail(tmp_path: Path, root: Path) -> None:
+    bad = tmp_path / "bad.tf"
+    bad.write_text('variable "x" {\n  type = string\n  description = "y"\n}\n')
+    assert hclfmt(root, [bad])[str(bad)] != bad.read_text()
+
+
+def test_variables_typed_described_and_secrets_sensitive(reference: dict[str, bytes]) -> None:
+    variables = {k: v for d in hcl2.loads(reference["variables.tf"].decode())["variable"] for k, v in d.items()}
+    assert {"\"tenancy_ocid\"", "\"compartment_ocid\"", "\"region\"", "\"ssh_public_key\"", "\"ssh_source_cidr\"", "\"availability_domain_number\"", "\"socket_host\"", "\"livekit_host\""} <= set(variables)
+    for name, body in variables.items():
+        assert body.get("type"), name
+        assert body.get("description"), name
+    assert "default" not in variables['"ssh_source_cidr"']  # never open by default
+
+
+def test_cloudflare_mode_secrets_are_sensitive(tmp_path: Path) -> None:
+    text = (CONFIGS / "valid.yaml").read_text() + "tls:\n  mode: cloudflare_origin\nsocket_x: 1\n"
+    text = text.replace("socket_x: 1\n", "")
+    files = render_stack(parse_config(text))
+    variables = {k.strip('"'): v for d in hcl2.loads(files["variables.tf"].decode())["variable"] for k, v in d.items()}
+    assert variables["tls_origin_private_key"]["sensitive"] is True
+    assert "default" not in variables["tls_origin_private_key"]
+    schema = yaml.safe_load(files["schema.yaml"])
+    assert schema["variables"]["tls_origin_private_key"]["type"] == "password"
+
+
+TRICKY = 'a"b ${x} \n c %{if} \\ é 한국어 \t end'
+
+
+@pytest.mark.parametrize("value", [TRICKY, "${var.region}", "$${already}", "plain"])
+def test_user_text_is_escaped_not_spliced(value: str) -> None:
+    """A tag and a port reason land in HCL; both must come back exactly as written."""
+    cfg = (CONFIGS / "valid.yaml").read_text()
+    data = yaml.safe_load(cfg)
+    data["tags"] = {"owner note": value}
+    data["extra_ports"] = [{"protocol": "tcp", "port": 9000, "reason": "why " + value.replace("\n", " ")}]
+    files = render_stack(parse_config(yaml.safe_dump(data, allow_unicode=True)))
+    main = files["main.tf"].decode()
+    parsed = pygohcl.loads(main)  # HashiCorp's parser evaluates literal strings
+    assert parsed["locals"]["tags"]["owner note"] == value
+    rules = parsed["resource"]["oci_core_security_list"]["public"]["ingress_security_rules"]
+    assert any(r["description"] == "extra_ports: why " + value.replace("\n", " ") for r in rules)
+    assert hcl2.loads(main)
+
+
+def test_hcl_string_escapes() -> None:
+    assert hcl_string('a"b') == '"a\\"b"'
+    assert hcl_string("${x}") == '"$${x}"'
+    assert hcl_string("%{x}") == '"%%{x}"'
+    assert hcl_string("\n\x01") == '"\\n\\u0001"'
+
+
+def test_cloud_init_is_a_template_with_only_known_placeholders(reference: dict[str, bytes], root: Path) -> None:
+    config = load_config(root / "stacks" / "flowspace.yaml")
+    text = reference["cloud-init.yaml"].decode()
+    assert text.startswith("#cloud-config\n")
+    filled = apply_template(text, sample_values(config))
+    doc = yaml.safe_load(filled)
+    paths = {f["path"] for f in doc["write_files"]}
+    assert {"/opt/flowstack/docker-compose.yml", "/opt/flowstack/livekit.yaml", "/opt/flowstack/Caddyfile",
+            "/etc/systemd/system/flowstack.service", "/usr/local/sbin/flowstack-firewall", "/usr/local/sbin/flowstack-bootstrap"} == paths
+    # The firewall script's own "${VAR:-default}" shell syntax survives templatefile() unchanged.
+    assert '"${FLOWSTACK_RULES_FILE:-/etc/iptables/rules.v4}"' in filled
+    assert "SampleSecretForPreviewOnly" in filled and "SampleSecretForPreviewOnly" not in text
+
+
+def test_user_text_in_cloud_init_cannot_become_a_placeholder() -> None:
+    data = yaml.safe_load((CONFIGS / "valid.yaml").read_text())
+    data["socket"]["env"] = {"GREETING": "hi ${livekit_api_secret} %{ if x }"}
+    config = parse_config(yaml.safe_dump(data))
+    text = render_stack(config)["cloud-init.yaml"].decode()
+    filled = apply_template(text, sample_values(config))
+    compose = yaml.safe_load(next(f["content"] for f in yaml.safe_load(filled)["write_files"] if f["path"].endswith("docker-compose.yml")))
+    # Compose doubles "$" itself; after its own interpolation the app sees the text as written.
+    assert compose["services"]["socket"]["environment"]["GREETING"] == "hi $${livekit_api_secret} %{ if x }"
+
+
+def test_schema_groups_mirror_variables(reference: dict[str, bytes]) -> None:
+    schema = yaml.safe_load(reference["schema.yaml"])
+    assert schema["schemaVersion"] == "1.1.0"
+    variables = {k.strip('"') for d in hcl2.loads(reference["variables.tf"].decode())["variable"] for k in d}
+    grouped = [v for g in schema["variableGroups"] for v in g["variables"]]
+    assert sorted(grouped) == sorted(variables) == sorted(schema["variables"])
+    assert schema["variables"]["compartment_ocid"]["type"] == "oci:identity:compartment:id"
+    assert schema["variables"]["ssh_public_key"]["type"] == "oci:core:ssh:publickey"
+    assert schema["variables"]["availability_domain_name"]["type"] == "oci:identity:availabilitydomain:name"
