@@ -633,8 +633,10 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
     \b
     Example:
       flowstack emulator --port 8080 --state /tmp/rm-state.json --demo-config /tmp/rm-demo
+      # then, in another terminal:
       flowstack rm-apply stacks/flowspace.yaml --config-file /tmp/rm-demo/config \\
-          --endpoint http://127.0.0.1:8080
+          --endpoint http://127.0.0.1:8080 --auto-approve \\
+          --var ssh_public_key="$(cat ~/.ssh/id_ed25519.pub)" --var ssh_source_cidr=203.0.113.7/32
     """
     import signal
     import sys as _sys

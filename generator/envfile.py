@@ -33,7 +33,13 @@ def read_outputs(path: str | Path) -> dict[str, tuple[Any, bool]]:
 
 
 def parse_outputs(data: Any, source: str = "<outputs>") -> dict[str, tuple[Any, bool]]:
-    items = data.get("items", data.get("outputs")) if isinstance(data, dict) else data
+    items = data
+    if isinstance(data, dict):
+        # RM's job outputs wrap a list in "items"; rm-outputs --json may wrap in "outputs".
+        for wrapper in ("items", "outputs"):
+            if wrapper in data:
+                items = data[wrapper]
+                break
     if isinstance(items, list):
         out = {}
         for item in items:

@@ -279,3 +279,44 @@ def rm_stack_zip():
         return _rm_build_zip({**RM_STACK_FILES, **(files or {})})
 
     return build
+
+
+# --- rm-* fixtures ---
+#
+# rm_cli: runs `flowstack <rm-command> CONFIG ...` in-process (click's CliRunner) against
+# an emulator, with --config-file, --compartment and --endpoint filled in.
+#
+#     def test_x(rm_cli):
+#         result = rm_cli("rm-apply", "--auto-approve", first_run=True)
+#         rm_cli.emulator.stats()
+#
+# ``first_run=True`` adds the two variables stacks/flowspace.yaml needs and has no
+# default for (ssh_public_key, ssh_source_cidr).  ``config=`` names another config file.
+
+
+class RmCli:
+    """The rm-* commands of the CLI, pointed at one emulator."""
+
+    FIRST_RUN_VARS = ("--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test",
+                      "--var", "ssh_source_cidr=203.0.113.7/32")
+
+    def __init__(self, emulator: RMEmulator, config: Path) -> None:
+        self.emulator = emulator
+        self.config = config
+
+    def oci_args(self) -> list[str]:
+        return ["--config-file", str(self.emulator.config_file), "--compartment", self.emulator.compartment_id,
+                "--endpoint", self.emulator.url]
+
+    def __call__(self, command: str, *args: str, config: Path | None = None, first_run: bool = False):
+        from click.testing import CliRunner
+
+        from generator.cli import cli
+
+        argv = [command, str(config or self.config), *self.oci_args(), *(self.FIRST_RUN_VARS if first_run else ()), *args]
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+
+@pytest.fixture
+def rm_cli(rm_emulator) -> RmCli:
+    return RmCli(rm_emulator, ROOT / "stacks" / "flowspace.yaml")

@@ -274,12 +274,15 @@ def write_demo_credentials(
     profile: str = "DEFAULT",
     region: str = "ap-chuncheon-1",
     name: str = "emulator",
+    with_compartment: bool = False,
 ) -> DemoCredentials:
     """Generate an RSA key pair and an OCI config file naming it, for use with the emulator.
 
     The OCIDs are made up (the emulator has no identity service) but have the shape
     ``oci.config.validate_config`` wants.  Files: ``<name>_api_key.pem`` (mode 0600),
-    ``<name>_api_key_public.pem`` and ``config``.
+    ``<name>_api_key_public.pem`` and ``config``.  ``with_compartment`` also writes
+    ``compartment_ocid`` (the tenancy), which flowstack's rm-* commands read as their
+    default compartment.
     """
     # Absolute: the config file is read from other working directories.
     directory = Path(directory).expanduser().resolve()
@@ -311,7 +314,8 @@ def write_demo_credentials(
         f"fingerprint={fingerprint}\n"
         f"tenancy={tenancy}\n"
         f"region={region}\n"
-        f"key_file={key_file}\n",
+        f"key_file={key_file}\n"
+        + (f"compartment_ocid={tenancy}\n" if with_compartment else ""),
         encoding="utf-8",
     )
     config_file.chmod(0o600)
@@ -328,7 +332,8 @@ def write_demo_credentials(
 
 
 def ensure_demo_credentials(directory: str | Path, *, profile: str = "DEFAULT") -> DemoCredentials:
-    """The demo key and config in ``directory``: reused when there, generated when not.
+    """The demo key and config in ``directory``: reused when there, generated when not
+    (with ``compartment_ocid``, so rm-* commands need no ``--compartment``).
 
     Reuse keeps the fingerprint stable across emulator restarts, so a config file a user
     already points flowstack at stays valid.
@@ -354,4 +359,4 @@ def ensure_demo_credentials(directory: str | Path, *, profile: str = "DEFAULT") 
                 )
             except KeyError as exc:
                 raise OciConfigError(f"{config_file}: profile [{profile}] has no {exc.args[0]}; delete the directory to regenerate it") from exc
-    return write_demo_credentials(directory, profile=profile)
+    return write_demo_credentials(directory, profile=profile, with_compartment=True)

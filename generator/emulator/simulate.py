@@ -507,7 +507,8 @@ def plan_job(
                 failed_at = resource
                 break
             body.append(("INFO", f"{resource.address}: Still creating... [20s elapsed]", None))
-        body.append(("INFO", f"{resource.address}: Creation complete after 2s [id={ids[resource.address]}]", ["create", resource.address]))
+        took = "31s" if resource.type == "oci_core_instance" else "1s"
+        body.append(("INFO", f"{resource.address}: Creation complete after {took} [id={ids[resource.address]}]", ["create", resource.address]))
 
     if failed_at is not None:
         return fail("TERRAFORM_EXECUTION_ERROR", capacity_error_lines(failed_at, region), body)

@@ -1,0 +1,105 @@
+"""`flowstack env` (front-end .env block from outputs) and `flowstack preview` (what the server gets)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+
+SECRET = "Zq8vT1kLmN4pR7sW0yB3dF6hJ9cX2gK5aE8uI1oP4tY"
+TF_OUTPUTS = {
+    "public_ip": {"value": "203.0.113.10", "sensitive": False, "type": "string"},
+    "NEXT_PUBLIC_SOCKET_URL": {"value": "https://space-socket.example.com", "sensitive": False, "type": "string"},
+    "NEXT_PUBLIC_LIVEKIT_URL": {"value": "wss://space-livekit.example.com", "sensitive": False, "type": "string"},
+    "LIVEKIT_URL": {"value": "https://space-livekit.example.com", "sensitive": False, "type": "string"},
+    "LIVEKIT_API_KEY": {"value": "APIFlowspace", "sensitive": False, "type": "string"},
+    "LIVEKIT_API_SECRET": {"value": SECRET, "sensitive": True, "type": "string"},
+}
+RM_OUTPUTS = {
+    "items": [
+        {"outputName": k, "outputType": "string", "outputValue": v["value"], "isSensitive": v["sensitive"]}
+        for k, v in TF_OUTPUTS.items()
+    ]
+}
+EXPECTED = """# Front-end environment from the flowstack stack's outputs (.env.production)
+NEXT_PUBLIC_SOCKET_URL="https://space-socket.example.com"
+NEXT_PUBLIC_LIVEKIT_URL="wss://space-livekit.example.com"
+LIVEKIT_URL="https://space-livekit.example.com"
+LIVEKIT_API_KEY="APIFlowspace"
+"""
+
+
+@pytest.mark.parametrize("shape", [TF_OUTPUTS, RM_OUTPUTS], ids=["terraform", "resource-manager"])
+def test_env_masks_the_secret_by_default(shape: dict, tmp_path: Path) -> None:
+    f = tmp_path / "outputs.json"
+    f.write_text(json.dumps(shape))
+    r = CliRunner().invoke(cli, ["env", str(f)])
+    assert r.exit_code == 0, r.output
+    assert r.output == EXPECTED + (
+        "# LIVEKIT_API_SECRET is sensitive: run with --show-sensitive or -o FILE to include it\nLIVEKIT_API_SECRET=\n"
+    )
+    assert SECRET not in r.output
+    shown = CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"])
+    assert shown.output == EXPECTED + f'LIVEKIT_API_SECRET="{SECRET}"\n'
+
+
+def test_env_to_file_is_private(tmp_path: Path) -> None:
+    f = tmp_path / "outputs.json"
+    f.write_text(json.dumps(TF_OUTPUTS))
+    out = tmp_path / ".env.production"
+    r = CliRunner().invoke(cli, ["env", str(f), "-o", str(out)])
+    assert r.exit_code == 0
+    assert SECRET not in r.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert f'LIVEKIT_API_SECRET="{SECRET}"' in out.read_text()
+
+
+def test_env_rejects_other_json(tmp_path: Path) -> None:
+    f = tmp_path / "outputs.json"
+    f.write_text('{"hello": 1}')
+    r = CliRunner().invoke(cli, ["env", str(f)])
+    assert r.exit_code == 1
+    assert r.output.startswith(f"Error: {f}: not an outputs document;")
+    f.write_text("{not json")
+    r = CliRunner().invoke(cli, ["env", str(f)])
+    assert r.output == f"Error: {f}:1: not JSON (Expecting property name enclosed in double quotes)\n"
+
+
+def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "preview"
+    r = CliRunner().invoke(cli, ["preview", str(root / "stacks" / "flowspace.yaml"), "--sample", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == [
+        "cloud-init.yaml",
+        "files/etc/systemd/system/flowstack.service",
+        "files/opt/flowstack/Caddyfile",
+        "files/opt/flowstack/docker-compose.yml",
+        "files/opt/flowstack/livekit.yaml",
+        "files/usr/local/sbin/flowstack-bootstrap",
+        "files/usr/local/sbin/flowstack-firewall",
+    ]
+    caddy = (out / "files/opt/flowstack/Caddyfile").read_text()
+    assert "space-socket.flow-coder.com {" in caddy and "${" not in caddy
+    lk = yaml.safe_load((out / "files/opt/flowstack/livekit.yaml").read_text())
+    assert lk["keys"] == {"APIFlowspace": "SampleSecretForPreviewOnly0123456789abcdefXYZ"}
+    assert lk["rtc"]["use_external_ip"] is True
+
+
+def test_preview_with_given_values_and_errors(root: Path, tmp_path: Path) -> None:
+    cfg = str(root / "stacks" / "flowspace.yaml")
+    r = CliRunner().invoke(cli, ["preview", cfg, "--sample", "--var", "socket_host=chat.example.org", "-o", str(tmp_path / "p")])
+    assert r.exit_code == 0
+    assert "chat.example.org {" in (tmp_path / "p/files/opt/flowstack/Caddyfile").read_text()
+    bad = CliRunner().invoke(cli, ["preview", cfg, "--sample", "--var", "socket_hots=x", "-o", str(tmp_path / "q")])
+    assert bad.exit_code == 1
+    assert bad.output.startswith("Error: --var socket_hots: not a deploy-time value of this stack; expected one of livekit_api_key,")
+    none = CliRunner().invoke(cli, ["preview", cfg, "-o", str(tmp_path / "r")])
+    assert none.output.startswith("Error: no value for livekit_api_key, livekit_api_secret,")
+    assert not (tmp_path / "q").exists() and not (tmp_path / "r").exists()
