@@ -64,3 +64,40 @@ def _yaml_scalar(value: Any) -> str:
         value = str(value)
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def config_reference() -> str:
+    """The README's config reference table, from the model (a test keeps README in step)."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for fname, field in model.model_fields.items():
+            path = f"{prefix}{fname}"
+            sub = _submodel(field.annotation) or _list_model(field.annotation) or _optional_model(field.annotation)
+            default = "(required)" if field.is_required() else _yaml_scalar(field.get_default(call_default_factory=True))
+            if sub is not None and not field.is_required() and default.startswith("{"):
+                default = ""
+            desc = (field.description or "").replace("|", "\\|")
+            rows.append(f"| `{path}` | {('`' + default + '`') if default and default != '(required)' else default} | {desc} |")
+            if sub is not None:
+                walk(sub, f"{path}[]." if _list_model(field.annotation) else f"{path}.")
+
+    walk(StackConfig, "")
+    return "\n".join(rows) + "\n"
+
+
+def _list_model(ann: Any) -> type[BaseModel] | None:
+    import typing
+
+    if typing.get_origin(ann) is not list:
+        return None
+    for arg in typing.get_args(ann):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _optional_model(ann: Any) -> type[BaseModel] | None:
+    import typing
+
+    return next((a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)), None)
