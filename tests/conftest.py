@@ -320,3 +320,13 @@ class RmCli:
 @pytest.fixture
 def rm_cli(rm_emulator) -> RmCli:
     return RmCli(rm_emulator, ROOT / "stacks" / "flowspace.yaml")
+
+
+@pytest.fixture
+def rm_cli_factory():
+    """rm_cli_factory(emulator) -> RmCli, for emulators made with rm_emulator_factory."""
+
+    def make(emulator: RMEmulator, config: Path | None = None) -> RmCli:
+        return RmCli(emulator, config or ROOT / "stacks" / "flowspace.yaml")
+
+    return make
