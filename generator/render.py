@@ -26,7 +26,7 @@ STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "sche
 # budget and traffic alarm (config `budget` / `traffic_alarm`).
 OPTIONAL_STACK_FILES = {"alerts.tf": "outputs.tf"}
 # Calendar days in an average month (365.25 / 12, rounded): turns a monthly allowance into a daily pace.
-DAYS_PER_MONTH = Decimal("30.5")
+DAYS_PER_MONTH = Decimal("30.44")
 
 
 def templates_dir() -> Path:

@@ -123,9 +123,10 @@ def test_alerts_file_is_in_terraform_fmt_layout(tmp_path: Path) -> None:
     for mode, extra in MODES.items():
         d = tmp_path / mode.replace("+", "_")
         d.mkdir()
-        (d / "alerts.tf").write_text(render(d, extra)["alerts.tf"], encoding="utf-8")
-        (d / "variables.tf").write_text(render(d, extra)["variables.tf"], encoding="utf-8")
-        paths += [d / "alerts.tf", d / "variables.tf"]
+        files = render(d, extra)
+        for name in ("alerts.tf", "variables.tf"):
+            (d / name).write_text(files[name], encoding="utf-8")
+            paths.append(d / name)
     formatted = hclfmt(paths)
     for path in paths:
         assert path.read_text(encoding="utf-8") == formatted[str(path)], f"{path} differs from hclwrite.Format"
@@ -257,9 +258,10 @@ def test_slack_subscription_only_with_a_webhook_and_never_its_url(tmp_path: Path
 
 
 def test_topic_name_derives_from_the_stack_name(tmp_path: Path) -> None:
-    topic = blocks(render(tmp_path, MODES["alarm"])["alerts.tf"])[("oci_ons_notification_topic", "alerts")]
+    files = render(tmp_path, MODES["alarm"])
+    topic = blocks(files["alerts.tf"])[("oci_ons_notification_topic", "alerts")]
     assert topic["name"] == '"${local.name}-alerts-${substr(sha1(var.compartment_ocid), 0, 8)}"'
-    assert 'name = "alertdemo"' in render(tmp_path, MODES["alarm"])["main.tf"]
+    assert 'name = "alertdemo"' in files["main.tf"]
 
 
 def test_alarm_watches_the_server_vnic_outbound_bytes(tmp_path: Path) -> None:
