@@ -18,6 +18,8 @@ from .ports import PortRule, policy
 # Variables Resource Manager fills in itself (facts.md section 5).
 AUTO_FILLED = ("tenancy_ocid", "compartment_ocid", "region")
 
+EMAIL_REGEX = r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$"
+WEBHOOK_REGEX = r"""^https://[^\s?#"'\\]+$"""
 GIT_URL_REGEX = r"""^(https://|git@|ssh://)[^[:space:]'"]+$"""
 HOSTNAME_REGEX = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -187,17 +189,31 @@ def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
         v.append(Variable(secret_env_variable(name), "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True))
     if c.budget.enabled:
         v += [
-            Variable("budget_amount", "number", "Monthly budget amount in the account's currency.", "alerts", "Budget amount", default=c.budget.amount),
+            Variable("budget_amount", "number", "Monthly budget amount in the account's currency.", "alerts", "Budget amount", default=c.budget.amount,
+                     validations=(Validation("var.budget_amount > 0", "budget_amount must be above 0."),)),
             Variable("budget_alert_recipients", "string", "Comma-separated e-mail addresses that receive budget alerts.", "alerts", "Budget alert e-mails",
-                     default=", ".join(c.budget.recipients), has_default=bool(c.budget.recipients)),
+                     default=", ".join(c.budget.recipients), has_default=bool(c.budget.recipients),
+                     validations=(_email_list_check("budget_alert_recipients"),)),
         ]
     if c.traffic_alarm.enabled:
         v.append(Variable("alarm_emails", "string", "Comma-separated e-mail addresses subscribed to the traffic alarm topic.", "alerts", "Traffic alarm e-mails",
-                          default=", ".join(c.traffic_alarm.emails), has_default=bool(c.traffic_alarm.emails)))
-        if c.traffic_alarm.slack_url:
-            v.append(Variable("alarm_slack_url", "string", "Slack-protocol webhook URL for the traffic alarm (Discord: its /slack URL).", "alerts", "Alarm webhook URL",
-                              default="", has_default=False, sensitive=True))
+                          default=", ".join(c.traffic_alarm.emails), has_default=bool(c.traffic_alarm.emails),
+                          validations=(_email_list_check("alarm_emails"),)))
+        if c.traffic_alarm.slack:
+            # OCI Notifications takes an https URL of at most 512 characters without query parameters.
+            v.append(Variable("alarm_slack_url", "string", "Slack-protocol webhook URL for the traffic alarm (Discord: its webhook URL with /slack appended).",
+                              "alerts", "Alarm webhook URL", has_default=False, sensitive=True,
+                              validations=(Validation(f"length(var.alarm_slack_url) <= 512 && can(regex({_hcl_str(WEBHOOK_REGEX)}, var.alarm_slack_url))",
+                                                      "alarm_slack_url must be an https:// webhook URL without spaces or query parameters, at most 512 characters."),)))
     return v
+
+
+def _email_list_check(name: str) -> Validation:
+    """Every comma-separated entry of ``var.name`` is an e-mail address (the console form is free text)."""
+    return Validation(
+        f"alltrue([for e in compact([for x in split(\",\", var.{name}) : trimspace(x)]) : can(regex({_hcl_str(EMAIL_REGEX)}, e))])",
+        f"{name} must be e-mail addresses separated by commas, such as ops@example.com, me@example.com.",
+    )
 
 
 def secret_env_variable(env_name: str) -> str:

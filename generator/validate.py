@@ -337,12 +337,15 @@ class _Stack:
         problems: list[str] = []
         used_vars: set[str] = set()
         for fname, doc in self.docs.items():
+            # A variable's own validation block names it without using it.
+            in_variables = set(_expressions(doc.get("variable", [])))
             for expr in _expressions(doc):
                 for m in _REF.finditer(_strip_strings(expr)):
                     where = f"{fname}:{_line_in(self.tf[fname], m.group(0))}"
                     if m.group("var"):
                         name = m.group("var_name")
-                        used_vars.add(name)
+                        if expr not in in_variables:
+                            used_vars.add(name)
                         if name not in variables:
                             problems.append(f"{where}: var.{name} is not declared{did_you_mean(name, variables)}; add a variable block or fix the name")
                     elif m.group("local"):
