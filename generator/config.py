@@ -168,18 +168,10 @@ class SocketApp(_Model):
             raise ValueError("must be an absolute URL path such as /health")
         return v
 
-    @field_validator("env")
+    @field_validator("env", "secret_env")
     @classmethod
-    def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        for k in v:
-            if not _ENV_NAME.match(k):
-                raise ValueError(f"environment variable name {k!r} is not valid")
-        return v
-
-    @field_validator("secret_env")
-    @classmethod
-    def _senv(cls, v: list[str]) -> list[str]:
-        for k in v:
+    def _env_names(cls, v: dict[str, str] | list[str]) -> dict[str, str] | list[str]:
+        for k in v:  # a dict iterates its keys
             if not _ENV_NAME.match(k):
                 raise ValueError(f"environment variable name {k!r} is not valid")
         return v
