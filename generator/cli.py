@@ -302,6 +302,10 @@ _var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VA
                            help="Set a stack variable (repeatable); earlier values on the stack are kept.")
 
 
+def _rm_dumps(data: object) -> str:
+    return _rm_json.dumps(data, indent=2, default=lambda o: o.isoformat() if hasattr(o, "isoformat") else str(o))
+
+
 class _RmConsole:
     """Prints job progress: log lines on stdout, notes and the TTY status line on stderr."""
 
@@ -341,7 +345,7 @@ class _RmConsole:
         self._clear()
 
     def emit(self, data: object) -> None:
-        click.echo(_rm_json.dumps(data, indent=2, default=str))
+        click.echo(_rm_dumps(data))
 
 
 def _rm_command_line(opts: dict, name: str, *args: str) -> str:
@@ -577,7 +581,7 @@ def rm_logs_command(**opts: object) -> None:
     lines = deployer.logs(job.id)
     if opts["as_json"]:
         data = [{"timestamp": line.timestamp, "level": line.level, "message": line.message} for line in lines]
-        click.echo(_rm_json.dumps(data, indent=2, default=str))
+        click.echo(_rm_dumps(data))
     else:
         for line in lines:
             click.echo(line.message)
@@ -599,7 +603,7 @@ def rm_outputs_command(**opts: object) -> None:
     deployer, compartment = _rm_session(opts, _RmConsole(True))
     job, outputs = deployer.latest_outputs(name, compartment)
     if opts["as_json"]:
-        click.echo(_rm_json.dumps(_rm_outputs_json(outputs, opts["show_sensitive"]), indent=2, default=str))
+        click.echo(_rm_dumps(_rm_outputs_json(outputs, opts["show_sensitive"])))
     else:
         click.echo(f"Outputs of APPLY job {job.id}:")
         _rm_print_outputs(outputs, opts["show_sensitive"])

@@ -141,8 +141,8 @@ class Throttled(ResourceManagerError):
     def __init__(self, what: str, retried_seconds: float) -> None:
         self.what = what
         super().__init__(
-            f"Resource Manager kept answering 429 TooManyRequests ({what}) through {retried_seconds:g} s "
-            f"of retries; wait a few minutes and run the command again"
+            f"Resource Manager kept answering 429 TooManyRequests ({what}) through retries with back-off "
+            f"(up to {retried_seconds:g} s); wait a few minutes and run the command again"
         )
 
 

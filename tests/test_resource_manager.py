@@ -8,6 +8,13 @@ Manager emulator (a subprocess started by the fixtures in conftest.py), with sho
 from __future__ import annotations
 
 import json
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +151,364 @@ def test_variables_parsing_and_masking() -> None:
     assert rm.parse_variables(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
     masked = rm.mask_variables({"livekit_api_secret": "s3cr3t", "region": "ap-chuncheon-1", "db_password": "p"})
     assert masked == {"db_password": rm.MASK, "livekit_api_secret": rm.MASK, "region": "ap-chuncheon-1"}
+
+
+# --------------------------------------------------------------------------- against the emulator
+
+
+def stacks_named(emulator, name: str = "flowspace") -> list:
+    client = emulator.client()
+    return [s for s in client.list_stacks(compartment_id=emulator.compartment_id).data if s.display_name == name]
+
+
+def jobs_of(emulator, stack_id: str) -> list:
+    jobs = emulator.client().list_jobs(stack_id=stack_id).data
+    return sorted(jobs, key=lambda j: j.time_created)
+
+
+def make_deployer(emulator, **kwargs) -> rm.Deployer:
+    config, signer = rm.load_oci_config(emulator.config_file, "DEFAULT")
+    kwargs.setdefault("retry", rm.RetrySettings(api_seconds=20, api_base_sleep=0.1, api_max_sleep=1))
+    return rm.Deployer(config, signer, endpoint=emulator.url, **kwargs)
+
+
+def test_first_deploy(rm_cli) -> None:
+    result = rm_cli("rm-apply", "--auto-approve", first_run=True)
+    assert result.exit_code == 0, result.output
+    (stack,) = stacks_named(rm_cli.emulator)
+    notes = result.stderr.splitlines()
+    assert notes[:2] == [
+        f"Created stack flowspace ({stack.id})",
+        "Variables set: ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test, "
+        "ssh_source_cidr=203.0.113.7/32",
+    ]
+    assert notes[2].startswith("PLAN job ") and notes[3].startswith("APPLY job ")
+    assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
+    assert "Apply complete! Resources: 7 added, 0 changed, 0 destroyed." in result.stdout
+    # The secret output is masked, the others are printed.
+    assert "  LIVEKIT_API_SECRET      = ********\n" in result.stdout
+    assert "  LIVEKIT_API_KEY         = APIFlowspace\n" in result.stdout
+    full = rm_cli.emulator.client().get_stack(stack.id).data
+    assert full.freeform_tags == {"flowstack-stack": "flowspace"}
+    assert full.terraform_version == "1.5.x"
+    assert full.variables["compartment_ocid"] == rm_cli.emulator.compartment_id
+    assert full.variables["tenancy_ocid"] == rm_cli.emulator.config["tenancy"]
+    assert full.variables["region"] == "ap-chuncheon-1"
+    assert full.variables["ssh_source_cidr"] == "203.0.113.7/32"
+    assert [(j.operation, j.lifecycle_state) for j in jobs_of(rm_cli.emulator, stack.id)] == [
+        ("PLAN", "SUCCEEDED"), ("APPLY", "SUCCEEDED")
+    ]
+    apply_job = jobs_of(rm_cli.emulator, stack.id)[1]
+    assert apply_job.job_operation_details.execution_plan_strategy == "FROM_PLAN_JOB_ID"
+
+
+def test_redeploy_updates_the_same_stack(rm_cli, tmp_path: Path) -> None:
+    assert rm_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    (stack,) = stacks_named(rm_cli.emulator)
+    # A changed config makes a new zip; no --var for ssh_public_key this time: kept.
+    changed = tmp_path / "flowspace.yaml"
+    text = (rm_cli.config).read_text(encoding="utf-8")
+    changed.write_text(text.replace("boot_volume_gbs: 50", "boot_volume_gbs: 60"), encoding="utf-8")
+    result = rm_cli("rm-apply", "--auto-approve", "--var", "ssh_source_cidr=198.51.100.9/32", config=changed)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(f"Updated stack flowspace ({stack.id}) with the new zip\n")
+    assert [s.id for s in stacks_named(rm_cli.emulator)] == [stack.id]
+    variables = rm_cli.emulator.client().get_stack(stack.id).data.variables
+    assert variables["ssh_public_key"].startswith("ssh-ed25519 ")
+    assert variables["ssh_source_cidr"] == "198.51.100.9/32"
+    from generator.package import build
+
+    uploaded = rm_cli.emulator.client().get_stack_tf_config(stack.id).data.content
+    assert uploaded == build(changed).zip_bytes
+    assert len(jobs_of(rm_cli.emulator, stack.id)) == 4
+
+
+def test_json_prints_only_data(rm_cli) -> None:
+    result = rm_cli("rm-apply", "--auto-approve", "--json", first_run=True)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data["plan"] == {"add": 7, "change": 0, "destroy": 0}
+    assert data["state"] == "SUCCEEDED" and data["stack_created"] is True and data["attempts"] == 1
+    assert data["outputs"]["LIVEKIT_API_SECRET"] is None
+    assert data["outputs"]["LIVEKIT_API_KEY"] == "APIFlowspace"
+
+    shown = rm_cli("rm-outputs", "--json", "--show-sensitive")
+    assert shown.exit_code == 0
+    assert json.loads(shown.stdout)["LIVEKIT_API_SECRET"]
+    masked = rm_cli("rm-outputs")
+    assert masked.exit_code == 0
+    assert "  LIVEKIT_API_SECRET      = ********\n" in masked.stdout
+
+
+def test_apply_without_tty_stops_after_plan(rm_cli) -> None:
+    result = rm_cli("rm-apply", first_run=True)
+    assert result.exit_code == 1
+    assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
+    em = rm_cli.emulator
+    assert result.stderr.splitlines()[-1] == (
+        "Error: plan not applied: there is no terminal to confirm on; to go ahead, run: "
+        f"flowstack rm-apply {rm_cli.config} --auto-approve --config-file {em.config_file} "
+        f"--compartment {em.compartment_id} --endpoint {em.url}"
+    )
+    (stack,) = stacks_named(em)
+    assert [j.operation for j in jobs_of(em, stack.id)] == ["PLAN"]
+
+
+def test_plan_failure(rm_cli) -> None:
+    rm_cli.emulator.set_faults(fail_next={"operation": "PLAN", "message": "Error: Invalid reference"})
+    result = rm_cli("rm-apply", "--auto-approve", first_run=True)
+    assert result.exit_code == 5
+    (stack,) = stacks_named(rm_cli.emulator)
+    (plan,) = jobs_of(rm_cli.emulator, stack.id)
+    assert f"Error: PLAN job {plan.id} failed: TERRAFORM_EXECUTION_ERROR: Error: Invalid reference\nLast log lines:\n" in result.stderr
+
+
+def test_apply_failure_shows_details_and_last_log_lines(rm_cli) -> None:
+    rm_cli.emulator.set_faults(fail_next={"operation": "APPLY", "message": "Error: 400-InvalidParameter"})
+    result = rm_cli("rm-apply", "--auto-approve", first_run=True)
+    assert result.exit_code == 5
+    (stack,) = stacks_named(rm_cli.emulator)
+    plan, apply_job = jobs_of(rm_cli.emulator, stack.id)
+    assert apply_job.lifecycle_state == "FAILED"
+    message = result.stderr[result.stderr.index("Error: "):]
+    assert message.startswith(f"Error: APPLY job {apply_job.id} failed: TERRAFORM_EXECUTION_ERROR: Error: 400-InvalidParameter\n")
+    logged = [line.message for line in make_deployer(rm_cli.emulator).logs(apply_job.id)]
+    assert message.rstrip("\n").splitlines()[-1] == f"  {logged[-1]}"
+
+
+def test_capacity_retry_lands_in_the_next_ad(rm_cli) -> None:
+    rm_cli.emulator.set_faults(capacity_fail_ads=[1])
+    result = rm_cli("rm-apply", "--auto-approve", "--retry-capacity", "2", "--capacity-pause", "0.2", first_run=True)
+    assert result.exit_code == 0, result.output
+    assert "Out of host capacity in availability domain 1; trying domain 2 in 0.2 s (retry 1 of 2)\n" in result.stderr
+    (stack,) = stacks_named(rm_cli.emulator)
+    assert rm_cli.emulator.client().get_stack(stack.id).data.variables["availability_domain_number"] == "2"
+    assert [(j.operation, j.lifecycle_state) for j in jobs_of(rm_cli.emulator, stack.id)] == [
+        ("PLAN", "SUCCEEDED"), ("APPLY", "FAILED"), ("PLAN", "SUCCEEDED"), ("APPLY", "SUCCEEDED")
+    ]
+    assert "Apply job " in result.stdout and "succeeded." in result.stdout
+
+
+def test_capacity_failure_without_retries(rm_cli) -> None:
+    rm_cli.emulator.set_faults(capacity_fail_ads=[1, 2, 3])
+    result = rm_cli("rm-apply", "--auto-approve", "--retry-capacity", "1", "--capacity-pause", "0", first_run=True)
+    assert result.exit_code == 5
+    assert "Giving up after 2 tries\n" in result.stderr
+    assert "Out of host capacity" in result.stderr.split("Error: ", 1)[1]
+
+
+def test_429_is_retried_with_back_off(rm_emulator, rm_stack_zip) -> None:
+    deployer = make_deployer(rm_emulator)
+    stack = deployer.find_or_create_stack("small", rm_emulator.compartment_id, rm_stack_zip(), {})
+    rm_emulator.set_faults(status_429={"path_prefix": "/20180917/jobs", "method": "POST", "count": 2})
+    rm_emulator.reset_stats()
+    job = deployer.run_job(stack.id, "PLAN")
+    assert job.succeeded
+    stats = rm_emulator.stats()
+    assert stats["statuses"]["429"] == 2
+    assert stats["requests"]["POST /20180917/jobs"] == 3
+
+    # Past the bounded retries, one clear line instead of ten minutes of retrying.
+    rm_emulator.set_faults(status_429={"path_prefix": "/20180917/jobs", "method": "POST", "count": 50})
+    impatient = make_deployer(rm_emulator, retry=rm.RetrySettings(api_seconds=1, api_attempts=3, api_base_sleep=0.05))
+    with pytest.raises(rm.ResourceManagerError) as caught:
+        impatient.start_job(stack.id, "PLAN")
+    assert str(caught.value) == (
+        f"Resource Manager kept answering 429 TooManyRequests (starting a PLAN job on stack {stack.id}) "
+        "through retries with back-off (up to 1 s); wait a few minutes and run the command again"
+    )
+
+
+def test_throttled_apply_backs_off_harder(rm_emulator, rm_stack_zip) -> None:
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        if seconds >= 1:  # a retry pause: record it, wait only briefly
+            pauses.append(seconds)
+            seconds = 0.01
+        time.sleep(seconds)
+
+    deployer = make_deployer(rm_emulator, sleep=sleep,
+                             retry=rm.RetrySettings(api_seconds=20, api_base_sleep=0.1, capacity_pause=2))
+    rm_emulator.set_faults(
+        fail_next={"operation": "APPLY", "count": 2, "message": "Error: 429-TooManyRequests, Too many requests for the tenancy"}
+    )
+    result = deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip(), retry_capacity=3)
+    assert result.applied and result.attempts == 3
+    assert pauses == [2, 4]
+    # Throttling is not a capacity problem: the availability domain stays.
+    assert rm.AD_VARIABLE not in result.stack.variables
+
+
+def test_request_signed_with_a_wrong_key_is_rejected(rm_cli, tmp_path: Path) -> None:
+    other = write_demo_credentials(tmp_path / "other")  # a real key the emulator does not know
+    result = invoke("rm-status", rm_cli.config, "--config-file", other.config_file,
+                    "--compartment", rm_cli.emulator.compartment_id, "--endpoint", rm_cli.emulator.url)
+    assert result.exit_code == 4
+    assert result.stderr == (
+        f"Error: the service rejected the request signature (listing stacks in compartment "
+        f"{rm_cli.emulator.compartment_id}): check the fingerprint and key for profile DEFAULT in {other.config_file}\n"
+    )
+    # The right key under a wrong fingerprint fails the same way.
+    config = rm_cli.emulator.config_file
+    wrong = tmp_path / "wrong-fingerprint"
+    wrong.write_text(
+        config.read_text(encoding="utf-8").replace(rm_cli.emulator.config["fingerprint"], other.fingerprint),
+        encoding="utf-8",
+    )
+    result = invoke("rm-status", rm_cli.config, "--config-file", wrong,
+                    "--compartment", rm_cli.emulator.compartment_id, "--endpoint", rm_cli.emulator.url)
+    assert result.exit_code == 4
+    assert "check the fingerprint and key for profile DEFAULT in " in result.stderr
+
+
+def test_job_already_running_is_a_clear_conflict(rm_cli) -> None:
+    rm_cli.emulator.set_faults(running_job={"operation": "APPLY", "seconds": 5})
+    result = rm_cli("rm-apply", "--auto-approve", first_run=True)
+    assert result.exit_code == 5
+    (stack,) = stacks_named(rm_cli.emulator)
+    assert result.stderr.splitlines()[-1].startswith(f"Error: another job is already running on stack {stack.id} (")
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_then_status_follow(rm_emulator_factory, rm_cli_factory, root: Path) -> None:
+    emulator = rm_emulator_factory(job_seconds=3)
+    cli_args = rm_cli_factory(emulator)
+    argv = [sys.executable, "-m", "generator.cli", "rm-apply", str(cli_args.config), *cli_args.oci_args(),
+            *cli_args.FIRST_RUN_VARS, "--auto-approve"]
+    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in proc.stderr:  # notes go to stderr: wait until the APPLY job exists
+            seen.append(line)
+            if line.startswith("APPLY job ") and line.endswith(" started\n"):
+                break
+        else:
+            pytest.fail("rm-apply ended before starting the APPLY job: " + "".join(seen))
+        job_id = line.split()[2]
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    message = err.splitlines()[-1]
+    prefix = (f"Error: interrupted; APPLY job {job_id} keeps running in Resource Manager (it was not canceled). "
+              "Follow it with: ")
+    assert message.startswith(prefix)
+    command = shlex.split(message[len(prefix):])
+    assert command[:3] == ["flowstack", "rm-status", str(cli_args.config)] and "--follow" in command
+    # The job went on without us; the printed command picks it up.
+    assert emulator.client().get_job(job_id).data.lifecycle_state in ("ACCEPTED", "IN_PROGRESS")
+    followed = invoke(*command[1:])
+    assert followed.exit_code == 0, followed.output
+    assert f"APPLY job {job_id}: SUCCEEDED\n" in followed.stdout
+    assert "Apply complete!" in followed.stdout
+    assert "  LIVEKIT_API_SECRET      = ********\n" in followed.stdout
+
+
+def test_destroy(rm_cli) -> None:
+    assert rm_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    refused = rm_cli("rm-destroy")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: nothing destroyed: there is no terminal to confirm on; to go ahead, run: flowstack rm-destroy ")
+    result = rm_cli("rm-destroy", "--yes")
+    assert result.exit_code == 0, result.output
+    (stack,) = stacks_named(rm_cli.emulator)
+    destroy = jobs_of(rm_cli.emulator, stack.id)[-1]
+    assert (destroy.operation, destroy.lifecycle_state) == ("DESTROY", "SUCCEEDED")
+    assert result.stdout.endswith(f"Destroy job {destroy.id} succeeded.\n")
+    assert "Destroy complete!" in result.stdout
+
+
+def test_status_and_logs_of_the_newest_job(rm_cli) -> None:
+    assert rm_cli("rm-plan", first_run=True).exit_code == 0
+    (stack,) = stacks_named(rm_cli.emulator)
+    (plan,) = jobs_of(rm_cli.emulator, stack.id)
+    status = rm_cli("rm-status", "--json")
+    assert status.exit_code == 0
+    assert json.loads(status.stdout)["id"] == plan.id
+    assert json.loads(status.stdout)["state"] == "SUCCEEDED"
+    logs = rm_cli("rm-logs")
+    assert logs.exit_code == 0
+    assert "Plan: 7 to add, 0 to change, 0 to destroy." in logs.stdout
+    no_outputs = rm_cli("rm-outputs")
+    assert no_outputs.exit_code == 5
+    assert no_outputs.stderr == f"Error: stack 'flowspace' ({stack.id}) has no succeeded APPLY job yet\n"
+
+
+def test_logs_stream_without_gaps_or_repeats(rm_emulator_factory, rm_stack_zip) -> None:
+    emulator = rm_emulator_factory(job_seconds=3)
+    streamed: list[str] = []
+    deployer = make_deployer(emulator, hooks=rm.Hooks(on_log=lambda line: streamed.append(line.message)))
+    stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
+    emulator.reset_stats()
+    started = time.monotonic()
+    job = deployer.run_job(stack.id, "APPLY")
+    took = time.monotonic() - started
+    assert job.succeeded
+    assert streamed == [line.message for line in deployer.logs(job.id)]
+    assert len(streamed) > 5 and streamed == job.lines
+    # Noticed the end within the 2 s poll ceiling, at about one request a second.
+    assert took < 3 + 2.5
+    requests = emulator.stats()["requests"]
+    polls = requests["GET /20180917/jobs/{jobId}"] + requests["GET /20180917/jobs/{jobId}/logs"]
+    assert polls <= took + 2
+
+
+def test_first_status_check_within_a_second(rm_emulator_factory, rm_stack_zip) -> None:
+    emulator = rm_emulator_factory(job_seconds=0.1)
+    deployer = make_deployer(emulator)
+    stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
+    started = time.monotonic()
+    assert deployer.run_job(stack.id, "PLAN").succeeded
+    assert time.monotonic() - started < 1.0
+
+
+def test_emulator_restart_mid_job_keeps_stacks_and_jobs(rm_emulator_factory, rm_stack_zip) -> None:
+    emulator = rm_emulator_factory(job_seconds=3)
+    restarted = []
+
+    def on_status(status: rm.JobStatus) -> None:
+        if status.state == "IN_PROGRESS" and not restarted:
+            # Down for a second: the follower's next requests are refused (the SDK retries
+            # them), then meet a new process reading the same state file.
+            emulator.stop()
+            restarted.append(threading.Timer(1.0, emulator.restart))
+            restarted[0].start()
+
+    deployer = make_deployer(emulator, hooks=rm.Hooks(on_status=on_status))
+    stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
+    job = deployer.run_job(stack.id, "APPLY")
+    restarted[0].join()
+    assert job.succeeded
+    assert job.lines == [line.message for line in deployer.logs(job.id)]
+    assert deployer.find_stack("small", emulator.compartment_id).id == stack.id
+    assert [j.id for j in jobs_of(emulator, stack.id)] == [job.id]
+    assert deployer.outputs(job.id)
+
+
+def test_secret_variables_are_masked(rm_emulator, rm_stack_zip) -> None:
+    notes: list[str] = []
+    deployer = make_deployer(rm_emulator, hooks=rm.Hooks(on_note=notes.append))
+    result = deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip(),
+                             {"db_password": "hunter2", "domain": "example.org"}, apply=False)
+    assert result.plan_job.succeeded
+    assert notes[1] == "Variables set: db_password=********, domain=example.org"
+    assert "hunter2" not in "\n".join(notes + result.plan_job.lines)
+
+
+def test_unreachable_endpoint_fails_at_once(creds, root: Path) -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    result = invoke("rm-status", root / "stacks/flowspace.yaml", "--config-file", creds.config_file,
+                    "--compartment", COMPARTMENT, "--endpoint", f"http://127.0.0.1:{port}")
+    assert result.exit_code == 5
+    assert result.stderr == (
+        f"Error: cannot reach Resource Manager at http://127.0.0.1:{port} "
+        f"(listing stacks in compartment {COMPARTMENT}): [Errno 111] Connection refused\n"
+    )
+    assert time.monotonic() - started < 5  # no half minute of retries before the first answer
