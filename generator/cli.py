@@ -267,19 +267,37 @@ import shlex  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable as _Callable  # noqa: E402
 
-from . import resource_manager as rm  # noqa: E402
-from .errors import ApprovalRequired, JobUnfollowed  # noqa: E402
+from . import oci_defaults as _oci_defaults  # noqa: E402
+
+
+def _lazy_module(name: str):  # type: ignore[no-untyped-def]
+    """Import ``name`` on first attribute access: the oci SDK costs ~0.3 s, and only rm-* need it."""
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+rm = _lazy_module("generator.resource_manager")
+from .errors import ApprovalRequired, JobConflict, JobUnfollowed  # noqa: E402
 
 
 def _rm_common(f: _Callable) -> _Callable:
     """CONFIG plus the options every rm-* command shares."""
     params = [
         click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False)),
-        click.option("--profile", default=rm.DEFAULT_PROFILE, show_default=True, envvar="OCI_CLI_PROFILE",
+        click.option("--profile", default=_oci_defaults.DEFAULT_PROFILE, show_default=True, envvar="OCI_CLI_PROFILE",
                      help="Profile in the OCI config file."),
-        click.option("--config-file", "oci_config_file", default=rm.DEFAULT_CONFIG_FILE, show_default=True,
+        click.option("--config-file", "oci_config_file", default=_oci_defaults.DEFAULT_CONFIG_FILE, show_default=True,
                      envvar="OCI_CLI_CONFIG_FILE", help="OCI config file."),
-        click.option("--auth", type=click.Choice(rm.AUTH_METHODS), default="api_key", show_default=True,
+        click.option("--auth", type=click.Choice(_oci_defaults.AUTH_METHODS), default="api_key", show_default=True,
                      help="How to sign requests."),
         click.option("--compartment", metavar="OCID", envvar="FLOWSTACK_COMPARTMENT",
                      help="Compartment of the stack (default: compartment_ocid in the profile)."),
@@ -379,6 +397,8 @@ def _rm_command(f: _Callable) -> _Callable:
             return f(**opts)
         except JobUnfollowed as exc:
             raise exc.with_command(_rm_command_line(opts, "rm-status", exc.job_id, "--follow")) from None
+        except JobConflict as exc:
+            raise exc.with_command(_rm_command_line(opts, "rm-status", "--follow")) from None
 
     return wrapper
 

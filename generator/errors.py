@@ -113,11 +113,17 @@ class JobFailed(ResourceManagerError):
 class JobConflict(ResourceManagerError):
     """Resource Manager answered 409: another job is running on the stack."""
 
-    def __init__(self, stack_id: str, detail: str) -> None:
+    def __init__(self, stack_id: str, detail: str, follow_command: str | None = None) -> None:
+        self.stack_id, self.detail = stack_id, detail
+        self.follow_command = follow_command or "flowstack rm-status CONFIG --follow"
         super().__init__(
             f"another job is already running on stack {stack_id} ({detail}); "
-            f"wait for it with `flowstack rm-status --follow` and run the command again"
+            f"wait for it with `{self.follow_command}` and run the command again"
         )
+
+    def with_command(self, follow_command: str) -> "JobConflict":
+        """The same error naming the exact command (the library does not know the config path)."""
+        return type(self)(self.stack_id, self.detail, follow_command)
 
 
 class CostError(FlowstackError, ValueError):

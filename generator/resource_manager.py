@@ -39,9 +39,7 @@ from .errors import (
     did_you_mean,
 )
 
-DEFAULT_CONFIG_FILE = "~/.oci/config"
-DEFAULT_PROFILE = "DEFAULT"
-AUTH_METHODS = ("api_key", "instance_principal", "resource_principal")
+from .oci_defaults import AUTH_METHODS, DEFAULT_CONFIG_FILE, DEFAULT_PROFILE  # noqa: E402,F401 - re-exported
 
 # Stack identity: the display name alone is not unique in a compartment, so a stack is
 # ours only when it also carries this freeform tag with the config's name.

@@ -368,7 +368,10 @@ def test_job_already_running_is_a_clear_conflict(rm_cli) -> None:
     result = rm_cli("rm-apply", "--auto-approve", first_run=True)
     assert result.exit_code == 5
     (stack,) = stacks_named(rm_cli.emulator)
-    assert result.stderr.splitlines()[-1].startswith(f"Error: another job is already running on stack {stack.id} (")
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"Error: another job is already running on stack {stack.id} (")
+    # The hint is a command that works as printed: it names the config file.
+    assert f"wait for it with `flowstack rm-status {rm_cli.config} --follow --config-file " in last
     assert "Traceback" not in result.output
 
 
