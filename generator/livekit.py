@@ -17,37 +17,59 @@ _CADDY_CERT_DIRS = {
     "internal": "/caddy-data/caddy/certificates/local",
 }
 
-# Every key LiveKit's config reads that flowstack writes (livekit/livekit pkg/config
-# struct tags); `validate` refuses keys outside this set, such as turn.tcp_port.
+# Every key LiveKit's config reads, checked against the yaml tags of livekit/livekit v1.8.4
+# (the default image): pkg/config/config.go (Config, RTCConfig, TURNConfig, PrometheusConfig,
+# LoggingConfig), with RTCConfig inlining mediatransportutil pkg/rtcconfig RTCConfig (commit
+# a2bdee945564, as pinned by that release's go.mod) and LoggingConfig inlining
+# livekit/protocol v1.34.0 logger.Config. A set lists a section's keys; None means the
+# section is not checked below its top level. LiveKit decodes the file with
+# yaml KnownFields (strict unless --disable-strict-config), so a key outside its struct,
+# such as turn.tcp_port, stops the server; `validate` refuses such keys.
 KNOWN_KEYS: dict[str, Any] = {
     "port": None,
     "bind_addresses": None,
-    "log_level": None,
-    "keys": None,
-    "key_file": None,
+    "prometheus_port": None,  # deprecated for prometheus.port, still read
+    "prometheus": {"port", "username", "password"},
     "rtc": {
-        "tcp_port", "udp_port", "port_range_start", "port_range_end", "use_external_ip", "node_ip",
-        "stun_servers", "turn_servers", "use_ice_lite", "interfaces", "ips", "enable_loopback_candidate",
-        "allow_tcp_fallback", "congestion_control", "packet_buffer_size", "pli_throttle",
+        # mediatransportutil rtcconfig.RTCConfig (inline)
+        "udp_port", "tcp_port", "port_range_start", "port_range_end", "node_ip", "stun_servers",
+        "use_external_ip", "use_ice_lite", "interfaces", "ips", "enable_loopback_candidate", "use_mdns",
+        "external_ip_only", "batch_io", "force_tcp",
+        # livekit RTCConfig
+        "turn_servers", "strict_acks", "packet_buffer_size", "packet_buffer_size_video",
+        "packet_buffer_size_audio", "pli_throttle", "congestion_control", "allow_tcp_fallback",
+        "reconnect_on_publication_error", "reconnect_on_subscription_error",
+        "reconnect_on_data_channel_error", "data_channel_max_buffered_amount",
+        "datachannel_slow_threshold", "forward_stats",
     },
+    "redis": None,
+    "audio": None,
+    "video": None,
+    "room": None,
     "turn": {
         "enabled", "domain", "cert_file", "key_file", "tls_port", "udp_port", "relay_range_start",
         "relay_range_end", "external_tls",
     },
-    "logging": {"level", "json", "sample", "pion_level", "component_levels"},
-    "redis": None,
-    "room": None,
-    "prometheus": {"port", "username", "password"},
-    "prometheus_port": None,
-    "webhook": None,
-    "limit": None,
-    "region": None,
-    "node_selector": None,
-    "signal_relay": None,
-    "audio": None,
-    "video": None,
     "ingress": None,
+    "sip": None,
+    "webhook": None,
+    "node_selector": None,
+    "key_file": None,
+    "keys": None,
+    "region": None,
+    "signal_relay": None,
+    "psrpc": None,
+    "log_level": None,  # deprecated for logging.level, still read
+    "logging": {
+        # protocol logger.Config (inline)
+        "json", "level", "sample", "component_levels", "sample_initial", "sample_interval",
+        "item_sample_seconds", "item_sample_initial", "item_sample_interval",
+        # livekit LoggingConfig
+        "pion_level",
+    },
+    "limit": None,
     "development": None,
+    "metric": None,
 }
 
 

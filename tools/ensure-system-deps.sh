@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Makes sure the system tools the tests run for real are installed: caddy (Caddyfile
 # validation and the end-to-end proxy test), cloud-init (cloud-config schema), iptables
-# (firewall rule checks) and node/npm (HashiCorp's formatter). Installs them with apt
+# (firewall rule checks), shellcheck (the generated scripts) and node/npm (HashiCorp's
+# formatter). Installs them with apt
 # when run as root; otherwise says what to install.
 set -euo pipefail
 need=()
 command -v caddy >/dev/null || need+=(caddy)
 command -v cloud-init >/dev/null || need+=(cloud-init)
 command -v iptables-restore >/dev/null || need+=(iptables)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -1,0 +1,325 @@
+"""End to end on loopback: the generated Caddyfile, run by the real Caddy, in front of a real
+Socket.IO server, with a real Socket.IO client over HTTPS (issue 4).
+
+- Caddy: Debian's ``caddy``, given the Caddyfile ``render_caddyfile`` writes for a
+  ``tls.mode: internal`` stack (Caddy's own CA), with host names ``*.localhost`` and free
+  loopback ports through its ``http_port``/``https_port`` arguments. Caddy adapts it to
+  JSON itself; the test then only changes what the Caddyfile leaves to the machine it runs
+  on: listen on 127.0.0.1, no admin endpoint, no root-CA install into this machine's trust
+  store. HOME and the XDG dirs are in tmp_path.
+- The app: python-socketio's ``AsyncServer`` as an ASGI app under uvicorn on
+  127.0.0.1:<socket.port>,
+  ``GET /health`` -> 200, echoing events back (as an event and as an acknowledgement) with
+  the transport it saw and the X-Forwarded-Proto Caddy sent.
+- The client: python-socketio's ``AsyncClient`` through Caddy, trusting only Caddy's
+  internal root CA (from its data dir), once with long-polling only and once with
+  WebSocket only.
+
+Caddy's certificate for the TURN host lands where livekit.yaml tells LiveKit to read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import aiohttp
+import pytest
+import requests
+import socketio
+import yaml
+
+from generator.config import StackConfig, parse_config
+from generator.livekit import livekit_settings
+from generator.server import render_caddyfile
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "stacks" / "flowspace.yaml"
+HOSTS = {"socket_host": "socket.localhost", "livekit_host": "livekit.localhost", "turn_host": "turn.localhost"}
+START_TIMEOUT = 30.0
+
+SOCKET_SERVER = r'''
+"""A small real Socket.IO app: what the FlowSpace server does at its edges."""
+import sys
+
+import socketio
+import uvicorn
+
+port = int(sys.argv[1])
+# Short ping interval and timeout: a pending long-poll GET returns within seconds (with a PING, so
+# ping/pong crosses Caddy too), which keeps disconnects and shutdown quick.
+sio = socketio.AsyncServer(async_mode="asgi", ping_interval=1, ping_timeout=3)
+
+
+def header(scope, name):
+    for key, value in scope.get("headers", []):
+        if key.decode("latin-1").lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def health(scope, receive, send):
+    if scope["type"] != "http" or scope["path"] != "/health":
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"not found"})
+        return
+    body = ('{"status": "ok", "forwarded_proto": "%s"}' % header(scope, "x-forwarded-proto")).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+app = socketio.ASGIApp(sio, other_asgi_app=health)
+
+
+def seen(sid):
+    environ = sio.get_environ(sid) or {}
+    return {
+        "transport": sio.transport(sid),
+        "forwarded_proto": environ.get("HTTP_X_FORWARDED_PROTO"),
+        "host": environ.get("HTTP_HOST"),
+    }
+
+
+@sio.on("echo")
+async def echo(sid, data):
+    reply = {"payload": data, **seen(sid)}
+    await sio.emit("echo", reply, to=sid)
+    return reply
+
+
+# WebSocket through wsproto (in the test extra, and what python-engineio itself builds on).
+uvicorn.run(app, host="127.0.0.1", port=port, ws="wsproto", log_level="warning", lifespan="off")
+'''
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_config(socket_port: int) -> StackConfig:
+    data = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
+    data["tls"] = {"mode": "internal"}
+    data["socket"]["port"] = socket_port
+    # TURN/TLS on, so Caddy also obtains the TURN host's certificate for LiveKit.
+    data["domains"]["turn_host"] = "space-turn.flow-coder.com"
+    data["livekit"]["turn"]["tls_port"] = 5349
+    return parse_config(yaml.safe_dump(data), "e2e")
+
+
+class Proc:
+    """A child process with its output in a log file; stop() always ends it."""
+
+    def __init__(self, args: list[str], log: Path, **kwargs: Any) -> None:
+        self.log = log
+        self._out = open(log, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._out.close()
+
+
+def wait_until(check, what: str, proc: Proc, timeout: float = START_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise AssertionError(f"{what}: process exited ({proc.proc.returncode}):\n{proc.output()}")
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not ready after {timeout} s (last error: {last!r}):\n{proc.output()}")
+
+
+@pytest.fixture
+def localhost_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolve ``*.localhost`` to 127.0.0.1 in this process, as RFC 6761 says they resolve
+    (glibc here only knows the plain name from /etc/hosts; nothing system-wide is changed)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any):
+        if isinstance(host, str) and host.endswith(".localhost"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def socket_app(tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    script = tmp_path / "socket_app.py"
+    script.write_text(SOCKET_SERVER, encoding="utf-8")
+    proc = Proc([sys.executable, str(script), str(port)], tmp_path / "socket_app.log")
+    try:
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200, "Socket.IO app", proc)
+        yield port
+    finally:
+        proc.stop()
+
+
+class Caddy:
+    def __init__(self, tmp_path: Path, config: StackConfig, http_port: int, https_port: int) -> None:
+        self.config = config
+        self.http_port, self.https_port = http_port, https_port
+        self.env = dict(os.environ)
+        for var, sub in (("HOME", "home"), ("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config")):
+            (tmp_path / sub).mkdir(exist_ok=True)
+            self.env[var] = str(tmp_path / sub)
+        self.data_dir = tmp_path / "data" / "caddy"
+        self.caddyfile_text = render_caddyfile(config, hosts=HOSTS, http_port=http_port, https_port=https_port)
+        self.caddyfile = tmp_path / "Caddyfile"
+        self.caddyfile.write_text(self.caddyfile_text, encoding="utf-8")
+        adapted = subprocess.run(
+            ["caddy", "adapt", "--config", str(self.caddyfile), "--adapter", "caddyfile"],
+            capture_output=True, text=True, env=self.env, timeout=60, stdin=subprocess.DEVNULL,
+        )
+        assert adapted.returncode == 0, adapted.stderr
+        self.json = json.loads(adapted.stdout)
+        servers = self.json["apps"]["http"]["servers"]
+        # The ports came from render_caddyfile's arguments, not from anything patched here.
+        assert [s["listen"] for s in servers.values()] == [[f":{https_port}"]]
+        assert self.json["apps"]["http"]["http_port"] == http_port
+        # What the Caddyfile leaves to the machine: loopback only, no admin endpoint (several
+        # Caddys may run at once), and Caddy must not install its root CA into this machine.
+        for s in servers.values():
+            s["listen"] = [f"127.0.0.1:{https_port}"]
+        self.json["admin"] = {"disabled": True}
+        self.json["apps"]["pki"] = {"certificate_authorities": {"local": {"install_trust": False}}}
+        self.json_path = tmp_path / "caddy.json"
+        self.json_path.write_text(json.dumps(self.json, indent=2), encoding="utf-8")
+        self.proc = Proc(["caddy", "run", "--config", str(self.json_path)], tmp_path / "caddy.log", env=self.env, cwd=tmp_path)
+
+    @property
+    def root_ca(self) -> Path:
+        return self.data_dir / "pki" / "authorities" / "local" / "root.crt"
+
+    def url(self, host: str, path: str = "") -> str:
+        return f"https://{host}:{self.https_port}{path}"
+
+    def session(self) -> requests.Session:
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = str(self.root_ca)  # Caddy's internal root only: no verification is skipped
+        return s
+
+
+@pytest.fixture
+def caddy(tmp_path: Path, socket_app: int, localhost_names: None) -> Iterator[Caddy]:
+    config = make_config(socket_app)
+    workdir = tmp_path / "caddy"
+    workdir.mkdir()
+    c = Caddy(workdir, config, free_port(), free_port())
+    try:
+        def healthy() -> bool:
+            if not c.root_ca.exists():
+                return False
+            return c.session().get(c.url(HOSTS["socket_host"], "/health"), timeout=5).status_code == 200
+
+        wait_until(healthy, "Caddy in front of the app", c.proc)
+        yield c
+    finally:
+        c.proc.stop()
+
+
+def test_caddy_serves_health_through_the_proxy(caddy: Caddy) -> None:
+    s = caddy.session()
+    r = s.get(caddy.url(HOSTS["socket_host"], caddy.config.socket.health_path), timeout=10)
+    assert r.status_code == 200
+    # The app answered, behind Caddy's TLS.
+    assert r.json() == {"status": "ok", "forwarded_proto": "https"}
+    # Plain HTTP on http_port redirects to HTTPS (Caddy's automatic redirects).
+    redirect = requests.get(f"http://127.0.0.1:{caddy.http_port}/health", headers={"Host": HOSTS["socket_host"]}, allow_redirects=False, timeout=10)
+    assert redirect.status_code in (301, 302, 307, 308)
+    # (Caddy 2.6 leaves a non-default HTTPS port out of this redirect; the server's is 443.)
+    assert redirect.headers["Location"] in (caddy.url(HOSTS["socket_host"], "/health"), f"https://{HOSTS['socket_host']}/health")
+    # The certificate is not trusted without Caddy's root: verification is real.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(caddy.url(HOSTS["socket_host"], "/health"), timeout=10)
+
+
+PAYLOADS = [
+    {"type": "move", "x": 12, "y": -3, "avatar": "🦊", "room": "lobby"},
+    {"type": "chat", "text": "안녕하세요, FlowSpace!" * 50},
+    ["list", 1, 2.5, None, True],
+    "x" * 65536,  # larger than one TLS record and than small proxy buffers
+]
+
+
+async def round_trip(caddy: Caddy, transport: str) -> None:
+    # The asyncio client (aiohttp underneath): the threaded client's concurrent reads and
+    # writes on one TLS socket drop wss:// connections now and then (python-socketio
+    # issues 1568/1577, python-engineio 461), which is not what this test is about.
+    tls = ssl.create_default_context(cafile=str(caddy.root_ca))  # Caddy's internal root only
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) as http:
+        client = socketio.AsyncClient(http_session=http, reconnection=False, request_timeout=10)
+        events: asyncio.Queue[Any] = asyncio.Queue()
+
+        @client.on("echo")
+        async def on_echo(data: Any) -> None:
+            await events.put(data)
+
+        try:
+            await client.connect(caddy.url(HOSTS["socket_host"]), transports=[transport], wait_timeout=15)
+            assert client.transport() == transport
+            for payload in PAYLOADS:
+                ack = await client.call("echo", payload, timeout=15)
+                event = await asyncio.wait_for(events.get(), timeout=15)
+                for reply in (ack, event):
+                    assert reply["payload"] == payload
+                    # The server saw the client on this transport only (no upgrade
+                    # happened), through Caddy over HTTPS, for the public host name.
+                    assert reply["transport"] == transport
+                    assert reply["forwarded_proto"] == "https"
+                    assert reply["host"] == f"{HOSTS['socket_host']}:{caddy.https_port}"
+        finally:
+            await client.disconnect()
+
+
+@pytest.mark.parametrize("transport", ["polling", "websocket"])
+def test_socketio_round_trip_through_caddy(caddy: Caddy, transport: str) -> None:
+    asyncio.run(asyncio.wait_for(round_trip(caddy, transport), timeout=90))
+
+
+def test_turn_certificate_lands_where_livekit_reads_it(caddy: Caddy) -> None:
+    """Caddy obtains turn_host's certificate into its storage; livekit.yaml's cert_file and
+    key_file name that file as the LiveKit container sees it (Caddy's /data mounted at
+    /caddy-data, and Caddy's data dir is $XDG_DATA_HOME/caddy there as here)."""
+    turn = livekit_settings(caddy.config, key="K", secret="S", turn_host=HOSTS["turn_host"])["turn"]
+    prefix = "/caddy-data/caddy/"
+    for key in ("cert_file", "key_file"):
+        assert turn[key].startswith(prefix)
+        local = caddy.data_dir / turn[key][len(prefix):]
+        wait_until(local.exists, f"Caddy's {key} for {HOSTS['turn_host']} at {local}", caddy.proc, timeout=15)
+    cert = (caddy.data_dir / turn["cert_file"][len(prefix):]).read_text()
+    assert cert.startswith("-----BEGIN CERTIFICATE-----")

@@ -1,0 +1,246 @@
+"""The generated host firewall script against OCI's own Ubuntu rules.v4 (issue 4).
+
+OCI's Ubuntu images end INPUT with ``-j REJECT --reject-with icmp-host-prohibited``; a
+port open in the security list is still closed on the host unless an ACCEPT sits before
+that rule, in the live tables and in /etc/iptables/rules.v4 (loaded at boot). The script
+from `flowstack preview` runs here for real:
+
+- on a copy of the shipped file (``FLOWSTACK_LIVE=0``): ``iptables-restore --test``
+  accepts the result, every policy port is ACCEPTed before the REJECT, a second run
+  changes nothing, and nothing outside the added INPUT rules moves (OUTPUT and
+  InstanceServices protect the boot volume and metadata service);
+- live, in a private network namespace (``unshare --net``): the OCI rules are loaded with
+  ``iptables-restore``, the script inserts its rules with iptables, ``iptables -S INPUT``
+  shows them before the REJECT, and the file it saved holds exactly the live INPUT chain.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+
+from generator.config import StackConfig, parse_config
+from generator.ports import ANYWHERE, SSH_SOURCE, PortRule, policy
+from generator.preview import preview_files
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "stacks" / "flowspace.yaml"
+OCI_RULES = Path(__file__).resolve().parent / "fixtures" / "oci-ubuntu-rules.v4"
+SCRIPT = "files/usr/local/sbin/flowstack-firewall"
+REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
+
+# name -> changes merged into stacks/flowspace.yaml (None is YAML null).
+SETTINGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # UDP mux only: one udp_port, no range (LiveKit then uses the mux, not 50000-60000).
+    "udp-mux-only": {"livekit": {"rtc": {"port_range_start": None, "port_range_end": None, "udp_port": 7882}}},
+    "custom-range": {
+        "livekit": {
+            "rtc": {"tcp_port": 7891, "port_range_start": 51000, "port_range_end": 51999},
+            "turn": {"udp_port": 3479, "relay_range_start": 31000, "relay_range_end": 31999},
+        },
+        # A rule limited to a source network: written with -s, as iptables itself prints it.
+        "extra_ports": [{"protocol": "tcp", "port": 9100, "source": "10.0.0.0/16", "reason": "node exporter, VCN only"}],
+    },
+    "turn-off": {"livekit": {"rtc": {"tcp_port": None}, "turn": {"enabled": False}}},
+    "turn-tls": {"domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349}}},
+}
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def make_config(changes: dict[str, Any]) -> StackConfig:
+    data = _merge(yaml.safe_load(REFERENCE.read_text(encoding="utf-8")), changes)
+    return parse_config(yaml.safe_dump(data, sort_keys=False), "test-firewall")
+
+
+class Rule(NamedTuple):
+    protocol: str | None
+    low: int | None
+    high: int | None
+    source: str | None
+    target: str | None
+
+
+def parse_rule(line: str) -> Rule:
+    """The parts of an ``-A INPUT ...`` line (iptables-save / iptables -S form) the policy is about."""
+    words = line.split()
+    opts: dict[str, str] = {}
+    for i, word in enumerate(words[:-1]):
+        if word in ("-p", "-s", "-j", "--dport"):
+            opts[word] = words[i + 1]
+    low = high = None
+    if "--dport" in opts:
+        a, _, b = opts["--dport"].partition(":")
+        low, high = int(a), int(b or a)
+    return Rule(opts.get("-p"), low, high, opts.get("-s"), opts.get("-j"))
+
+
+def input_rules(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.startswith("-A INPUT ")]
+
+
+def assert_policy_before_reject(rules: list[str], wanted: list[PortRule]) -> None:
+    """Every policy rule has an ACCEPT in INPUT before the REJECT, which stays last."""
+    assert rules.count(REJECT) == 1, rules
+    assert rules[-1] == REJECT, "the REJECT rule must stay the last INPUT rule"
+    before = [parse_rule(ln) for ln in rules[:-1]]
+    for r in wanted:
+        source = None if r.source in (ANYWHERE, SSH_SOURCE) else r.source
+        assert Rule(r.protocol, r.low, r.high, source, "ACCEPT") in before, f"{r.protocol} {r.ports} from {r.source} not accepted before REJECT"
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[StackConfig, Path]]:
+    out = {}
+    for name, changes in SETTINGS.items():
+        config = make_config(changes)
+        path = tmp_path_factory.mktemp(f"fw-{name}") / "flowstack-firewall"
+        path.write_bytes(preview_files(config, sample=True)[SCRIPT])
+        path.chmod(0o755)
+        out[name] = (config, path)
+    return out
+
+
+def run_script(script: Path, rules_file: Path, live: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FLOWSTACK_RULES_FILE": str(rules_file), "FLOWSTACK_LIVE": "1" if live else "0"}
+    return subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def iptables_restore_test(rules_file: Path) -> subprocess.CompletedProcess[str]:
+    with rules_file.open("rb") as f:
+        return subprocess.run(["iptables-restore", "--test"], stdin=f, capture_output=True, text=True, timeout=60)
+
+
+def test_oci_rules_fixture_is_the_shipped_file() -> None:
+    """The fixture is OCI's file as shipped: valid, and REJECTing everything but SSH."""
+    assert iptables_restore_test(OCI_RULES).returncode == 0
+    text = OCI_RULES.read_text(encoding="utf-8")
+    assert input_rules(text)[-1] == REJECT
+    assert "-A InstanceServices -d 169.254.169.254/32" in text
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, tuple[StackConfig, Path]], name: str, tmp_path: Path) -> None:
+    config, script = scripts[name]
+    wanted = policy(config)
+    original = OCI_RULES.read_text(encoding="utf-8")
+    rules_file = tmp_path / "rules.v4"
+    shutil.copyfile(OCI_RULES, rules_file)
+
+    result = run_script(script, rules_file)
+    assert result.returncode == 0, result.stderr
+    first = rules_file.read_text(encoding="utf-8")
+
+    # (a) iptables itself accepts the edited file.
+    check = iptables_restore_test(rules_file)
+    assert check.returncode == 0, check.stderr
+    # (b) every policy port is ACCEPTed before the REJECT in INPUT.
+    assert_policy_before_reject(input_rules(first), wanted)
+    # (c) a second run changes nothing.
+    again = run_script(script, rules_file)
+    assert again.returncode == 0, again.stderr
+    assert rules_file.read_text(encoding="utf-8") == first
+    # (d) only INPUT ACCEPT lines were added; everything else (OUTPUT, InstanceServices,
+    # FORWARD, comments, COMMIT) is byte-for-byte where it was.
+    original_lines = original.splitlines()
+    added = [ln for ln in first.splitlines() if ln not in original_lines]
+    assert [ln for ln in first.splitlines() if ln not in added] == original_lines
+    assert added and all(ln.startswith("-A INPUT ") and ln.endswith(" -j ACCEPT") for ln in added)
+    # Nothing beyond the policy: each added line is for a policy rule (SSH 22 was already there).
+    keys = {(r.protocol, r.low, r.high) for r in wanted}
+    assert {(p.protocol, p.low, p.high) for p in map(parse_rule, added)} <= keys
+    assert len(added) == len(set(added))
+
+
+def test_firewall_creates_missing_rules_file(scripts: dict[str, tuple[StackConfig, Path]], tmp_path: Path) -> None:
+    """Without /etc/iptables/rules.v4 (not an OCI image), the script writes a valid one."""
+    config, script = scripts["default"]
+    rules_file = tmp_path / "etc" / "iptables" / "rules.v4"
+    result = run_script(script, rules_file)
+    assert result.returncode == 0, result.stderr
+    assert iptables_restore_test(rules_file).returncode == 0
+    rules = input_rules(rules_file.read_text(encoding="utf-8"))
+    assert_policy_before_reject(rules + [REJECT], policy(config))
+
+
+def test_rule_checks_catch_a_misordered_file(tmp_path: Path) -> None:
+    """Negative control: an ACCEPT after the REJECT (what `iptables -A` would give) fails (b)."""
+    text = OCI_RULES.read_text(encoding="utf-8").replace(REJECT, REJECT + "\n-A INPUT -p tcp -m state --state NEW -m tcp --dport 443 -j ACCEPT")
+    with pytest.raises(AssertionError):
+        assert_policy_before_reject(input_rules(text), [PortRule("tcp", 443, 443, ANYWHERE)])
+    broken = tmp_path / "broken.v4"
+    broken.write_text(text.replace("COMMIT", ""), encoding="utf-8")
+    assert iptables_restore_test(broken).returncode != 0
+
+
+# ---------------------------------------------------------------------------
+# Live: real iptables in a private network namespace
+
+_LIVE_SCRIPT = r"""
+set -eu
+iptables-restore < "$OCI_RULES"
+"$SCRIPT" >/dev/null
+iptables -S INPUT > "$OUT/first.txt"
+"$SCRIPT" >/dev/null
+iptables -S INPUT > "$OUT/second.txt"
+iptables-save -t filter > "$OUT/saved.txt"
+"""
+
+
+def _netns_available() -> str | None:
+    """None if `unshare --net` with iptables works here, else why not."""
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    probe = subprocess.run(["unshare", "--net", "iptables", "-S", "INPUT"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        return f"cannot make a private network namespace with iptables here: {probe.stderr.strip() or probe.returncode}"
+    return None
+
+
+@pytest.mark.parametrize("name", SETTINGS)
+def test_firewall_live_in_private_network_namespace(scripts: dict[str, tuple[StackConfig, Path]], name: str, tmp_path: Path) -> None:
+    reason = _netns_available()
+    if reason:
+        pytest.skip(reason)
+    config, script = scripts[name]
+    rules_file = tmp_path / "rules.v4"
+    shutil.copyfile(OCI_RULES, rules_file)
+    env = {
+        **os.environ,
+        "OCI_RULES": str(OCI_RULES),
+        "SCRIPT": str(script),
+        "OUT": str(tmp_path),
+        "FLOWSTACK_RULES_FILE": str(rules_file),
+        "FLOWSTACK_LIVE": "1",
+    }
+    result = subprocess.run(["unshare", "--net", "sh", "-c", _LIVE_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    first = (tmp_path / "first.txt").read_text()
+    # The live chain, as iptables prints it: policy ports before the REJECT.
+    assert_policy_before_reject(input_rules(first), policy(config))
+    # Idempotent live too: the second run inserted nothing.
+    assert (tmp_path / "second.txt").read_text() == first
+    # What survives a reboot is what runs now: the file's INPUT chain equals the live one,
+    # line for line and in order (so the script's text form is iptables' own).
+    assert input_rules(rules_file.read_text(encoding="utf-8")) == input_rules(first)
+    # The other chains were not touched live either.
+    saved = (tmp_path / "saved.txt").read_text()
+    oci = OCI_RULES.read_text(encoding="utf-8")
+    others = [ln for ln in oci.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")]
+    assert [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")] == others
