@@ -299,6 +299,12 @@ def test_caddyfile_validates_with_caddy_and_routes_each_host(
         assert "internal" not in issuers
         if c.tls.email:
             assert c.tls.email in result.stdout
+        if turn_site:
+            # The TURN host's certificate must come from Let's Encrypt only: livekit.yaml reads it
+            # from that issuer's directory, so a fallback issuer would leave LiveKit without it.
+            turn_policies = [pol for pol in tls_app["automation"]["policies"] if TURN_HOST in pol.get("subjects", [])]
+            assert [[i["module"] for i in pol["issuers"]] for pol in turn_policies] == [["acme"]]
+            assert all("ca" not in i for pol in turn_policies for i in pol["issuers"])  # the default CA: Let's Encrypt
 
 
 def test_caddy_adapt_rejects_a_broken_caddyfile(previews: dict[str, Preview], tmp_path: Path, caddy_env: dict[str, str]) -> None:
