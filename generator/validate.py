@@ -14,14 +14,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-import zipfile
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path

@@ -16,7 +16,6 @@ from `flowstack preview` runs here for real:
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import subprocess
@@ -24,14 +23,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-import yaml
 
-from generator.config import StackConfig, parse_config
+from generator.config import StackConfig
 from generator.ports import ANYWHERE, SSH_SOURCE, PortRule, policy
 from generator.preview import preview_files
+from variants import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 OCI_RULES = Path(__file__).resolve().parent / "fixtures" / "oci-ubuntu-rules.v4"
 SCRIPT = "files/usr/local/sbin/flowstack-firewall"
 REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
@@ -52,21 +50,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "turn-off": {"livekit": {"rtc": {"tcp_port": None}, "turn": {"enabled": False}}},
     "turn-tls": {"domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349}}},
 }
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def make_config(changes: dict[str, Any]) -> StackConfig:
-    data = _merge(yaml.safe_load(REFERENCE.read_text(encoding="utf-8")), changes)
-    return parse_config(yaml.safe_dump(data, sort_keys=False), "test-firewall")
 
 
 class Rule(NamedTuple):

@@ -21,7 +21,6 @@ Each validator also gets a broken input, to show it can fail here.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import os
@@ -33,14 +32,14 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.config import StackConfig, parse_config
+from generator.config import StackConfig
 from generator.livekit import KNOWN_KEYS, unknown_keys
 from generator.ports import ANYWHERE, policy, policy_from_livekit
 from generator.preview import preview_files
+from variants import make_config
 from generator.server import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud_init
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 TURN_HOST = "space-turn.flow-coder.com"
 
 _TURN_TLS = {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349}}}
@@ -69,21 +68,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 VIA_CADDY = [n for n, v in VARIANTS.items() if v.get("livekit", {}).get("turn", {}).get("via_caddy")]
 WITH_CADDYFILE = [n for n in VARIANTS if n not in VIA_CADDY]
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def make_config(changes: dict[str, Any]) -> StackConfig:
-    data = _merge(yaml.safe_load(REFERENCE.read_text(encoding="utf-8")), changes)
-    return parse_config(yaml.safe_dump(data, sort_keys=False), "test-variant")
 
 
 class Preview:
