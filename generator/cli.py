@@ -57,6 +57,14 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     return out
 
 
+def _echo_warnings(report: object) -> None:
+    """A check that passed with a warning (e.g. a reported, unverified limit) is still news to the user."""
+    for result in getattr(report, "results", []):
+        if result.status == "warn":
+            for problem in result.problems or [result.detail]:
+                click.echo(f"Warning: {result.check}: {problem}", err=True)
+
+
 @cli.command("init")
 @click.argument("path", required=False, default="stacks/mystack.yaml", type=click.Path(dir_okay=False))
 @click.option("--name", default=None, help="Stack name (default: the file name without .yaml).")
@@ -92,6 +100,7 @@ def generate_command(config_path: str, output: str | None, dry_run: bool, allow_
     Example: flowstack generate stacks/flowspace.yaml -o build/flowspace
     """
     built = _package.build(config_path, allow_paid=allow_paid)
+    _echo_warnings(built.report)
     dest = _Path(output) if output else _package.default_build_dir(built.config)
     if dry_run:
         for name, data in built.files.items():
@@ -113,6 +122,7 @@ def zip_command(config_path: str, output: str | None, allow_paid: bool) -> None:
     import hashlib
 
     built = _package.build(config_path, allow_paid=allow_paid)
+    _echo_warnings(built.report)
     dest = _Path(output) if output else _package.default_zip_path(built.config)
     _package.write_file(built.zip_bytes, dest)
     digest = hashlib.sha256(built.zip_bytes).hexdigest()[:16]

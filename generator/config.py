@@ -19,8 +19,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 
+# Patterns for values that reach the server through Terraform variables. The same text is
+# used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),
+# so a config default can never fail its own deploy-time check.
 # RFC 1123 host name with at least two labels: Caddy needs a real DNS name to get a certificate.
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+HOSTNAME_REGEX = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# https only: the server has no deploy key for ssh. No quotes, spaces or shell syntax.
+GIT_URL_REGEX = r"^https://[A-Za-z0-9][A-Za-z0-9._~:/@%+-]*$"
+GIT_REF_REGEX = r"^[A-Za-z0-9._/+-]+$"
+IMAGE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9./:@_-]*$"
+_HOSTNAME = re.compile(HOSTNAME_REGEX)
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 # Environment variable names the Socket.IO container receives.
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -102,7 +110,7 @@ class Domains(_Model):
     @field_validator("socket_host", "livekit_host", "turn_host")
     @classmethod
     def _hostname(cls, v: str | None) -> str | None:
-        if v is not None and not _HOSTNAME.match(v):
+        if v is not None and (len(v) > 253 or not _HOSTNAME.match(v)):
             raise ValueError("must be a DNS host name such as space-socket.example.com (lower case, letters, digits, dashes, dots)")
         return v
 
@@ -131,27 +139,35 @@ class Tls(_Model):
 
 
 class SocketGit(_Model):
-    url: str = Field(description="Git URL of the Socket.IO app, cloned and built on the server.")
-    ref: str = Field("main", description="Branch or tag to check out.")
+    url: str = Field(description="https:// git URL of the Socket.IO app, cloned and built on the server.")
+    ref: str = Field("main", description="Branch or tag to check out (git clone --branch; not a commit id).")
     path: str = Field(".", description="Directory inside the repository holding its Dockerfile.")
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^(https://|git@|ssh://)\S+$", v):
-            raise ValueError("must be an https:// or ssh git URL")
+        if not re.fullmatch(GIT_URL_REGEX, v):
+            raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (the server has no ssh key)")
         return v
 
     @field_validator("ref", "path")
     @classmethod
     def _safe(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9._/+-]+", v) or ".." in v.split("/"):
+        if not re.fullmatch(GIT_REF_REGEX, v) or ".." in v.split("/"):
             raise ValueError("may hold only letters, digits and . _ / + -")
         return v
 
 
 class SocketApp(_Model):
     image: str | None = Field(None, description="Container image of the Socket.IO app (e.g. ghcr.io/you/app:1.2). Give image or git.")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(IMAGE_REGEX, v):
+            raise ValueError("must be an image reference such as ghcr.io/you/app:1.0 (letters, digits and . / : @ _ -)")
+        return v
+
     git: SocketGit | None = Field(None, description="Build the app on the server from a git repository instead of an image.")
     port: Port = Field(3001, description="Port the app listens on (host network, behind Caddy; never public).")
     health_path: str = Field("/health", description="HTTP path of the app's health check.")
@@ -183,6 +199,9 @@ class SocketApp(_Model):
         clash = set(self.env) & set(self.secret_env)
         if clash:
             raise ValueError(f"{sorted(clash)[0]} is in both env and secret_env")
+        if "PORT" in self.env or "PORT" in self.secret_env:
+            # Caddy and the health check use socket.port: a different PORT would leave them knocking on the wrong door.
+            raise ValueError("PORT is set from socket.port; set socket.port instead of env.PORT")
         return self
 
 
@@ -381,6 +400,7 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
         raise ConfigError(source, "the config file is empty", expected="a mapping with at least name, domains and socket (see `flowstack init`)")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_duplicate_keys(node)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -418,6 +438,24 @@ def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> No
         expected="a port no other service of the stack uses",
         line=_line_of(node, loc) if "." in second.owner else None,
     )
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None) -> None:
+    """YAML lets a later key silently replace an earlier one; in a config that hides mistakes."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {name!r} (first on line {seen[name]}); the second would silently win",
+                    problem_mark=key.start_mark,
+                )
+            seen[name] = key.start_mark.line + 1
+            _refuse_duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

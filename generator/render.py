@@ -8,7 +8,6 @@ holds every filter; templates get values only through those filters.
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +37,13 @@ def templates_dir() -> Path:
     raise RenderError("templates/ directory not found next to the generator package")
 
 
+def sh_quote(value: object) -> str:
+    """Always single-quote for the shell. shlex.quote leaves "safe" text bare, and a Terraform
+    placeholder looks safe until Terraform fills it in: ``'${socket_git_url}'`` stays quoted
+    (the variables' validation blocks refuse quotes in those values)."""
+    return "'" + str(value).replace("'", "'\"'\"'") + "'"
+
+
 def _pad(key: str, width: int) -> str:
     return key.ljust(width)
 
@@ -57,7 +63,7 @@ def jinja_env() -> jinja2.Environment:
         hcl=hcl_literal,
         hcl_string=hcl_string,
         hcl_key=hcl_key,
-        sh=lambda v: shlex.quote(str(v)),
+        sh=sh_quote,
         pad=_pad,
         # Text bound for a one-line context (a shell or Caddyfile comment) cannot break out of it.
         oneline=lambda v: " ".join(str(v).split()),

@@ -25,6 +25,7 @@ CASES = {
     "non_flex_shape": "non_flex_shape.yaml:8: instance.shape: only flexible shapes (ending in .Flex) take shape_config; use VM.Standard.A1.Flex for Always Free (got 'VM.Standard.A1')",
     "empty": "empty.yaml: the config file is empty; expected a mapping with at least name, domains and socket (see `flowstack init`)",
     "yaml_syntax": "yaml_syntax.yaml:10: YAML syntax error: expected ',' or ']', but got '<stream end>'",
+    "duplicate_key": "duplicate_key.yaml:9: YAML syntax error: duplicate key 'instance' (first on line 2); the second would silently win",
 }
 
 
@@ -87,6 +88,10 @@ def test_reference_config_defaults(root: Path) -> None:
         ("extra_ports:\n  - {protocol: tcp, port: 9000, reason: \"a\\nb\"}\n", "must be a single line"),
         ("socket:\n  image: x:1\n  git: {url: https://example.com/a.git}\n", "give exactly one of socket.image or socket.git"),
         ("instance:\n  shape: VM.Standard.E4.Flexx\n", "only flexible shapes"),
+        ("socket:\n  git: {url: \"https://example.com/a.git;touch${IFS}/tmp/x;$(id)\"}\n", "must be an https:// git URL"),
+        ("socket:\n  git: {url: \"git@github.com:you/app.git\"}\n", "the server has no ssh key"),
+        ("socket:\n  image: \"a/b:1; rm -rf /\"\n", "must be an image reference"),
+        ("socket:\n  image: a/b:1\n  env: {PORT: \"9999\"}\n", "set socket.port instead of env.PORT"),
     ],
 )
 def test_cross_field_rules(snippet: str, message: str) -> None:

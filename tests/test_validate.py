@@ -196,6 +196,23 @@ def test_4_ocpu_24_gb_warns_under_reduced_limit(root: Path) -> None:
     ]
 
 
+def test_zip_of_4_ocpu_24_gb_warns_and_plans(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over only the reported limit: the zip is written, the warning is shown, and the deploy-time
+    check follows the verified limit, so the stack's own defaults pass it (Terraform could plan)."""
+    import hcl2
+
+    monkeypatch.chdir(tmp_path)
+    Path("big.yaml").write_text(_sized(root, 4, 24))
+    r = CliRunner().invoke(cli, ["zip", "big.yaml", "-o", "big.zip"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith("Warning: always free: reported, not verified: 4 OCPU > 2, 24 GB > 12 GB")
+    config = parse_config(_sized(root, 4, 24))
+    variables = {k.strip('"'): v for d in hcl2.loads(render_stack(config, AFTER_CUT)["variables.tf"].decode())["variable"] for k, v in d.items()}
+    assert variables["instance_ocpus"]["default"] == 4
+    assert variables["instance_ocpus"]["validation"][0]["condition"] == "${var.instance_ocpus <= 4}"
+    assert variables["instance_memory_gbs"]["validation"][0]["condition"] == "${var.instance_memory_gbs <= 24}"
+
+
 def test_over_verified_limit_fails_unless_paid_allowed(root: Path) -> None:
     config = parse_config(_sized(root, 8, 48))
     files = render_stack(config, BEFORE_CUT)
