@@ -42,6 +42,8 @@ class PortRule:
 
     @property
     def ports(self) -> str:
+        if self.protocol == "icmp":
+            return f"type {self.low} code {self.high}"  # for ICMP, low/high hold type/code
         return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
 
 
@@ -117,9 +119,16 @@ def livekit_needs(lk: dict[str, Any]) -> tuple[list[PortRule], list[Listener]]:
     return rules, local
 
 
+# OCI's default security list has this rule too: with stateless ingress rules, the "fragmentation
+# needed" messages of path MTU discovery (the VCN's MTU is 9000, the internet's 1500) get in only
+# when allowed explicitly, and without them large TCP replies stall.
+PATH_MTU = PortRule("icmp", 3, 4, ANYWHERE, "network", "path MTU discovery (ICMP fragmentation needed)")
+
+
 def base_rules() -> list[PortRule]:
-    """What the stack needs besides LiveKit: Caddy's HTTP(S) and SSH for the operator."""
+    """What the stack needs besides LiveKit: path MTU discovery, Caddy's HTTP(S), SSH for the operator."""
     return [
+        PATH_MTU,
         PortRule("tcp", 22, 22, SSH_SOURCE, "operator", "SSH, only from ssh_source_cidr"),
         PortRule("tcp", 80, 80, ANYWHERE, "Caddy", "ACME HTTP challenge and redirect to HTTPS"),
         PortRule("tcp", 443, 443, ANYWHERE, "Caddy", "HTTPS and WebSocket for Socket.IO and LiveKit signalling"),
@@ -133,6 +142,11 @@ def policy_from_livekit(lk: dict[str, Any], extras: list[PortRule] | None = None
     for r in base_rules() + rules + list(extras or []):
         merged.setdefault(r.key, r)
     return sorted(merged.values(), key=lambda r: (r.low, r.protocol, r.high, r.source))
+
+
+def host_rules(rules: list[PortRule]) -> list[PortRule]:
+    """The rules the host firewall must add: TCP and UDP (OCI's rules.v4 already accepts all ICMP)."""
+    return [r for r in rules if r.protocol in ("tcp", "udp")]
 
 
 def extra_rules(config: StackConfig) -> list[PortRule]:

@@ -26,7 +26,7 @@ from .errors import RenderError
 from .hcl import template_escape
 from .livekit import livekit_settings
 from .model import secret_env_variable
-from .ports import ANYWHERE, PortRule, policy
+from .ports import ANYWHERE, PortRule, host_rules, policy
 from .render import render_template
 
 APP_DIR = "/opt/flowstack"
@@ -103,7 +103,7 @@ class WriteFile:
 def host_firewall_rules(rules: list[PortRule]) -> list[str]:
     """iptables rule specs (after ``-A INPUT``) in the exact form OCI's rules.v4 uses."""
     out = []
-    for r in rules:
+    for r in host_rules(rules):
         dport = str(r.low) if r.low == r.high else f"{r.low}:{r.high}"
         src = "" if r.source in (ANYWHERE, "var.ssh_source_cidr") else f"-s {r.source} "
         if r.protocol == "tcp":
@@ -262,7 +262,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
             "/usr/local/sbin/flowstack-firewall",
-            render_template("firewall.sh.j2", entries=list(zip(rules, host_firewall_rules(rules)))),
+            render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules)))),
             permissions="0755",
         ),
         WriteFile(

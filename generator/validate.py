@@ -34,7 +34,7 @@ from .config import StackConfig, load_config
 from .errors import did_you_mean
 from .livekit import unknown_keys
 from .model import AUTO_FILLED
-from .ports import ANYWHERE, SSH_SOURCE, LiveKitSettingsError, PortRule, livekit_needs, policy_from_livekit
+from .ports import ANYWHERE, SSH_SOURCE, LiveKitSettingsError, PortRule, host_rules, livekit_needs, policy_from_livekit
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 
@@ -414,11 +414,13 @@ class _Stack:
             if typ != "oci_core_security_list":
                 continue
             for rule in body.get("ingress_security_rules", []) or []:
-                proto = {"6": "tcp", "17": "udp"}.get(str(_unquote(rule.get("protocol"))), str(_unquote(rule.get("protocol"))))
+                proto = {"6": "tcp", "17": "udp", "1": "icmp"}.get(str(_unquote(rule.get("protocol"))), str(_unquote(rule.get("protocol"))))
                 src = rule.get("source", "")
                 source = SSH_SOURCE if src == "${var.ssh_source_cidr}" else str(_unquote(src))
                 opts = (rule.get(f"{proto}_options") or [{}])[0]
-                if not opts:
+                if proto == "icmp":
+                    low, high = int(opts.get("type", -1)), int(opts.get("code", -1))  # -1: every type/code
+                elif not opts:
                     low, high = 1, 65535  # no options: every port of the protocol
                 else:
                     low, high = int(opts.get("min", 1)), int(opts.get("max", 65535))
@@ -480,7 +482,7 @@ class _Stack:
         if host is None:
             problems.append(f"cloud-init.yaml writes no {FIREWALL_PATH}: OCI's Ubuntu images REJECT every port not allowed on the host")
         else:
-            want_host = {(r.protocol, r.low, r.high) for r in wanted}
+            want_host = {(r.protocol, r.low, r.high) for r in host_rules(wanted)}
             have_host = {(r.protocol, r.low, r.high) for r in host}
             for proto, low, high in sorted(want_host - have_host):
                 problems.append(f"host firewall: {_ports(low, high)}/{proto} is not opened before OCI's REJECT rule; add it to the firewall script")

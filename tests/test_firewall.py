@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from generator.config import StackConfig
-from generator.ports import ANYWHERE, SSH_SOURCE, PortRule, policy
+from generator.ports import ANYWHERE, SSH_SOURCE, PortRule, host_rules, policy
 from generator.preview import preview_files
 from variants import make_config
 
@@ -121,7 +121,7 @@ def test_oci_rules_fixture_is_the_shipped_file() -> None:
 @pytest.mark.parametrize("name", SETTINGS)
 def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, tuple[StackConfig, Path]], name: str, tmp_path: Path) -> None:
     config, script = scripts[name]
-    wanted = policy(config)
+    wanted = host_rules(policy(config))
     original = OCI_RULES.read_text(encoding="utf-8")
     rules_file = tmp_path / "rules.v4"
     shutil.copyfile(OCI_RULES, rules_file)
@@ -159,7 +159,7 @@ def test_firewall_creates_missing_rules_file(scripts: dict[str, tuple[StackConfi
     assert result.returncode == 0, result.stderr
     assert iptables_restore_test(rules_file).returncode == 0
     rules = input_rules(rules_file.read_text(encoding="utf-8"))
-    assert_policy_before_reject(rules + [REJECT], policy(config))
+    assert_policy_before_reject(rules + [REJECT], host_rules(policy(config)))
 
 
 def test_rule_checks_catch_a_misordered_file(tmp_path: Path) -> None:
@@ -216,7 +216,7 @@ def test_firewall_live_in_private_network_namespace(scripts: dict[str, tuple[Sta
     assert result.returncode == 0, result.stderr
     first = (tmp_path / "first.txt").read_text()
     # The live chain, as iptables prints it: policy ports before the REJECT.
-    assert_policy_before_reject(input_rules(first), policy(config))
+    assert_policy_before_reject(input_rules(first), host_rules(policy(config)))
     # Idempotent live too: the second run inserted nothing.
     assert (tmp_path / "second.txt").read_text() == first
     # What survives a reboot is what runs now: the file's INPUT chain equals the live one,

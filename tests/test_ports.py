@@ -21,6 +21,7 @@ from generator.validate import _Stack, validate_files
 
 BASE = (Path(__file__).parent / "fixtures" / "configs" / "valid.yaml").read_text()
 SSH, WEB = {("tcp", 22, 22)}, {("tcp", 80, 80), ("tcp", 443, 443)}
+PATH_MTU = {("icmp", 3, 4)}  # security list only: the host firewall already accepts all ICMP
 
 CASES = {
     "defaults": ({}, {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)}),
@@ -69,7 +70,7 @@ def test_security_list_and_host_firewall_equal_livekit_needs(case: str) -> None:
     stack = _Stack(files)
     expected = SSH | WEB | livekit_public
     sl = stack.security_list_rules()
-    assert {(r.protocol, r.low, r.high) for r in sl} == expected
+    assert {(r.protocol, r.low, r.high) for r in sl} == expected | PATH_MTU
     assert {r.source for r in sl if r.low == 22} == {"var.ssh_source_cidr"}
     assert {r.source for r in sl if r.low != 22} == {"0.0.0.0/0"}
     assert {(r.protocol, r.low, r.high) for r in stack.firewall_rules()} == expected
@@ -97,6 +98,7 @@ def test_ports_command_prints_the_policy(root: Path) -> None:
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
     assert lines[0].split() == ["port", "protocol", "source", "who", "why"]
-    assert lines[1].split()[:4] == ["22", "tcp", "ssh_source_cidr", "operator"]
+    assert lines[1].split()[:6] == ["type", "3", "code", "4", "icmp", "0.0.0.0/0"]
+    assert lines[2].split()[:4] == ["22", "tcp", "ssh_source_cidr", "operator"]
     assert any(ln.split()[:3] == ["30000-40000", "udp", "0.0.0.0/0"] for ln in lines)
     assert not any(ln.split()[0] in ("3001", "7880") for ln in lines[1:])

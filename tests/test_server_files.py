@@ -532,7 +532,8 @@ def test_bootstrap_script_is_valid_bash_and_idempotent_friendly(previews: dict[s
 
     # The firewall opens the ports first; Docker after; the ready marker only once the
     # app answers its health check.
-    assert line_of(r"^/usr/local/sbin/flowstack-firewall$") < line_of(r"apt-get install")
+    assert line_of(r"^/usr/local/sbin/flowstack-firewall$") < line_of(r"install -y docker.io docker-compose-v2")
+    assert "DPkg::Lock::Timeout" in text  # first boot: apt-daily may hold the lock
     health = line_of(rf"until curl -fsS '?http://127\.0\.0\.1:{c.socket.port}{re.escape(c.socket.health_path)}'? ")
     ready = line_of(rf"> '?{re.escape(READY_MARKER)}'?$")
     assert health < ready

@@ -51,6 +51,13 @@ def remove_ingress_rule(main: Path, proto: str, port: int) -> None:
     main.write_text(new)
 
 
+def remove_icmp_rule(main: Path) -> None:
+    text = main.read_text()
+    new, n = re.subn(r"\n  ingress_security_rules \{\n(?:(?!\n  \}).)*?icmp_options(?:(?!\n  \}).)*?\n  \}\n", "\n", text, flags=re.S)
+    assert n == 1
+    main.write_text(new)
+
+
 def add_public_rule(main: Path, port: int) -> None:
     rule = (
         "  ingress_security_rules {\n"
@@ -95,6 +102,10 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "TURN enabled without its relay range": (
         lambda d: remove_ingress_rule(d / "main.tf", "udp", 30000),
         "port policy", "security list: 30000-40000/udp from the internet (0.0.0.0/0) is missing (LiveKit TURN: TURN relay ports",
+    ),
+    "path MTU discovery not allowed": (
+        lambda d: remove_icmp_rule(d / "main.tf"),
+        "port policy", "security list: type 3 code 4/icmp from the internet (0.0.0.0/0) is missing (network: path MTU discovery",
     ),
     "host firewall missing a port": (
         lambda d: edit(d / "cloud-init.yaml", "    add '-p udp -m udp --dport 3478 -j ACCEPT'\n", ""),
