@@ -3,7 +3,8 @@
 Reads any of the three shapes outputs come in: `terraform output -json`
 (``{name: {value, sensitive}}``), Resource Manager's job outputs
 (``{"items": [{outputName, outputValue, isSensitive}]}``), or `flowstack rm-outputs
---json`; and writes a `.env.production` block. Sensitive values are masked unless asked.
+--json` (``{name: value}``, sensitive values null unless shown); and writes a
+`.env.production` block. Sensitive values are masked unless asked.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def parse_outputs(data: Any, source: str = "<outputs>") -> dict[str, tuple[Any, 
             if wrapper in data:
                 items = data[wrapper]
                 break
-    if isinstance(items, list):
+    if isinstance(items, list) and all(isinstance(item, dict) for item in items):
         out = {}
         for item in items:
             name = item.get("outputName", item.get("output_name", item.get("name")))
@@ -49,8 +50,11 @@ def parse_outputs(data: Any, source: str = "<outputs>") -> dict[str, tuple[Any, 
             if name is not None:
                 out[name] = (value, sensitive)
         return out
-    if isinstance(items, dict) and all(isinstance(v, dict) and "value" in v for v in items.values()):
+    if isinstance(items, dict) and items and all(isinstance(v, dict) and "value" in v for v in items.values()):
         return {k: (v["value"], bool(v.get("sensitive"))) for k, v in items.items()}
+    if isinstance(items, dict) and items and all(not isinstance(v, dict) for v in items.values()):
+        # `flowstack rm-outputs --json`: a flat map; a sensitive value was masked as null.
+        return {k: (v, v is None) for k, v in items.items()}
     raise OutputsError(
         f"{source}: not an outputs document; expected `terraform output -json`, Resource Manager job outputs "
         f"or `flowstack rm-outputs --json`"
@@ -65,7 +69,10 @@ def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = Fa
     lines = ["# Front-end environment from the flowstack stack's outputs (.env.production)"]
     for name in ENV_OUTPUTS:
         value, sensitive = outputs[name]
-        if sensitive and not show_sensitive:
+        if value is None:
+            lines.append(f"# {name} was masked in these outputs: get them with `flowstack rm-outputs CONFIG --json --show-sensitive`")
+            lines.append(f"{name}=")
+        elif sensitive and not show_sensitive:
             lines.append(f"# {name} is sensitive: run with --show-sensitive or -o FILE to include it")
             lines.append(f"{name}=")
         else:

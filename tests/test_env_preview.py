@@ -49,6 +49,21 @@ def test_env_masks_the_secret_by_default(shape: dict, tmp_path: Path) -> None:
     assert shown.output == EXPECTED + f'LIVEKIT_API_SECRET="{SECRET}"\n'
 
 
+def test_env_reads_rm_outputs_json(tmp_path: Path) -> None:
+    flat = {k: (None if v["sensitive"] else v["value"]) for k, v in TF_OUTPUTS.items()}  # as rm-outputs --json prints it
+    f = tmp_path / "outputs.json"
+    f.write_text(json.dumps(flat))
+    r = CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"])
+    assert r.exit_code == 0, r.output
+    assert r.output == EXPECTED + (
+        "# LIVEKIT_API_SECRET was masked in these outputs: get them with `flowstack rm-outputs CONFIG --json --show-sensitive`\n"
+        "LIVEKIT_API_SECRET=\n"
+    )
+    flat["LIVEKIT_API_SECRET"] = SECRET  # rm-outputs --json --show-sensitive
+    f.write_text(json.dumps(flat))
+    assert CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"]).output == EXPECTED + f'LIVEKIT_API_SECRET="{SECRET}"\n'
+
+
 def test_env_to_file_is_private(tmp_path: Path) -> None:
     f = tmp_path / "outputs.json"
     f.write_text(json.dumps(TF_OUTPUTS))
@@ -65,6 +80,12 @@ def test_env_rejects_other_json(tmp_path: Path) -> None:
     f.write_text('{"hello": 1}')
     r = CliRunner().invoke(cli, ["env", str(f)])
     assert r.exit_code == 1
+    assert r.output == (
+        "Error: outputs lack NEXT_PUBLIC_SOCKET_URL, NEXT_PUBLIC_LIVEKIT_URL, LIVEKIT_URL, LIVEKIT_API_KEY, "
+        "LIVEKIT_API_SECRET: were they made by a flowstack stack?\n"
+    )
+    f.write_text('[1, 2]')
+    r = CliRunner().invoke(cli, ["env", str(f)])
     assert r.output.startswith(f"Error: {f}: not an outputs document;")
     f.write_text("{not json")
     r = CliRunner().invoke(cli, ["env", str(f)])
