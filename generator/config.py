@@ -430,9 +430,17 @@ def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> No
         return
     first, second = clash
     loc = tuple(int(p) if p.isdigit() else p for p in second.owner.replace("[", ".").replace("]", "").split("."))
+
+    def span(x: Any) -> str:
+        return str(x.low) if x.low == x.high else f"{x.low}-{x.high}"
+
+    if first.low == first.high and second.low == second.high:
+        problem = f"port {second.low}/{second.protocol} is used twice: by {second.owner} and by {first.owner}"
+    else:
+        problem = f"ports {span(second)}/{second.protocol} of {second.owner} overlap ports {span(first)} of {first.owner}"
     raise ConfigError(
         source,
-        f"port {second.low}/{second.protocol} is used twice: by {second.owner} and by {first.owner}",
+        problem,
         field=second.owner,
         value=second.low if second.low == second.high else f"{second.low}-{second.high}",
         expected="a port no other service of the stack uses",

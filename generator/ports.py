@@ -167,6 +167,7 @@ def listeners(config: StackConfig) -> list[Listener]:
     """Every port something listens on, with the config field that sets it."""
     from .livekit import livekit_settings
 
+    lk = config.livekit
     rules, local = livekit_needs(livekit_settings(config, key="KEY", secret="SECRET"))
     out = [
         Listener("tcp", 22, 22, "sshd (port 22)"),
@@ -174,16 +175,22 @@ def listeners(config: StackConfig) -> list[Listener]:
         Listener("tcp", 443, 443, "Caddy (port 443)"),
         Listener("tcp", config.socket.port, config.socket.port, "socket.port"),
     ]
-    owners = {
-        ("tcp", config.livekit.rtc.tcp_port): "livekit.rtc.tcp_port",
-        ("udp", config.livekit.rtc.port_range_start): "livekit.rtc.port_range_start",
-        ("udp", config.livekit.rtc.udp_port): "livekit.rtc.udp_port",
-        ("udp", config.livekit.turn.udp_port): "livekit.turn.udp_port",
-        ("tcp", config.livekit.turn.tls_port): "livekit.turn.tls_port",
-        ("udp", config.livekit.turn.relay_range_start): "livekit.turn.relay_range_start",
-    }
+    # Each public LiveKit rule comes from one config field: match by the exact range, so a
+    # clash names the field the user wrote (two identical ranges still get their own names).
+    owners = [
+        (("tcp", lk.rtc.tcp_port, lk.rtc.tcp_port), "livekit.rtc.tcp_port"),
+        (("udp", lk.rtc.port_range_start, lk.rtc.port_range_end), "livekit.rtc.port_range_start"),
+        (("udp", lk.rtc.udp_port, lk.rtc.udp_port), "livekit.rtc.udp_port"),
+        (("udp", lk.turn.udp_port, lk.turn.udp_port), "livekit.turn.udp_port"),
+        (("tcp", lk.turn.tls_port, lk.turn.tls_port), "livekit.turn.tls_port"),
+        (("udp", lk.turn.relay_range_start, lk.turn.relay_range_end), "livekit.turn.relay_range_start"),
+        (("udp", *LK_DEFAULT_RANGE), "livekit.rtc (LiveKit's default UDP range)"),
+    ]
     for r in rules:
-        out.append(Listener(r.protocol, r.low, r.high, owners.get((r.protocol, r.low), "livekit")))
+        match = next((o for o in owners if o[0] == (r.protocol, r.low, r.high)), None)
+        if match:
+            owners.remove(match)
+        out.append(Listener(r.protocol, r.low, r.high, match[1] if match else "livekit"))
     out += local
     for i, e in enumerate(config.extra_ports):
         out.append(Listener(e.protocol, e.port, e.port_end or e.port, f"extra_ports[{i}].port"))

@@ -92,6 +92,10 @@ def test_reference_config_defaults(root: Path) -> None:
         ("socket:\n  git: {url: \"git@github.com:you/app.git\"}\n", "the server has no ssh key"),
         ("socket:\n  image: \"a/b:1; rm -rf /\"\n", "must be an image reference"),
         ("socket:\n  image: a/b:1\n  env: {PORT: \"9999\"}\n", "set socket.port instead of env.PORT"),
+        ("livekit:\n  rtc:\n    port_range_start: 30010\n    port_range_end: 30020\n",
+         "ports 30000-40000/udp of livekit.turn.relay_range_start overlap ports 30010-30020 of livekit.rtc.port_range_start"),
+        ("livekit:\n  turn:\n    relay_range_start: 50000\n    relay_range_end: 50100\n",
+         "ports 50000-50100/udp of livekit.turn.relay_range_start overlap ports 50000-60000 of livekit.rtc.port_range_start"),
     ],
 )
 def test_cross_field_rules(snippet: str, message: str) -> None:
