@@ -186,7 +186,10 @@ def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
             Variable("tls_origin_private_key", "string", "Private key (PEM) of the Cloudflare origin certificate.", "secrets", "Origin private key (PEM)", has_default=False, sensitive=True),
         ]
     for name in c.socket.secret_env:
-        v.append(Variable(secret_env_variable(name), "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True))
+        var = secret_env_variable(name)
+        v.append(Variable(var, "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True,
+                          # The value is written single-quoted into compose's env_file: a quote or line break would end it early.
+                          validations=(Validation(f"!can(regex(\"['\\\\r\\\\n]\", var.{var}))", f"{var} may not contain single quotes or line breaks."),)))
     if c.budget.enabled:
         v += [
             Variable("budget_amount", "number", "Monthly budget amount in the account's currency.", "alerts", "Budget amount", default=c.budget.amount,

@@ -213,7 +213,10 @@ def _caddy_l4(config: StackConfig) -> dict[str, Any]:
         }
 
     tls_app: dict[str, Any] = {"certificates": {"automate": [sh, lh, th]}}
-    if config.tls.mode == "internal":
+    if config.tls.mode == "cloudflare_origin":
+        # The origin certificate (given at deploy time) serves every name; nothing is obtained.
+        tls_app = {"certificates": {"load_files": [{"certificate": "/certs/origin.pem", "key": "/certs/origin-key.pem"}]}}
+    elif config.tls.mode == "internal":
         tls_app["automation"] = {"policies": [{"issuers": [{"module": "internal"}]}]}
     elif config.tls.email:
         tls_app["automation"] = {"policies": [{"issuers": [{"module": "acme", "email": config.tls.email}]}]}
@@ -356,7 +359,7 @@ def sample_values(config: StackConfig) -> dict[str, str]:
     """Plausible deploy-time values for `preview --sample` (never real secrets)."""
     pem = "-----BEGIN CERTIFICATE-----\nU0FNUExFIE9OTFk=\n-----END CERTIFICATE-----\n"
     key = "-----BEGIN PRIVATE KEY-----\nU0FNUExFIE9OTFk=\n-----END PRIVATE KEY-----\n"
-    secrets_env = "".join(f"{name}=sample-{name.lower()}\n" for name in config.socket.secret_env)
+    secrets_env = "".join(f"{name}='sample-{name.lower()}'\n" for name in config.socket.secret_env)
     values = {
         "livekit_api_key": config.livekit.api_key,
         "livekit_api_secret": "SampleSecretForPreviewOnly0123456789abcdefXYZ",

@@ -228,3 +228,14 @@ def test_every_default_passes_its_own_validation(extra: dict) -> None:
 def test_default_check_can_fail() -> None:
     assert not _condition_holds('can(regex("^[a-z]+$", var.x))', "x", "A;B")
     assert not _condition_holds("var.x <= 2", "x", 4)
+
+
+def test_secret_env_values_are_taken_literally_by_compose() -> None:
+    data = yaml.safe_load((CONFIGS / "valid.yaml").read_text())
+    data["socket"]["secret_env"] = ["JWT_SECRET"]
+    files = render_stack(parse_config(yaml.safe_dump(data)))
+    main = files["main.tf"].decode()
+    assert "\"JWT_SECRET='${var.socket_secret_jwt_secret}'\\n\"," in main  # single quotes: no $ interpolation by compose
+    var = pygohcl.loads(files["variables.tf"].decode())["variable"]["socket_secret_jwt_secret"]
+    assert var["sensitive"] is True and "default" not in var
+    assert var["validation"]["condition"] == "!can(regex(\"['\\\\r\\\\n]\", var.socket_secret_jwt_secret))"

@@ -54,6 +54,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "turn-tls-internal": {**_TURN_TLS, "tls": {"mode": "internal"}},
     "turn-tls-cloudflare-origin": {**_TURN_TLS, "tls": {"mode": "cloudflare_origin"}},
     "turn-via-caddy": {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
+    "turn-via-caddy-cloudflare-origin": {
+        "domains": {"turn_host": TURN_HOST},
+        "tls": {"mode": "cloudflare_origin"},
+        "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}},
+    },
     "turn-via-caddy-internal": {
         "domains": {"turn_host": TURN_HOST},
         "tls": {"mode": "internal"},
@@ -313,7 +318,16 @@ def test_layer4_caddy_json_routes_sni_like_livekit_generator(
     c = p.config
     data = json.loads(p.text(f"{APP_DIR}/caddy.json"))
     hosts = {"socket": c.domains.socket_host, "livekit": c.domains.livekit_host, "turn": TURN_HOST}
-    assert sorted(data["apps"]["tls"]["certificates"]["automate"]) == sorted(hosts.values())
+    certificates = data["apps"]["tls"]["certificates"]
+    if c.tls.mode == "cloudflare_origin":
+        # The origin certificate serves every name: loaded from the files cloud-init writes, nothing obtained.
+        assert certificates == {"load_files": [{"certificate": "/certs/origin.pem", "key": "/certs/origin-key.pem"}]}
+        self_signed_pair(tmp_path / "certs", list(hosts.values()))
+        certificates["load_files"] = [{"certificate": f"{tmp_path}/certs/origin.pem", "key": f"{tmp_path}/certs/origin-key.pem"}]
+        compose = yaml.safe_load(p.text(f"{APP_DIR}/docker-compose.yml"))
+        assert f"{APP_DIR}/certs:/certs:ro" in compose["services"]["caddy"]["volumes"]
+    else:
+        assert sorted(certificates["automate"]) == sorted(hosts.values())
     server = data["apps"]["layer4"]["servers"]["main"]
     assert server["listen"] == [":443"]
     routes: dict[str, tuple[str, Any]] = {}
