@@ -46,7 +46,9 @@ Port = Annotated[int, AfterValidator(_check_port)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # No whitespace stripping: user text (tags, reasons) must arrive exactly as written;
+    # fields with a format (host names, URLs) refuse stray spaces through their patterns.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -346,7 +348,7 @@ class StackConfig(_Model):
     instance: Instance = Field(default_factory=Instance, description="The compute instance.")
     domains: Domains = Field(description="Public host names (point their DNS A records at the instance's IP).")
     tls: Tls = Field(default_factory=Tls, description="How Caddy gets certificates.")
-    socket: SocketApp = Field(description="The Socket.IO application.")
+    socket: SocketApp = Field(description="The Socket.IO application: give socket.image or socket.git")
     livekit: LiveKit = Field(default_factory=LiveKit, description="The LiveKit server.")
     extra_ports: list[ExtraPort] = Field(default_factory=list, description="Additional public ports, each with a reason.")
     budget: Budget = Field(default_factory=Budget, description="Budget alerts as code (opt-in).")
@@ -559,7 +561,11 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
         return ConfigError(source, problem + "; `flowstack init` writes a complete example", field=field, line=line)
     if etype == "literal_error":
         expected = err.get("ctx", {}).get("expected")
-        hint = did_you_mean(str(value), [s.strip("' ") for s in str(expected).replace(" or ", ",").split(",")]) if expected else ""
+        allowed = [s.strip("' ") for s in str(expected).replace(" or ", ",").split(",")] if expected else []
+        hint = did_you_mean(str(value), allowed) if expected else ""
+        if not isinstance(value, str) and str(value) in allowed:
+            # YAML read 22.04 as a number; the allowed value is the text "22.04".
+            hint = f' (write it in quotes: "{value}")'
         return ConfigError(source, f"value not allowed{hint}", field=field, value=value, expected=f"one of {expected}", line=line)
     msg = err["msg"]
     if msg.startswith("Value error, "):

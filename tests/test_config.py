@@ -15,7 +15,7 @@ from generator.errors import ConfigError
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 
 CASES = {
-    "missing_field": "missing_field.yaml:1: socket: required field is missing (The Socket.IO application); `flowstack init` writes a complete example",
+    "missing_field": "missing_field.yaml:1: socket: required field is missing (The Socket.IO application: give socket.image or socket.git); `flowstack init` writes a complete example",
     "wrong_type": "wrong_type.yaml:8: instance.ocpus: wrong type (got 'two'); expected a number",
     "unknown_key": 'unknown_key.yaml:9: livekit.rtc.tcp_prot: unknown key (did you mean "tcp_port"?); expected one of tcp_port, port_range_start, port_range_end, udp_port, use_external_ip in livekit.rtc',
     "port_out_of_range": "port_out_of_range.yaml:9: livekit.rtc.tcp_port: port out of range (got 70000); expected a port from 1 to 65535",
@@ -38,6 +38,13 @@ def test_bad_config_one_line_error_and_nothing_written(case: str, tmp_path: Path
         assert result.exit_code == 2, result.output
         assert result.output == f"Error: {CASES[case]}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{case}.yaml"]  # no dist/, no build/
+
+
+def test_unquoted_version_says_to_quote_it() -> None:
+    text = (CONFIGS / "valid.yaml").read_text() + "instance:\n  image:\n    version: 22.04\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "c.yaml")
+    assert str(info.value) == "c.yaml:9: instance.image.version: value not allowed (write it in quotes: \"22.04\") (got 22.04); expected one of '22.04' or '24.04'"
 
 
 def test_config_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
