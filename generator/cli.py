@@ -184,10 +184,10 @@ def preview_command(config_path: str, sample: bool, values: dict[str, str], outp
 
     Example: flowstack preview stacks/flowspace.yaml --sample -o build/preview
     """
-    from .preview import preview_files
+    from .preview import preview_files, preview_modes
 
     files = preview_files(_load_config(config_path), values, sample=sample)
-    _package.write_tree(files, _Path(output))
+    _package.write_tree(files, _Path(output), preview_modes(files))
     click.echo(f"Wrote {len(files)} files to {output} (cloud-init.yaml and files/...)")
 
 
@@ -296,7 +296,7 @@ def _lazy_module(name: str):  # type: ignore[no-untyped-def]
 
 
 rm = _lazy_module("generator.resource_manager")
-from .errors import ApprovalRequired, JobConflict, JobUnfollowed  # noqa: E402
+from .errors import ApprovalRequired, InstanceReplacement, JobConflict, JobUnfollowed  # noqa: E402
 
 
 def _rm_common(f: _Callable) -> _Callable:
@@ -323,7 +323,7 @@ def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
     try:
         return rm.parse_variables(value)
     except FlowstackError as exc:
-        raise click.BadParameter(str(exc).removeprefix(f"--var {value!r}: ")) from None
+        raise click.BadParameter(str(exc).removeprefix("--var: ")) from None
 
 
 _var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_rm_vars,
@@ -419,10 +419,13 @@ def _rm_stack_name(config_path: str) -> str:
     return _load(config_path).name
 
 
-def _rm_plan_json(result: rm.DeployResult) -> dict:
+def _rm_plan_json(result: rm.DeployResult, variables: dict[str, str], sensitive: frozenset[str]) -> dict:
     plan = dict(zip(("add", "change", "destroy"), result.plan)) if result.plan else None
+    # The --var values of this run; sensitive ones are null, never the secret.
+    shown = {k: (None if rm.is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
     return {"stack_id": result.stack.id, "stack_created": result.stack.created,
-            "plan_job_id": result.plan_job.id, "plan": plan}
+            "plan_job_id": result.plan_job.id, "plan": plan, "variables": shown,
+            "instance_changes": [{"address": a, "action": action} for a, action in result.instance_changes]}
 
 
 def _rm_print_plan(summary: tuple[int, int, int] | None, job_id: str) -> None:
@@ -448,9 +451,13 @@ def _rm_outputs_json(outputs: list[rm.Output], show_sensitive: bool) -> dict:
 
 
 def _rm_deploy(opts: dict, *, apply: bool) -> None:
+    from .model import AUTO_FILLED, build_model
     from .package import build  # the zip builder; imported here to keep `--help` fast
 
     built = build(opts["config_path"])  # validates first: local mistakes before any request
+    spec = rm.VariableSpec.from_variables(built.config.name, build_model(built.config).variables, AUTO_FILLED)
+    variables = opts.get("variables") or {}
+    spec.check_names(variables)  # a typo in --var is a local mistake too
     console = _RmConsole(opts["as_json"])
     retry = rm.RetrySettings(capacity_pause=opts.get("capacity_pause", 16.0))
     deployer, compartment = _rm_session(opts, console, retry=retry)
@@ -465,15 +472,25 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
             raise ApprovalRequired("plan not applied", _rm_command_line(opts, "rm-apply", "--auto-approve"))
         return click.confirm("Apply this plan?", default=False, err=True)
 
-    result = deployer.deploy(
-        built.config.name, compartment, built.zip_bytes, opts.get("variables") or {},
-        apply=apply, confirm=confirm if apply else None, retry_capacity=opts.get("retry_capacity", 0),
-    )
+    try:
+        result = deployer.deploy(
+            built.config.name, compartment, built.zip_bytes, variables,
+            apply=apply, confirm=confirm if apply else None, retry_capacity=opts.get("retry_capacity", 0),
+            spec=spec, allow_replace=bool(opts.get("allow_replace")),
+        )
+    except InstanceReplacement as exc:
+        console.done()
+        if not console.quiet:
+            _rm_print_plan(exc.summary, exc.plan_job_id)
+        again = ["--auto-approve"] if opts.get("auto_approve") else []
+        if opts.get("retry_capacity"):
+            again += ["--retry-capacity", str(opts["retry_capacity"])]
+        raise exc.with_command(_rm_command_line(opts, "rm-apply", *again, "--allow-replace")) from None
     console.done()
     show = opts.get("show_sensitive", False)
     if not apply:
         if opts["as_json"]:
-            console.emit(_rm_plan_json(result))
+            console.emit(_rm_plan_json(result, variables, spec.sensitive))
         else:
             _rm_print_plan(result.plan, result.plan_job.id)
         return
@@ -481,7 +498,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
         click.echo("Apply canceled; nothing was changed.", err=True)
         raise click.exceptions.Exit(1)
     if opts["as_json"]:
-        data = _rm_plan_json(result)
+        data = _rm_plan_json(result, variables, spec.sensitive)
         data.update(apply_job_id=result.apply_job.id, state=result.apply_job.state, attempts=result.attempts,
                     outputs=_rm_outputs_json(result.outputs, show))
         console.emit(data)
@@ -494,6 +511,8 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
 @_rm_common
 @_var_option
 @click.option("--auto-approve", is_flag=True, help="Apply the plan without asking.")
+@click.option("--allow-replace", is_flag=True,
+              help="Apply even if the plan replaces or destroys the instance (its disk is wiped, its public IP changes).")
 @click.option("--retry-capacity", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help='On "Out of host capacity", retry up to N times in the next availability domain.')
 @click.option("--capacity-pause", type=click.FloatRange(min=0), default=16.0, show_default=True, metavar="SECONDS",
@@ -506,6 +525,8 @@ def rm_apply_command(**opts: object) -> None:
     The stack is found by name and flowstack tag in the compartment (created when absent);
     a re-run uploads the new zip and keeps the variables set before.  Without
     --auto-approve it asks after the plan, and stops there when not on a terminal.
+    A plan that replaces or destroys the server (a changed cloud-init or image does)
+    is never applied without --allow-replace, even with --auto-approve.
 
     \b
     Example:

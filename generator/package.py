@@ -58,8 +58,10 @@ def write_file(data: bytes, dest: Path, mode: int = FILE_MODE) -> Path:
     return dest
 
 
-def write_tree(files: dict[str, bytes], dest: Path) -> Path:
-    """Write the stack files into directory ``dest``, replacing it whole or not at all."""
+def write_tree(files: dict[str, bytes], dest: Path, modes: dict[str, int] | None = None) -> Path:
+    """Write ``files`` into directory ``dest``, replacing it whole or not at all.
+
+    ``modes`` gives a file its permissions (default 0644)."""
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise PackageError(f"cannot write {dest}: it exists and is not a directory")
@@ -71,6 +73,7 @@ def write_tree(files: dict[str, bytes], dest: Path) -> Path:
                 target = tmp / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
+                os.chmod(target, (modes or {}).get(name, FILE_MODE))
             os.chmod(tmp, 0o755)
             old = None
             if dest.exists():

@@ -34,3 +34,11 @@ def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, 
         data = base64.b64decode(content) if entry.get("encoding") == "b64" else content.encode("utf-8")
         out["files" + entry["path"]] = data
     return out
+
+
+def preview_modes(files: dict[str, bytes]) -> dict[str, int]:
+    """The permissions cloud-init gives each written file, so a preview of secrets stays private."""
+    doc = yaml.safe_load(files["cloud-init.yaml"])
+    modes = {"files" + e["path"]: int(str(e.get("permissions", "0644")), 8) for e in doc.get("write_files", [])}
+    modes["cloud-init.yaml"] = 0o600  # it holds every deploy-time value, secrets included
+    return modes

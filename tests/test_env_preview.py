@@ -106,6 +106,10 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
         "files/usr/local/sbin/flowstack-bootstrap",
         "files/usr/local/sbin/flowstack-firewall",
     ]
+    # As cloud-init writes them: the file holding the LiveKit secret is private, scripts executable.
+    assert stat.S_IMODE((out / "files/opt/flowstack/livekit.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "files/usr/local/sbin/flowstack-bootstrap").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "cloud-init.yaml").stat().st_mode) == 0o600
     caddy = (out / "files/opt/flowstack/Caddyfile").read_text()
     assert "space-socket.flow-coder.com {" in caddy and "${" not in caddy
     lk = yaml.safe_load((out / "files/opt/flowstack/livekit.yaml").read_text())
