@@ -19,8 +19,18 @@ EXAMPLES: dict[str, Any] = {
     "domains.livekit_host": "livekit.example.com",
     "socket.image": "ghcr.io/you/socket-server:1.0.0",
 }
-# Sections left out of the starter (opt-in extras; the README documents them).
-SKIP = {"extra_ports", "budget", "traffic_alarm", "tags", "socket.git", "domains.turn_host", "network.ssh_source_cidr", "tls.email"}
+# Opt-in settings: shown commented out, with an example, so a user can find and enable them.
+COMMENTED: dict[str, str] = {
+    "network.ssh_source_cidr": "ssh_source_cidr: 203.0.113.7/32",
+    "domains.turn_host": "turn_host: turn.example.com",
+    "tls.email": "email: you@example.com",
+    "socket.git": "git: {url: https://github.com/you/socket-server.git, ref: main, path: .}",
+    "extra_ports": "extra_ports:\n  - {protocol: tcp, port: 9100, source: 10.0.0.0/16, reason: "node exporter, scraped from the VCN"}",
+    "budget": "budget:\n  enabled: true\n  amount: 1\n  thresholds: [80, 100]\n  recipients: [you@example.com]",
+    "traffic_alarm": "traffic_alarm:\n  enabled: true\n  emails: [you@example.com]\n  slack: false",
+    "tags": "tags: {team: realtime}",
+}
+SKIP = set(COMMENTED)
 
 
 def starter_config(name: str = "mystack") -> str:
@@ -36,7 +46,9 @@ def _emit(model: type[BaseModel], prefix: str, depth: int, lines: list[str], exa
     pad = "  " * depth
     for fname, field in model.model_fields.items():
         path = f"{prefix}{fname}"
-        if path in SKIP:
+        if path in COMMENTED:
+            lines.append(f"{pad}# {field.description} (optional)")
+            lines += [f"{pad}# {ln}" for ln in COMMENTED[path].splitlines()]
             continue
         sub = _submodel(field.annotation)
         required = field.is_required()

@@ -124,3 +124,30 @@ def test_init_writes_a_starter_that_loads(tmp_path: Path) -> None:
     again = CliRunner().invoke(cli, ["init", str(target)])
     assert again.exit_code == 1
     assert again.output == f"Error: {target} already exists; pass --force to overwrite it\n"
+
+
+def test_starter_optional_sections_are_valid_when_uncommented() -> None:
+    from generator.starter import COMMENTED, starter_config
+
+    text = starter_config("demo")
+    for example in COMMENTED.values():
+        first = example.splitlines()[0]
+        assert any(line.strip() == f"# {first}" for line in text.splitlines()), first
+    # Uncomment every example: the lines right after an "(optional)" description, as many as
+    # the example has; socket.git replaces socket.image, since a config gives one or the other.
+    sizes = {ex.splitlines()[0]: len(ex.splitlines()) for ex in COMMENTED.values()}
+    out, take = [], 0
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if take == 0 and stripped.startswith("# ") and stripped[2:] in sizes and out and out[-1].endswith("(optional)"):
+            take = sizes[stripped[2:]]
+        if take:
+            out.append(indent + stripped[2:])
+            take -= 1
+        else:
+            out.append(line)
+    enabled = "\n".join(ln for ln in out if not ln.lstrip().startswith("image: ghcr.io/you/socket-server")) + "\n"
+    config = parse_config(enabled, "starter")
+    assert config.budget.enabled and config.traffic_alarm.enabled and config.socket.git is not None
+    assert str(config.network.ssh_source_cidr) == "203.0.113.7/32" and config.tags == {"team": "realtime"}
