@@ -25,7 +25,7 @@ COMMENTED: dict[str, str] = {
     "domains.turn_host": "turn_host: turn.example.com",
     "tls.email": "email: you@example.com",
     "socket.git": "git: {url: https://github.com/you/socket-server.git, ref: main, path: .}",
-    "extra_ports": "extra_ports:\n  - {protocol: tcp, port: 9100, source: 10.0.0.0/16, reason: "node exporter, scraped from the VCN"}",
+    "extra_ports": "extra_ports:\n  - {protocol: tcp, port: 9100, source: 10.0.0.0/16, reason: 'node exporter, scraped from the VCN'}",
     "budget": "budget:\n  enabled: true\n  amount: 1\n  thresholds: [80, 100]\n  recipients: [you@example.com]",
     "traffic_alarm": "traffic_alarm:\n  enabled: true\n  emails: [you@example.com]\n  slack: false",
     "tags": "tags: {team: realtime}",
