@@ -241,6 +241,12 @@ def _caddy_l4(config: StackConfig) -> dict[str, Any]:
     }
 
 
+def turn_reads_caddy_certificate(config: StackConfig) -> bool:
+    """LiveKit serves TURN/TLS itself with the certificate Caddy obtains (and renews)."""
+    turn = config.livekit.turn
+    return bool(turn.enabled and turn.tls_port and not turn.via_caddy and config.tls.mode != "cloudflare_origin")
+
+
 def server_files(config: StackConfig) -> list[WriteFile]:
     """Every file cloud-init writes, with placeholders where deploy-time values go."""
     rules = policy(config)
@@ -261,6 +267,11 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     if config.tls.mode == "cloudflare_origin":
         files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True))
         files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True))
+    if turn_reads_caddy_certificate(config):
+        files += [
+            WriteFile("/etc/systemd/system/flowstack-livekit-reload.service", render_template("livekit-reload.service.j2", app_dir=APP_DIR)),
+            WriteFile("/etc/systemd/system/flowstack-livekit-reload.timer", render_template("livekit-reload.timer.j2")),
+        ]
     files += [
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
@@ -280,6 +291,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
                 git_ref=ph("socket_git_ref"),
                 socket_host=ph("socket_host"),
                 livekit_host=ph("livekit_host"),
+                reload_timer=turn_reads_caddy_certificate(config),
             ),
             permissions="0755",
         ),

@@ -581,3 +581,20 @@ def test_script_checks_reject_broken_scripts(tmp_path: Path) -> None:
     bashism.write_text('#!/bin/sh\nif [[ -n "$1" ]]; then echo yes; fi\n', encoding="utf-8")
     assert run(["sh", "-n", str(bashism)]).returncode == 0  # dash parses it ...
     assert shellcheck(bashism, "sh").returncode != 0  # ... ShellCheck knows it is not POSIX
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_livekit_restarts_weekly_only_when_it_serves_caddys_certificate(previews: dict[str, Preview], name: str) -> None:
+    """LiveKit reads its TURN/TLS certificate only at start; Caddy renews it: a weekly restart picks it up."""
+    p = previews[name]
+    c = p.config
+    needed = bool(c.livekit.turn.tls_port) and not c.livekit.turn.via_caddy and c.tls.mode != "cloudflare_origin"
+    timer_path = "/etc/systemd/system/flowstack-livekit-reload.timer"
+    bootstrap = p.text("/usr/local/sbin/flowstack-bootstrap")
+    assert (timer_path in p.entries) == needed
+    assert ("systemctl enable --now flowstack-livekit-reload.timer" in bootstrap) == needed
+    if needed:
+        timer = p.text(timer_path)
+        assert "OnCalendar=Mon *-*-* 04:00:00" in timer and "WantedBy=timers.target" in timer
+        service = p.text("/etc/systemd/system/flowstack-livekit-reload.service")
+        assert f"ExecStart=/usr/bin/docker compose -f {APP_DIR}/docker-compose.yml restart livekit" in service
