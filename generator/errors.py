@@ -194,3 +194,73 @@ class Interrupted(FlowstackError):
 class ProviderSchemaError(FlowstackError):
     """The bundled provider-schema snapshot is missing or unreadable: a broken install or
     a snapshot written by an incompatible tool, never a problem in the user's config."""
+
+
+class UnknownVariable(FlowstackError):
+    """``--var`` names a variable the stack does not declare (a typo, most often)."""
+
+    exit_code = 2
+
+    def __init__(self, stack: str, names: list[str], known: Iterable[str]) -> None:
+        self.stack, self.names, self.known = stack, list(names), sorted(known)
+        parts = []
+        for name in self.names:
+            hint = did_you_mean(name, self.known) or f" (its variables: {', '.join(self.known)})"
+            parts.append(f"--var {name}: stack {stack} has no variable {name}{hint}")
+        super().__init__("; ".join(parts))
+
+
+class MissingVariables(FlowstackError):
+    """Variables with no default and no value, found before anything is uploaded or run.
+
+    ``examples`` maps each name to a sample value for the ``--var NAME=VALUE`` hint.
+    """
+
+    exit_code = 2
+
+    def __init__(self, stack: str, names: list[str], examples: dict[str, str]) -> None:
+        self.stack, self.names, self.examples = stack, list(names), dict(examples)
+        listed = ", ".join(self.names)
+        flags = " ".join(f"--var {name}={self.examples.get(name, 'VALUE')}" for name in self.names)
+        super().__init__(
+            f"stack {stack} has no value for {listed} (no default, and not set on the stack yet); "
+            f"pass {'it' if len(self.names) == 1 else 'them'} with {flags}"
+        )
+
+
+class InstanceReplacement(FlowstackError):
+    """The plan replaces or destroys the server, and --allow-replace was not given.
+
+    ``changes`` are ``(address, "replaced" | "destroyed")`` pairs from the plan's log;
+    ``summary`` is its ``(add, change, destroy)`` counts, for the caller to show.
+    """
+
+    def __init__(
+        self,
+        plan_job_id: str,
+        changes: list[tuple[str, str]],
+        summary: tuple[int, int, int] | None,
+        command: str | None = None,
+    ) -> None:
+        self.plan_job_id, self.changes, self.summary = plan_job_id, list(changes), summary
+        self.command = command or "flowstack rm-apply CONFIG --allow-replace"
+        replaced = [address for address, action in self.changes if action == "replaced"]
+        destroyed = [address for address, action in self.changes if action == "destroyed"]
+        if replaced:
+            what = f"replace the server ({', '.join(replaced)})"
+            if destroyed:
+                what += f" and destroy {', '.join(destroyed)}"
+            effect = "its boot disk would be wiped and its public IP would change"
+            cause = "this happens when cloud-init (the server setup in the config) or the image changed"
+        else:
+            what = f"destroy the server ({', '.join(destroyed)})"
+            effect = "its boot disk would be deleted and its public IP released"
+            cause = "this happens when the instance was removed from or renamed in the stack"
+        super().__init__(
+            f"PLAN job {plan_job_id} would {what}: {effect} ({cause}); nothing was applied. "
+            f"To go ahead anyway, run: {self.command}"
+        )
+
+    def with_command(self, command: str) -> "InstanceReplacement":
+        """The same error naming the exact command (the library does not know the config path)."""
+        return type(self)(self.plan_job_id, self.changes, self.summary, command)

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,14 +28,17 @@ import oci
 from oci.resource_manager import models
 
 from .errors import (
+    InstanceReplacement,
     JobConflict,
     JobFailed,
     JobInterrupted,
     JobUnfollowed,
+    MissingVariables,
     OciConfigError,
     Interrupted,
     ResourceManagerError,
     Throttled,
+    UnknownVariable,
     did_you_mean,
 )
 
@@ -66,6 +69,24 @@ PLAN_LINE = re.compile(
 )
 NO_CHANGES = re.compile(r"No changes\.")
 MASK = "********"
+# Terraform's plan naming an instance it will replace or destroy, with or without a module
+# path or an index:  "  # oci_core_instance.server must be replaced",
+# "-/+ resource "oci_core_instance" "server" {" (+/- with create_before_destroy), and
+# "  # oci_core_instance.server will be destroyed".
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_INSTANCE = r"(?:module\.[\w-]+(?:\[[^\]]*\])?\.)*oci_core_instance\.[\w-]+(?:\[[^\]]*\])?"
+INSTANCE_CHANGE = re.compile(rf"#\s+({_INSTANCE})\s+(must be replaced|will be replaced|will be destroyed)")
+INSTANCE_REPLACE_BLOCK = re.compile(r'^\s*(-/\+|\+/-)\s+resource\s+"oci_core_instance"\s+"([\w-]+)"')
+# Sample values for the "--var NAME=VALUE" hint when a variable has no value.
+VARIABLE_EXAMPLES = {
+    "ssh_public_key": '"$(cat ~/.ssh/id_ed25519.pub)"',
+    "ssh_source_cidr": "203.0.113.7/32",
+    "alarm_slack_url": "https://hooks.slack.com/services/...",
+    "alarm_emails": "ops@example.com",
+    "budget_alert_recipients": "ops@example.com",
+    "tls_origin_certificate": '"$(cat origin.pem)"',
+    "tls_origin_private_key": '"$(cat origin-key.pem)"',
+}
 
 
 # --------------------------------------------------------------------------- config
@@ -181,13 +202,20 @@ def resolve_compartment(config: Mapping[str, Any], compartment: str | None) -> s
 
 
 def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; raise `ResourceManagerError` on a bad pair."""
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; raise `ResourceManagerError` on a bad pair.
+
+    The message never repeats a value: the argument may be a secret typed without its name.
+    """
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         name = name.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
-            raise ResourceManagerError(f"--var {pair!r}: expected NAME=VALUE with a Terraform variable name")
+        if not sep:
+            raise ResourceManagerError(
+                "--var: expected NAME=VALUE, got an argument without '=' (not repeated here: it may be a secret)"
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            raise ResourceManagerError(f"--var: {name!r} is not a Terraform variable name (expected NAME=VALUE)")
         out[name] = value
     return out
 
@@ -197,8 +225,82 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def mask_variables(variables: Mapping[str, str]) -> dict[str, str]:
-    return {k: (MASK if is_secret_name(k) else v) for k, v in sorted(variables.items())}
+def is_masked(name: str, sensitive: Iterable[str] = ()) -> bool:
+    """True when a variable's value must not be shown: marked sensitive, or named like a secret."""
+    return name in set(sensitive) or is_secret_name(name)
+
+
+def mask_variables(variables: Mapping[str, str], sensitive: Iterable[str] = ()) -> dict[str, str]:
+    """``variables`` sorted, with the value of every sensitive or secret-named one replaced by `MASK`."""
+    sensitive = frozenset(sensitive)
+    return {k: (MASK if is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """The variables a stack declares, from the stack model (``build_model(config).variables``).
+
+    ``names`` is every variable plus the auto-filled ones; ``required`` those with no
+    default that are not filled in automatically; ``sensitive`` those never printed.
+    """
+
+    stack: str
+    names: frozenset[str]
+    required: tuple[str, ...]
+    sensitive: frozenset[str]
+
+    @classmethod
+    def from_variables(cls, stack: str, variables: Iterable[Any], auto_filled: Iterable[str] = AUTO_VARIABLES) -> VariableSpec:
+        """From model ``Variable``s (anything with ``name``, ``sensitive`` and ``has_default``)."""
+        variables = list(variables)
+        auto = frozenset(auto_filled)
+        return cls(
+            stack=stack,
+            names=frozenset(v.name for v in variables) | auto,
+            required=tuple(v.name for v in variables if not v.has_default and v.name not in auto),
+            sensitive=frozenset(v.name for v in variables if v.sensitive),
+        )
+
+    def check_names(self, variables: Iterable[str]) -> None:
+        """Raise `UnknownVariable` for names the stack does not declare (no request made)."""
+        unknown = [name for name in variables if name not in self.names]
+        if unknown:
+            raise UnknownVariable(self.stack, unknown, self.names)
+
+    def check_values(self, *sources: Mapping[str, str]) -> None:
+        """Raise `MissingVariables` when a required variable has a value in none of ``sources``."""
+        missing = [name for name in self.required if not any(name in source for source in sources)]
+        if missing:
+            raise MissingVariables(self.stack, missing, {name: variable_example(name) for name in missing})
+
+
+def variable_example(name: str) -> str:
+    """A sample value for ``--var NAME=...`` in hints; never a real secret."""
+    if name in VARIABLE_EXAMPLES:
+        return VARIABLE_EXAMPLES[name]
+    if name.startswith("socket_secret_"):
+        return f'"${name.removeprefix("socket_secret_").upper()}"'
+    return "VALUE"
+
+
+def instance_changes(lines: Iterable[str]) -> list[tuple[str, str]]:
+    """``(address, "replaced" | "destroyed")`` for every ``oci_core_instance`` a plan log
+    says it will replace or destroy, in the order first seen."""
+    found: dict[str, str] = {}
+    for raw in lines:
+        line = _ANSI.sub("", raw)
+        match = INSTANCE_CHANGE.search(line)
+        if match:
+            action = "destroyed" if match.group(2) == "will be destroyed" else "replaced"
+            found.setdefault(match.group(1), action)
+            continue
+        match = INSTANCE_REPLACE_BLOCK.search(line)
+        if match:
+            # Under its "# ... must be replaced" header already, unless the header was lost.
+            name = f"oci_core_instance.{match.group(2)}"
+            if not any(a == name or a.endswith("." + name) or (name + "[") in a for a in found):
+                found[name] = "replaced"
+    return list(found.items())
 
 
 def plan_summary(lines: list[str]) -> tuple[int, int, int] | None:
@@ -300,6 +402,8 @@ class DeployResult:
     apply_job: JobResult | None = None
     outputs: list[Output] = field(default_factory=list)
     attempts: int = 1
+    # Instances the plan replaces or destroys: (address, "replaced" | "destroyed").
+    instance_changes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def applied(self) -> bool:
@@ -538,15 +642,24 @@ class Deployer:
         return ours[0] if ours else None
 
     def find_or_create_stack(
-        self, name: str, compartment_id: str, zip_bytes: bytes, variables: Mapping[str, str]
+        self,
+        name: str,
+        compartment_id: str,
+        zip_bytes: bytes,
+        variables: Mapping[str, str],
+        spec: VariableSpec | None = None,
     ) -> StackRef:
         """Create the stack, or upload the new zip to the existing one.
 
-        Variables already on the stack are kept; ``variables`` override them.
+        Variables already on the stack are kept; ``variables`` override them.  With
+        ``spec``, a required variable that would still have no value raises
+        `MissingVariables` before anything is created or uploaded.
         """
         zip_b64 = base64.b64encode(zip_bytes).decode("ascii")
         found = self.find_stack(name, compartment_id)
         if found is None:
+            if spec is not None:
+                spec.check_values(variables)
             details = models.CreateStackDetails(
                 compartment_id=compartment_id,
                 display_name=name,
@@ -562,6 +675,8 @@ class Deployer:
             return StackRef(stack.id, name, dict(stack.variables or {}), created=True)
         current = self._call(f"reading stack {found.id}", self.client.get_stack, found.id).data
         merged = {**(current.variables or {}), **variables}
+        if spec is not None:
+            spec.check_values(merged)
         tags = {**(current.freeform_tags or {}), STACK_TAG: name}
         details = models.UpdateStackDetails(
             config_source=models.UpdateZipUploadConfigSourceDetails(zip_file_base64_encoded=zip_b64),
@@ -790,8 +905,17 @@ class Deployer:
         apply: bool = True,
         confirm: Callable[[JobResult, tuple[int, int, int] | None], bool] | None = None,
         retry_capacity: int = 0,
+        spec: VariableSpec | None = None,
+        allow_replace: bool = False,
     ) -> DeployResult:
         """Create or update the stack, PLAN, then APPLY from that plan.
+
+        With ``spec`` (the stack model's variables) every name in ``variables`` must be a
+        declared variable (checked before any request), every required variable must have
+        a value from ``variables`` or the existing stack (checked before the upload), and
+        sensitive values are masked in notes.  A plan that replaces or destroys an
+        ``oci_core_instance`` raises `InstanceReplacement` instead of applying unless
+        ``allow_replace``; ``confirm`` is not asked then.
 
         ``confirm`` is asked once, after the first plan; when it returns False nothing is
         applied and the result's ``apply_job`` is None.  An APPLY that fails with "Out of
@@ -800,10 +924,13 @@ class Deployer:
         fails with 429 TooManyRequests is retried in the same domain after a pause that
         doubles each time.
         """
+        if spec is not None:
+            spec.check_names(variables or {})
+        sensitive = spec.sensitive if spec is not None else frozenset()
         wanted = {**self.base_variables(compartment_id), **(variables or {})}
-        stack = self.find_or_create_stack(name, compartment_id, zip_bytes, wanted)
+        stack = self.find_or_create_stack(name, compartment_id, zip_bytes, wanted, spec)
         if variables:
-            shown = ", ".join(f"{k}={v}" for k, v in mask_variables(variables).items())
+            shown = ", ".join(f"{k}={v}" for k, v in mask_variables(variables, sensitive).items())
             self.hooks.on_note(f"Variables set: {shown}")
         attempt = 0
         pause = self.retry.capacity_pause
@@ -813,7 +940,22 @@ class Deployer:
             if not plan_job.succeeded:
                 raise plan_job.failure()
             summary = plan_summary(plan_job.lines)
-            result = DeployResult(stack, plan_job, summary, attempts=attempt)
+            changes = instance_changes(plan_job.lines)
+            result = DeployResult(stack, plan_job, summary, attempts=attempt, instance_changes=changes)
+            if changes:
+                listed = ", ".join(f"{address} {action}" for address, action in changes)
+                if not apply:
+                    self.hooks.on_note(
+                        f"This plan changes the server ({listed}): its boot disk would be wiped and its public IP "
+                        "would change; rm-apply refuses it without --allow-replace"
+                    )
+                elif not allow_replace:
+                    raise InstanceReplacement(plan_job.id, changes, summary)
+                else:
+                    self.hooks.on_note(
+                        f"--allow-replace: going ahead although this plan changes the server ({listed}); "
+                        "its boot disk is wiped and its public IP changes"
+                    )
             if not apply:
                 return result
             if attempt == 1 and confirm is not None and not confirm(plan_job, summary):
@@ -924,6 +1066,9 @@ __all__ = [
     "LogLine",
     "Output",
     "PollSettings",
+    "VariableSpec",
+    "instance_changes",
+    "is_masked",
     "RetrySettings",
     "StackRef",
     "load_oci_config",

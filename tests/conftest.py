@@ -330,3 +330,25 @@ def rm_cli_factory():
         return RmCli(emulator, config or ROOT / "stacks" / "flowspace.yaml")
 
     return make
+
+
+@pytest.fixture
+def rm_config(tmp_path: Path):
+    """rm_config(replace={old: new}, append="yaml") -> Path: a variant of stacks/flowspace.yaml.
+
+    ``replace`` edits the text (each ``old`` must be there), ``append`` adds top-level
+    keys, e.g. ``rm_config(append="traffic_alarm: {enabled: true, slack: true}")``.
+    """
+    made: list[Path] = []
+
+    def make(replace: dict[str, str] | None = None, append: str = "") -> Path:
+        text = (ROOT / "stacks" / "flowspace.yaml").read_text(encoding="utf-8")
+        for old, new in (replace or {}).items():
+            assert old in text, old
+            text = text.replace(old, new)
+        path = tmp_path / f"flowspace-{len(made)}.yaml"
+        path.write_text(text + ("\n" + append + "\n" if append else ""), encoding="utf-8")
+        made.append(path)
+        return path
+
+    return make

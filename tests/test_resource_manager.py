@@ -515,3 +515,187 @@ def test_unreachable_endpoint_fails_at_once(creds, root: Path) -> None:
         f"(listing stacks in compartment {COMPARTMENT}): [Errno 111] Connection refused\n"
     )
     assert time.monotonic() - started < 5  # no half minute of retries before the first answer
+
+
+# --------------------------------------------------------------------------- stack variables
+
+SLACK_URL = "https://hooks.slack.com/services/T/B/SECRETXYZ"
+ALARM = "traffic_alarm:\n  enabled: true\n  emails: [a@example.com]\n  slack: true"
+JWT_SECRET_ENV = {"  env:\n    NODE_ENV: production\n": "  env:\n    NODE_ENV: production\n  secret_env: [JWT_SECRET]\n"}
+
+
+def test_variable_spec_from_the_stack_model(rm_config) -> None:
+    from generator.config import load_config
+    from generator.model import AUTO_FILLED, build_model
+
+    config = load_config(rm_config(replace=JWT_SECRET_ENV, append=ALARM))
+    spec = rm.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)
+    assert spec.sensitive == {"alarm_slack_url", "socket_secret_jwt_secret"}
+    assert spec.required == ("ssh_public_key", "ssh_source_cidr", "socket_secret_jwt_secret", "alarm_slack_url")
+    assert {"tenancy_ocid", "compartment_ocid", "region", "availability_domain_number"} <= spec.names
+    # The name pattern alone misses the webhook URL; the model's flag catches it.
+    assert not rm.is_secret_name("alarm_slack_url")
+    assert rm.mask_variables({"alarm_slack_url": SLACK_URL, "x": "1"}, spec.sensitive) == {
+        "alarm_slack_url": rm.MASK, "x": "1"
+    }
+
+
+@pytest.mark.parametrize(
+    ("variant", "name", "value"),
+    [
+        ({"append": ALARM}, "alarm_slack_url", SLACK_URL),
+        ({"replace": JWT_SECRET_ENV}, "socket_secret_jwt_secret", "jwt-SECRETXYZ-signing-key"),
+    ],
+    ids=["alarm_slack_url", "socket_secret_jwt_secret"],
+)
+def test_sensitive_variables_never_reach_the_terminal(rm_cli, rm_config, variant, name, value) -> None:
+    config = rm_config(**variant)
+    result = rm_cli("rm-apply", "--auto-approve", "--var", f"{name}={value}", config=config, first_run=True)
+    assert result.exit_code == 0, result.output
+    assert "SECRETXYZ" not in result.stdout and "SECRETXYZ" not in result.stderr
+    (note,) = [line for line in result.stderr.splitlines() if line.startswith("Variables set: ")]
+    assert f"{name}=********" in note.removeprefix("Variables set: ").split(", ")
+    (stack,) = stacks_named(rm_cli.emulator)
+    assert rm_cli.emulator.client().get_stack(stack.id).data.variables[name] == value  # it was sent
+
+    # --json lists the variables set, the sensitive one as null.
+    again = rm_cli("rm-apply", "--auto-approve", "--json", "--var", f"{name}={value}", config=config)
+    assert again.exit_code == 0, again.output
+    assert "SECRETXYZ" not in again.stdout and again.stderr == ""
+    assert json.loads(again.stdout)["variables"] == {name: None}
+
+
+def test_a_var_without_equals_is_not_echoed(rm_cli) -> None:
+    result = rm_cli("rm-apply", "--auto-approve", "--var", SLACK_URL)
+    assert result.exit_code == 2
+    assert "SECRETXYZ" not in result.output
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--var': expected NAME=VALUE, got an argument without '=' "
+        "(not repeated here: it may be a secret)"
+    )
+
+
+def test_unknown_var_name_fails_before_any_request(rm_cli) -> None:
+    rm_cli.emulator.reset_stats()
+    result = rm_cli("rm-apply", "--auto-approve", "--var", "ssh_sorce_cidr=203.0.113.7/32", first_run=True)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        'Error: --var ssh_sorce_cidr: stack flowspace has no variable ssh_sorce_cidr (did you mean "ssh_source_cidr"?)\n'
+    )
+    assert result.stdout == ""
+    assert rm_cli.emulator.stats()["total"] == 0
+    assert stacks_named(rm_cli.emulator) == []
+    # Names the model does not know but Resource Manager fills in are accepted.
+    rm.VariableSpec.from_variables("flowspace", [], ("tenancy_ocid",)).check_names(["tenancy_ocid"])
+
+
+def test_missing_required_variable_fails_before_the_upload(rm_cli) -> None:
+    result = rm_cli("rm-apply", "--auto-approve", "--var", rm_cli.FIRST_RUN_VARS[1])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: stack flowspace has no value for ssh_source_cidr (no default, and not set on the stack yet); "
+        "pass it with --var ssh_source_cidr=203.0.113.7/32\n"
+    )
+    assert stacks_named(rm_cli.emulator) == []
+    both = rm_cli("rm-plan")
+    assert both.exit_code == 2
+    assert both.stderr == (
+        "Error: stack flowspace has no value for ssh_public_key, ssh_source_cidr (no default, and not set on "
+        'the stack yet); pass them with --var ssh_public_key="$(cat ~/.ssh/id_ed25519.pub)" '
+        "--var ssh_source_cidr=203.0.113.7/32\n"
+    )
+    assert stacks_named(rm_cli.emulator) == []
+
+
+def test_missing_variable_on_an_existing_stack(rm_cli, rm_config) -> None:
+    assert rm_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    (stack,) = stacks_named(rm_cli.emulator)
+    uploaded = rm_cli.emulator.client().get_stack_tf_config(stack.id).data.content
+    # The stack's own values count (no --var needed for ssh_*); the new alarm URL does not exist yet.
+    result = rm_cli("rm-apply", "--auto-approve", config=rm_config(append=ALARM))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: stack flowspace has no value for alarm_slack_url (no default, and not set on the stack yet); "
+        "pass it with --var alarm_slack_url=https://hooks.slack.com/services/..."
+    )
+    assert len(jobs_of(rm_cli.emulator, stack.id)) == 2  # no PLAN ran
+    assert rm_cli.emulator.client().get_stack_tf_config(stack.id).data.content == uploaded  # nothing uploaded
+
+
+# --------------------------------------------------------------------------- instance replacement
+
+
+def test_instance_changes_in_plan_logs() -> None:
+    lines = [
+        "Terraform will perform the following actions:",
+        "  # oci_core_vcn.main will be destroyed",
+        "  # oci_core_instance.server must be replaced",
+        '-/+ resource "oci_core_instance" "server" {',
+        "  # module.app.oci_core_instance.worker[0] will be destroyed",
+        '  - resource "oci_core_instance" "worker" {',
+        '\x1b[1m  # oci_core_instance.other\x1b[0m will be replaced, as requested',
+        '+/- resource "oci_core_instance" "headless" {',
+        "  # oci_core_instance.kept will be updated in-place",
+        "  # oci_core_instance.new will be created",
+    ]
+    assert rm.instance_changes(lines) == [
+        ("oci_core_instance.server", "replaced"),
+        ("module.app.oci_core_instance.worker[0]", "destroyed"),
+        ("oci_core_instance.other", "replaced"),
+        ("oci_core_instance.headless", "replaced"),
+    ]
+    assert rm.instance_changes(["Plan: 7 to add, 0 to change, 0 to destroy."]) == []
+
+
+def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
+    em = rm_cli.emulator
+    assert rm_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    (stack,) = stacks_named(em)
+
+    # rm-plan only warns.
+    em.set_faults(replace_instance_next={"count": 1})
+    planned = rm_cli("rm-plan")
+    assert planned.exit_code == 0, planned.output
+    assert "  # oci_core_instance.server must be replaced\n" in planned.stdout
+    assert "This plan changes the server (oci_core_instance.server replaced): " in planned.stderr
+
+    em.set_faults(replace_instance_next={"count": 1})
+    refused = rm_cli("rm-apply", "--auto-approve")
+    assert refused.exit_code == 1
+    plan = jobs_of(em, stack.id)[-1]
+    assert [j.operation for j in jobs_of(em, stack.id)] == ["PLAN", "APPLY", "PLAN", "PLAN"]  # no APPLY
+    assert '-/+ resource "oci_core_instance" "server" {\n' in refused.stdout
+    assert refused.stdout.endswith(f"Plan: 1 to add, 0 to change, 1 to destroy (job {plan.id}).\n")
+    message = refused.stderr.splitlines()[-1]
+    prefix = (
+        f"Error: PLAN job {plan.id} would replace the server (oci_core_instance.server): its boot disk would be "
+        "wiped and its public IP would change (this happens when cloud-init (the server setup in the config) or "
+        "the image changed); nothing was applied. To go ahead anyway, run: "
+    )
+    assert message.startswith(prefix)
+    command = shlex.split(message[len(prefix):])
+    assert command[:3] == ["flowstack", "rm-apply", str(rm_cli.config)]
+    assert "--auto-approve" in command and "--allow-replace" in command
+
+    # The printed command goes ahead.
+    em.set_faults(replace_instance_next={"count": 1})
+    allowed = invoke(*command[1:])
+    assert allowed.exit_code == 0, allowed.output
+    assert "--allow-replace: going ahead although this plan changes the server (oci_core_instance.server replaced)" in allowed.stderr
+    assert "oci_core_instance.server: Destroying... [id=" in allowed.stdout
+    assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in allowed.stdout
+    jobs = jobs_of(em, stack.id)
+    assert [(j.operation, j.lifecycle_state) for j in jobs[-2:]] == [("PLAN", "SUCCEEDED"), ("APPLY", "SUCCEEDED")]
+    assert em.faults() == {}  # each fault fired once
+
+
+def test_library_refuses_replacement_without_allow_replace(rm_emulator, rm_stack_zip) -> None:
+    deployer = make_deployer(rm_emulator)
+    assert deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip()).applied
+    rm_emulator.set_faults(replace_instance_next={"count": 1})
+    with pytest.raises(rm.InstanceReplacement) as caught:
+        deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip(), confirm=lambda job, summary: True)
+    assert caught.value.changes == [("oci_core_instance.server", "replaced")]
+    assert caught.value.summary == (1, 0, 1)
+    stack = deployer.find_stack("small", rm_emulator.compartment_id)
+    assert [j.operation for j in jobs_of(rm_emulator, stack.id)] == ["PLAN", "APPLY", "PLAN"]

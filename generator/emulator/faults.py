@@ -30,6 +30,12 @@ A faults spec is a JSON/YAML mapping; every key is optional:
     A job "someone else started in the console": with ``stack_id`` it starts on that
     stack at once; without, it starts on the stack of the next ``POST /jobs``, which then
     gets 409 because of it.  The job is real (it shows in ``GET /jobs``) and finishes.
+``replace_instance_next: {count: 1}``
+    The next ``count`` PLAN jobs on a stack whose ``oci_core_instance`` resources already
+    exist plan to replace them, as Terraform does when cloud-init (``user_data``) or the
+    image changed: ``# oci_core_instance.server must be replaced``, ``-/+ resource ...``
+    and ``Plan: 1 to add, 0 to change, 1 to destroy.``  An APPLY of such a plan destroys
+    and recreates them.  PLAN jobs of stacks without an instance leave the count alone.
 
 Counts go down as faults fire, and the spec (with what is left of it) is saved in the
 emulator's state file, so a restart neither repeats nor forgets a fault.
@@ -62,6 +68,7 @@ _KEYS = {
     "fail_next",
     "slow_next",
     "running_job",
+    "replace_instance_next",
 }
 
 
@@ -156,6 +163,17 @@ class FaultSpec:
             del self._spec["running_job"]
             return dict(rule)
 
+    def take_replace_instance_next(self) -> bool:
+        """True when this PLAN must replace the stack's existing instances (and count it)."""
+        with self._lock:
+            rule = self._spec.get("replace_instance_next")
+            if not rule:
+                return False
+            rule["count"] -= 1
+            if rule["count"] <= 0:
+                del self._spec["replace_instance_next"]
+            return True
+
     def _take_one_shot(self, key: str, operation: str, fields: tuple[str, ...]) -> dict[str, Any] | None:
         with self._lock:
             rule = self._spec.get(key)
@@ -243,6 +261,14 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
             "seconds": _number(rule.get("seconds", 10), source, "running_job.seconds"),
             "stack_id": rule.get("stack_id") or None,
         }
+    if spec.get("replace_instance_next") is not None:
+        rule = spec["replace_instance_next"]
+        if not isinstance(rule, Mapping):
+            raise ConfigError(source, "must be a mapping", field="replace_instance_next", value=rule)
+        extra = set(rule) - {"count"}
+        if extra:
+            raise ConfigError(source, "unknown key", field=f"replace_instance_next.{sorted(extra)[0]}", expected="count")
+        out["replace_instance_next"] = {"count": _count(rule.get("count", 1), source, "replace_instance_next.count")}
     return out
 
 

@@ -424,8 +424,13 @@ def plan_job(
     duration_s: float,
     capacity_failure: bool = False,
     injected_failure: dict[str, str] | None = None,
+    replace: list[str] | tuple[str, ...] = (),
 ) -> JobPlan:
-    """Write the whole script of one PLAN/APPLY/DESTROY job."""
+    """Write the whole script of one PLAN/APPLY/DESTROY job.
+
+    ``replace`` names existing resources the plan must destroy and create again (the
+    ``replace_instance_next`` fault): PLAN says so, APPLY does it.
+    """
     duration = max(int(duration_s * 1000), 50)
     accepted = int(min(1000, max(20, duration * 0.1)))
     window = duration - accepted
@@ -475,16 +480,20 @@ def plan_job(
     wanted_addresses = [r.address for r in wanted]
     to_add = [r for r in wanted if r.address not in applied]
     to_destroy = [a for a in reversed(applied) if a not in wanted_addresses]
+    replaced = [r for r in wanted if r.address in replace and r.address in applied]
     if operation == "DESTROY":
-        to_add, to_destroy = [], list(reversed(applied))
+        to_add, to_destroy, replaced = [], list(reversed(applied)), []
 
     if operation == "PLAN":
         body: list[tuple[str, str, list[str] | None]] = []
-        if to_add or to_destroy:
+        if to_add or to_destroy or replaced:
             body.append(("INFO", "Terraform will perform the following actions:", None))
             body += [("INFO", f"  # {r.address} will be created", None) for r in to_add]
+            for r in replaced:
+                body += [("INFO", text, None) for text in replacement_lines(r, ids[r.address], stack_id)]
             body += [("INFO", f"  # {a} will be destroyed", None) for a in to_destroy]
-            summary = f"Plan: {len(to_add)} to add, 0 to change, {len(to_destroy)} to destroy."
+            summary = (f"Plan: {len(to_add) + len(replaced)} to add, 0 to change, "
+                       f"{len(to_destroy) + len(replaced)} to destroy.")
         else:
             summary = "No changes. Your infrastructure matches the configuration."
         if injected_failure:
@@ -494,6 +503,9 @@ def plan_job(
 
     # APPLY and DESTROY: destroys first (dependents first), then creates in order.
     body = []
+    if replaced:
+        to_destroy = [*to_destroy, *(r.address for r in reversed(replaced))]
+        to_add = sorted([*to_add, *replaced], key=_order_key)
     for address in to_destroy:
         rid = ids.get(address) or fake_ocid("resource", region, stack_id, address)
         body.append(("INFO", f"{address}: Destroying... [id={rid}]", None))
@@ -530,6 +542,24 @@ def plan_job(
                 tail.append(("INFO", f"{item['outputName']} = {shown}", None))
     full = script + _spread(body, init_end + 1, body_end) + _spread(tail, body_end + 1, duration)
     return _finished(full, duration, accepted, "SUCCEEDED", None, outputs)
+
+
+def replacement_lines(resource: Resource, rid: str, stack_id: str) -> list[str]:
+    """Terraform's plan for a resource whose cloud-init changed: ``-/+``, forced replacement."""
+    old_data = secret_like("user_data", stack_id, resource.address, length=24)
+    new_data = secret_like("user_data", stack_id, resource.address, "new", length=24)
+    return [
+        f"  # {resource.address} must be replaced",
+        f'-/+ resource "{resource.type}" "{resource.name}" {{',
+        f'      ~ id                  = "{rid}" -> (known after apply)',
+        "      ~ metadata            = { # forces replacement",
+        f'          ~ "user_data"           = "{old_data}..." -> "{new_data}..."',
+        "            # (1 unchanged element hidden)",
+        "        }",
+        f'      ~ public_ip           = "{public_ip(stack_id, resource.address)}" -> (known after apply)',
+        "        # (24 unchanged attributes hidden)",
+        "    }",
+    ]
 
 
 def _finished(script: list[ScriptLine], duration: int, accepted: int, state: str,

@@ -494,7 +494,13 @@ class EmulatorState:
 
         capacity = injected = None
         duration = seconds
+        # Instances a PLAN replaces (replace_instance_next); an APPLY of that plan does it.
+        replace: list[str] = list(self.data["jobs"][resolved_plan].get("_replace") or []) if resolved_plan else []
         if allow_faults:
+            if operation == "PLAN" and not config.error:
+                existing = [r.address for r in config.resources if r.type == "oci_core_instance" and r.address in stack["_applied"]]
+                if existing and self.faults.take_replace_instance_next():
+                    replace = existing
             if operation == "APPLY" and not config.error:
                 launches = [r for r in config.resources if r.type == "oci_core_instance" and r.address not in stack["_applied"]]
                 if launches:
@@ -510,7 +516,7 @@ class EmulatorState:
             operation=operation, job_id=job_id, stack_id=stack["id"], region=self.region,
             config=config, variables=tf_variables, applied=list(stack["_applied"]),
             terraform_version=stack["terraformVersion"], duration_s=duration,
-            capacity_failure=bool(capacity), injected_failure=injected,
+            capacity_failure=bool(capacity), injected_failure=injected, replace=replace,
         )
         job = {
             "id": job_id,
@@ -543,6 +549,7 @@ class EmulatorState:
             "_script": [line.to_json() for line in plan.script],
             "_cancel": None,
             "_done": False,
+            "_replace": replace,
         }
         self.data["jobs"][job_id] = job
         return job
