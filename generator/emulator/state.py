@@ -292,21 +292,10 @@ class EmulatorState:
             raise ApiError(400, "MissingParameter", "either compartmentId or id is required")
         with self.lock:
             self.advance()
-            out = []
-            for stack in self.data["stacks"].values():
-                if compartment_id and stack["compartmentId"] != compartment_id:
-                    continue
-                if stack_id and stack["id"] != stack_id:
-                    continue
-                if display_name and stack["displayName"] != display_name:
-                    continue
-                # Deleted stacks only show when asked for, as they fall out of real listings.
-                if lifecycle_state and stack["lifecycleState"] != lifecycle_state:
-                    continue
-                if not lifecycle_state and stack["lifecycleState"] == "DELETED":
-                    continue
-                out.append(stack)
-            return out
+            filters = {"compartmentId": compartment_id, "id": stack_id, "displayName": display_name, "lifecycleState": lifecycle_state}
+            # Deleted stacks only show when asked for, as they fall out of real listings.
+            return [s for s in self.data["stacks"].values()
+                    if _matches(s, filters) and (lifecycle_state or s["lifecycleState"] != "DELETED")]
 
     def update_stack(self, stack_id: str, details: Any, if_match: str | None) -> dict[str, Any]:
         if not isinstance(details, dict):
@@ -565,20 +554,9 @@ class EmulatorState:
             raise ApiError(400, "MissingParameter", "one of compartmentId, stackId or id is required")
         with self.lock:
             self.advance()
-            out = []
-            for job in self.data["jobs"].values():
-                if compartment_id and job["compartmentId"] != compartment_id:
-                    continue
-                if stack_id and job["stackId"] != stack_id:
-                    continue
-                if job_id and job["id"] != job_id:
-                    continue
-                if lifecycle_state and job["lifecycleState"] != lifecycle_state:
-                    continue
-                if display_name and job["displayName"] != display_name:
-                    continue
-                out.append(job)
-            return out
+            filters = {"compartmentId": compartment_id, "stackId": stack_id, "id": job_id,
+                       "lifecycleState": lifecycle_state, "displayName": display_name}
+            return [j for j in self.data["jobs"].values() if _matches(j, filters)]
 
     def cancel_job(self, job_id: str, if_match: str | None, is_forced: bool = False) -> None:
         with self.lock:
@@ -706,3 +684,8 @@ class EmulatorState:
             tags={"emulator-fault": "running_job"}, principal=None, seconds=rule["seconds"],
             allow_faults=False,
         )
+
+
+def _matches(item: dict[str, Any], filters: dict[str, str | None]) -> bool:
+    """The list filters of the API: every filter given must equal the item's field."""
+    return all(not wanted or item.get(field) == wanted for field, wanted in filters.items())
