@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 import oci  # noqa: E402
 
+from generator.emulator.process import read_line, wait_until_listening  # noqa: E402
+from generator.emulator.process import stop as stop_process  # noqa: E402
 from generator.package import build  # noqa: E402
 
 # Variables stacks/flowspace.yaml has no default for.
@@ -61,30 +61,14 @@ class Emulator:
                 "--job-seconds", str(job_seconds)]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL)
-        line = self._read_line(self.proc.stdout, 30)
-        prefix = "Resource Manager emulator listening on "
-        if not line.startswith(prefix):
-            self.stop()
-            raise SystemExit(f"the emulator did not start: {line!r}")
-        self.url = line[len(prefix):].strip()
-        info = self._read_line(self.proc.stderr, 10)  # "OCI config: FILE (profile P); compartment: OCID"
+        try:
+            self.url = wait_until_listening(self.proc, 30)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
+        info = read_line(self.proc.stderr, 10)  # "OCI config: FILE (profile P); compartment: OCID"
         self.config_file = str(demo / "config")
         self.compartment = info.rsplit("compartment: ", 1)[1].strip()
         self.config = oci.config.from_file(self.config_file)
-
-    @staticmethod
-    def _read_line(stream, timeout: float) -> str:
-        selector = selectors.DefaultSelector()
-        selector.register(stream, selectors.EVENT_READ)
-        data = b""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in data and selector.select(max(0.0, deadline - time.monotonic())):
-            chunk = os.read(stream.fileno(), 1)
-            if not chunk:
-                break
-            data += chunk
-        selector.close()
-        return data.decode("utf-8", "replace").strip()
 
     def client(self):
         return oci.resource_manager.ResourceManagerClient(
@@ -96,13 +80,7 @@ class Emulator:
             return json.loads(response.read())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 @dataclass

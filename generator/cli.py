@@ -698,6 +698,7 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
 
     # Imported here: the other commands should not pay for cryptography and the server.
     from .emulator import build_emulator, ensure_demo_credentials
+    from .emulator.process import LISTENING
     from .emulator.server import stderr_log
 
     keys = list(public_keys)
@@ -709,7 +710,7 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
     server = build_emulator(state_file=state_file, public_keys=keys, host=host, port=port,
                             job_seconds=job_seconds, faults_file=faults_file, log=None if quiet else stderr_log)
     # The first stdout line is the contract scripts and test fixtures wait for.
-    click.echo(f"Resource Manager emulator listening on {server.url}")
+    click.echo(f"{LISTENING}{server.url}")
     _sys.stdout.flush()
     if demo:
         click.echo(f"OCI config: {demo.config_file} (profile {demo.profile}); "

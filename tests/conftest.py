@@ -54,15 +54,15 @@ def fixtures() -> Path:
 #   stop()          SIGTERM; done for you at teardown.
 
 import json as _rm_json
-import os as _rm_os
-import selectors as _rm_selectors
-import signal as _rm_signal
 import subprocess as _rm_subprocess
 import sys as _rm_sys
 import time as _rm_time
 import urllib.request as _rm_urllib
 import zipfile as _rm_zipfile
 from io import BytesIO as _RmBytesIO
+
+from generator.emulator.process import stop as stop_process
+from generator.emulator.process import wait_until_listening
 
 RM_STACK_FILES = {
     "main.tf": """\
@@ -165,46 +165,16 @@ class RMEmulator:
                                              stdin=_rm_subprocess.DEVNULL)
         finally:
             log.close()
-        line = self._first_line(timeout=20)
-        prefix = "Resource Manager emulator listening on "
-        if not line.startswith(prefix):
-            self.stop()
-            raise RuntimeError(f"emulator did not start: {line!r}\n{self.log_file.read_text(errors='replace')}")
-        self.url = line[len(prefix):].strip()
+        try:
+            self.url = wait_until_listening(self.proc, timeout=20)
+        except RuntimeError as exc:
+            self.proc = None
+            raise RuntimeError(f"{exc}\n{self.log_file.read_text(errors='replace')}") from None
         self.port = int(self.url.rsplit(":", 1)[1])
 
-    def _first_line(self, timeout: float) -> str:
-        assert self.proc and self.proc.stdout
-        fd = self.proc.stdout.fileno()
-        selector = _rm_selectors.DefaultSelector()
-        selector.register(fd, _rm_selectors.EVENT_READ)
-        data = b""
-        deadline = _rm_time.monotonic() + timeout
-        try:
-            while b"\n" not in data:
-                left = deadline - _rm_time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    break
-                chunk = _rm_os.read(fd, 4096)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            selector.close()
-        return data.decode("utf-8", "replace").split("\n", 1)[0]
-
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(_rm_signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except _rm_subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def restart(self) -> None:
