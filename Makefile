@@ -1,6 +1,8 @@
 # flowstack: every target sets up what it needs on a fresh machine.
 #   make stack-zip [STACK=flowspace]   build dist/$(STACK)-stack.zip from stacks/$(STACK).yaml
-#   make test                          run the whole test suite
+#   make test                          the fast tests, then the slow end-to-end ones (CI runs this)
+#   make test-fast                     only the tests not marked slow (quick iteration)
+#   make lint                          ruff (lint, import order, complexity) and mypy on generator/
 #   make bench                         print benchmark figures
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +12,10 @@ BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
 
-.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps clean
+.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node checkov ocicli system-deps clean
+
+# flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
+export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
 
 stack-zip: $(VENV)/.installed
 	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
@@ -22,8 +27,17 @@ validate: $(VENV)/.installed checkov
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 	$(BIN)/flowstack validate build/$(STACK)
 
-test: $(VENV)/.installed node checkov system-deps
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+test: test-fast test-slow
+
+test-fast: $(VENV)/.installed node checkov system-deps
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(VENV)/.installed node checkov system-deps
+	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check generator
+	$(BIN)/mypy generator
 
 bench: $(VENV)/.installed ocicli
 	$(BIN)/python bench/bench_build.py

@@ -7,8 +7,8 @@ structured fields, so callers raise with data, not with prose assembled at the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import difflib
+from collections.abc import Iterable
 
 
 class FlowstackError(Exception):
@@ -121,7 +121,7 @@ class JobConflict(ResourceManagerError):
             f"wait for it with `{self.follow_command}` and run the command again"
         )
 
-    def with_command(self, follow_command: str) -> "JobConflict":
+    def with_command(self, follow_command: str) -> JobConflict:
         """The same error naming the exact command (the library does not know the config path)."""
         return type(self)(self.stack_id, self.detail, follow_command)
 
@@ -163,7 +163,7 @@ class JobUnfollowed(ResourceManagerError):
             f"Follow it with: {self.follow_command}"
         )
 
-    def with_command(self, follow_command: str) -> "JobUnfollowed":
+    def with_command(self, follow_command: str) -> JobUnfollowed:
         """The same error naming the exact command (the library does not know the config path)."""
         return type(self)(self.job_id, self.operation, self.reason, follow_command)
 
@@ -261,6 +261,6 @@ class InstanceReplacement(FlowstackError):
             f"To go ahead anyway, run: {self.command}"
         )
 
-    def with_command(self, command: str) -> "InstanceReplacement":
+    def with_command(self, command: str) -> InstanceReplacement:
         """The same error naming the exact command (the library does not know the config path)."""
         return type(self)(self.plan_job_id, self.changes, self.summary, command)

@@ -1,4 +1,4 @@
-"""Writing values as HCL literals.
+"""HCL in and out: writing values as HCL literals, reading python-hcl2 documents back.
 
 Every value that comes from a user goes through `hcl_literal`, never into a template
 as raw text: quotes, backslashes and control characters are escaped, and ``${`` /
@@ -63,3 +63,28 @@ def template_escape(text: str) -> str:
 
 def template_unescape(text: str) -> str:
     return text.replace("$${", "${").replace("%%{", "%{")
+
+
+# ---------------------------------------------------------------------------
+# Reading python-hcl2 documents
+
+
+def unquote(v: Any) -> Any:
+    """A python-hcl2 string as its text (labels and literals keep their quotes there).
+
+    >>> unquote('"main"'), unquote("var.x")
+    ('main', 'var.x')
+    """
+    if isinstance(v, str) and len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def blocks(doc: dict[str, Any], kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(type, name, body) of every ``resource``/``data`` block in a python-hcl2 document."""
+    out = []
+    for entry in doc.get(kind, []) or []:
+        for typ, named in entry.items():
+            for name, body in named.items():
+                out.append((unquote(typ), unquote(name), body))
+    return out

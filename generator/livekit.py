@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import StackConfig
+from .config_schema import StackConfig
 
 # Where Caddy keeps certificates it obtained, per issuer (Caddy's file storage layout),
 # so LiveKit can serve TURN/TLS with the certificate Caddy got for turn_host.

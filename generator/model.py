@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
-from .config import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
+from .config_schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
+from .contract import is_secret
+from .hcl import hcl_string
 from .ports import PortRule, policy
 
 # Variables Resource Manager fills in itself (facts.md section 5).
-AUTO_FILLED = ("tenancy_ocid", "compartment_ocid", "region")
 
 EMAIL_REGEX = r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$"
 WEBHOOK_REGEX = r"""^https://[^\s?#"'\\]+$"""
@@ -46,10 +47,18 @@ class Variable:
     schema_extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def secret(self) -> bool:
+        """The one secret rule (`contract.is_secret`): marked sensitive, or named like a secret.
+
+        variables.tf's ``sensitive``, the form's masked input and rm-apply's masking all read it.
+        """
+        return is_secret(self.name, sensitive=self.sensitive)
+
+    @property
     def form_type(self) -> str:
         if self.schema_type:
             return self.schema_type
-        if self.sensitive:
+        if self.secret:
             return "password"
         return {"string": "string", "number": "number", "bool": "boolean"}[self.type]
 
@@ -79,8 +88,6 @@ class StackModel:
     @property
     def template_vars(self) -> tuple[str, ...]:
         """Names the cloud-init template takes from Terraform (``${name}`` placeholders)."""
-        from .server import template_variables
-
         return tuple(template_variables(self.config))
 
 
@@ -228,6 +235,44 @@ def _num(x: float) -> str:
 
 
 def _hcl_str(s: str) -> str:
-    from .hcl import hcl_string
-
     return hcl_string(s)
+
+
+# ---------------------------------------------------------------------------
+# Template variables: what cloud-init takes from Terraform
+
+
+def template_variables(config: StackConfig) -> list[str]:
+    """Names of the ``${...}`` placeholders the cloud-init template uses, in a stable order."""
+    names = ["livekit_api_key", "livekit_api_secret", "socket_host", "livekit_host"]
+    if config.domains.turn_host:
+        names.append("turn_host")
+    names += ["socket_image"] if config.socket.image else ["socket_git_url", "socket_git_ref"]
+    if config.tls.mode == "cloudflare_origin":
+        names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
+    if config.socket.secret_env:
+        names.append("socket_secret_env_b64")
+    return names
+
+
+def template_variable_expressions(config: StackConfig) -> dict[str, str]:
+    """The HCL expression main.tf passes for each template variable."""
+    exprs = {
+        "livekit_api_key": "var.livekit_api_key",
+        "livekit_api_secret": "random_password.livekit_api_secret.result",
+        "socket_host": "var.socket_host",
+        "livekit_host": "var.livekit_host",
+        "turn_host": "var.turn_host",
+        "socket_image": "var.socket_image",
+        "socket_git_url": "var.socket_git_url",
+        "socket_git_ref": "var.socket_git_ref",
+        "tls_origin_certificate_b64": "base64encode(var.tls_origin_certificate)",
+        "tls_origin_private_key_b64": "base64encode(var.tls_origin_private_key)",
+        "socket_secret_env_b64": "local.socket_secret_env_b64",
+    }
+    return {name: exprs[name] for name in template_variables(config)}
+
+
+def secret_env_lines(config: StackConfig) -> list[tuple[str, str]]:
+    """(ENV_NAME, variable name) for each secret environment variable of the app."""
+    return [(name, secret_env_variable(name)) for name in config.socket.secret_env]

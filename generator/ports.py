@@ -9,10 +9,10 @@ are both rendered from this policy, and `validate` proves all three agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .config import StackConfig
+from .config_schema import StackConfig
+from .livekit import livekit_settings
 
 ANYWHERE = "0.0.0.0/0"
 SSH_SOURCE = "var.ssh_source_cidr"
@@ -158,15 +158,11 @@ def extra_rules(config: StackConfig) -> list[PortRule]:
 
 def policy(config: StackConfig) -> list[PortRule]:
     """The policy of a config: the same derivation `validate` applies to a built stack."""
-    from .livekit import livekit_settings
-
     return policy_from_livekit(livekit_settings(config, key="KEY", secret="SECRET"), extra_rules(config))
 
 
 def listeners(config: StackConfig) -> list[Listener]:
     """Every port something listens on, with the config field that sets it."""
-    from .livekit import livekit_settings
-
     lk = config.livekit
     rules, local = livekit_needs(livekit_settings(config, key="KEY", secret="SECRET"))
     out = [

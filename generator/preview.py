@@ -11,7 +11,7 @@ import base64
 
 import yaml
 
-from .config import StackConfig
+from .config_schema import StackConfig
 from .errors import FlowstackError
 from .server import apply_template, render_cloud_init, sample_values, template_variables
 

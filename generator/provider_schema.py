@@ -18,11 +18,11 @@ quotes, blocks are lists of dicts marked ``__is_block__``, and comments come bac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-import json
 from typing import Any
 
 from generator.errors import ProviderSchemaError, did_you_mean

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
-
-import jinja2
 
 from . import limits
-from .config import StackConfig
-from .errors import RenderError
-from .hcl import hcl_key, hcl_literal, hcl_string
+from .config_schema import StackConfig
+from .model import build_model, secret_env_lines, template_variable_expressions
+from .schema_form import render_schema
+from .server import render_cloud_init
+from .templating import render_template
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
@@ -28,64 +26,8 @@ OPTIONAL_STACK_FILES = {"alerts.tf": "outputs.tf"}
 DAYS_PER_MONTH = Decimal("30.44")
 
 
-def templates_dir() -> Path:
-    """The repository's templates/ (also shipped inside the package for wheel installs)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "templates", here / "templates"):
-        if candidate.is_dir():
-            return candidate
-    raise RenderError("templates/ directory not found next to the generator package")
-
-
-def sh_quote(value: object) -> str:
-    """Always single-quote for the shell. shlex.quote leaves "safe" text bare, and a Terraform
-    placeholder looks safe until Terraform fills it in: ``'${socket_git_url}'`` stays quoted
-    (the variables' validation blocks refuse quotes in those values)."""
-    return "'" + str(value).replace("'", "'\"'\"'") + "'"
-
-
-def _pad(key: str, width: int) -> str:
-    return key.ljust(width)
-
-
-@lru_cache(maxsize=1)
-def jinja_env() -> jinja2.Environment:
-    """The one Jinja environment: strict about undefined names, filters registered here."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # output is HCL/shell/Caddyfile, escaped by the filters below
-    )
-    env.filters.update(
-        hcl=hcl_literal,
-        hcl_string=hcl_string,
-        hcl_key=hcl_key,
-        sh=sh_quote,
-        pad=_pad,
-        # Text bound for a one-line context (a shell or Caddyfile comment) cannot break out of it.
-        oneline=lambda v: " ".join(str(v).split()),
-    )
-    return env
-
-
-def render_template(name: str, **context: object) -> str:
-    try:
-        return jinja_env().get_template(name).render(**context)
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"template {name}: {exc}") from exc
-
-
 def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, bytes]:
     """Every file of the Resource Manager stack, in `STACK_FILES` order."""
-    from .model import build_model
-    from .schema_form import render_schema
-    from .server import render_cloud_init
-
-    from .server import secret_env_lines, template_variable_expressions
-
     model = build_model(config, on)
     ctx = {
         "m": model,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import GROUPS, StackModel
-from .server import dump_yaml
+from .yamlio import dump_yaml
 
 
 def schema_data(model: StackModel) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def schema_data(model: StackModel) -> dict[str, Any]:
     for v in model.variables:
         entry: dict[str, Any] = {"type": v.form_type, "title": v.title, "description": v.description}
         entry["required"] = not v.has_default
-        if v.has_default and v.default not in (None, "") and not v.sensitive:
+        if v.has_default and v.default not in (None, "") and not v.secret:
             entry["default"] = v.default
         if not v.visible:
             entry["visible"] = False

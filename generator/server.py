@@ -19,66 +19,22 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from .config import PLACEHOLDER_MARK, StackConfig
+from .config_schema import StackConfig
+from .contract import APP_DIR, BOOT_LOG, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_MARK, PLACEHOLDER_RE, READY_MARKER, placeholder
 from .errors import RenderError
 from .hcl import template_escape
 from .livekit import livekit_settings
-from .model import secret_env_variable
+from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
-from .render import render_template
+from .templating import render_template
+from .yamlio import dump_yaml
 
-APP_DIR = "/opt/flowstack"
 CADDY_IMAGE = "caddy:2.8.4"
 # LiveKit publishes its Caddy-with-layer4 build only under this name (livekit/deploy uses it).
 CADDY_L4_IMAGE = "livekit/caddyl4:latest"
-READY_MARKER = "/var/lib/flowstack/ready"
-BOOT_LOG = "/var/log/flowstack-bootstrap.log"
 
 
-def ph(name: str) -> str:
-    """A placeholder mark for the Terraform template variable ``name``."""
-    return f"{PLACEHOLDER_MARK}{name}@@"
-
-
-_MARK_RE = re.compile(re.escape(PLACEHOLDER_MARK) + r"([a-z0-9_]+)@@")
-
-
-def template_variables(config: StackConfig) -> list[str]:
-    """Names of the ``${...}`` placeholders the cloud-init template uses, in a stable order."""
-    names = ["livekit_api_key", "livekit_api_secret", "socket_host", "livekit_host"]
-    if config.domains.turn_host:
-        names.append("turn_host")
-    names += ["socket_image"] if config.socket.image else ["socket_git_url", "socket_git_ref"]
-    if config.tls.mode == "cloudflare_origin":
-        names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
-    if config.socket.secret_env:
-        names.append("socket_secret_env_b64")
-    return names
-
-
-def template_variable_expressions(config: StackConfig) -> dict[str, str]:
-    """The HCL expression main.tf passes for each template variable."""
-    exprs = {
-        "livekit_api_key": "var.livekit_api_key",
-        "livekit_api_secret": "random_password.livekit_api_secret.result",
-        "socket_host": "var.socket_host",
-        "livekit_host": "var.livekit_host",
-        "turn_host": "var.turn_host",
-        "socket_image": "var.socket_image",
-        "socket_git_url": "var.socket_git_url",
-        "socket_git_ref": "var.socket_git_ref",
-        "tls_origin_certificate_b64": "base64encode(var.tls_origin_certificate)",
-        "tls_origin_private_key_b64": "base64encode(var.tls_origin_private_key)",
-        "socket_secret_env_b64": "local.socket_secret_env_b64",
-    }
-    return {name: exprs[name] for name in template_variables(config)}
-
-
-def secret_env_lines(config: StackConfig) -> list[tuple[str, str]]:
-    """(ENV_NAME, variable name) for each secret environment variable of the app."""
-    return [(name, secret_env_variable(name)) for name in config.socket.secret_env]
+ph = placeholder  # short: it appears in nearly every line below
 
 
 @dataclass(frozen=True)
@@ -115,7 +71,7 @@ def host_firewall_rules(rules: list[PortRule]) -> list[str]:
 
 def _compose(config: StackConfig) -> dict[str, Any]:
     turn_tls_direct = config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy
-    lk_volumes = [f"{APP_DIR}/livekit.yaml:/etc/livekit.yaml:ro"]
+    lk_volumes = [f"{LIVEKIT_CONFIG}:/etc/livekit.yaml:ro"]
     if turn_tls_direct:
         # LiveKit serves TURN/TLS with the certificate Caddy obtained for turn_host.
         lk_volumes.append(
@@ -254,9 +210,9 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=ph("turn_host") if config.domains.turn_host else None
     )
     files = [
-        WriteFile(f"{APP_DIR}/docker-compose.yml", dump_yaml(_compose(config))),
+        WriteFile(COMPOSE_FILE, dump_yaml(_compose(config))),
         # Holds the LiveKit API secret: root only.
-        WriteFile(f"{APP_DIR}/livekit.yaml", dump_yaml(lk), permissions="0600"),
+        WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600"),
     ]
     if config.livekit.turn.via_caddy:
         files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(_caddy_l4(config), indent=2) + "\n"))
@@ -275,7 +231,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     files += [
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
-            "/usr/local/sbin/flowstack-firewall",
+            FIREWALL_SCRIPT,
             render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules)))),
             permissions="0755",
         ),
@@ -315,31 +271,10 @@ def render_cloud_init(config: StackConfig) -> str:
     text = "#cloud-config\n" + dump_yaml(cloud_config(config))
     # First make every "${" / "%{" literal for Terraform, then turn our marks into placeholders.
     text = template_escape(text)
-    text = _MARK_RE.sub(lambda m: "${" + m.group(1) + "}", text)
+    text = PLACEHOLDER_RE.sub(lambda m: "${" + m.group(1) + "}", text)
     if PLACEHOLDER_MARK in text:
         raise RenderError("a placeholder mark was split by the YAML serializer")
     return text
-
-
-# ---------------------------------------------------------------------------
-# Serialization
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Writes multi-line strings as literal blocks, so embedded files stay readable."""
-
-
-def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
-_BlockDumper.add_representer(str, _str)
-
-
-def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=4096, default_flow_style=False)
 
 
 # ---------------------------------------------------------------------------

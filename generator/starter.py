@@ -6,11 +6,17 @@ config reference never disagree; a test loads the starter back through `load_con
 
 from __future__ import annotations
 
+import typing
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
-from .config import StackConfig
+from .config import parse_config
+from .config_schema import StackConfig
+from .errors import PackageError
+from .files import write_file
 
 # Values a starter must show although they have no default (or a better example).
 EXAMPLES: dict[str, Any] = {
@@ -68,8 +74,6 @@ def _submodel(ann: Any) -> type[BaseModel] | None:
 
 
 def _yaml_scalar(value: Any) -> str:
-    import yaml
-
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if hasattr(value, "exploded"):  # ip networks
@@ -99,8 +103,6 @@ def config_reference() -> str:
 
 
 def _list_model(ann: Any) -> type[BaseModel] | None:
-    import typing
-
     if typing.get_origin(ann) is not list:
         return None
     for arg in typing.get_args(ann):
@@ -110,6 +112,17 @@ def _list_model(ann: Any) -> type[BaseModel] | None:
 
 
 def _optional_model(ann: Any) -> type[BaseModel] | None:
-    import typing
-
     return next((a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def write_starter(target: Path, name: str | None = None, *, force: bool = False) -> Path:
+    """`flowstack init`: write a commented starter config, never over a file without ``force``.
+
+    >>> write_starter(Path("stacks/demo.yaml"))  # doctest: +SKIP
+    PosixPath('stacks/demo.yaml')
+    """
+    if target.exists() and not force:
+        raise PackageError(f"{target} already exists; pass --force to overwrite it")
+    text = starter_config(name or target.stem)
+    parse_config(text, str(target))  # the starter must itself be a valid config
+    return write_file(text.encode("utf-8"), target)

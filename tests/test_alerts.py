@@ -24,7 +24,9 @@ from generator.cli import cli
 from generator.config import load_config
 from generator.errors import ConfigError
 from generator.render import STACK_FILES, render_stack
-from generator.validate import PASS, checkov_executable, validate_files
+from generator.checks.external import checkov_executable
+from generator.checks.report import PASS
+from generator.checks.run import validate_files
 
 ROOT = Path(__file__).resolve().parent.parent
 # A date with both the verified (2021) and the reported (2026-06) limit readings in force.

@@ -37,7 +37,8 @@ import requests
 import socketio
 import yaml
 
-from generator.config import StackConfig, parse_config
+from generator.config import parse_config
+from generator.config_schema import StackConfig
 from generator.livekit import livekit_settings
 from generator.server import render_caddyfile
 

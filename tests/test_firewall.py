@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from generator.config import StackConfig
+from generator.config_schema import StackConfig
 from generator.ports import ANYWHERE, SSH_SOURCE, PortRule, host_rules, policy
 from generator.preview import preview_files
 from variants import make_config

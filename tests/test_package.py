@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.errors import PackageError
-from generator.package import write_file, write_tree, zip_bytes
+from generator.files import write_file, write_tree, zip_bytes
 
 ROOT_FILES = ["main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml"]
 

@@ -17,7 +17,8 @@ from generator.cli import cli
 from generator.config import parse_config
 from generator.ports import livekit_needs
 from generator.render import render_stack
-from generator.validate import _Stack, validate_files
+from generator.checks.run import validate_files
+from generator.checks.stack import Stack as _Stack
 
 BASE = (Path(__file__).parent / "fixtures" / "configs" / "valid.yaml").read_text()
 SSH, WEB = {("tcp", 22, 22)}, {("tcp", 80, 80), ("tcp", 443, 443)}

@@ -22,3 +22,36 @@ def test_readme_commands_are_make_targets(root: Path) -> None:
     for target in re.findall(r"^make ([a-z-]+)", readme, re.M):
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make test" in (root / ".ci" / "run").read_text()
+
+
+def layout_paths(readme: str) -> set[str]:
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"`(generator/[\w/]+\.py)`", section))
+
+
+def package_modules(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for p in (root / "generator").rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and "templates" not in p.parts
+    }
+
+
+def test_readme_layout_matches_the_tree(root: Path) -> None:
+    readme = (root / "README.md").read_text()
+    listed, present = layout_paths(readme), package_modules(root)
+    assert sorted(present - listed) == [], "modules missing from README's Layout section"
+    assert sorted(listed - present) == [], "README's Layout names modules that do not exist"
+    # The comparison itself can fail: a made-up module shows up as missing.
+    assert layout_paths(readme + "\n") == listed and "generator/nope.py" not in listed
+
+
+def test_readme_layout_follows_the_layer_order(root: Path) -> None:
+    """The Layout table lists modules in the same layer order as tests/test_layers.py."""
+    import test_layers
+
+    section = (root / "README.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    order = [m.removeprefix("generator/").removesuffix(".py").replace("/", ".") for m in re.findall(r"`(generator/[\w/]+\.py)`", section)]
+    ranks = test_layers.rank()
+    layer_of = [ranks[m][0] for m in order if m in ranks]
+    assert layer_of == sorted(layer_of)

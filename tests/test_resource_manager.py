@@ -1,4 +1,4 @@
-"""rm-* commands and `generator.resource_manager`, driven through the real `oci` SDK.
+"""rm-* commands and `generator.deploy.rm`, driven through the real `oci` SDK.
 
 The first group needs no server: broken OCI configs must fail before any request, with
 one line each.  The rest run the real SDK over HTTP against the project's Resource
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import resource_manager as rm
+from generator.deploy import rm
 from generator.cli import cli
 from generator.emulator.auth import write_demo_credentials
 
@@ -216,7 +216,7 @@ def test_redeploy_updates_the_same_stack(rm_cli, tmp_path: Path) -> None:
     variables = rm_cli.emulator.client().get_stack(stack.id).data.variables
     assert variables["ssh_public_key"].startswith("ssh-ed25519 ")
     assert variables["ssh_source_cidr"] == "198.51.100.9/32"
-    from generator.package import build
+    from generator.build import build
 
     uploaded = rm_cli.emulator.client().get_stack_tf_config(stack.id).data.content
     assert uploaded == build(changed).zip_bytes
@@ -526,7 +526,8 @@ JWT_SECRET_ENV = {"  env:\n    NODE_ENV: production\n": "  env:\n    NODE_ENV: p
 
 def test_variable_spec_from_the_stack_model(rm_config) -> None:
     from generator.config import load_config
-    from generator.model import AUTO_FILLED, build_model
+    from generator.contract import AUTO_FILLED
+    from generator.model import build_model
 
     config = load_config(rm_config(replace=JWT_SECRET_ENV, append=ALARM))
     spec = rm.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.config import StackConfig
+from generator.config_schema import StackConfig
 from generator.livekit import KNOWN_KEYS, unknown_keys
 from generator.ports import ANYWHERE, policy, policy_from_livekit
 from generator.preview import preview_files

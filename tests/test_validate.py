@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.config import load_config, parse_config
 from generator.render import render_stack
-from generator.validate import FAIL, PASS, WARN, Report, read_stack_dir, validate_files, validate_path
+from generator.checks.report import FAIL, PASS, WARN, Report
+from generator.checks.run import read_stack_dir, validate_files, validate_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BEFORE_CUT = dt.date(2026, 1, 1)  # only the verified 4 OCPU / 24 GB reading is in force
@@ -263,7 +264,7 @@ def test_cli_table_json_and_exit_codes(stack: Path) -> None:
 def test_external_rows_say_not_installed(stack: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no terraform, no checkov on PATH
     monkeypatch.setenv("FLOWSTACK_CHECKOV", str(tmp_path / "none"))
-    import generator.validate as v
+    import generator.checks.external as v
 
     monkeypatch.setattr(v, "checkov_executable", lambda: None)
     report = validate_files(read_stack_dir(stack), None, external=True)
@@ -274,7 +275,7 @@ def test_external_rows_say_not_installed(stack: Path, monkeypatch: pytest.Monkey
 
 
 def test_checkov_reports_no_failures(stack: Path) -> None:
-    from generator.validate import checkov_executable, external_checkov
+    from generator.checks.external import checkov_executable, external_checkov
 
     if checkov_executable() is None:
         pytest.fail("Checkov is not installed: run `make checkov` (make test does)")

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from generator.config import StackConfig, parse_config
+from generator.config import parse_config
+from generator.config_schema import StackConfig
 
 REFERENCE = Path(__file__).resolve().parent.parent / "stacks" / "flowspace.yaml"
 

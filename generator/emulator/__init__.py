@@ -12,32 +12,7 @@ The ``oci`` SDK and CLI talk to it unchanged when pointed at its URL::
 
 Modules: `auth` (signature verification, demo keys), `state` (stacks, jobs, the state
 file), `simulate` (what a Terraform run prints and outputs), `faults` (failure
-injection), `server` (HTTP, routing, JSON).
+injection), `server` (HTTP, routing, JSON), `process` (start-up handshake, stop),
+`run` (the foreground server of `flowstack emulator`), `errors` (its own: a leaf package
+imports nothing else of flowstack).
 """
-
-from __future__ import annotations
-
-from .auth import (
-    DemoCredentials,
-    KeyRing,
-    ensure_demo_credentials,
-    fingerprint_of,
-    load_public_key,
-    write_demo_credentials,
-)
-from .faults import FaultSpec
-from .server import EmulatorServer, build_emulator
-from .state import EmulatorState
-
-__all__ = [
-    "DemoCredentials",
-    "EmulatorServer",
-    "EmulatorState",
-    "FaultSpec",
-    "KeyRing",
-    "build_emulator",
-    "ensure_demo_credentials",
-    "fingerprint_of",
-    "load_public_key",
-    "write_demo_credentials",
-]

@@ -37,7 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..errors import OciConfigError
+from .errors import CredentialsError
 
 # OCI rejects requests whose date is more than five minutes away from its clock; doing the
 # same catches a client that re-sends a stale signed request.
@@ -92,7 +92,7 @@ def load_public_key(source: str | Path) -> rsa.RSAPublicKey:
         try:
             text = path.read_bytes()
         except OSError as exc:
-            raise OciConfigError(f"public key {path}: cannot read ({exc.strerror})") from exc
+            raise CredentialsError(f"public key {path}: cannot read ({exc.strerror})") from exc
     key: object
     try:
         key = serialization.load_pem_public_key(text)
@@ -100,11 +100,11 @@ def load_public_key(source: str | Path) -> rsa.RSAPublicKey:
         try:
             key = serialization.load_pem_private_key(text, password=None).public_key()
         except (ValueError, TypeError) as exc:
-            raise OciConfigError(
+            raise CredentialsError(
                 f"public key {label}: not an unencrypted PEM RSA key ({exc})"
             ) from exc
     if not isinstance(key, rsa.RSAPublicKey):
-        raise OciConfigError(f"public key {label}: OCI API keys are RSA, got {type(key).__name__}")
+        raise CredentialsError(f"public key {label}: OCI API keys are RSA, got {type(key).__name__}")
     return key
 
 
@@ -117,7 +117,7 @@ class KeyRing:
             self.add(key)
 
     @classmethod
-    def from_sources(cls, sources: Iterable[str | Path]) -> "KeyRing":
+    def from_sources(cls, sources: Iterable[str | Path]) -> KeyRing:
         return cls(load_public_key(source) for source in sources)
 
     def add(self, key: rsa.RSAPublicKey) -> str:
@@ -358,5 +358,5 @@ def ensure_demo_credentials(directory: str | Path, *, profile: str = "DEFAULT") 
                     region=section.get("region", "ap-chuncheon-1"),
                 )
             except KeyError as exc:
-                raise OciConfigError(f"{config_file}: profile [{profile}] has no {exc.args[0]}; delete the directory to regenerate it") from exc
+                raise CredentialsError(f"{config_file}: profile [{profile}] has no {exc.args[0]}; delete the directory to regenerate it") from exc
     return write_demo_credentials(directory, profile=profile, with_compartment=True)

@@ -51,7 +51,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from .errors import FaultsError
 
 OPERATIONS = ("PLAN", "APPLY", "DESTROY")
 # flowstack stacks name the AD in availability_domain_name (wins when set) or
@@ -80,16 +80,16 @@ class FaultSpec:
         self._spec = validate(spec or {}, source)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "FaultSpec":
+    def from_file(cls, path: str | Path) -> FaultSpec:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(str(path), f"cannot read faults file ({exc.strerror})") from exc
+            raise FaultsError(str(path), f"cannot read faults file ({exc.strerror})") from exc
         try:
             data = yaml.safe_load(text)  # YAML is a superset of JSON: one loader for both
         except yaml.YAMLError as exc:
-            raise ConfigError(str(path), f"not valid YAML or JSON ({exc})") from exc
+            raise FaultsError(str(path), f"not valid YAML or JSON ({exc})") from exc
         return cls(data or {}, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,10 +188,10 @@ class FaultSpec:
 def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
     """Check a faults spec and return it normalised (rules as lists, defaults filled)."""
     if not isinstance(spec, Mapping):
-        raise ConfigError(source, "a faults spec must be a mapping", value=spec)
+        raise FaultsError(source, "a faults spec must be a mapping", value=spec)
     unknown = sorted(set(spec) - _KEYS)
     if unknown:
-        raise ConfigError(source, "unknown fault", field=unknown[0], expected=", ".join(sorted(_KEYS)))
+        raise FaultsError(source, "unknown fault", field=unknown[0], expected=", ".join(sorted(_KEYS)))
     out: dict[str, Any] = {}
 
     if "job_seconds" in spec:
@@ -201,13 +201,13 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
         if isinstance(ads, int):
             ads = [ads]
         if not isinstance(ads, list) or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in ads):
-            raise ConfigError(source, "must be a list of AD numbers (1, 2, 3)", field="capacity_fail_ads", value=ads)
+            raise FaultsError(source, "must be a list of AD numbers (1, 2, 3)", field="capacity_fail_ads", value=ads)
         out["capacity_fail_ads"] = ads
     if spec.get("capacity_fail_count") is not None:
         out["capacity_fail_count"] = _count(spec["capacity_fail_count"], source, "capacity_fail_count", allow_zero=True)
     if spec.get("ad_variable") is not None:
         if not isinstance(spec["ad_variable"], str) or not spec["ad_variable"]:
-            raise ConfigError(source, "must be a variable name", field="ad_variable", value=spec["ad_variable"])
+            raise FaultsError(source, "must be a variable name", field="ad_variable", value=spec["ad_variable"])
         out["ad_variable"] = spec["ad_variable"]
 
     for key in ("status_429", "status_500"):
@@ -218,13 +218,13 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
         for i, rule in enumerate(rules):
             field = f"{key}[{i}]" if isinstance(spec[key], list) else key
             if not isinstance(rule, Mapping):
-                raise ConfigError(source, "must be a mapping", field=field, value=rule)
+                raise FaultsError(source, "must be a mapping", field=field, value=rule)
             extra = set(rule) - {"path_prefix", "method", "count"}
             if extra:
-                raise ConfigError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected="path_prefix, method, count")
+                raise FaultsError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected="path_prefix, method, count")
             method = rule.get("method")
             if method is not None and (not isinstance(method, str) or method.upper() not in {"GET", "POST", "PUT", "DELETE"}):
-                raise ConfigError(source, "unknown HTTP method", field=f"{field}.method", value=method)
+                raise FaultsError(source, "unknown HTTP method", field=f"{field}.method", value=method)
             normalised.append(
                 {
                     "path_prefix": str(rule.get("path_prefix") or ""),
@@ -243,19 +243,19 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
     if spec.get("slow_next") is not None:
         rule = _one_shot(spec["slow_next"], source, "slow_next", {"operation", "seconds", "count"})
         if "seconds" not in rule:
-            raise ConfigError(source, "needs seconds", field="slow_next.seconds")
+            raise FaultsError(source, "needs seconds", field="slow_next.seconds")
         rule["seconds"] = _number(rule["seconds"], source, "slow_next.seconds")
         out["slow_next"] = rule
     if spec.get("running_job") is not None:
         rule = spec["running_job"]
         if not isinstance(rule, Mapping):
-            raise ConfigError(source, "must be a mapping", field="running_job", value=rule)
+            raise FaultsError(source, "must be a mapping", field="running_job", value=rule)
         extra = set(rule) - {"operation", "seconds", "stack_id"}
         if extra:
-            raise ConfigError(source, "unknown key", field=f"running_job.{sorted(extra)[0]}", expected="operation, seconds, stack_id")
+            raise FaultsError(source, "unknown key", field=f"running_job.{sorted(extra)[0]}", expected="operation, seconds, stack_id")
         operation = str(rule.get("operation") or "APPLY").upper()
         if operation not in OPERATIONS:
-            raise ConfigError(source, "unknown operation", field="running_job.operation", value=operation, expected="PLAN, APPLY or DESTROY")
+            raise FaultsError(source, "unknown operation", field="running_job.operation", value=operation, expected="PLAN, APPLY or DESTROY")
         out["running_job"] = {
             "operation": operation,
             "seconds": _number(rule.get("seconds", 10), source, "running_job.seconds"),
@@ -264,24 +264,24 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
     if spec.get("replace_instance_next") is not None:
         rule = spec["replace_instance_next"]
         if not isinstance(rule, Mapping):
-            raise ConfigError(source, "must be a mapping", field="replace_instance_next", value=rule)
+            raise FaultsError(source, "must be a mapping", field="replace_instance_next", value=rule)
         extra = set(rule) - {"count"}
         if extra:
-            raise ConfigError(source, "unknown key", field=f"replace_instance_next.{sorted(extra)[0]}", expected="count")
+            raise FaultsError(source, "unknown key", field=f"replace_instance_next.{sorted(extra)[0]}", expected="count")
         out["replace_instance_next"] = {"count": _count(rule.get("count", 1), source, "replace_instance_next.count")}
     return out
 
 
 def _one_shot(rule: Any, source: str, field: str, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(rule, Mapping):
-        raise ConfigError(source, "must be a mapping", field=field, value=rule)
+        raise FaultsError(source, "must be a mapping", field=field, value=rule)
     extra = set(rule) - allowed
     if extra:
-        raise ConfigError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected=", ".join(sorted(allowed)))
+        raise FaultsError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected=", ".join(sorted(allowed)))
     out = dict(rule)
     operation = str(out.get("operation") or "*").upper()
     if operation not in (*OPERATIONS, "*"):
-        raise ConfigError(source, "unknown operation", field=f"{field}.operation", value=operation, expected="PLAN, APPLY, DESTROY or *")
+        raise FaultsError(source, "unknown operation", field=f"{field}.operation", value=operation, expected="PLAN, APPLY, DESTROY or *")
     out["operation"] = operation
     out["count"] = _count(out.get("count", 1), source, f"{field}.count")
     return out
@@ -289,12 +289,12 @@ def _one_shot(rule: Any, source: str, field: str, allowed: set[str]) -> dict[str
 
 def _number(value: Any, source: str, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(source, "must be a number of seconds >= 0", field=field, value=value)
+        raise FaultsError(source, "must be a number of seconds >= 0", field=field, value=value)
     return float(value)
 
 
 def _count(value: Any, source: str, field: str, *, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(source, f"must be a whole number >= {low}", field=field, value=value)
+        raise FaultsError(source, f"must be a whole number >= {low}", field=field, value=value)
     return value

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .auth import AuthError, KeyRing, Principal, verify_request
+from .errors import EmulatorError
 from .faults import FaultSpec
 from .state import (
     JOB_SUMMARY_FIELDS,
@@ -40,7 +41,6 @@ from .state import (
     parse_time_us,
     public_view,
 )
-from ..errors import FlowstackError
 
 API_PREFIX = "/20180917"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -303,7 +303,7 @@ class EmulatorServer:
         try:
             self.httpd = server_class((host, port), handler)
         except OSError as exc:
-            raise FlowstackError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+            raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         self.httpd.daemon_threads = True
 
     @property
@@ -323,7 +323,7 @@ class EmulatorServer:
             except Exception:  # keep ticking: one bad write must not freeze every job
                 self._write_log("tick failed:\n" + traceback.format_exc())
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         """Serve in background threads (for embedding); `stop` ends them."""
         for target in (self.httpd.serve_forever, self._tick):
             thread = threading.Thread(target=target, daemon=True, name=f"emulator-{target.__name__}")
@@ -436,7 +436,7 @@ class EmulatorServer:
                     spec = json.loads(body.decode("utf-8") or "{}")
                     return json_response(200, self.state.set_faults(spec, source="POST /_emulator/faults"))
                 except (UnicodeDecodeError, ValueError) as exc:
-                    # ConfigError is a ValueError too: its message names the bad field.
+                    # FaultsError is a ValueError too: its message names the bad field.
                     return error_response(400, "InvalidParameter", str(exc))
                 except ApiError as exc:
                     return error_response(exc.status, exc.code, exc.message)
@@ -507,10 +507,10 @@ def build_emulator(
     faults_file: str | None = None,
     log: Callable[[str], None] | None = stderr_log,
 ) -> EmulatorServer:
-    """Everything `flowstack emulator` needs, from its options; raises `FlowstackError`."""
+    """Everything `flowstack emulator` needs, from its options; raises `EmulatorError`."""
     keys = KeyRing.from_sources(public_keys)
     if not len(keys):
-        raise FlowstackError("the emulator needs at least one --public-key to verify requests against")
+        raise EmulatorError("the emulator needs at least one --public-key to verify requests against")
     faults = FaultSpec.from_file(faults_file) if faults_file else None
     state = EmulatorState(state_file, faults=faults, job_seconds=job_seconds)
     return EmulatorServer(state, keys, host=host, port=port, log=log)

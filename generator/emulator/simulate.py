@@ -19,6 +19,9 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import hcl2
+import pygohcl  # HashiCorp hcl v2 via Go: the messages Terraform itself would give
+
 # Resource Manager's provider and Terraform builds the log claims to run.  Cosmetic: the
 # emulator runs neither.
 PROVIDER_VERSION = "7.19.0"
@@ -102,7 +105,7 @@ class ScriptLine:
         return [self.offset_ms, self.level, self.message, self.effect]
 
     @classmethod
-    def from_json(cls, data: list[Any]) -> "ScriptLine":
+    def from_json(cls, data: list[Any]) -> ScriptLine:
         return cls(int(data[0]), str(data[1]), str(data[2]), data[3])
 
 
@@ -155,8 +158,6 @@ def analyse_zip(data: bytes, working_directory: str | None = None) -> TfConfig:
 
 def _syntax_errors(text: str, filename: str) -> list[str]:
     """HashiCorp's own parser's verdict, rendered the way ``terraform`` prints it."""
-    import pygohcl  # HashiCorp hcl v2 via Go: the messages Terraform itself would give
-
     try:
         pygohcl.loads(text)
     except pygohcl.HCLParseError as exc:
@@ -182,8 +183,6 @@ def _line_of(text: str, pattern: str) -> int:
 
 
 def _collect(config: TfConfig, text: str, filename: str) -> None:
-    import hcl2
-
     try:
         doc = hcl2.loads(text)
     except Exception:

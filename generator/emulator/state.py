@@ -29,9 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import FlowstackError
 from . import simulate
 from .auth import Principal
+from .errors import EmulatorError
 from .faults import FaultSpec
 
 STATE_VERSION = 1
@@ -49,7 +49,7 @@ JOB_SUMMARY_FIELDS = (
 CANCEL_DELAY_MS = 500
 
 
-class EmulatorStateError(FlowstackError):
+class EmulatorStateError(EmulatorError):
     """The state file cannot be read or written."""
 
 

@@ -27,153 +27,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import yaml
+from ..errors import CostError
+from ..limits import LimitReading, in_force
+from ..prices import DatedPrice, LiveKitPlan, PriceGroup, price_book, price_group
+from ..prices import dec as _dec
 
-from .errors import CostError
-from .limits import LimitReading, in_force
-
-_CENT = Decimal("0.01")
+CENT = Decimal("0.01")
 # Limits on scenario inputs: beyond these the input is a typo, not a workload.
 _HOURS_PER_DAY_MAX = 24
 _DAYS_PER_MONTH_MAX = 31
-
-
-def _dec(value: object) -> Decimal:
-    """A YAML or CLI number as an exact Decimal (through str, so 0.025 stays 0.025)."""
-    return Decimal(str(value))
-
-
-# ---------------------------------------------------------------------------
-# Price data
-
-
-@dataclass(frozen=True)
-class DatedPrice:
-    """One unit price with the date it was taken as of and where it came from."""
-
-    item: str
-    usd: Decimal
-    unit: str
-    as_of: dt.date
-    source: str
-    verified: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "usd": float(self.usd),
-            "unit": self.unit,
-            "as_of": self.as_of.isoformat(),
-            "source": self.source,
-            "verified": self.verified,
-        }
-
-
-@dataclass(frozen=True)
-class PriceGroup:
-    """An outbound-transfer price group of Oracle's price list."""
-
-    id: str
-    name: str
-    part_number: str
-    price: DatedPrice
-
-
-@dataclass(frozen=True)
-class LiveKitPlan:
-    name: str
-    usd_per_month: Decimal
-    included_minutes: int
-    # None: a hard quota (requests fail past it), so the plan cannot carry more.
-    usd_per_minute_over: Decimal | None
-    note: str
-
-
-@dataclass(frozen=True)
-class PriceBook:
-    gb_per_tb: Decimal
-    groups: dict[str, PriceGroup]
-    region_group: dict[str, str]
-    region_assumed: dict[str, str]
-    regions_as_of: dt.date
-    regions_source: str
-    hours_per_month: Decimal
-    a1_ocpu: DatedPrice
-    a1_memory: DatedPrice
-    livekit_plans: tuple[LiveKitPlan, ...]
-    livekit_as_of: dt.date
-    livekit_source: str
-    livekit_verified: bool
-
-
-@lru_cache(maxsize=1)
-def price_book() -> PriceBook:
-    """The prices in ``data/prices.yaml``, parsed once."""
-    raw = yaml.safe_load(resources.files("generator").joinpath("data/prices.yaml").read_text("utf-8"))
-    groups = {
-        gid: PriceGroup(
-            id=gid,
-            name=g["name"],
-            part_number=g["part_number"],
-            price=DatedPrice(
-                item=f"outbound transfer, {g['name']} ({g['part_number']})",
-                usd=_dec(g["usd_per_gb"]),
-                unit="GB",
-                as_of=g["as_of"],
-                source=g["source"],
-            ),
-        )
-        for gid, g in raw["outbound_transfer"]["groups"].items()
-    }
-    region_group = {region: gid for gid, regions in raw["regions"]["groups"].items() for region in regions}
-    a1 = raw["a1_compute"]
-    lk = raw["livekit_cloud"]
-    return PriceBook(
-        gb_per_tb=_dec(raw["gb_per_tb"]),
-        groups=groups,
-        region_group=region_group,
-        region_assumed=dict(raw["regions"].get("assumed") or {}),
-        regions_as_of=raw["regions"]["as_of"],
-        regions_source=raw["regions"]["source"],
-        hours_per_month=_dec(a1["hours_per_month"]),
-        a1_ocpu=DatedPrice("A1 OCPU", _dec(a1["ocpu"]["usd_per_ocpu_hour"]), "OCPU-hour", a1["ocpu"]["as_of"], a1["ocpu"]["source"]),
-        a1_memory=DatedPrice("A1 memory", _dec(a1["memory"]["usd_per_gb_hour"]), "GB-hour", a1["memory"]["as_of"], a1["memory"]["source"]),
-        livekit_plans=tuple(
-            LiveKitPlan(
-                name=p["name"],
-                usd_per_month=_dec(p["usd_per_month"]),
-                included_minutes=int(p["included_minutes"]),
-                usd_per_minute_over=None if p["usd_per_minute_over"] is None else _dec(p["usd_per_minute_over"]),
-                note=p.get("note", ""),
-            )
-            for p in lk["plans"]
-        ),
-        livekit_as_of=lk["as_of"],
-        livekit_source=lk["source"],
-        livekit_verified=bool(lk["verified"]),
-    )
-
-
-def price_group(region: str) -> PriceGroup:
-    """The outbound price group of an OCI region; `CostError` with a hint if unknown."""
-    book = price_book()
-    gid = book.region_group.get(region)
-    if gid is None:
-        raise CostError(
-            "region",
-            region,
-            "not a public commercial OCI region with a known outbound price group",
-            choices=sorted(book.region_group),
-        )
-    return book.groups[gid]
-
-
-# ---------------------------------------------------------------------------
-# Scenario and traffic
 
 
 def _whole(value: object) -> bool:
@@ -357,7 +221,7 @@ class CostReport:
                         "usd_per_gb": float(o.egress.group.price.usd),
                         "free_gb": _jnum(o.egress.free_gb),
                         "free_used_gb": _jnum(o.egress.used_free_gb),
-                        "free_used_pct": float(_round(o.egress.free_used_pct, Decimal("0.1"))),
+                        "free_used_pct": float(round_to(o.egress.free_used_pct, Decimal("0.1"))),
                         "billable_gb": _jnum(o.egress.billable_gb),
                         "usd": _money(o.egress.usd),
                     },
@@ -399,12 +263,13 @@ class CostReport:
         }
 
 
-def _round(value: Decimal, step: Decimal) -> Decimal:
+def round_to(value: Decimal, step: Decimal) -> Decimal:
+    """``value`` rounded half-up to a multiple of ``step``, as a bill rounds."""
     return value.quantize(step, rounding=ROUND_HALF_UP)
 
 
 def _money(value: Decimal) -> float:
-    return float(_round(value, _CENT))
+    return float(round_to(value, CENT))
 
 
 def _jnum(value: Decimal) -> int | float:
@@ -491,134 +356,3 @@ def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, o
 
 # ---------------------------------------------------------------------------
 # Table
-
-
-def _num(value: Decimal, places: int = 2) -> str:
-    """Thousands separators, at most ``places`` decimals, no trailing zeros."""
-    text = f"{_round(value, Decimal(1).scaleb(-places)):,.{places}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _usd(value: Decimal) -> str:
-    return f"${_round(value, _CENT):,.2f}"
-
-
-def _unit_price(value: Decimal) -> str:
-    # Unit prices keep every digit the price list gives ($0.0085, $0.0005).
-    return "$" + format(value.normalize(), "f")
-
-
-def _plural(n: int | float, word: str) -> str:
-    return f"{_num(_dec(n))} {word}{'' if n == 1 else 's'}"
-
-
-def _align(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(len(r) for r in rows))]
-    out = []
-    for r in rows:
-        cells = [c.ljust(widths[i]) for i, c in enumerate(r)]
-        out.append((indent + "  ".join(cells)).rstrip())
-    return out
-
-
-def format_table(report: CostReport) -> str:
-    """The report as the plain-text table `flowstack cost` prints."""
-    s, t = report.scenario, report.traffic
-    group = report.oracle[0].egress.group
-    lines = [
-        f"Cost estimate for {report.region}, A1 {_num(report.ocpus)} OCPU / {_num(report.memory_gbs)} GB, on {report.on.isoformat()}",
-        f"Scenario: {_plural(s.spaces, 'space')} x {_plural(s.users_per_space, 'user')}, "
-        f"{_num(_dec(s.hours_per_day))} h/day x {_num(_dec(s.days_per_month))} days/month, {_num(_dec(s.mbps_per_user))} Mbps per user",
-        "",
-        "Traffic per month",
-        *_align(
-            [
-                ["media minutes", f"{_num(t.participant_minutes, 0)} participant-minutes"],
-                ["egress", f"{_num(t.egress_tb)} TB ({_num(t.egress_gb)} GB; 1 TB = {_num(t.gb_per_tb, 0)} GB)"],
-            ]
-        ),
-        "",
-        f"Oracle Cloud, {report.region}: outbound price group {group.name} ({group.part_number}), {_unit_price(group.price.usd)}/GB",
-    ]
-    assumed = report.oracle[0].egress.group_assumed
-    if assumed:
-        lines.append(f"  price group assumed: {assumed}")
-    hours = _num(report.oracle[0].compute.hours_per_month, 0)
-    labels = [
-        "limits",
-        "",
-        "free outbound",
-        "free allowance used",
-        "egress over allowance",
-        f"A1 OCPU-hours ({_num(report.ocpus)} x {hours} h)",
-        "A1 OCPU-hours over",
-        f"A1 GB-hours ({_num(report.memory_gbs)} x {hours} h)",
-        "A1 GB-hours over",
-        "Oracle total",
-    ]
-    # One column per limits reading in force, the verified one first.
-    columns = []
-    for o in report.oracle:
-        e, c = o.egress, o.compute
-        columns.append(
-            [
-                o.limits.id,
-                "verified" if o.limits.verified else "UNVERIFIED",
-                f"{_num(e.free_gb / t.gb_per_tb)} TB",
-                f"{_num(e.used_free_gb / t.gb_per_tb)} TB ({_num(e.free_used_pct, 1)}%)",
-                f"{_num(e.billable_gb)} GB x {_unit_price(group.price.usd)} = {_usd(e.usd)}",
-                f"{_num(c.ocpu_hours)} of {_num(c.free_ocpu_hours)} free",
-                f"{_num(c.over_ocpu_hours)} x {_unit_price(report.a1_ocpu_price.usd)} = {_usd(c.ocpu_usd)}",
-                f"{_num(c.gb_hours)} of {_num(c.free_gb_hours)} free",
-                f"{_num(c.over_gb_hours)} x {_unit_price(report.a1_memory_price.usd)} = {_usd(c.memory_usd)}",
-                f"{_usd(o.usd)}/month",
-            ]
-        )
-    rows = [[label, *(col[i] for col in columns)] for i, label in enumerate(labels)]
-    lines += _align(rows)
-    unverified = [o.limits.id for o in report.oracle if not o.limits.verified]
-    if unverified:
-        lines.append(f"  {', '.join(unverified)}: reported, not verified; plan for either column.")
-
-    lines += ["", "LiveKit Cloud, same workload (participant minutes only, as the user's guide priced it)"]
-    lk_rows = []
-    for q in report.livekit:
-        p = q.plan
-        if p.usd_per_minute_over is None:
-            what = (
-                f"free quota of {_num(_dec(p.included_minutes), 0)} min: {_usd(p.usd_per_month)}/month"
-                if q.usd is not None
-                else f"free quota of {_num(_dec(p.included_minutes), 0)} min, hard limit: cannot carry this workload"
-            )
-        else:
-            what = (
-                f"{_usd(p.usd_per_month)} incl. {_num(_dec(p.included_minutes), 0)} min + "
-                f"{_num(q.over_minutes, 0)} min x {_unit_price(p.usd_per_minute_over)} = {_usd(q.usd)}/month"  # type: ignore[arg-type]
-            )
-        lk_rows.append([p.name, what])
-    cheapest = report.livekit_cheapest
-    if cheapest is not None:
-        lk_rows.append(["cheapest", f"{cheapest.plan.name}, {_usd(cheapest.usd)}/month"])  # type: ignore[arg-type]
-    lines += _align(lk_rows)
-
-    lines += ["", "Prices used"]
-    price_rows = []
-    for p in report.prices:
-        price_rows.append([p.item, f"{_unit_price(p.usd)}/{p.unit}", f"as of {p.as_of.isoformat()}"])
-    price_rows.append(
-        [
-            "LiveKit Cloud plans",
-            "see above",
-            f"as of {report.livekit_as_of.isoformat()}"
-            + ("" if report.livekit_verified else ", as given by the user's guide, not re-verified"),
-        ]
-    )
-    lines += _align(price_rows)
-    lines += ["", "Always Free limits used"]
-    lines += _align(
-        [
-            [o.limits.id, "verified" if o.limits.verified else "UNVERIFIED", f"effective {o.limits.effective.isoformat()}"]
-            for o in report.oracle
-        ]
-    )
-    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Writing a rendered stack: a build directory and a byte-reproducible zip.
+"""Writing files: atomic writes, whole directories, and byte-reproducible zips.
 
 Both writes are atomic: everything goes to a temporary sibling first and is renamed
 into place only when complete, so an error leaves no half-written directory and an
@@ -7,17 +7,14 @@ existing zip untouched.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from .config import StackConfig, load_config
-from .errors import PackageError, ValidationFailed
+from .errors import PackageError
 
 # A fixed timestamp (the earliest a zip can hold) and mode make two builds byte-identical.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -88,36 +85,3 @@ def write_tree(files: dict[str, bytes], dest: Path, modes: dict[str, int] | None
     except OSError as exc:
         raise PackageError(f"cannot write {dest}: {exc.strerror or exc}") from None
     return dest
-
-
-@dataclass(frozen=True)
-class Built:
-    """A rendered, validated stack and its zip, all in memory."""
-
-    config: StackConfig
-    files: dict[str, bytes]
-    report: object  # validate.Report
-    zip_bytes: bytes
-
-
-def build(config_path: str | Path, *, allow_paid: bool = False, on: dt.date | None = None) -> Built:
-    """Config -> files -> checks -> zip, raising `ValidationFailed` if a check fails."""
-    from .render import render_stack
-    from .validate import validate_files
-
-    config = load_config(config_path)
-    files = render_stack(config, on)
-    report = validate_files(files, config, allow_paid=allow_paid, on=on)
-    if not report.ok:
-        raise ValidationFailed(report, report.summary())
-    return Built(config=config, files=files, report=report, zip_bytes=zip_bytes(files))
-
-
-def default_zip_path(config: StackConfig) -> Path:
-    """dist/<name>-stack.zip, relative to where the command runs."""
-    return Path("dist") / f"{config.name}-stack.zip"
-
-
-def default_build_dir(config: StackConfig) -> Path:
-    """build/<name>/, relative to where the command runs."""
-    return Path("build") / config.name

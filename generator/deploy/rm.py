@@ -27,30 +27,27 @@ from typing import Any
 import oci
 from oci.resource_manager import models
 
-from .errors import (
+from ..contract import AUTO_FILLED, is_secret
+from ..errors import (
     InstanceReplacement,
+    Interrupted,
     JobConflict,
     JobFailed,
     JobInterrupted,
     JobUnfollowed,
     MissingVariables,
     OciConfigError,
-    Interrupted,
     ResourceManagerError,
     Throttled,
     UnknownVariable,
     did_you_mean,
 )
-
-from .oci_defaults import AUTH_METHODS, DEFAULT_CONFIG_FILE, DEFAULT_PROFILE  # noqa: E402,F401 - re-exported
+from .oci_defaults import AUTH_METHODS, DEFAULT_CONFIG_FILE, DEFAULT_PROFILE  # noqa: F401 - re-exported
 
 # Stack identity: the display name alone is not unique in a compartment, so a stack is
 # ours only when it also carries this freeform tag with the config's name.
 STACK_TAG = "flowstack-stack"
 TERRAFORM_VERSION = "1.5.x"
-# Filled in from the OCI config / --compartment on every run (facts §5: RM fills these
-# in the console, but a stack driven through the API has to be given them).
-AUTO_VARIABLES = ("compartment_ocid", "region", "tenancy_ocid")
 AD_VARIABLE = "availability_domain_number"
 AD_NAME_VARIABLE = "availability_domain_name"  # when set, the stack ignores the number
 # The stack wraps the number over the region's domains (element()), so 1..3 is safe in
@@ -63,7 +60,6 @@ OPERATIONS = ("PLAN", "APPLY", "DESTROY")
 CAPACITY_PATTERN = re.compile(r"out of (host )?capacity", re.IGNORECASE)
 # Terraform's OCI provider reports a throttle as "Error: 429-TooManyRequests, ...".
 THROTTLE_PATTERN = re.compile(r"TooManyRequests|\b429[- ]Too ?Many", re.IGNORECASE)
-SECRET_NAME = re.compile(r"secret|passw|token|private_key|api_key|key_content|credential", re.IGNORECASE)
 PLAN_LINE = re.compile(
     r"Plan:(?: (\d+) to import,)? (\d+) to add, (\d+) to change, (\d+) to destroy"
 )
@@ -221,13 +217,13 @@ def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def is_secret_name(name: str) -> bool:
-    """True for variable names that must never be printed (``livekit_api_secret``...)."""
-    return bool(SECRET_NAME.search(name))
+    """True for variable names that must never be printed (``livekit_api_secret``...): `contract.is_secret`."""
+    return is_secret(name)
 
 
 def is_masked(name: str, sensitive: Iterable[str] = ()) -> bool:
     """True when a variable's value must not be shown: marked sensitive, or named like a secret."""
-    return name in set(sensitive) or is_secret_name(name)
+    return is_secret(name, sensitive=name in set(sensitive))
 
 
 def mask_variables(variables: Mapping[str, str], sensitive: Iterable[str] = ()) -> dict[str, str]:
@@ -250,7 +246,7 @@ class VariableSpec:
     sensitive: frozenset[str]
 
     @classmethod
-    def from_variables(cls, stack: str, variables: Iterable[Any], auto_filled: Iterable[str] = AUTO_VARIABLES) -> VariableSpec:
+    def from_variables(cls, stack: str, variables: Iterable[Any], auto_filled: Iterable[str] = AUTO_FILLED) -> VariableSpec:
         """From model ``Variable``s (anything with ``name``, ``sensitive`` and ``has_default``)."""
         variables = list(variables)
         auto = frozenset(auto_filled)
@@ -258,7 +254,7 @@ class VariableSpec:
             stack=stack,
             names=frozenset(v.name for v in variables) | auto,
             required=tuple(v.name for v in variables if not v.has_default and v.name not in auto),
-            sensitive=frozenset(v.name for v in variables if v.sensitive),
+            sensitive=frozenset(v.name for v in variables if is_secret(v.name, sensitive=v.sensitive)),
         )
 
     def check_names(self, variables: Iterable[str]) -> None:
@@ -489,7 +485,7 @@ class _KnownReachable(oci.retry.retry_checkers.BaseRetryChecker):
     or no network at all is not, and would otherwise cost half a minute of retries.
     """
 
-    def __init__(self, deployer: "Deployer") -> None:
+    def __init__(self, deployer: Deployer) -> None:
         super().__init__()
         self.deployer = deployer
 

@@ -1,12 +1,11 @@
-"""`flowstack validate`: prove a stack is right before it leaves the machine.
-
-Works on the in-memory ``{path: bytes}`` of a render, or on a stack directory someone
-edited by hand. Each check returns a `CheckResult`; a `Report` is their list. Nothing
-here prints or exits: the CLI formats the report.
+"""The stack checks of `flowstack validate`, on a stack's files parsed once.
 
 The checks re-derive what they compare from the stack's own files (its livekit.yaml,
 its security list, its firewall script), so a hand edit that breaks one of them is
 caught even though the generator would never write it.
+
+>>> Stack({"main.tf": b""}).check_syntax().status  # doctest: +SKIP
+'pass'
 """
 
 from __future__ import annotations
@@ -14,36 +13,36 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
-import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import hcl2
 import pygohcl
 import yaml
 
-from . import limits
-from .config import StackConfig, load_config
-from .errors import did_you_mean
-from .livekit import unknown_keys
-from .model import AUTO_FILLED
-from .ports import ANYWHERE, SSH_SOURCE, LiveKitSettingsError, PortRule, host_rules, livekit_needs, policy_from_livekit
-
-PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
-
-# libyaml's loader when PyYAML was built with it: the same results, several times faster.
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a safe loader
+from .. import limits, provider_schema
+from ..config_schema import StackConfig
+from ..contract import AUTO_FILLED, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, is_secret
+from ..errors import did_you_mean
+from ..files import zip_bytes
+from ..hcl import blocks as _blocks
+from ..hcl import unquote as _unquote
+from ..livekit import unknown_keys
+from ..ports import (
+    ANYWHERE,
+    SSH_SOURCE,
+    LiveKitSettingsError,
+    PortRule,
+    extra_rules,
+    host_rules,
+    livekit_needs,
+    policy_from_livekit,
+)
+from ..prices import price_book
+from ..yamlio import load_yaml
+from .report import FAIL, PASS, SKIP, WARN, CheckResult
 
 # Console upload limit for a stack zip: about 11 MB (community report, not verified).
 ZIP_LIMIT_BYTES = 11 * 1024 * 1024
@@ -51,129 +50,7 @@ ZIP_LIMIT_BYTES = 11 * 1024 * 1024
 METADATA_LIMIT_BYTES = 32_000
 # An RSA-4096 OpenSSH public key is ~750 bytes; budget for a long one plus the JSON around it.
 SSH_KEY_ALLOWANCE = 1_000
-FIREWALL_PATH = "/usr/local/sbin/flowstack-firewall"
-LIVEKIT_PATH = "/opt/flowstack/livekit.yaml"
-
-SECRET_NAME = re.compile(r"(secret|password|passwd|token|private_key|api_key_secret)", re.I)
 PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+ )?PRIVATE KEY-----")
-
-
-@dataclass
-class CheckResult:
-    check: str
-    status: str
-    detail: str
-    problems: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Report:
-    results: list[CheckResult]
-
-    @property
-    def ok(self) -> bool:
-        return all(r.status != FAIL for r in self.results)
-
-    @property
-    def failures(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == FAIL]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [asdict(r) for r in self.results]}
-
-    def summary(self) -> str:
-        bad = self.failures
-        if not bad:
-            return "stack is valid"
-        first = bad[0].problems[0] if bad[0].problems else bad[0].detail
-        return f"stack failed {len(bad)} check(s): {', '.join(r.check for r in bad)}. First problem: {first}"
-
-
-def format_table(report: Report) -> str:
-    """A fixed-width table: check, result, detail (one line per problem under its check)."""
-    width = max(len(r.check) for r in report.results)
-    lines = [f"{'check'.ljust(width)}  result  detail", f"{'-' * width}  ------  {'-' * 40}"]
-    for r in report.results:
-        lines.append(f"{r.check.ljust(width)}  {r.status.upper().ljust(6)}  {r.detail}")
-        for p in r.problems:
-            lines.append(f"{''.ljust(width)}          - {p}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------
-# Entry points
-
-
-def read_stack_dir(path: Path) -> dict[str, bytes]:
-    """The stack files of a directory (its top level, as Resource Manager reads a zip)."""
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")}
-
-
-def validate_path(
-    path: str | Path, *, external: bool = True, allow_paid: bool = False, on: dt.date | None = None
-) -> Report:
-    """Validate a config file (rendered first) or an already generated stack directory."""
-    p = Path(path)
-    if p.is_dir():
-        return validate_files(read_stack_dir(p), None, external=external, allow_paid=allow_paid, on=on)
-    from .render import render_stack
-
-    config = load_config(p)
-    return validate_files(render_stack(config, on), config, external=external, allow_paid=allow_paid, on=on)
-
-
-def validate_files(
-    files: dict[str, bytes],
-    config: StackConfig | None = None,
-    *,
-    external: bool = False,
-    allow_paid: bool = False,
-    on: dt.date | None = None,
-) -> Report:
-    """Run every check on a stack's files. ``external`` adds Terraform and Checkov when installed."""
-    stack = _Stack(files)
-    checks: list[tuple[str, Callable[[], CheckResult]]] = [
-        ("syntax", stack.check_syntax),
-        ("references", stack.check_references),
-        ("provider schema", stack.check_provider_schema),
-        ("port policy", lambda: stack.check_ports(config)),
-        ("livekit settings", stack.check_livekit_keys),
-        ("always free", lambda: stack.check_always_free(config, allow_paid, on)),
-        ("resource manager fit", stack.check_rm_fit),
-        ("secrets", lambda: stack.check_secrets(config)),
-    ]
-    results = []
-    for name, fn in checks:
-        if name != "syntax" and not stack.parsed_ok:
-            results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
-            continue
-        results.append(fn())
-    if external:
-        results += [external_terraform(files), external_checkov(files)]
-    return Report(results)
-
-
-# ---------------------------------------------------------------------------
-
-
-def _unquote(v: Any) -> Any:
-    if isinstance(v, str) and len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-        return v[1:-1]
-    return v
-
-
-def _label(v: str) -> str:
-    return _unquote(v)
-
-
-def _blocks(doc: dict[str, Any], kind: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(type, name, body) of every ``resource``/``data`` block in a python-hcl2 document."""
-    out = []
-    for entry in doc.get(kind, []) or []:
-        for typ, named in entry.items():
-            for name, body in named.items():
-                out.append((_label(typ), _label(name), body))
-    return out
 
 
 _REF = re.compile(
@@ -244,7 +121,7 @@ _TEMPLATE_TOKEN = re.compile(r"\$\$\{|%%\{|\$\{\s*([^}]*?)\s*\}|%\{")
 _TEMPLATEFILE = re.compile(r"templatefile\(\s*\"(?P<path>[^\"]*)\"\s*,\s*\{(?P<body>.*?)\}\s*\)", re.S)
 
 
-class _Stack:
+class Stack:
     """A stack's files, parsed once, with one method per check."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
@@ -272,7 +149,7 @@ class _Stack:
             if name not in self.text:
                 continue  # a missing file is reported by the check that needs it
             try:
-                _load_yaml(self.text[name])
+                load_yaml(self.text[name])
             except yaml.MarkedYAMLError as exc:
                 line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
                 self.syntax_problems.append(f"{name}:{line}: YAML syntax error: {exc.problem}")
@@ -289,7 +166,7 @@ class _Stack:
         for doc in self.docs.values():
             for entry in doc.get("variable", []) or []:
                 for name, body in entry.items():
-                    out[_label(name)] = body
+                    out[_unquote(name)] = body
         return out
 
     def locals(self) -> dict[str, Any]:
@@ -302,7 +179,7 @@ class _Stack:
     @cached_property
     def cloud_config(self) -> dict[str, Any]:
         try:
-            data = _load_yaml(self.text.get("cloud-init.yaml", "")) or {}
+            data = load_yaml(self.text.get("cloud-init.yaml", "")) or {}
         except yaml.YAMLError:
             return {}
         return data if isinstance(data, dict) else {}
@@ -388,8 +265,6 @@ class _Stack:
 
     # -- 3. provider schema --------------------------------------------------
     def check_provider_schema(self) -> CheckResult:
-        from . import provider_schema
-
         found = provider_schema.check(self.docs)
         version = provider_schema.snapshot_version()
         if found:
@@ -399,11 +274,11 @@ class _Stack:
 
     # -- 4. ports ------------------------------------------------------------
     def livekit_settings(self) -> dict[str, Any] | None:
-        text = self.written_file(LIVEKIT_PATH)
+        text = self.written_file(LIVEKIT_CONFIG)
         if text is None:
             return None
         try:
-            data = _load_yaml(text)
+            data = load_yaml(text)
         except yaml.YAMLError:
             return None
         return data if isinstance(data, dict) else None
@@ -429,7 +304,7 @@ class _Stack:
         return rules
 
     def firewall_rules(self) -> list[PortRule] | None:
-        script = self.written_file(FIREWALL_PATH)
+        script = self.written_file(FIREWALL_SCRIPT)
         if script is None:
             return None
         out = []
@@ -449,8 +324,8 @@ class _Stack:
     def check_ports(self, config: StackConfig | None) -> CheckResult:
         lk = self.livekit_settings()
         if lk is None:
-            return CheckResult("port policy", FAIL, f"cloud-init.yaml writes no {LIVEKIT_PATH}: cannot derive what LiveKit needs", [
-                f"add {LIVEKIT_PATH} to write_files in cloud-init.yaml (flowstack generate writes it)"])
+            return CheckResult("port policy", FAIL, f"cloud-init.yaml writes no {LIVEKIT_CONFIG}: cannot derive what LiveKit needs", [
+                f"add {LIVEKIT_CONFIG} to write_files in cloud-init.yaml (flowstack generate writes it)"])
         sl = self.security_list_rules()
         declared = _declared_extras(config, sl)
         try:
@@ -480,7 +355,7 @@ class _Stack:
                 )
         host = self.firewall_rules()
         if host is None:
-            problems.append(f"cloud-init.yaml writes no {FIREWALL_PATH}: OCI's Ubuntu images REJECT every port not allowed on the host")
+            problems.append(f"cloud-init.yaml writes no {FIREWALL_SCRIPT}: OCI's Ubuntu images REJECT every port not allowed on the host")
         else:
             want_host = {(r.protocol, r.low, r.high) for r in host_rules(wanted)}
             have_host = {(r.protocol, r.low, r.high) for r in host}
@@ -495,7 +370,7 @@ class _Stack:
     def check_livekit_keys(self) -> CheckResult:
         lk = self.livekit_settings()
         if lk is None:
-            return CheckResult("livekit settings", SKIP, f"no {LIVEKIT_PATH} in cloud-init.yaml")
+            return CheckResult("livekit settings", SKIP, f"no {LIVEKIT_CONFIG} in cloud-init.yaml")
         bad = unknown_keys(lk)
         if bad:
             hints = {"turn.tcp_port": " (TURN over TCP is turn.tls_port, with turn.domain; LiveKit never reads turn.tcp_port)"}
@@ -552,8 +427,6 @@ class _Stack:
 
     # -- 6. Resource Manager fit ---------------------------------------------
     def check_rm_fit(self) -> CheckResult:
-        from .package import zip_bytes
-
         problems: list[str] = []
         size = len(zip_bytes(self.files))
         if size > ZIP_LIMIT_BYTES:
@@ -574,7 +447,7 @@ class _Stack:
         if "schema.yaml" not in self.text:
             return []
         try:
-            schema = _load_yaml(self.text.get("schema.yaml", "")) or {}
+            schema = load_yaml(self.text.get("schema.yaml", "")) or {}
         except yaml.YAMLError:
             return ["schema.yaml does not parse"]
         variables = self.variables()
@@ -609,7 +482,7 @@ class _Stack:
     # -- 7. secrets ----------------------------------------------------------
     def check_secrets(self, config: StackConfig | None) -> CheckResult:
         problems = []
-        env_secrets = {k: v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8}
+        env_secrets = {k: v for k, v in os.environ.items() if is_secret(k) and len(v) >= 8}
         for name, text in self.text.items():
             if PRIVATE_KEY_BLOCK.search(text):
                 problems.append(f"{name}: contains a private key block; pass keys as sensitive variables at deploy time")
@@ -622,12 +495,12 @@ class _Stack:
         if lk:
             for key, secret in (lk.get("keys") or {}).items():
                 if not (isinstance(secret, str) and re.fullmatch(r"\$\{\s*\w+\s*\}", secret)):
-                    problems.append(f"cloud-init.yaml: {LIVEKIT_PATH} holds a literal secret for LiveKit key {key!r}; use the ${{livekit_api_secret}} placeholder (random_password) instead")
-        compose = self.written_file("/opt/flowstack/docker-compose.yml")
+                    problems.append(f"cloud-init.yaml: {LIVEKIT_CONFIG} holds a literal secret for LiveKit key {key!r}; use the ${{livekit_api_secret}} placeholder (random_password) instead")
+        compose = self.written_file(COMPOSE_FILE)
         if compose:
             for line in compose.splitlines():
                 m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*):\s*(\S.*)$", line)
-                if m and SECRET_NAME.search(m.group(1)) and "${" not in m.group(2):
+                if m and is_secret(m.group(1)) and "${" not in m.group(2):
                     problems.append(f"cloud-init.yaml: docker-compose.yml sets {m.group(1)} to a literal; list it in socket.secret_env instead")
         if problems:
             return CheckResult("secrets", FAIL, "secret values would ship in the zip", problems)
@@ -645,7 +518,7 @@ def _literal_secrets_hcl(doc: dict[str, Any]) -> list[str]:
                     continue
                 key = _unquote(k)
                 here = f"{path}.{key}" if path else key
-                if isinstance(v, str) and SECRET_NAME.search(key) and v.startswith('"') and "${" not in v and len(v) > 2:
+                if isinstance(v, str) and is_secret(key) and v.startswith('"') and "${" not in v and len(v) > 2:
                     problems.append(f"{here} is set to a literal string; use a sensitive variable or random_password")
                 walk(v, here)
         elif isinstance(node, list):
@@ -657,26 +530,24 @@ def _literal_secrets_hcl(doc: dict[str, Any]) -> list[str]:
     for entry in doc.get("variable", []) or []:
         for name, body in entry.items():
             default = body.get("default")
-            if SECRET_NAME.search(_unquote(name)) and isinstance(default, str) and default not in ('""',):
+            if is_secret(_unquote(name), sensitive=body.get("sensitive") is True) and isinstance(default, str) and default not in ('""',):
                 problems.append(f"variable {_unquote(name)} has a default value; secrets must have none")
     return problems
 
 
 def _declared_extras(config: StackConfig | None, security_list: list[PortRule]) -> list[PortRule]:
     if config is not None:
-        from .ports import extra_rules
-
         return extra_rules(config)
     # A stack directory: an extra rule counts as declared when it says why (flowstack writes "extra_ports: <reason>").
     return [r for r in security_list if r.why.startswith("extra_ports: ") and len(r.why) > len("extra_ports: ") + 2]
 
 
-def _socket_port(stack: _Stack) -> int | None:
-    compose = stack.written_file("/opt/flowstack/docker-compose.yml")
+def _socket_port(stack: Stack) -> int | None:
+    compose = stack.written_file(COMPOSE_FILE)
     if not compose:
         return None
     try:
-        port = ((_load_yaml(compose) or {}).get("services", {}).get("socket", {}).get("environment", {}) or {}).get("PORT")
+        port = ((load_yaml(compose) or {}).get("services", {}).get("socket", {}).get("environment", {}) or {}).get("PORT")
         return int(port) if port else None
     except (yaml.YAMLError, ValueError, AttributeError):
         return None
@@ -697,8 +568,6 @@ def _n(x: Any) -> str:
 
 def _monthly_overage(ocpus: float, mem: float, reading: limits.LimitReading) -> str:
     """Roughly what running this size all month costs beyond the free allowance."""
-    from .cost import price_book
-
     book = price_book()
     hours = float(book.hours_per_month)
     ocpu_over = max(0.0, ocpus * hours - reading.a1_ocpu_hours_per_month)
@@ -727,68 +596,5 @@ def _lark_message(exc: Exception) -> str:
 
 def _schema_problem_text(p: Any) -> str:
     return f"{p.file}: {p.address}{'.' + p.path if getattr(p, 'path', '') else ''}: {p.message}"
-
-
-# ---------------------------------------------------------------------------
-# External tools, when installed
-
-
-def _write_tmp(files: dict[str, bytes]) -> tempfile.TemporaryDirectory[str]:
-    tmp = tempfile.TemporaryDirectory(prefix="flowstack-validate-")
-    for name, data in files.items():
-        (Path(tmp.name) / name).write_bytes(data)
-    return tmp
-
-
-def external_terraform(files: dict[str, bytes]) -> CheckResult:
-    exe = shutil.which("terraform")
-    if not exe:
-        return CheckResult("terraform validate", SKIP, "not installed (terraform not on PATH)")
-    with _write_tmp(files) as d:
-        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
-        try:
-            init = subprocess.run([exe, "init", "-backend=false", "-input=false", "-no-color"], cwd=d, env=env,
-                                  capture_output=True, text=True, timeout=120)
-        except subprocess.TimeoutExpired:
-            return CheckResult("terraform validate", SKIP, "terraform init timed out fetching providers (offline?)")
-        if init.returncode != 0:
-            reason = next((ln.strip() for ln in init.stdout.splitlines() + init.stderr.splitlines() if ln.strip().startswith("Error")), "init failed")
-            return CheckResult("terraform validate", SKIP, f"installed, but terraform init could not fetch the providers: {reason}")
-        out = subprocess.run([exe, "validate", "-json", "-no-color"], cwd=d, env=env, capture_output=True, text=True, timeout=120)
-        try:
-            result = json.loads(out.stdout)
-        except json.JSONDecodeError:
-            return CheckResult("terraform validate", FAIL, "terraform validate printed no JSON", [out.stderr.strip()[:500]])
-        if result.get("valid"):
-            return CheckResult("terraform validate", PASS, "terraform validate: the configuration is valid")
-        diags = [f"{d.get('range', {}).get('filename', '?')}:{d.get('range', {}).get('start', {}).get('line', '?')}: {d.get('summary')}: {d.get('detail', '')}"
-                 for d in result.get("diagnostics", [])]
-        return CheckResult("terraform validate", FAIL, f"{result.get('error_count', len(diags))} error(s)", diags)
-
-
-def checkov_executable() -> str | None:
-    """Checkov lives in its own virtualenv (its hcl2 shadows python-hcl2): FLOWSTACK_CHECKOV, .venv-checkov, or PATH."""
-    candidates = [os.environ.get("FLOWSTACK_CHECKOV"), str(Path(__file__).resolve().parent.parent / ".venv-checkov" / "bin" / "checkov"), shutil.which("checkov")]
-    return next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
-
-
-def external_checkov(files: dict[str, bytes]) -> CheckResult:
-    exe = checkov_executable()
-    if not exe:
-        return CheckResult("checkov", SKIP, "not installed (set FLOWSTACK_CHECKOV or run `make checkov`)")
-    with _write_tmp({k: v for k, v in files.items() if k.endswith(".tf")}) as d:
-        out = subprocess.run([exe, "-d", d, "--framework", "terraform", "-o", "json", "--quiet", "--compact", "--skip-download"],
-                             capture_output=True, text=True, timeout=300)
-    try:
-        data = json.loads(out.stdout or "{}")
-    except json.JSONDecodeError:
-        return CheckResult("checkov", FAIL, "checkov printed no JSON", [(out.stderr or out.stdout).strip()[:500]])
-    reports = data if isinstance(data, list) else [data]
-    failed = [c for r in reports for c in (r.get("results", {}) or {}).get("failed_checks", [])]
-    summary = [r.get("summary", {}) for r in reports]
-    passed = sum(s.get("passed", 0) for s in summary)
-    if failed:
-        return CheckResult("checkov", FAIL, f"{len(failed)} failed check(s)", [f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in failed])
-    return CheckResult("checkov", PASS, f"0 failed, {passed} passed")
 
 

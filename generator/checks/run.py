@@ -1,0 +1,69 @@
+"""`flowstack validate`: prove a stack is right before it leaves the machine.
+
+Works on the in-memory ``{path: bytes}`` of a render, or on a stack directory someone
+edited by hand. Each check returns a `CheckResult`; a `Report` is their list. Nothing
+here prints or exits: the CLI formats the report.
+
+>>> validate_path("stacks/flowspace.yaml", external=False).ok  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import load_config
+from ..config_schema import StackConfig
+from ..render import render_stack
+from .external import external_checkov, external_terraform
+from .report import SKIP, CheckResult, Report
+from .stack import Stack
+
+
+def read_stack_dir(path: Path) -> dict[str, bytes]:
+    """The stack files of a directory (its top level, as Resource Manager reads a zip)."""
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")}
+
+
+def validate_path(
+    path: str | Path, *, external: bool = True, allow_paid: bool = False, on: dt.date | None = None
+) -> Report:
+    """Validate a config file (rendered first) or an already generated stack directory."""
+    p = Path(path)
+    if p.is_dir():
+        return validate_files(read_stack_dir(p), None, external=external, allow_paid=allow_paid, on=on)
+    config = load_config(p)
+    return validate_files(render_stack(config, on), config, external=external, allow_paid=allow_paid, on=on)
+
+
+def validate_files(
+    files: dict[str, bytes],
+    config: StackConfig | None = None,
+    *,
+    external: bool = False,
+    allow_paid: bool = False,
+    on: dt.date | None = None,
+) -> Report:
+    """Run every check on a stack's files. ``external`` adds Terraform and Checkov when installed."""
+    stack = Stack(files)
+    checks: list[tuple[str, Callable[[], CheckResult]]] = [
+        ("syntax", stack.check_syntax),
+        ("references", stack.check_references),
+        ("provider schema", stack.check_provider_schema),
+        ("port policy", lambda: stack.check_ports(config)),
+        ("livekit settings", stack.check_livekit_keys),
+        ("always free", lambda: stack.check_always_free(config, allow_paid, on)),
+        ("resource manager fit", stack.check_rm_fit),
+        ("secrets", lambda: stack.check_secrets(config)),
+    ]
+    results = []
+    for name, fn in checks:
+        if name != "syntax" and not stack.parsed_ok:
+            results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
+            continue
+        results.append(fn())
+    if external:
+        results += [external_terraform(files), external_checkov(files)]
+    return Report(results)

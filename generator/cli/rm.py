@@ -1,0 +1,396 @@
+"""Resource Manager commands: rm-apply, rm-plan, rm-destroy, rm-status, rm-logs, rm-outputs.
+
+Each parses options, calls the deploy library and prints; `_RmConsole` is the terminal
+view of a job (log lines on stdout, notes and the status line on stderr).
+
+>>> rm_apply_command.name
+'rm-apply'
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import shlex
+import sys
+from collections.abc import Callable
+
+import click
+
+from ..config import load_config
+from ..deploy import oci_defaults
+from ..errors import ApprovalRequired, FlowstackError, InstanceReplacement, JobConflict, JobUnfollowed
+
+
+def _lazy_module(name: str):  # type: ignore[no-untyped-def]
+    """Import ``name`` on first attribute access: the oci SDK costs ~0.3 s, and only rm-* need it
+    (a lazy import that keeps `--help` fast, not a cycle dodge)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+rm = _lazy_module("generator.deploy.rm")
+workflow = _lazy_module("generator.deploy.workflow")
+
+
+def _rm_common(f: Callable) -> Callable:
+    """CONFIG plus the options every rm-* command shares."""
+    params = [
+        click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False)),
+        click.option("--profile", default=oci_defaults.DEFAULT_PROFILE, show_default=True, envvar="OCI_CLI_PROFILE",
+                     help="Profile in the OCI config file."),
+        click.option("--config-file", "oci_config_file", default=oci_defaults.DEFAULT_CONFIG_FILE, show_default=True,
+                     envvar="OCI_CLI_CONFIG_FILE", help="OCI config file."),
+        click.option("--auth", type=click.Choice(oci_defaults.AUTH_METHODS), default="api_key", show_default=True,
+                     help="How to sign requests."),
+        click.option("--compartment", metavar="OCID", envvar="FLOWSTACK_COMPARTMENT",
+                     help="Compartment of the stack (default: compartment_ocid in the profile)."),
+        click.option("--endpoint", metavar="URL", help="Resource Manager endpoint (default: the region's)."),
+        click.option("--json", "as_json", is_flag=True, help="Print only data, as JSON."),
+    ]
+    for param in reversed(params):
+        f = param(f)
+    return f
+
+
+def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return rm.parse_variables(value)
+    except FlowstackError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--var: ")) from None
+
+
+_var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_rm_vars,
+                           help="Set a stack variable (repeatable); earlier values on the stack are kept.")
+
+
+def _rm_dumps(data: object) -> str:
+    return json.dumps(data, indent=2, default=lambda o: o.isoformat() if hasattr(o, "isoformat") else str(o))
+
+
+class _RmConsole:
+    """Prints job progress: log lines on stdout, notes and the TTY status line on stderr."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.quiet = as_json
+        self.tty = not as_json and sys.stderr.isatty()
+        self.status_shown = False
+
+    def hooks(self) -> rm.Hooks:
+        if self.quiet:
+            return rm.Hooks()
+        return rm.Hooks(on_log=self.log, on_status=self.status, on_note=self.note, on_job_started=self.started)
+
+    def _clear(self) -> None:
+        if self.status_shown:
+            click.echo("\r\033[K", nl=False, err=True)
+            self.status_shown = False
+
+    def log(self, line: rm.LogLine) -> None:
+        self._clear()
+        click.echo(line.message)
+
+    def status(self, status: rm.JobStatus) -> None:
+        if self.tty:
+            minutes, seconds = divmod(int(status.elapsed), 60)
+            click.echo(f"\r\033[K{status.operation} {status.state} {minutes:02d}:{seconds:02d}", nl=False, err=True)
+            self.status_shown = True
+
+    def note(self, text: str) -> None:
+        self._clear()
+        click.echo(text, err=True)
+
+    def started(self, job_id: str, operation: str) -> None:
+        self.note(f"{operation} job {job_id} started")
+
+    def done(self) -> None:
+        self._clear()
+
+    def emit(self, data: object) -> None:
+        click.echo(_rm_dumps(data))
+
+
+def _rm_command_line(opts: dict, name: str, *args: str) -> str:
+    """``flowstack NAME CONFIG ARGS`` with this run's non-default OCI options, ready to paste."""
+    words = ["flowstack", name, str(opts["config_path"]), *args]
+    for flag, key, default in (("--profile", "profile", rm.DEFAULT_PROFILE),
+                               ("--config-file", "oci_config_file", rm.DEFAULT_CONFIG_FILE),
+                               ("--auth", "auth", "api_key"),
+                               ("--compartment", "compartment", None),
+                               ("--endpoint", "endpoint", None)):
+        value = opts.get(key)
+        if value and value != default:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _rm_session(opts: dict, console: _RmConsole, **deployer_kwargs: object) -> tuple[rm.Deployer, str]:
+    """The deployer and compartment for this run's OCI options."""
+    config, signer = rm.load_oci_config(opts["oci_config_file"], opts["profile"], opts["auth"])
+    compartment = rm.resolve_compartment(config, opts["compartment"])
+    deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(), **deployer_kwargs)
+    return deployer, compartment
+
+
+def _rm_command(f: Callable) -> Callable:
+    """Give a job the user stopped following (Ctrl-C, lost connection) the command that resumes it."""
+
+    @functools.wraps(f)
+    def wrapper(**opts: object) -> object:
+        try:
+            return f(**opts)
+        except JobUnfollowed as exc:
+            raise exc.with_command(_rm_command_line(opts, "rm-status", exc.job_id, "--follow")) from None
+        except JobConflict as exc:
+            raise exc.with_command(_rm_command_line(opts, "rm-status", "--follow")) from None
+
+    return wrapper
+
+
+def _rm_stack_name(config_path: str) -> str:
+    return load_config(config_path).name
+
+
+def _rm_plan_json(result: rm.DeployResult, variables: dict[str, str], sensitive: frozenset[str]) -> dict:
+    plan = dict(zip(("add", "change", "destroy"), result.plan)) if result.plan else None
+    # The --var values of this run; sensitive ones are null, never the secret.
+    shown = {k: (None if rm.is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
+    return {"stack_id": result.stack.id, "stack_created": result.stack.created,
+            "plan_job_id": result.plan_job.id, "plan": plan, "variables": shown,
+            "instance_changes": [{"address": a, "action": action} for a, action in result.instance_changes]}
+
+
+def _rm_print_plan(summary: tuple[int, int, int] | None, job_id: str) -> None:
+    if summary is None:
+        click.echo(f"Plan job {job_id} succeeded (its log has no plan summary).")
+    else:
+        add, change, destroy = summary
+        click.echo(f"Plan: {add} to add, {change} to change, {destroy} to destroy (job {job_id}).")
+
+
+def _rm_print_outputs(outputs: list[rm.Output], show_sensitive: bool) -> None:
+    if not outputs:
+        return
+    click.echo("Outputs:")
+    width = max(len(o.name) for o in outputs)
+    for o in outputs:
+        click.echo(f"  {o.name.ljust(width)} = {o.shown(show_sensitive)}")
+
+
+def _rm_outputs_json(outputs: list[rm.Output], show_sensitive: bool) -> dict:
+    # Masked sensitive values are null in JSON, never the secret.
+    return {o.name: (o.value if show_sensitive or not o.sensitive else None) for o in outputs}
+
+
+def _rm_deploy(opts: dict, *, apply: bool) -> None:
+    variables = opts.get("variables") or {}
+    prepared = workflow.prepare(opts["config_path"], variables)  # local mistakes before any request
+    spec = prepared.spec
+    console = _RmConsole(opts["as_json"])
+    retry = rm.RetrySettings(capacity_pause=opts.get("capacity_pause", 16.0))
+    deployer, compartment = _rm_session(opts, console, retry=retry)
+
+    def confirm(plan_job: rm.JobResult, summary: tuple[int, int, int] | None) -> bool:
+        if not console.quiet:
+            console.done()
+            _rm_print_plan(summary, plan_job.id)
+        if opts.get("auto_approve"):
+            return True
+        if not sys.stdin.isatty():
+            raise ApprovalRequired("plan not applied", _rm_command_line(opts, "rm-apply", "--auto-approve"))
+        return click.confirm("Apply this plan?", default=False, err=True)
+
+    try:
+        result = workflow.deploy(prepared, deployer, compartment, apply=apply, confirm=confirm,
+                                 retry_capacity=opts.get("retry_capacity", 0), allow_replace=bool(opts.get("allow_replace")))
+    except InstanceReplacement as exc:
+        console.done()
+        if not console.quiet:
+            _rm_print_plan(exc.summary, exc.plan_job_id)
+        again = ["--auto-approve"] if opts.get("auto_approve") else []
+        if opts.get("retry_capacity"):
+            again += ["--retry-capacity", str(opts["retry_capacity"])]
+        raise exc.with_command(_rm_command_line(opts, "rm-apply", *again, "--allow-replace")) from None
+    console.done()
+    show = opts.get("show_sensitive", False)
+    if not apply:
+        if opts["as_json"]:
+            console.emit(_rm_plan_json(result, variables, spec.sensitive))
+        else:
+            _rm_print_plan(result.plan, result.plan_job.id)
+        return
+    if result.apply_job is None:
+        click.echo("Apply canceled; nothing was changed.", err=True)
+        raise click.exceptions.Exit(1)
+    if opts["as_json"]:
+        data = _rm_plan_json(result, variables, spec.sensitive)
+        data.update(apply_job_id=result.apply_job.id, state=result.apply_job.state, attempts=result.attempts,
+                    outputs=_rm_outputs_json(result.outputs, show))
+        console.emit(data)
+        return
+    click.echo(f"Apply job {result.apply_job.id} succeeded.")
+    _rm_print_outputs(result.outputs, show)
+
+
+@click.command("rm-apply")
+@_rm_common
+@_var_option
+@click.option("--auto-approve", is_flag=True, help="Apply the plan without asking.")
+@click.option("--allow-replace", is_flag=True,
+              help="Apply even if the plan replaces or destroys the instance (its disk is wiped, its public IP changes).")
+@click.option("--retry-capacity", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help='On "Out of host capacity", retry up to N times in the next availability domain.')
+@click.option("--capacity-pause", type=click.FloatRange(min=0), default=16.0, show_default=True, metavar="SECONDS",
+              help="Pause before each capacity retry (doubles after a 429).")
+@click.option("--show-sensitive", is_flag=True, help="Print outputs marked sensitive.")
+@_rm_command
+def rm_apply_command(**opts: object) -> None:
+    """Deploy CONFIG: upload the zip, PLAN, then APPLY that plan and print the outputs.
+
+    The stack is found by name and flowstack tag in the compartment (created when absent);
+    a re-run uploads the new zip and keeps the variables set before.  Without
+    --auto-approve it asks after the plan, and stops there when not on a terminal.
+    A plan that replaces or destroys the server (a changed cloud-init or image does)
+    is never applied without --allow-replace, even with --auto-approve.
+
+    \b
+    Example:
+      flowstack rm-apply stacks/flowspace.yaml --compartment ocid1.compartment.oc1..aaaa --retry-capacity 6
+    """
+    _rm_deploy(opts, apply=True)
+
+
+@click.command("rm-plan")
+@_rm_common
+@_var_option
+@_rm_command
+def rm_plan_command(**opts: object) -> None:
+    """Upload CONFIG's zip to its stack and run a PLAN job; print what would change.
+
+    \b
+    Example:
+      flowstack rm-plan stacks/flowspace.yaml --var ssh_public_key="$(cat ~/.ssh/id_ed25519.pub)"
+    """
+    _rm_deploy(opts, apply=False)
+
+
+@click.command("rm-destroy")
+@_rm_common
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_rm_command
+def rm_destroy_command(**opts: object) -> None:
+    """Run a DESTROY job on CONFIG's stack, deleting every resource it created.
+
+    The stack itself is kept, so a later rm-apply recreates everything.
+
+    \b
+    Example:
+      flowstack rm-destroy stacks/flowspace.yaml --yes
+    """
+    name = _rm_stack_name(opts["config_path"])
+    console = _RmConsole(opts["as_json"])
+    deployer, compartment = _rm_session(opts, console)
+    if not opts["yes"]:
+        if not sys.stdin.isatty():
+            raise ApprovalRequired("nothing destroyed", _rm_command_line(opts, "rm-destroy", "--yes"))
+        click.confirm(f"Destroy every resource of stack {name}?", default=False, abort=True, err=True)
+    job = deployer.destroy(name, compartment)
+    console.done()
+    if opts["as_json"]:
+        console.emit({"job_id": job.id, "operation": job.operation, "state": job.state})
+    else:
+        click.echo(f"Destroy job {job.id} succeeded.")
+
+
+def _rm_job_json(job: rm.JobResult) -> dict:
+    return {"id": job.id, "operation": job.operation, "state": job.state, "stack_id": job.stack_id,
+            "time_created": job.time_created, "time_finished": job.time_finished,
+            "failure": {"code": job.failure_code, "message": job.failure_message} if job.failure_code or job.failure_message else None}
+
+
+@click.command("rm-status")
+@_rm_common
+@click.argument("job_id", metavar="[JOB]", required=False)
+@click.option("--follow", is_flag=True, help="Stream the job's logs until it ends; exit non-zero if it fails.")
+@_rm_command
+def rm_status_command(**opts: object) -> None:
+    """Show a job of CONFIG's stack (default: the newest); --follow streams it to the end.
+
+    \b
+    Example:
+      flowstack rm-status stacks/flowspace.yaml ocid1.ormjob.oc1..aaaa --follow
+    """
+    name = _rm_stack_name(opts["config_path"])
+    console = _RmConsole(opts["as_json"])
+    deployer, compartment = _rm_session(opts, console)
+    job = deployer.resolve_job(name, compartment, opts["job_id"])
+    if opts["follow"]:
+        if not job.terminal:
+            console.note(f"Following {job.operation} job {job.id}")
+        job = deployer.follow(job.id)
+        console.done()
+    if opts["as_json"]:
+        console.emit(_rm_job_json(job))
+    else:
+        click.echo(f"{job.operation} job {job.id}: {job.state}")
+        if job.failure_code or job.failure_message:
+            click.echo(f"  {job.failure_code or 'UNKNOWN'}: {job.failure_message or ''}")
+    if opts["follow"] and job.state == "FAILED":
+        raise job.failure()
+    if opts["follow"] and job.succeeded and job.operation == "APPLY" and not opts["as_json"]:
+        _rm_print_outputs(deployer.outputs(job.id), False)
+
+
+@click.command("rm-logs")
+@_rm_common
+@click.argument("job_id", metavar="[JOB]", required=False)
+def rm_logs_command(**opts: object) -> None:
+    """Print the log of a job of CONFIG's stack (default: the newest job).
+
+    \b
+    Example:
+      flowstack rm-logs stacks/flowspace.yaml ocid1.ormjob.oc1..aaaa
+    """
+    name = _rm_stack_name(opts["config_path"])
+    deployer, compartment = _rm_session(opts, _RmConsole(True))
+    job = deployer.resolve_job(name, compartment, opts["job_id"])
+    lines = deployer.logs(job.id)
+    if opts["as_json"]:
+        data = [{"timestamp": line.timestamp, "level": line.level, "message": line.message} for line in lines]
+        click.echo(_rm_dumps(data))
+    else:
+        for line in lines:
+            click.echo(line.message)
+
+
+@click.command("rm-outputs")
+@_rm_common
+@click.option("--show-sensitive", is_flag=True, help="Print outputs marked sensitive.")
+def rm_outputs_command(**opts: object) -> None:
+    """Print the outputs of the newest succeeded APPLY job of CONFIG's stack.
+
+    Sensitive outputs are masked (null in --json) unless --show-sensitive.
+
+    \b
+    Example:
+      flowstack rm-outputs stacks/flowspace.yaml --json
+    """
+    name = _rm_stack_name(opts["config_path"])
+    deployer, compartment = _rm_session(opts, _RmConsole(True))
+    job, outputs = deployer.latest_outputs(name, compartment)
+    if opts["as_json"]:
+        click.echo(_rm_dumps(_rm_outputs_json(outputs, opts["show_sensitive"])))
+    else:
+        click.echo(f"Outputs of APPLY job {job.id}:")
+        _rm_print_outputs(outputs, opts["show_sensitive"])
+
+
+COMMANDS = (rm_apply_command, rm_plan_command, rm_destroy_command, rm_status_command, rm_logs_command, rm_outputs_command)

@@ -1,0 +1,374 @@
+"""The stack config's schema: a typed, frozen model (pydantic), with no loading.
+
+Everything a user need not decide has a default; unknown keys are rejected with a
+"did you mean"; every field carries a description (used by `flowstack init` and the
+README's reference).  `load_config` is the only way in, and it turns every failure
+(missing file, YAML syntax, type, range, cross-field rule) into one `ConfigError` that
+names the file, line, field, value and what would be right.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .contract import PLACEHOLDER_MARK
+
+# Patterns for values that reach the server through Terraform variables. The same text is
+# used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),
+# so a config default can never fail its own deploy-time check.
+# RFC 1123 host name with at least two labels: Caddy needs a real DNS name to get a certificate.
+HOSTNAME_REGEX = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# https only: the server has no deploy key for ssh. No quotes, spaces or shell syntax.
+GIT_URL_REGEX = r"^https://[A-Za-z0-9][A-Za-z0-9._~:/@%+-]*$"
+GIT_REF_REGEX = r"^[A-Za-z0-9._/+-]+$"
+IMAGE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9./:@_-]*$"
+_HOSTNAME = re.compile(HOSTNAME_REGEX)
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# Environment variable names the Socket.IO container receives.
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# User text may never contain `PLACEHOLDER_MARK`: it marks deploy-time values in generated files.
+
+def _check_port(v: int) -> int:
+    if not 1 <= v <= 65535:
+        raise ValueError("port out of range")
+    return v
+
+
+# A TCP/UDP port; out-of-range values are reported on the field itself.
+Port = Annotated[int, AfterValidator(_check_port)]
+
+
+class _Model(BaseModel):
+    # No whitespace stripping: user text (tags, reasons) must arrive exactly as written;
+    # fields with a format (host names, URLs) refuse stray spaces through their patterns.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_marker(cls, v: Any) -> Any:
+        if isinstance(v, str) and PLACEHOLDER_MARK in v:
+            raise ValueError(f"must not contain the reserved text {PLACEHOLDER_MARK!r}")
+        return v
+
+
+class Network(_Model):
+    vcn_cidr: ipaddress.IPv4Network = Field(
+        ipaddress.IPv4Network("10.0.0.0/16"), description="Address range of the VCN (CIDR)."
+    )
+    subnet_cidr: ipaddress.IPv4Network = Field(
+        ipaddress.IPv4Network("10.0.1.0/24"), description="Address range of the public subnet, inside vcn_cidr."
+    )
+    ssh_source_cidr: ipaddress.IPv4Network | None = Field(
+        None,
+        description="Default for the deploy-time ssh_source_cidr variable (who may reach port 22). "
+        "Leave empty to make it a required answer at deploy time; 0.0.0.0/0 is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _subnet_inside(self) -> Network:
+        if not self.subnet_cidr.subnet_of(self.vcn_cidr):
+            raise ValueError(f"subnet_cidr {self.subnet_cidr} is not inside vcn_cidr {self.vcn_cidr}")
+        if self.ssh_source_cidr is not None and self.ssh_source_cidr.prefixlen == 0:
+            raise ValueError("ssh_source_cidr 0.0.0.0/0 opens SSH to the internet; give your own address, e.g. 203.0.113.7/32")
+        return self
+
+
+class Image(_Model):
+    operating_system: Literal["Canonical Ubuntu"] = Field("Canonical Ubuntu", description="Image operating system.")
+    version: Literal["22.04", "24.04"] = Field("22.04", description="Ubuntu release; the newest matching image is looked up at deploy time.")
+
+
+class Instance(_Model):
+    shape: str = Field(
+        "VM.Standard.A1.Flex",
+        description="Compute shape. Must be a flexible shape (…Flex); VM.Standard.A1.Flex is the Always Free Ampere shape.",
+    )
+    ocpus: float = Field(2, gt=0, le=64, description="OCPUs. Default fits both the verified (4) and the reported (2) Always Free limit.")
+    memory_gbs: float = Field(12, gt=0, le=1024, description="Memory in GB. Default fits both the verified (24) and the reported (12) Always Free limit.")
+    boot_volume_gbs: int = Field(50, ge=47, le=32768, description="Boot volume size in GB (OCI minimum 47).")
+    availability_domain: int = Field(1, ge=1, le=3, description="Default availability-domain number (1-based) for the deploy-time variable.")
+    image: Image = Field(default_factory=Image, description="Ubuntu image to look up.")
+
+    @field_validator("shape")
+    @classmethod
+    def _flex(cls, v: str) -> str:
+        if not v.endswith(".Flex"):
+            raise ValueError("only flexible shapes (ending in .Flex) take shape_config; use VM.Standard.A1.Flex for Always Free")
+        return v
+
+
+class Domains(_Model):
+    socket_host: str = Field(description="Host name of the Socket.IO server, e.g. space-socket.example.com.")
+    livekit_host: str = Field(description="Host name of the LiveKit server, e.g. space-livekit.example.com.")
+    turn_host: str | None = Field(None, description="Host name for TURN/TLS (needed when livekit.turn.tls_port is set).")
+
+    @field_validator("socket_host", "livekit_host", "turn_host")
+    @classmethod
+    def _hostname(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) > 253 or not _HOSTNAME.match(v)):
+            raise ValueError("must be a DNS host name such as space-socket.example.com (lower case, letters, digits, dashes, dots)")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Domains:
+        names = [h for h in (self.socket_host, self.livekit_host, self.turn_host) if h]
+        if len(set(names)) != len(names):
+            raise ValueError("socket_host, livekit_host and turn_host must all differ (Caddy routes by host name)")
+        return self
+
+
+class Tls(_Model):
+    mode: Literal["acme", "cloudflare_origin", "internal"] = Field(
+        "acme",
+        description="acme: Caddy gets Let's Encrypt certificates itself. cloudflare_origin: a Cloudflare origin "
+        "certificate given at deploy time (sensitive variables). internal: Caddy's own CA (testing only).",
+    )
+    email: str | None = Field(None, description="ACME account e-mail (optional, recommended).")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError("must be an e-mail address")
+        return v
+
+
+class SocketGit(_Model):
+    url: str = Field(description="https:// git URL of the Socket.IO app, cloned and built on the server.")
+    ref: str = Field("main", description="Branch or tag to check out (git clone --branch; not a commit id).")
+    path: str = Field(".", description="Directory inside the repository holding its Dockerfile.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.fullmatch(GIT_URL_REGEX, v):
+            raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (the server has no ssh key)")
+        return v
+
+    @field_validator("ref", "path")
+    @classmethod
+    def _safe(cls, v: str) -> str:
+        if not re.fullmatch(GIT_REF_REGEX, v) or ".." in v.split("/"):
+            raise ValueError("may hold only letters, digits and . _ / + -")
+        return v
+
+
+class SocketApp(_Model):
+    image: str | None = Field(None, description="Container image of the Socket.IO app (e.g. ghcr.io/you/app:1.2). Give image or git.")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(IMAGE_REGEX, v):
+            raise ValueError("must be an image reference such as ghcr.io/you/app:1.0 (letters, digits and . / : @ _ -)")
+        return v
+
+    git: SocketGit | None = Field(None, description="Build the app on the server from a git repository instead of an image.")
+    port: Port = Field(3001, description="Port the app listens on (host network, behind Caddy; never public).")
+    health_path: str = Field("/health", description="HTTP path of the app's health check.")
+    env: dict[str, str] = Field(default_factory=lambda: {"NODE_ENV": "production"}, description="Environment of the app container (no secrets here).")
+    secret_env: list[str] = Field(
+        default_factory=list,
+        description="Names of secret environment variables; their values become sensitive deploy-time variables, never part of the zip.",
+    )
+
+    @field_validator("health_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", v):
+            raise ValueError("must be an absolute URL path such as /health")
+        return v
+
+    @field_validator("env", "secret_env")
+    @classmethod
+    def _env_names(cls, v: dict[str, str] | list[str]) -> dict[str, str] | list[str]:
+        for k in v:  # a dict iterates its keys
+            if not _ENV_NAME.match(k):
+                raise ValueError(f"environment variable name {k!r} is not valid")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SocketApp:
+        if (self.image is None) == (self.git is None):
+            raise ValueError("give exactly one of socket.image or socket.git")
+        clash = set(self.env) & set(self.secret_env)
+        if clash:
+            raise ValueError(f"{sorted(clash)[0]} is in both env and secret_env")
+        if "PORT" in self.env or "PORT" in self.secret_env:
+            # Caddy and the health check use socket.port: a different PORT would leave them knocking on the wrong door.
+            raise ValueError("PORT is set from socket.port; set socket.port instead of env.PORT")
+        return self
+
+
+class Rtc(_Model):
+    tcp_port: Port | None = Field(7881, description="ICE over TCP (public). null turns it off.")
+    port_range_start: Port | None = Field(50000, description="Start of the UDP media range (public).")
+    port_range_end: Port | None = Field(60000, description="End of the UDP media range (public).")
+    udp_port: Port | None = Field(None, description="UDP mux port; LiveKit ignores it when a port range is also set.")
+    use_external_ip: bool = Field(True, description="Discover the public IP by STUN (needed on OCI: the VM only sees a private address).")
+
+    @model_validator(mode="after")
+    def _ports(self) -> Rtc:
+        if (self.port_range_start is None) != (self.port_range_end is None):
+            raise ValueError("set both port_range_start and port_range_end, or neither")
+        if self.port_range_start is not None and self.port_range_start > self.port_range_end:  # type: ignore[operator]
+            raise ValueError("port_range_start is above port_range_end")
+        return self
+
+
+class Turn(_Model):
+    enabled: bool = Field(True, description="Run LiveKit's embedded TURN server (helps clients behind strict firewalls).")
+    udp_port: Port | None = Field(3478, description="TURN/UDP port (public).")
+    tls_port: Port | None = Field(None, description="TURN/TLS port (public unless via_caddy); needs domains.turn_host.")
+    via_caddy: bool = Field(False, description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does.")
+    relay_range_start: Port = Field(30000, description="Start of the TURN relay UDP range (public).")
+    relay_range_end: Port = Field(40000, description="End of the TURN relay UDP range (public).")
+
+    @model_validator(mode="after")
+    def _ports(self) -> Turn:
+        if self.relay_range_start > self.relay_range_end:
+            raise ValueError("relay_range_start is above relay_range_end")
+        if self.enabled and not self.udp_port and not self.tls_port:
+            raise ValueError("TURN is enabled but neither udp_port nor tls_port is set (LiveKit refuses to start: invalid TURN ports)")
+        if self.via_caddy and not self.tls_port:
+            raise ValueError("via_caddy needs tls_port (the local port Caddy forwards TURN/TLS to, e.g. 5349)")
+        return self
+
+
+class LiveKit(_Model):
+    image: str = Field("livekit/livekit-server:v1.8.4", description="LiveKit server image, pinned to a version.")
+    api_key: str = Field("APIflowstack", description="LiveKit API key name (the secret is generated at deploy time, never stored here).")
+    port: Port = Field(7880, description="HTTP/WebSocket signalling port (behind Caddy, never public).")
+    rtc: Rtc = Field(default_factory=Rtc, description="WebRTC transport ports.")
+    turn: Turn = Field(default_factory=Turn, description="Embedded TURN server.")
+    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LiveKit log level.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_]{3,64}", v):
+            raise ValueError("must be 3-64 letters, digits or underscores")
+        return v
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if ":" not in v.rsplit("/", 1)[-1] or v.endswith(":latest"):
+            raise ValueError("pin the image to a version, e.g. livekit/livekit-server:v1.8.4")
+        return v
+
+
+class ExtraPort(_Model):
+    protocol: Literal["tcp", "udp"] = Field(description="tcp or udp.")
+    port: Port = Field(description="First port.")
+    port_end: Port | None = Field(None, description="Last port of a range (default: same as port).")
+    source: ipaddress.IPv4Network = Field(ipaddress.IPv4Network("0.0.0.0/0"), description="Who may connect (CIDR).")
+    reason: str = Field(min_length=3, description="Why this port is open: required, shown in `flowstack ports`.")
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if "\n" in v or "\r" in v:
+            raise ValueError("must be a single line")
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> ExtraPort:
+        if self.port_end is not None:
+            if self.port_end < self.port:
+                raise ValueError("port_end is below port")
+        return self
+
+
+class Budget(_Model):
+    enabled: bool = Field(False, description="Create an OCI budget with e-mail alerts (needs tenancy-level rights).")
+    amount: float = Field(1.0, gt=0, description="Monthly budget in the account's currency.")
+    thresholds: list[float] = Field(default_factory=lambda: [80.0, 100.0], description="Alert at these percentages of the budget.")
+    recipients: list[str] = Field(default_factory=list, description="E-mail addresses that get the alerts.")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _percentages(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("give at least one percentage, e.g. [80, 100]")
+        for i, t in enumerate(v):
+            # OCI takes at most two decimals; above 100 % the money is already spent.
+            if not 0 < t <= 100 or round(t, 2) != t:
+                raise ValueError(f"thresholds[{i}] = {t:g} is not a percentage of the budget above 0 and at most 100 (two decimals at most)")
+        if len(set(v)) != len(v):
+            raise ValueError("the same percentage is listed twice")
+        return v
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, v: list[str]) -> list[str]:
+        return Budget.check_emails(v, "recipients")
+
+    @staticmethod
+    def check_emails(v: list[str], what: str) -> list[str]:
+        """Plain addresses (RFC 5322 dot-atoms): OCI reads a comma, semicolon or space as a separator."""
+        atom = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+        label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        for i, addr in enumerate(v):
+            if len(addr) > 254 or not re.fullmatch(rf"{atom}(\.{atom})*@({label}\.)+{label}", addr):
+                raise ValueError(f"{what}[{i}] = {addr!r} is not an e-mail address such as ops@example.com")
+        if len({a.lower() for a in v}) != len(v):
+            raise ValueError("the same e-mail address is listed twice")
+        return v
+
+
+class TrafficAlarm(_Model):
+    enabled: bool = Field(False, description="Alarm when outbound traffic would use up the free allowance before month end.")
+    emails: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alarm topic.")
+    slack: bool = Field(
+        False,
+        description="Also post to a Slack-protocol webhook (Discord accepts one at its /slack URL). The URL is a secret: "
+        "it is asked at deploy time (sensitive variable alarm_slack_url), never written in this file.",
+    )
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        return Budget.check_emails(v, "emails")
+
+
+class StackConfig(_Model):
+    name: str = Field(description="Stack name: lower case letters, digits, dashes (used for resource names and the zip).")
+    description: str = Field("", description="Free text shown in the Resource Manager form.")
+    region: str = Field("ap-chuncheon-1", description="OCI region identifier the stack is meant for.")
+    always_free: bool = Field(True, description="Refuse sizes over the Always Free limits in force (set false to allow paid).")
+    network: Network = Field(default_factory=Network, description="VCN and subnet.")
+    instance: Instance = Field(default_factory=Instance, description="The compute instance.")
+    domains: Domains = Field(description="Public host names (point their DNS A records at the instance's IP).")
+    tls: Tls = Field(default_factory=Tls, description="How Caddy gets certificates.")
+    socket: SocketApp = Field(description="The Socket.IO application: give socket.image or socket.git")
+    livekit: LiveKit = Field(default_factory=LiveKit, description="The LiveKit server.")
+    extra_ports: list[ExtraPort] = Field(default_factory=list, description="Additional public ports, each with a reason.")
+    budget: Budget = Field(default_factory=Budget, description="Budget alerts as code (opt-in).")
+    traffic_alarm: TrafficAlarm = Field(default_factory=TrafficAlarm, description="Outbound-traffic alarm (opt-in).")
+    tags: dict[str, str] = Field(default_factory=dict, description="Freeform tags added to every resource.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("must be 3-32 characters: lower case letters, digits and dashes, starting with a letter")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}-[a-z]+-\d", v):
+            raise ValueError("must be an OCI region identifier such as ap-chuncheon-1")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> StackConfig:
+        turn = self.livekit.turn
+        if turn.enabled and turn.tls_port and not self.domains.turn_host:
+            raise ValueError("livekit.turn.tls_port needs domains.turn_host (TURN/TLS needs its own certificate name)")
+        return self

@@ -1,0 +1,56 @@
+"""Names every layer shares: the one home of each (issue 9).
+
+Server paths the bring-up writes and the checks read, the variables Resource Manager fills
+in, the one rule for what counts as a secret, and the placeholder marks that become
+Terraform template variables.
+
+>>> is_secret("livekit_api_secret"), is_secret("socket_host"), is_secret("alarm_slack_url", sensitive=True)
+(True, False, True)
+"""
+
+from __future__ import annotations
+
+import re
+
+# -- Server paths (written by cloud-init, read back by the checks) -------------------------
+APP_DIR = "/opt/flowstack"
+LIVEKIT_CONFIG = f"{APP_DIR}/livekit.yaml"
+COMPOSE_FILE = f"{APP_DIR}/docker-compose.yml"
+READY_MARKER = "/var/lib/flowstack/ready"
+BOOT_LOG = "/var/log/flowstack-bootstrap.log"
+FIREWALL_SCRIPT = "/usr/local/sbin/flowstack-firewall"
+
+# -- Variables Resource Manager fills in itself: never asked for, never required from --var --
+AUTO_FILLED = ("tenancy_ocid", "compartment_ocid", "region")
+
+# -- THE secret rule ---------------------------------------------------------------------
+# A name is a secret when it says so. ``api_key`` alone is not: LiveKit's API key is an
+# identifier clients see; its secret is ``livekit_api_secret``. The zip's secret check, the
+# terminal's masking and the console form's ``sensitive`` flag all ask `is_secret`.
+SECRET_NAME = re.compile(r"secret|passw|token|private_key|key_content|credential", re.IGNORECASE)
+
+
+def is_secret(name: str, *, sensitive: bool = False) -> bool:
+    """True when a value named ``name`` must never be shown or shipped.
+
+    ``sensitive`` is the variable's own ``sensitive = true`` (a webhook URL is a secret
+    though its name does not say so).
+
+    >>> is_secret("JWT_SECRET"), is_secret("livekit_api_key")
+    (True, False)
+    """
+    return sensitive or bool(SECRET_NAME.search(name))
+
+
+# -- Placeholders: flowstack's marks that become Terraform template variables ----------------
+PLACEHOLDER_MARK = "@@FLOWSTACK:"
+PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER_MARK) + r"([a-z0-9_]+)@@")
+
+
+def placeholder(name: str) -> str:
+    """The mark for template variable ``name``; `PLACEHOLDER_RE` finds it again.
+
+    >>> placeholder("socket_host")
+    '@@FLOWSTACK:socket_host@@'
+    """
+    return f"{PLACEHOLDER_MARK}{name}@@"

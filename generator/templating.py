@@ -1,0 +1,68 @@
+"""The one Jinja environment factory: every filter registered here, templates found in the package.
+
+Templates get values only through these filters, so user text is escaped for the language it
+lands in (HCL, shell, Caddyfile).
+
+>>> sh_quote("it's")
+"'it'\"'\"'s'"
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .errors import RenderError
+from .hcl import hcl_key, hcl_literal, hcl_string
+
+
+def templates_dir() -> Path:
+    """templates/: inside the package in a wheel (hatchling force-include), else the checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise RenderError("templates/ directory not found next to the generator package")
+
+
+def sh_quote(value: object) -> str:
+    """Always single-quote for the shell. shlex.quote leaves "safe" text bare, and a Terraform
+    placeholder looks safe until Terraform fills it in: ``'${socket_git_url}'`` stays quoted
+    (the variables' validation blocks refuse quotes in those values)."""
+    return "'" + str(value).replace("'", "'\"'\"'") + "'"
+
+
+def _pad(key: str, width: int) -> str:
+    return key.ljust(width)
+
+
+@lru_cache(maxsize=1)
+def jinja_env() -> jinja2.Environment:
+    """The one Jinja environment: strict about undefined names, filters registered here."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # output is HCL/shell/Caddyfile, escaped by the filters below
+    )
+    env.filters.update(
+        hcl=hcl_literal,
+        hcl_string=hcl_string,
+        hcl_key=hcl_key,
+        sh=sh_quote,
+        pad=_pad,
+        # Text bound for a one-line context (a shell or Caddyfile comment) cannot break out of it.
+        oneline=lambda v: " ".join(str(v).split()),
+    )
+    return env
+
+
+def render_template(name: str, **context: object) -> str:
+    try:
+        return jinja_env().get_template(name).render(**context)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {name}: {exc}") from exc
