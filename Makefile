@@ -27,7 +27,7 @@ validate: $(VENV)/.installed checkov
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 	$(BIN)/flowstack validate build/$(STACK)
 
-test: test-fast test-slow
+test: lint test-fast test-slow
 
 test-fast: $(VENV)/.installed node checkov system-deps
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -317,6 +317,6 @@ class _Checker:
                 else:
                     labels.add(name)
                     content = dyn.get("content")
-                    for part in content if self._is_blocks(content) else []:
+                    for part in content if content is not None and self._is_blocks(content) else []:
                         self._block(part, schema["blocks"][name]["block"], address, where, ())
         return labels

@@ -87,8 +87,9 @@ def _compose(config: StackConfig) -> dict[str, Any]:
         sub = config.socket.git.path.strip("/")
         socket["build"] = {"context": f"{APP_DIR}/app" if sub in ("", ".") else f"{APP_DIR}/app/{sub}"}
     probe = (
-        "require('http').get('http://127.0.0.1:%d%s', r => process.exit(r.statusCode === 200 ? 0 : 1))"
-        ".on('error', () => process.exit(1))" % (config.socket.port, config.socket.health_path)
+        f"require('http').get('http://127.0.0.1:{config.socket.port:d}{config.socket.health_path}', "
+        "r => process.exit(r.statusCode === 200 ? 0 : 1))"
+        ".on('error', () => process.exit(1))"
     )
     socket.update(
         {
@@ -102,6 +103,7 @@ def _compose(config: StackConfig) -> dict[str, Any]:
     if config.socket.secret_env:
         socket["env_file"] = [f"{APP_DIR}/socket-secrets.env"]
     caddy_volumes = [f"{APP_DIR}/caddy-data:/data", f"{APP_DIR}/caddy-config:/config"]
+    caddy: dict[str, Any]
     if config.livekit.turn.via_caddy:
         caddy = {"image": CADDY_L4_IMAGE, "command": "caddy run --config /etc/caddy/caddy.json"}
         caddy_volumes.insert(0, f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro")
@@ -232,7 +234,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
             FIREWALL_SCRIPT,
-            render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules)))),
+            render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules), strict=True))),
             permissions="0755",
         ),
         WriteFile(

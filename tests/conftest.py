@@ -30,7 +30,9 @@ def fixtures() -> Path:
 #         client.create_stack(..., compartment_id=rm_emulator.compartment_id, ...)
 #
 # Fixtures:
-#   rm_emulator          a running emulator, jobs of 0.8 s, no faults (function scope).
+#   rm_emulator          a running emulator, jobs of 0.05 s (short: tests do not wait on
+#                        wall-clock jobs; pass job_seconds for a job that must be seen
+#                        running), no faults (function scope).
 #   rm_emulator_factory  rm_emulator_factory(job_seconds=2.0, faults={...}) for more or
 #                        other emulators; each is stopped at the end of the test.
 #   rm_stack_zip         rm_stack_zip(files=None) -> bytes: a small Terraform stack zip
@@ -125,7 +127,7 @@ def _rm_build_zip(files: dict[str, str]) -> bytes:
 class RMEmulator:
     """A `flowstack emulator` subprocess and the credentials to talk to it."""
 
-    def __init__(self, workdir: Path, *, job_seconds: float = 0.8, faults: dict | None = None,
+    def __init__(self, workdir: Path, *, job_seconds: float = 0.05, faults: dict | None = None,
                  extra_public_keys: tuple[str, ...] = ()) -> None:
         from generator.emulator.auth import write_demo_credentials
 

@@ -172,6 +172,8 @@ def test_every_alert_resource_has_a_comment_saying_why(mode: str, tmp_path: Path
         assert lines[i - 1].startswith("# "), f"no comment above: {lines[i]}"
 
 
+# slow: runs the real Checkov
+@pytest.mark.slow
 def test_checkov_finds_no_failures_with_everything_on(tmp_path: Path) -> None:
     exe = checkov_executable()
     assert exe, "Checkov not found: run `make checkov` (it lives in .venv-checkov)"

@@ -144,7 +144,8 @@ def test_bad_requests_get_oci_errors(rm_emulator, rm_stack_zip) -> None:
 # --------------------------------------------------------------------------- jobs
 
 
-def test_plan_then_apply_from_plan_gives_outputs(rm_emulator, rm_stack_zip) -> None:
+def test_plan_then_apply_from_plan_gives_outputs(rm_emulator_factory, rm_stack_zip) -> None:
+    rm_emulator = rm_emulator_factory(job_seconds=0.8)  # the plan must still be running when APPLY is asked for
     client = rm_emulator.client()
     stack = create_stack(rm_emulator, rm_stack_zip(), variables={"domain": "flow.example.com"}).data
 
@@ -412,6 +413,8 @@ def test_injected_failures_and_stats(rm_emulator, rm_stack_zip) -> None:
 # --------------------------------------------------------------------------- persistence
 
 
+# slow: the emulator process is restarted in the middle of a multi-second job (end to end)
+@pytest.mark.slow
 def test_restart_mid_job_loses_nothing(rm_emulator, rm_stack_zip) -> None:
     client = rm_emulator.client()
     stack = create_stack(rm_emulator, rm_stack_zip()).data

@@ -31,8 +31,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("checks", ["checks.report", "checks.stack", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table"]),
-    ("deploy", ["deploy.oci_defaults", "deploy.rm", "deploy.workflow"]),
-    ("cli", ["cli.root", "cli.stack", "cli.cost", "cli.rm", "cli.emulator", "cli", "cli.__main__"]),
+    ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.rm", "deploy.workflow"]),
+    ("cli", ["cli.root", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.emulator", "cli", "cli.__main__"]),
 ]
 # Imports inside functions that are allowed, each with its reason.
 LAZY_OK = {

@@ -21,7 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 from generator.deploy import rm
+from generator.deploy import ociauth
+from generator.deploy import planlog
+from generator.deploy import results
+from generator.deploy import variables as rmvars
 from generator.cli import cli
+from generator.errors import InstanceReplacement, ResourceManagerError
 from generator.emulator.auth import write_demo_credentials
 
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaaflowstacktests"
@@ -141,16 +146,16 @@ def test_bad_var_is_a_usage_error(creds, root: Path) -> None:
 
 
 def test_plan_summary() -> None:
-    assert rm.plan_summary(["x", "Plan: 7 to add, 1 to change, 2 to destroy.", "y"]) == (7, 1, 2)
-    assert rm.plan_summary(["Plan: 1 to import, 3 to add, 0 to change, 0 to destroy."]) == (3, 0, 0)
-    assert rm.plan_summary(["No changes. Your infrastructure matches the configuration."]) == (0, 0, 0)
-    assert rm.plan_summary(["Terraform has been successfully initialized!"]) is None
+    assert planlog.plan_summary(["x", "Plan: 7 to add, 1 to change, 2 to destroy.", "y"]) == (7, 1, 2)
+    assert planlog.plan_summary(["Plan: 1 to import, 3 to add, 0 to change, 0 to destroy."]) == (3, 0, 0)
+    assert planlog.plan_summary(["No changes. Your infrastructure matches the configuration."]) == (0, 0, 0)
+    assert planlog.plan_summary(["Terraform has been successfully initialized!"]) is None
 
 
 def test_variables_parsing_and_masking() -> None:
-    assert rm.parse_variables(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
-    masked = rm.mask_variables({"livekit_api_secret": "s3cr3t", "region": "ap-chuncheon-1", "db_password": "p"})
-    assert masked == {"db_password": rm.MASK, "livekit_api_secret": rm.MASK, "region": "ap-chuncheon-1"}
+    assert rmvars.parse_variables(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
+    masked = rmvars.mask_variables({"livekit_api_secret": "s3cr3t", "region": "ap-chuncheon-1", "db_password": "p"})
+    assert masked == {"db_password": rmvars.MASK, "livekit_api_secret": rmvars.MASK, "region": "ap-chuncheon-1"}
 
 
 # --------------------------------------------------------------------------- against the emulator
@@ -167,8 +172,8 @@ def jobs_of(emulator, stack_id: str) -> list:
 
 
 def make_deployer(emulator, **kwargs) -> rm.Deployer:
-    config, signer = rm.load_oci_config(emulator.config_file, "DEFAULT")
-    kwargs.setdefault("retry", rm.RetrySettings(api_seconds=20, api_base_sleep=0.1, api_max_sleep=1))
+    config, signer = ociauth.load_oci_config(emulator.config_file, "DEFAULT")
+    kwargs.setdefault("retry", results.RetrySettings(api_seconds=20, api_base_sleep=0.1, api_max_sleep=1))
     return rm.Deployer(config, signer, endpoint=emulator.url, **kwargs)
 
 
@@ -311,8 +316,8 @@ def test_429_is_retried_with_back_off(rm_emulator, rm_stack_zip) -> None:
 
     # Past the bounded retries, one clear line instead of ten minutes of retrying.
     rm_emulator.set_faults(status_429={"path_prefix": "/20180917/jobs", "method": "POST", "count": 50})
-    impatient = make_deployer(rm_emulator, retry=rm.RetrySettings(api_seconds=1, api_attempts=3, api_base_sleep=0.05))
-    with pytest.raises(rm.ResourceManagerError) as caught:
+    impatient = make_deployer(rm_emulator, retry=results.RetrySettings(api_seconds=1, api_attempts=3, api_base_sleep=0.05))
+    with pytest.raises(ResourceManagerError) as caught:
         impatient.start_job(stack.id, "PLAN")
     assert str(caught.value) == (
         f"Resource Manager kept answering 429 TooManyRequests (starting a PLAN job on stack {stack.id}) "
@@ -330,7 +335,7 @@ def test_throttled_apply_backs_off_harder(rm_emulator, rm_stack_zip) -> None:
         time.sleep(seconds)
 
     deployer = make_deployer(rm_emulator, sleep=sleep,
-                             retry=rm.RetrySettings(api_seconds=20, api_base_sleep=0.1, capacity_pause=2))
+                             retry=results.RetrySettings(api_seconds=20, api_base_sleep=0.1, capacity_pause=2))
     rm_emulator.set_faults(
         fail_next={"operation": "APPLY", "count": 2, "message": "Error: 429-TooManyRequests, Too many requests for the tenancy"}
     )
@@ -375,6 +380,8 @@ def test_job_already_running_is_a_clear_conflict(rm_cli) -> None:
     assert "Traceback" not in result.output
 
 
+# slow: a real rm-apply process / emulator restart on a multi-second job (end to end)
+@pytest.mark.slow
 def test_ctrl_c_then_status_follow(rm_emulator_factory, rm_cli_factory, root: Path) -> None:
     emulator = rm_emulator_factory(job_seconds=3)
     cli_args = rm_cli_factory(emulator)
@@ -441,10 +448,12 @@ def test_status_and_logs_of_the_newest_job(rm_cli) -> None:
     assert no_outputs.stderr == f"Error: stack 'flowspace' ({stack.id}) has no succeeded APPLY job yet\n"
 
 
+# slow: a real rm-apply process / emulator restart on a multi-second job (end to end)
+@pytest.mark.slow
 def test_logs_stream_without_gaps_or_repeats(rm_emulator_factory, rm_stack_zip) -> None:
     emulator = rm_emulator_factory(job_seconds=3)
     streamed: list[str] = []
-    deployer = make_deployer(emulator, hooks=rm.Hooks(on_log=lambda line: streamed.append(line.message)))
+    deployer = make_deployer(emulator, hooks=results.Hooks(on_log=lambda line: streamed.append(line.message)))
     stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
     emulator.reset_stats()
     started = time.monotonic()
@@ -469,11 +478,13 @@ def test_first_status_check_within_a_second(rm_emulator_factory, rm_stack_zip) -
     assert time.monotonic() - started < 1.0
 
 
+# slow: a real rm-apply process / emulator restart on a multi-second job (end to end)
+@pytest.mark.slow
 def test_emulator_restart_mid_job_keeps_stacks_and_jobs(rm_emulator_factory, rm_stack_zip) -> None:
     emulator = rm_emulator_factory(job_seconds=3)
     restarted = []
 
-    def on_status(status: rm.JobStatus) -> None:
+    def on_status(status: results.JobStatus) -> None:
         if status.state == "IN_PROGRESS" and not restarted:
             # Down for a second: the follower's next requests are refused (the SDK retries
             # them), then meet a new process reading the same state file.
@@ -481,7 +492,7 @@ def test_emulator_restart_mid_job_keeps_stacks_and_jobs(rm_emulator_factory, rm_
             restarted.append(threading.Timer(1.0, emulator.restart))
             restarted[0].start()
 
-    deployer = make_deployer(emulator, hooks=rm.Hooks(on_status=on_status))
+    deployer = make_deployer(emulator, hooks=results.Hooks(on_status=on_status))
     stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
     job = deployer.run_job(stack.id, "APPLY")
     restarted[0].join()
@@ -494,7 +505,7 @@ def test_emulator_restart_mid_job_keeps_stacks_and_jobs(rm_emulator_factory, rm_
 
 def test_secret_variables_are_masked(rm_emulator, rm_stack_zip) -> None:
     notes: list[str] = []
-    deployer = make_deployer(rm_emulator, hooks=rm.Hooks(on_note=notes.append))
+    deployer = make_deployer(rm_emulator, hooks=results.Hooks(on_note=notes.append))
     result = deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip(),
                              {"db_password": "hunter2", "domain": "example.org"}, apply=False)
     assert result.plan_job.succeeded
@@ -530,14 +541,14 @@ def test_variable_spec_from_the_stack_model(rm_config) -> None:
     from generator.model import build_model
 
     config = load_config(rm_config(replace=JWT_SECRET_ENV, append=ALARM))
-    spec = rm.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)
+    spec = rmvars.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)
     assert spec.sensitive == {"alarm_slack_url", "socket_secret_jwt_secret"}
     assert spec.required == ("ssh_public_key", "ssh_source_cidr", "socket_secret_jwt_secret", "alarm_slack_url")
     assert {"tenancy_ocid", "compartment_ocid", "region", "availability_domain_number"} <= spec.names
     # The name pattern alone misses the webhook URL; the model's flag catches it.
-    assert not rm.is_secret_name("alarm_slack_url")
-    assert rm.mask_variables({"alarm_slack_url": SLACK_URL, "x": "1"}, spec.sensitive) == {
-        "alarm_slack_url": rm.MASK, "x": "1"
+    assert not rmvars.is_secret_name("alarm_slack_url")
+    assert rmvars.mask_variables({"alarm_slack_url": SLACK_URL, "x": "1"}, spec.sensitive) == {
+        "alarm_slack_url": rmvars.MASK, "x": "1"
     }
 
 
@@ -587,7 +598,7 @@ def test_unknown_var_name_fails_before_any_request(rm_cli) -> None:
     assert rm_cli.emulator.stats()["total"] == 0
     assert stacks_named(rm_cli.emulator) == []
     # Names the model does not know but Resource Manager fills in are accepted.
-    rm.VariableSpec.from_variables("flowspace", [], ("tenancy_ocid",)).check_names(["tenancy_ocid"])
+    rmvars.VariableSpec.from_variables("flowspace", [], ("tenancy_ocid",)).check_names(["tenancy_ocid"])
 
 
 def test_missing_required_variable_fails_before_the_upload(rm_cli) -> None:
@@ -639,13 +650,13 @@ def test_instance_changes_in_plan_logs() -> None:
         "  # oci_core_instance.kept will be updated in-place",
         "  # oci_core_instance.new will be created",
     ]
-    assert rm.instance_changes(lines) == [
+    assert planlog.instance_changes(lines) == [
         ("oci_core_instance.server", "replaced"),
         ("module.app.oci_core_instance.worker[0]", "destroyed"),
         ("oci_core_instance.other", "replaced"),
         ("oci_core_instance.headless", "replaced"),
     ]
-    assert rm.instance_changes(["Plan: 7 to add, 0 to change, 0 to destroy."]) == []
+    assert planlog.instance_changes(["Plan: 7 to add, 0 to change, 0 to destroy."]) == []
 
 
 def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
@@ -694,7 +705,7 @@ def test_library_refuses_replacement_without_allow_replace(rm_emulator, rm_stack
     deployer = make_deployer(rm_emulator)
     assert deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip()).applied
     rm_emulator.set_faults(replace_instance_next={"count": 1})
-    with pytest.raises(rm.InstanceReplacement) as caught:
+    with pytest.raises(InstanceReplacement) as caught:
         deployer.deploy("small", rm_emulator.compartment_id, rm_stack_zip(), confirm=lambda job, summary: True)
     assert caught.value.changes == [("oci_core_instance.server", "replaced")]
     assert caught.value.summary == (1, 0, 1)

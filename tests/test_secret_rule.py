@@ -4,7 +4,7 @@ The consumers: the zip's secret check (`flowstack validate`: a secret variable m
 default), the terminal (rm-apply / rm-plan masking of --var values) and the console form
 (schema.yaml's masked ``password`` input, variables.tf's ``sensitive = true``). Each is asked
 about each variable through its real code path: the check runs on a stack whose variables.tf
-was given a default for that variable, the masking runs through `rm.mask_variables` with the
+was given a default for that variable, the masking runs through `rmvars.mask_variables` with the
 spec rm-apply builds, and the form is read back from the rendered schema.yaml.
 """
 
@@ -26,6 +26,7 @@ from generator.config import parse_config
 from generator.config_schema import StackConfig
 from generator.contract import AUTO_FILLED, is_secret
 from generator.deploy import rm
+from generator.deploy import variables as rmvars
 from generator.model import build_model
 from generator.render import render_stack
 
@@ -64,7 +65,7 @@ def test_zip_check_terminal_and_form_agree(variant: str) -> None:
     config = CONFIGS[variant]
     files = render_stack(config)
     model = build_model(config)
-    spec = rm.VariableSpec.from_variables(config.name, model.variables, AUTO_FILLED)
+    spec = rmvars.VariableSpec.from_variables(config.name, model.variables, AUTO_FILLED)
     form = yaml.safe_load(files["schema.yaml"])["variables"]
     declared = {k.strip('"'): v for entry in hcl2.loads(files["variables.tf"].decode())["variable"] for k, v in entry.items()}
     assert {r.status for r in validate_files(files, config).results if r.check == "secrets"} == {PASS}
@@ -73,7 +74,7 @@ def test_zip_check_terminal_and_form_agree(variant: str) -> None:
         secret = is_secret(v.name, sensitive=v.sensitive)
         views = {
             "zip secret check": zip_check_calls_it_secret(files, config, v.name),
-            "terminal masking": rm.mask_variables({v.name: PLANTED}, spec.sensitive)[v.name] == rm.MASK,
+            "terminal masking": rmvars.mask_variables({v.name: PLANTED}, spec.sensitive)[v.name] == rmvars.MASK,
             "console form": form[v.name]["type"] == "password" or (v.schema_type is not None and secret),
             "variables.tf sensitive": declared[v.name].get("sensitive") is True,
         }

@@ -274,6 +274,8 @@ def test_external_rows_say_not_installed(stack: Path, monkeypatch: pytest.Monkey
     assert report.ok
 
 
+# slow: runs the real Checkov
+@pytest.mark.slow
 def test_checkov_reports_no_failures(stack: Path) -> None:
     from generator.checks.external import checkov_executable, external_checkov
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import shlex
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import load_config
-from ..deploy import oci_defaults
+from ..deploy import oci_defaults, results
+from ..deploy import variables as rmvars
 from ..errors import ApprovalRequired, FlowstackError, InstanceReplacement, JobConflict, JobUnfollowed
+from .console import RmConsole as _RmConsole
+from .console import dumps as _rm_dumps
 
 
 def _lazy_module(name: str):  # type: ignore[no-untyped-def]
@@ -37,8 +40,12 @@ def _lazy_module(name: str):  # type: ignore[no-untyped-def]
     return module
 
 
-rm = _lazy_module("generator.deploy.rm")
-workflow = _lazy_module("generator.deploy.workflow")
+if TYPE_CHECKING:
+    from ..deploy import ociauth, rm, workflow
+else:
+    ociauth = _lazy_module("generator.deploy.ociauth")
+    rm = _lazy_module("generator.deploy.rm")
+    workflow = _lazy_module("generator.deploy.workflow")
 
 
 def _rm_common(f: Callable) -> Callable:
@@ -63,7 +70,7 @@ def _rm_common(f: Callable) -> Callable:
 
 def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
     try:
-        return rm.parse_variables(value)
+        return rmvars.parse_variables(value)
     except FlowstackError as exc:
         raise click.BadParameter(str(exc).removeprefix("--var: ")) from None
 
@@ -72,57 +79,11 @@ _var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VA
                            help="Set a stack variable (repeatable); earlier values on the stack are kept.")
 
 
-def _rm_dumps(data: object) -> str:
-    return json.dumps(data, indent=2, default=lambda o: o.isoformat() if hasattr(o, "isoformat") else str(o))
-
-
-class _RmConsole:
-    """Prints job progress: log lines on stdout, notes and the TTY status line on stderr."""
-
-    def __init__(self, as_json: bool) -> None:
-        self.quiet = as_json
-        self.tty = not as_json and sys.stderr.isatty()
-        self.status_shown = False
-
-    def hooks(self) -> rm.Hooks:
-        if self.quiet:
-            return rm.Hooks()
-        return rm.Hooks(on_log=self.log, on_status=self.status, on_note=self.note, on_job_started=self.started)
-
-    def _clear(self) -> None:
-        if self.status_shown:
-            click.echo("\r\033[K", nl=False, err=True)
-            self.status_shown = False
-
-    def log(self, line: rm.LogLine) -> None:
-        self._clear()
-        click.echo(line.message)
-
-    def status(self, status: rm.JobStatus) -> None:
-        if self.tty:
-            minutes, seconds = divmod(int(status.elapsed), 60)
-            click.echo(f"\r\033[K{status.operation} {status.state} {minutes:02d}:{seconds:02d}", nl=False, err=True)
-            self.status_shown = True
-
-    def note(self, text: str) -> None:
-        self._clear()
-        click.echo(text, err=True)
-
-    def started(self, job_id: str, operation: str) -> None:
-        self.note(f"{operation} job {job_id} started")
-
-    def done(self) -> None:
-        self._clear()
-
-    def emit(self, data: object) -> None:
-        click.echo(_rm_dumps(data))
-
-
 def _rm_command_line(opts: dict, name: str, *args: str) -> str:
     """``flowstack NAME CONFIG ARGS`` with this run's non-default OCI options, ready to paste."""
     words = ["flowstack", name, str(opts["config_path"]), *args]
-    for flag, key, default in (("--profile", "profile", rm.DEFAULT_PROFILE),
-                               ("--config-file", "oci_config_file", rm.DEFAULT_CONFIG_FILE),
+    for flag, key, default in (("--profile", "profile", oci_defaults.DEFAULT_PROFILE),
+                               ("--config-file", "oci_config_file", oci_defaults.DEFAULT_CONFIG_FILE),
                                ("--auth", "auth", "api_key"),
                                ("--compartment", "compartment", None),
                                ("--endpoint", "endpoint", None)):
@@ -132,10 +93,10 @@ def _rm_command_line(opts: dict, name: str, *args: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _rm_session(opts: dict, console: _RmConsole, **deployer_kwargs: object) -> tuple[rm.Deployer, str]:
+def _rm_session(opts: dict, console: _RmConsole, **deployer_kwargs: Any) -> tuple[rm.Deployer, str]:
     """The deployer and compartment for this run's OCI options."""
-    config, signer = rm.load_oci_config(opts["oci_config_file"], opts["profile"], opts["auth"])
-    compartment = rm.resolve_compartment(config, opts["compartment"])
+    config, signer = ociauth.load_oci_config(opts["oci_config_file"], opts["profile"], opts["auth"])
+    compartment = ociauth.resolve_compartment(config, opts["compartment"])
     deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(), **deployer_kwargs)
     return deployer, compartment
 
@@ -144,7 +105,7 @@ def _rm_command(f: Callable) -> Callable:
     """Give a job the user stopped following (Ctrl-C, lost connection) the command that resumes it."""
 
     @functools.wraps(f)
-    def wrapper(**opts: object) -> object:
+    def wrapper(**opts: Any) -> object:
         try:
             return f(**opts)
         except JobUnfollowed as exc:
@@ -159,10 +120,10 @@ def _rm_stack_name(config_path: str) -> str:
     return load_config(config_path).name
 
 
-def _rm_plan_json(result: rm.DeployResult, variables: dict[str, str], sensitive: frozenset[str]) -> dict:
-    plan = dict(zip(("add", "change", "destroy"), result.plan)) if result.plan else None
+def _rm_plan_json(result: results.DeployResult, variables: dict[str, str], sensitive: frozenset[str]) -> dict:
+    plan = dict(zip(("add", "change", "destroy"), result.plan, strict=True)) if result.plan else None
     # The --var values of this run; sensitive ones are null, never the secret.
-    shown = {k: (None if rm.is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
+    shown = {k: (None if rmvars.is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
     return {"stack_id": result.stack.id, "stack_created": result.stack.created,
             "plan_job_id": result.plan_job.id, "plan": plan, "variables": shown,
             "instance_changes": [{"address": a, "action": action} for a, action in result.instance_changes]}
@@ -176,7 +137,7 @@ def _rm_print_plan(summary: tuple[int, int, int] | None, job_id: str) -> None:
         click.echo(f"Plan: {add} to add, {change} to change, {destroy} to destroy (job {job_id}).")
 
 
-def _rm_print_outputs(outputs: list[rm.Output], show_sensitive: bool) -> None:
+def _rm_print_outputs(outputs: list[results.Output], show_sensitive: bool) -> None:
     if not outputs:
         return
     click.echo("Outputs:")
@@ -185,7 +146,7 @@ def _rm_print_outputs(outputs: list[rm.Output], show_sensitive: bool) -> None:
         click.echo(f"  {o.name.ljust(width)} = {o.shown(show_sensitive)}")
 
 
-def _rm_outputs_json(outputs: list[rm.Output], show_sensitive: bool) -> dict:
+def _rm_outputs_json(outputs: list[results.Output], show_sensitive: bool) -> dict:
     # Masked sensitive values are null in JSON, never the secret.
     return {o.name: (o.value if show_sensitive or not o.sensitive else None) for o in outputs}
 
@@ -195,10 +156,10 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
     prepared = workflow.prepare(opts["config_path"], variables)  # local mistakes before any request
     spec = prepared.spec
     console = _RmConsole(opts["as_json"])
-    retry = rm.RetrySettings(capacity_pause=opts.get("capacity_pause", 16.0))
+    retry = results.RetrySettings(capacity_pause=opts.get("capacity_pause", 16.0))
     deployer, compartment = _rm_session(opts, console, retry=retry)
 
-    def confirm(plan_job: rm.JobResult, summary: tuple[int, int, int] | None) -> bool:
+    def confirm(plan_job: results.JobResult, summary: tuple[int, int, int] | None) -> bool:
         if not console.quiet:
             console.done()
             _rm_print_plan(summary, plan_job.id)
@@ -252,7 +213,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
               help="Pause before each capacity retry (doubles after a 429).")
 @click.option("--show-sensitive", is_flag=True, help="Print outputs marked sensitive.")
 @_rm_command
-def rm_apply_command(**opts: object) -> None:
+def rm_apply_command(**opts: Any) -> None:
     """Deploy CONFIG: upload the zip, PLAN, then APPLY that plan and print the outputs.
 
     The stack is found by name and flowstack tag in the compartment (created when absent);
@@ -272,7 +233,7 @@ def rm_apply_command(**opts: object) -> None:
 @_rm_common
 @_var_option
 @_rm_command
-def rm_plan_command(**opts: object) -> None:
+def rm_plan_command(**opts: Any) -> None:
     """Upload CONFIG's zip to its stack and run a PLAN job; print what would change.
 
     \b
@@ -286,7 +247,7 @@ def rm_plan_command(**opts: object) -> None:
 @_rm_common
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_rm_command
-def rm_destroy_command(**opts: object) -> None:
+def rm_destroy_command(**opts: Any) -> None:
     """Run a DESTROY job on CONFIG's stack, deleting every resource it created.
 
     The stack itself is kept, so a later rm-apply recreates everything.
@@ -310,7 +271,7 @@ def rm_destroy_command(**opts: object) -> None:
         click.echo(f"Destroy job {job.id} succeeded.")
 
 
-def _rm_job_json(job: rm.JobResult) -> dict:
+def _rm_job_json(job: results.JobResult) -> dict:
     return {"id": job.id, "operation": job.operation, "state": job.state, "stack_id": job.stack_id,
             "time_created": job.time_created, "time_finished": job.time_finished,
             "failure": {"code": job.failure_code, "message": job.failure_message} if job.failure_code or job.failure_message else None}
@@ -321,7 +282,7 @@ def _rm_job_json(job: rm.JobResult) -> dict:
 @click.argument("job_id", metavar="[JOB]", required=False)
 @click.option("--follow", is_flag=True, help="Stream the job's logs until it ends; exit non-zero if it fails.")
 @_rm_command
-def rm_status_command(**opts: object) -> None:
+def rm_status_command(**opts: Any) -> None:
     """Show a job of CONFIG's stack (default: the newest); --follow streams it to the end.
 
     \b
@@ -352,7 +313,7 @@ def rm_status_command(**opts: object) -> None:
 @click.command("rm-logs")
 @_rm_common
 @click.argument("job_id", metavar="[JOB]", required=False)
-def rm_logs_command(**opts: object) -> None:
+def rm_logs_command(**opts: Any) -> None:
     """Print the log of a job of CONFIG's stack (default: the newest job).
 
     \b
@@ -374,7 +335,7 @@ def rm_logs_command(**opts: object) -> None:
 @click.command("rm-outputs")
 @_rm_common
 @click.option("--show-sensitive", is_flag=True, help="Print outputs marked sensitive.")
-def rm_outputs_command(**opts: object) -> None:
+def rm_outputs_command(**opts: Any) -> None:
     """Print the outputs of the newest succeeded APPLY job of CONFIG's stack.
 
     Sensitive outputs are masked (null in --json) unless --show-sensitive.

@@ -21,7 +21,7 @@ class UserError(click.ClickException):
 
     def __init__(self, exc: FlowstackError | EmulatorError) -> None:
         super().__init__(str(exc))
-        self.exit_code = exc.exit_code
+        self.exit_code = exc.exit_code  # type: ignore[misc]  # click reads it from the instance
 
 
 class FlowstackGroup(click.Group):

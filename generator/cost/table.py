@@ -122,8 +122,8 @@ def format_table(report: CostReport) -> str:
 
     lines += ["", "Prices used"]
     price_rows = []
-    for p in report.prices:
-        price_rows.append([p.item, f"{_unit_price(p.usd)}/{p.unit}", f"as of {p.as_of.isoformat()}"])
+    for price in report.prices:
+        price_rows.append([price.item, f"{_unit_price(price.usd)}/{price.unit}", f"as of {price.as_of.isoformat()}"])
     price_rows.append(
         [
             "LiveKit Cloud plans",

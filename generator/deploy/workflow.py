@@ -17,6 +17,8 @@ from ..build import Built, build
 from ..contract import AUTO_FILLED
 from ..model import build_model
 from . import rm
+from .results import DeployResult, JobResult
+from .variables import VariableSpec
 
 
 @dataclass(frozen=True)
@@ -24,21 +26,21 @@ class Prepared:
     """A built stack and the variable spec its --var values were checked against."""
 
     built: Built
-    spec: rm.VariableSpec
+    spec: VariableSpec
     variables: dict[str, str]
 
 
 def prepare(config_path: str, variables: dict[str, str]) -> Prepared:
     """Build and validate the zip and check the --var names, before any request."""
     built = build(config_path)
-    spec = rm.VariableSpec.from_variables(built.config.name, build_model(built.config).variables, AUTO_FILLED)
+    spec = VariableSpec.from_variables(built.config.name, build_model(built.config).variables, AUTO_FILLED)
     spec.check_names(variables)
     return Prepared(built, spec, variables)
 
 
 def deploy(prepared: Prepared, deployer: rm.Deployer, compartment: str, *, apply: bool,
-           confirm: Callable[[rm.JobResult, tuple[int, int, int] | None], bool] | None,
-           retry_capacity: int = 0, allow_replace: bool = False) -> rm.DeployResult:
+           confirm: Callable[[JobResult, tuple[int, int, int] | None], bool] | None,
+           retry_capacity: int = 0, allow_replace: bool = False) -> DeployResult:
     """Upload, PLAN and (when ``apply``) APPLY the prepared stack; see `rm.Deployer.deploy`."""
     return deployer.deploy(
         prepared.built.config.name, compartment, prepared.built.zip_bytes, prepared.variables,

@@ -185,7 +185,7 @@ class FaultSpec:
             return {f: rule[f] for f in fields}
 
 
-def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
+def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:  # noqa: C901 - to split (tests/test_sizes.py DEBT)
     """Check a faults spec and return it normalised (rules as lists, defaults filled)."""
     if not isinstance(spec, Mapping):
         raise FaultsError(source, "a faults spec must be a mapping", value=spec)

@@ -233,7 +233,7 @@ class EmulatorState:
             terraform_version = details.get("terraformVersion") or simulate.DEFAULT_TERRAFORM_VERSION
             self._check_terraform_version(terraform_version)
             now = self.now_ms()
-            stack = {
+            stack: dict[str, Any] = {
                 "id": self._new_id("ormstack"),
                 "compartmentId": compartment,
                 "displayName": details.get("displayName") or "ormstack" + format_ms(now)[:19].replace("-", "").replace(":", "").replace("T", ""),
@@ -388,7 +388,7 @@ class EmulatorState:
             self.save()
             return job
 
-    def _resolve_operation(self, details: dict[str, Any], stack_id: str) -> tuple[str, dict[str, Any], dict[str, Any] | None, str | None]:
+    def _resolve_operation(self, details: dict[str, Any], stack_id: str) -> tuple[str, dict[str, Any], dict[str, Any] | None, str | None]:  # noqa: C901 - to split (tests/test_sizes.py DEBT)
         """Read the operation the way the API does: jobOperationDetails first, then the
         deprecated top-level ``operation`` + ``applyJobPlanResolution``."""
         op_details = details.get("jobOperationDetails")

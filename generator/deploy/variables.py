@@ -1,0 +1,111 @@
+"""Stack variables on the command line: ``--var`` parsing, masking and the stack's variable spec.
+
+Masking uses the one secret rule (`contract.is_secret`), as the zip's secret check and the
+console form do.
+
+>>> mask_variables({"socket_host": "a.example.com", "livekit_api_secret": "x"})
+{'livekit_api_secret': '********', 'socket_host': 'a.example.com'}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..contract import AUTO_FILLED, is_secret
+from ..errors import MissingVariables, ResourceManagerError, UnknownVariable
+
+MASK = "********"
+# Sample values for the "--var NAME=VALUE" hint when a variable has no value.
+VARIABLE_EXAMPLES = {
+    "ssh_public_key": '"$(cat ~/.ssh/id_ed25519.pub)"',
+    "ssh_source_cidr": "203.0.113.7/32",
+    "alarm_slack_url": "https://hooks.slack.com/services/...",
+    "alarm_emails": "ops@example.com",
+    "budget_alert_recipients": "ops@example.com",
+    "tls_origin_certificate": '"$(cat origin.pem)"',
+    "tls_origin_private_key": '"$(cat origin-key.pem)"',
+}
+
+def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["a=1", "b=x=y"]`` -> ``{"a": "1", "b": "x=y"}``; raise `ResourceManagerError` on a bad pair.
+
+    The message never repeats a value: the argument may be a secret typed without its name.
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ResourceManagerError(
+                "--var: expected NAME=VALUE, got an argument without '=' (not repeated here: it may be a secret)"
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            raise ResourceManagerError(f"--var: {name!r} is not a Terraform variable name (expected NAME=VALUE)")
+        out[name] = value
+    return out
+
+
+def is_secret_name(name: str) -> bool:
+    """True for variable names that must never be printed (``livekit_api_secret``...): `contract.is_secret`."""
+    return is_secret(name)
+
+
+def is_masked(name: str, sensitive: Iterable[str] = ()) -> bool:
+    """True when a variable's value must not be shown: marked sensitive, or named like a secret."""
+    return is_secret(name, sensitive=name in set(sensitive))
+
+
+def mask_variables(variables: Mapping[str, str], sensitive: Iterable[str] = ()) -> dict[str, str]:
+    """``variables`` sorted, with the value of every sensitive or secret-named one replaced by `MASK`."""
+    sensitive = frozenset(sensitive)
+    return {k: (MASK if is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """The variables a stack declares, from the stack model (``build_model(config).variables``).
+
+    ``names`` is every variable plus the auto-filled ones; ``required`` those with no
+    default that are not filled in automatically; ``sensitive`` those never printed.
+    """
+
+    stack: str
+    names: frozenset[str]
+    required: tuple[str, ...]
+    sensitive: frozenset[str]
+
+    @classmethod
+    def from_variables(cls, stack: str, variables: Iterable[Any], auto_filled: Iterable[str] = AUTO_FILLED) -> VariableSpec:
+        """From model ``Variable``s (anything with ``name``, ``sensitive`` and ``has_default``)."""
+        variables = list(variables)
+        auto = frozenset(auto_filled)
+        return cls(
+            stack=stack,
+            names=frozenset(v.name for v in variables) | auto,
+            required=tuple(v.name for v in variables if not v.has_default and v.name not in auto),
+            sensitive=frozenset(v.name for v in variables if is_secret(v.name, sensitive=v.sensitive)),
+        )
+
+    def check_names(self, variables: Iterable[str]) -> None:
+        """Raise `UnknownVariable` for names the stack does not declare (no request made)."""
+        unknown = [name for name in variables if name not in self.names]
+        if unknown:
+            raise UnknownVariable(self.stack, unknown, self.names)
+
+    def check_values(self, *sources: Mapping[str, str]) -> None:
+        """Raise `MissingVariables` when a required variable has a value in none of ``sources``."""
+        missing = [name for name in self.required if not any(name in source for source in sources)]
+        if missing:
+            raise MissingVariables(self.stack, missing, {name: variable_example(name) for name in missing})
+
+
+def variable_example(name: str) -> str:
+    """A sample value for ``--var NAME=...`` in hints; never a real secret."""
+    if name in VARIABLE_EXAMPLES:
+        return VARIABLE_EXAMPLES[name]
+    if name.startswith("socket_secret_"):
+        return f'"${name.removeprefix("socket_secret_").upper()}"'
+    return "VALUE"
