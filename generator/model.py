@@ -110,6 +110,11 @@ def _limit_notes(on: dt.date | None) -> list[str]:
 
 
 def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
+    """Every variable of the stack, in form order: placement and access, service, sizing, secrets, alerts."""
+    return [*_base_variables(c), *_service_variables(c), *_sizing_variables(c, on), *_secret_variables(c), *_alert_variables(c)]
+
+
+def _base_variables(c: StackConfig) -> list[Variable]:
     v: list[Variable] = [
         Variable("tenancy_ocid", "string", "OCID of the tenancy (filled in by Resource Manager).", "hidden", "Tenancy", has_default=False, visible=False),
         Variable(
@@ -153,6 +158,11 @@ def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
             default=c.domains.livekit_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.livekit_host))", "livekit_host must be a DNS host name such as space-livekit.example.com."),),
         ),
     ]
+    return v
+
+
+def _service_variables(c: StackConfig) -> list[Variable]:
+    v: list[Variable] = []
     if c.domains.turn_host:
         v.append(Variable(
             "turn_host", "string", "Host name of LiveKit's TURN/TLS endpoint; point its DNS A record at public_ip.", "service", "TURN host name",
@@ -172,6 +182,10 @@ def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
                           default=c.socket.git.url, validations=(Validation(f"can(regex({_hcl_str(GIT_URL_REGEX)}, var.socket_git_url))", "socket_git_url must be an https:// git URL."),)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
                           default=c.socket.git.ref, validations=(Validation(f"can(regex({_hcl_str(GIT_REF_REGEX)}, var.socket_git_ref))", "socket_git_ref may hold only letters, digits and . _ / + -."),)))
+    return v
+
+
+def _sizing_variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
     # The hard deploy-time check follows the newest *verified* limit; a reported, unverified
     # one only warns (in `validate`), so a stack that validates can always be planned.
     reading = [r for r in limits.in_force(on) if r.verified][-1]
@@ -181,12 +195,16 @@ def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
         # Guard the console too: the config's guard is useless if the form lets anyone type 4 / 24.
         size_checks = (Validation(f"var.instance_ocpus <= {_num(reading.a1_max_ocpus)}", f"Always Free allows at most {_num(reading.a1_max_ocpus)} A1 OCPUs (limit as of {reading.effective}); regenerate the stack with always_free: false to pay for more."),)
         mem_checks = (Validation(f"var.instance_memory_gbs <= {_num(reading.a1_max_memory_gbs)}", f"Always Free allows at most {_num(reading.a1_max_memory_gbs)} GB of A1 memory (limit as of {reading.effective}); regenerate the stack with always_free: false to pay for more."),)
-    v += [
+    return [
         Variable("instance_ocpus", "number", "OCPUs of the instance.", "sizing", "OCPUs", default=c.instance.ocpus, validations=size_checks),
         Variable("instance_memory_gbs", "number", "Memory of the instance in GB.", "sizing", "Memory (GB)", default=c.instance.memory_gbs, validations=mem_checks),
         Variable("boot_volume_gbs", "number", "Boot volume size in GB (at least 47; Always Free covers 200 GB of volumes in all).", "sizing", "Boot volume (GB)",
                  default=c.instance.boot_volume_gbs, validations=(Validation("var.boot_volume_gbs >= 47", "boot_volume_gbs must be at least 47."),)),
     ]
+
+
+def _secret_variables(c: StackConfig) -> list[Variable]:
+    v: list[Variable] = []
     if c.tls.mode == "cloudflare_origin":
         v += [
             Variable("tls_origin_certificate", "string", "Cloudflare origin certificate (PEM) Caddy serves for both host names.", "secrets", "Origin certificate (PEM)", has_default=False, sensitive=True),
@@ -197,6 +215,11 @@ def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
         v.append(Variable(var, "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True,
                           # The value is written single-quoted into compose's env_file: a quote or line break would end it early.
                           validations=(Validation(f"!can(regex(\"['\\\\r\\\\n]\", var.{var}))", f"{var} may not contain single quotes or line breaks."),)))
+    return v
+
+
+def _alert_variables(c: StackConfig) -> list[Variable]:
+    v: list[Variable] = []
     if c.budget.enabled:
         v += [
             Variable("budget_amount", "number", "Monthly budget amount in the account's currency.", "alerts", "Budget amount", default=c.budget.amount,

@@ -21,6 +21,7 @@ from variants import make_config
 
 from generator.checks.report import FAIL, PASS
 from generator.checks.run import validate_files
+from generator.checks.secrets import check_secrets
 from generator.checks.stack import Stack
 from generator.config import parse_config
 from generator.config_schema import StackConfig
@@ -55,7 +56,7 @@ def zip_check_calls_it_secret(files: dict[str, bytes], config: StackConfig, name
     # The "secrets" check of validate_files, on variables.tf alone (the other files are
     # checked unplanted in the test below; parsing them 400 times would only cost time).
     planted = {"variables.tf": with_default(files["variables.tf"].decode(), name).encode()}
-    result = Stack(planted).check_secrets(config)
+    result = check_secrets(Stack(planted), config)
     assert result.status in (PASS, FAIL), result
     return result.status == FAIL and any(f"variable {name} has a default" in p for p in result.problems)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..config import load_config
 from ..config_schema import StackConfig
 from ..render import render_stack
+from . import fit, ports, secrets, terraform
 from .external import external_checkov, external_terraform
 from .report import SKIP, CheckResult, Report
 from .stack import Stack
@@ -49,14 +50,14 @@ def validate_files(
     """Run every check on a stack's files. ``external`` adds Terraform and Checkov when installed."""
     stack = Stack(files)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
-        ("syntax", stack.check_syntax),
-        ("references", stack.check_references),
-        ("provider schema", stack.check_provider_schema),
-        ("port policy", lambda: stack.check_ports(config)),
-        ("livekit settings", stack.check_livekit_keys),
-        ("always free", lambda: stack.check_always_free(config, allow_paid, on)),
-        ("resource manager fit", stack.check_rm_fit),
-        ("secrets", lambda: stack.check_secrets(config)),
+        ("syntax", lambda: terraform.check_syntax(stack)),
+        ("references", lambda: terraform.check_references(stack)),
+        ("provider schema", lambda: terraform.check_provider_schema(stack)),
+        ("port policy", lambda: ports.check_ports(stack, config)),
+        ("livekit settings", lambda: ports.check_livekit_keys(stack)),
+        ("always free", lambda: fit.check_always_free(stack, config, allow_paid, on)),
+        ("resource manager fit", lambda: fit.check_rm_fit(stack)),
+        ("secrets", lambda: secrets.check_secrets(stack, config)),
     ]
     results = []
     for name, fn in checks:

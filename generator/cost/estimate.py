@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import CostError
 from ..limits import LimitReading, in_force
-from ..prices import DatedPrice, LiveKitPlan, PriceGroup, price_book, price_group
+from ..prices import DatedPrice, LiveKitPlan, PriceBook, PriceGroup, price_book, price_group
 from ..prices import dec as _dec
 
 CENT = Decimal("0.01")
@@ -299,43 +299,8 @@ def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, o
     if cpu <= 0 or mem <= 0:
         raise CostError("instance", f"{ocpus} OCPU / {memory_gbs} GB", "OCPUs and memory must be more than 0")
 
-    oracle = []
-    for reading in readings:
-        free_gb = _dec(reading.outbound_tb_per_month) * book.gb_per_tb
-        billable = _over(tr.egress_gb, free_gb)
-        egress = EgressCost(
-            group=group,
-            group_assumed=book.region_assumed.get(region),
-            free_gb=free_gb,
-            used_free_gb=min(tr.egress_gb, free_gb),
-            billable_gb=billable,
-            usd=billable * group.price.usd,
-        )
-        ocpu_hours = cpu * book.hours_per_month
-        gb_hours = mem * book.hours_per_month
-        free_ocpu, free_gbh = _dec(reading.a1_ocpu_hours_per_month), _dec(reading.a1_gb_hours_per_month)
-        over_ocpu, over_gbh = _over(ocpu_hours, free_ocpu), _over(gb_hours, free_gbh)
-        compute = ComputeCost(
-            hours_per_month=book.hours_per_month,
-            ocpu_hours=ocpu_hours,
-            free_ocpu_hours=free_ocpu,
-            over_ocpu_hours=over_ocpu,
-            ocpu_usd=over_ocpu * book.a1_ocpu.usd,
-            gb_hours=gb_hours,
-            free_gb_hours=free_gbh,
-            over_gb_hours=over_gbh,
-            memory_usd=over_gbh * book.a1_memory.usd,
-        )
-        oracle.append(OracleCost(limits=reading, egress=egress, compute=compute))
-
-    quotes = []
-    for plan in book.livekit_plans:
-        over_min = _over(tr.participant_minutes, _dec(plan.included_minutes))
-        if plan.usd_per_minute_over is None:
-            usd = plan.usd_per_month if over_min == 0 else None
-        else:
-            usd = plan.usd_per_month + over_min * plan.usd_per_minute_over
-        quotes.append(LiveKitQuote(plan=plan, over_minutes=over_min, usd=usd))
+    oracle = [_oracle_cost(reading, book, region, group, tr, cpu, mem) for reading in readings]
+    quotes = [_livekit_quote(plan, tr) for plan in book.livekit_plans]
 
     return CostReport(
         region=region,
@@ -352,6 +317,47 @@ def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, o
         a1_ocpu_price=book.a1_ocpu,
         a1_memory_price=book.a1_memory,
     )
+
+
+def _oracle_cost(reading: LimitReading, book: PriceBook, region: str, group: PriceGroup, tr: Traffic,
+                 cpu: Decimal, mem: Decimal) -> OracleCost:
+    """Oracle's bill under one limits reading: outbound transfer and A1 hours beyond the free allowance."""
+    free_gb = _dec(reading.outbound_tb_per_month) * book.gb_per_tb
+    billable = _over(tr.egress_gb, free_gb)
+    egress = EgressCost(
+        group=group,
+        group_assumed=book.region_assumed.get(region),
+        free_gb=free_gb,
+        used_free_gb=min(tr.egress_gb, free_gb),
+        billable_gb=billable,
+        usd=billable * group.price.usd,
+    )
+    ocpu_hours = cpu * book.hours_per_month
+    gb_hours = mem * book.hours_per_month
+    free_ocpu, free_gbh = _dec(reading.a1_ocpu_hours_per_month), _dec(reading.a1_gb_hours_per_month)
+    over_ocpu, over_gbh = _over(ocpu_hours, free_ocpu), _over(gb_hours, free_gbh)
+    compute = ComputeCost(
+        hours_per_month=book.hours_per_month,
+        ocpu_hours=ocpu_hours,
+        free_ocpu_hours=free_ocpu,
+        over_ocpu_hours=over_ocpu,
+        ocpu_usd=over_ocpu * book.a1_ocpu.usd,
+        gb_hours=gb_hours,
+        free_gb_hours=free_gbh,
+        over_gb_hours=over_gbh,
+        memory_usd=over_gbh * book.a1_memory.usd,
+    )
+    return OracleCost(limits=reading, egress=egress, compute=compute)
+
+
+def _livekit_quote(plan: LiveKitPlan, tr: Traffic) -> LiveKitQuote:
+    """One LiveKit Cloud plan for the same minutes; no price when a hard-limited plan cannot carry them."""
+    over_min = _over(tr.participant_minutes, _dec(plan.included_minutes))
+    if plan.usd_per_minute_over is None:
+        usd = plan.usd_per_month if over_min == 0 else None
+    else:
+        usd = plan.usd_per_month + over_min * plan.usd_per_minute_over
+    return LiveKitQuote(plan=plan, over_minutes=over_min, usd=usd)
 
 
 # ---------------------------------------------------------------------------

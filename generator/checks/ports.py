@@ -1,0 +1,111 @@
+"""Check 4: the security list and the host firewall against what the stack's own livekit.yaml needs; LiveKit keys.
+
+>>> check_livekit_keys(Stack({})).status  # doctest: +SKIP
+'skip'
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from ..config_schema import StackConfig
+from ..contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
+from ..livekit import unknown_keys
+from ..ports import (
+    ANYWHERE,
+    SSH_SOURCE,
+    LiveKitSettingsError,
+    PortRule,
+    extra_rules,
+    host_rules,
+    livekit_needs,
+    policy_from_livekit,
+)
+from ..yamlio import load_yaml
+from .report import FAIL, PASS, SKIP, CheckResult
+from .stack import Stack
+
+
+def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
+    lk = stack.livekit_settings()
+    if lk is None:
+        return CheckResult("port policy", FAIL, f"cloud-init.yaml writes no {LIVEKIT_CONFIG}: cannot derive what LiveKit needs", [
+            f"add {LIVEKIT_CONFIG} to write_files in cloud-init.yaml (flowstack generate writes it)"])
+    sl = stack.security_list_rules()
+    declared = _declared_extras(config, sl)
+    try:
+        wanted = policy_from_livekit(lk, declared)
+    except LiveKitSettingsError as exc:
+        return CheckResult("port policy", FAIL, "LiveKit would refuse these settings", [f"livekit.yaml: {exc}"])
+    problems: list[str] = []
+    want_keys = {r.key: r for r in wanted}
+    have_keys = {r.key: r for r in sl}
+    for key, r in want_keys.items():
+        if key not in have_keys:
+            problems.append(f"security list: {r.ports}/{r.protocol} from {_src(r.source)} is missing ({r.who}: {r.why}); add an ingress rule")
+    _, local = livekit_needs(lk)
+    local_ports = {(x.protocol, x.low) for x in local}
+    for key, r in have_keys.items():
+        if key in want_keys:
+            continue
+        if (r.protocol, r.low) in local_ports or (r.protocol, r.low) == ("tcp", _socket_port(stack)):
+            problems.append(
+                f"security list: {r.ports}/{r.protocol} is open to {_src(r.source)} but is only reached through Caddy on the host; remove the rule"
+            )
+        elif r.protocol == "tcp" and r.low <= 22 <= r.high and r.source != SSH_SOURCE:
+            problems.append(f"security list: SSH (22/tcp) is open to {_src(r.source)}; use source = var.ssh_source_cidr")
+        else:
+            problems.append(
+                f"security list: {r.ports}/{r.protocol} from {_src(r.source)} is open but nothing in the policy needs it; remove it or declare it in extra_ports with a reason"
+            )
+    host = stack.firewall_rules()
+    if host is None:
+        problems.append(f"cloud-init.yaml writes no {FIREWALL_SCRIPT}: OCI's Ubuntu images REJECT every port not allowed on the host")
+    else:
+        want_host = {(r.protocol, r.low, r.high) for r in host_rules(wanted)}
+        have_host = {(r.protocol, r.low, r.high) for r in host}
+        for proto, low, high in sorted(want_host - have_host):
+            problems.append(f"host firewall: {_ports(low, high)}/{proto} is not opened before OCI's REJECT rule; add it to the firewall script")
+        for proto, low, high in sorted(have_host - want_host):
+            problems.append(f"host firewall: {_ports(low, high)}/{proto} is opened but not in the policy; remove it")
+    if problems:
+        return CheckResult("port policy", FAIL, f"security list and host firewall differ from the {len(wanted)}-rule policy", problems)
+    return CheckResult("port policy", PASS, f"policy, security list and host firewall agree on {len(wanted)} rules")
+
+
+def check_livekit_keys(stack: Stack) -> CheckResult:
+    lk = stack.livekit_settings()
+    if lk is None:
+        return CheckResult("livekit settings", SKIP, f"no {LIVEKIT_CONFIG} in cloud-init.yaml")
+    bad = unknown_keys(lk)
+    if bad:
+        hints = {"turn.tcp_port": " (TURN over TCP is turn.tls_port, with turn.domain; LiveKit never reads turn.tcp_port)"}
+        return CheckResult("livekit settings", FAIL, "livekit.yaml has keys LiveKit does not read", [
+            f"livekit.yaml: {k} is not a LiveKit setting{hints.get(k, '')}; remove it" for k in bad])
+    return CheckResult("livekit settings", PASS, f"every livekit.yaml key is one LiveKit reads ({len(lk)} top-level keys)")
+
+
+def _declared_extras(config: StackConfig | None, security_list: list[PortRule]) -> list[PortRule]:
+    if config is not None:
+        return extra_rules(config)
+    # A stack directory: an extra rule counts as declared when it says why (flowstack writes "extra_ports: <reason>").
+    return [r for r in security_list if r.why.startswith("extra_ports: ") and len(r.why) > len("extra_ports: ") + 2]
+
+
+def _socket_port(stack: Stack) -> int | None:
+    compose = stack.written_file(COMPOSE_FILE)
+    if not compose:
+        return None
+    try:
+        port = ((load_yaml(compose) or {}).get("services", {}).get("socket", {}).get("environment", {}) or {}).get("PORT")
+        return int(port) if port else None
+    except (yaml.YAMLError, ValueError, AttributeError):
+        return None
+
+
+def _src(source: str) -> str:
+    return "ssh_source_cidr" if source == SSH_SOURCE else ("the internet (0.0.0.0/0)" if source == ANYWHERE else source)
+
+
+def _ports(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}-{high}"
