@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from generator.deploy import rm
 from generator.deploy import ociauth
-from generator.deploy import planlog
+from generator.deploy import planlog, policy
 from generator.deploy import results
 from generator.deploy import variables as rmvars
 from generator.cli import cli
@@ -343,7 +343,7 @@ def test_throttled_apply_backs_off_harder(rm_emulator, rm_stack_zip) -> None:
     assert result.applied and result.attempts == 3
     assert pauses == [2, 4]
     # Throttling is not a capacity problem: the availability domain stays.
-    assert rm.AD_VARIABLE not in result.stack.variables
+    assert policy.AD_VARIABLE not in result.stack.variables
 
 
 def test_request_signed_with_a_wrong_key_is_rejected(rm_cli, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ import re
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,29 +25,23 @@ import oci
 from oci.resource_manager import models
 
 from ..errors import (
-    InstanceReplacement,
     Interrupted,
     JobConflict,
     JobInterrupted,
-    JobUnfollowed,
     OciConfigError,
     ResourceManagerError,
     Throttled,
 )
+from . import policy
+from .following import JobFollower
 from .ociauth import first_line as _first_line
-from .planlog import CAPACITY_PATTERN, THROTTLE_PATTERN, instance_changes, plan_summary
-from .results import OPERATIONS, TERMINAL_STATES, DeployResult, Hooks, JobResult, JobStatus, LogLine, Output, PollSettings, RetrySettings, StackRef
-from .variables import VariableSpec, mask_variables
+from .results import OPERATIONS, DeployResult, Hooks, JobResult, JobStatus, LogLine, Output, PollSettings, RetrySettings, StackRef
+from .variables import VariableSpec
 
 # Stack identity: the display name alone is not unique in a compartment, so a stack is
 # ours only when it also carries this freeform tag with the config's name.
 STACK_TAG = "flowstack-stack"
 TERRAFORM_VERSION = "1.5.x"
-AD_VARIABLE = "availability_domain_number"
-AD_NAME_VARIABLE = "availability_domain_name"  # when set, the stack ignores the number
-# The stack wraps the number over the region's domains (element()), so 1..3 is safe in
-# one-domain regions such as ap-chuncheon-1 too.
-AD_COUNT = 3
 
 
 
@@ -362,7 +355,7 @@ class Deployer:
         newest = max(jobs, key=lambda j: j.time_created or datetime.min)
         return JobResult.from_job(newest)
 
-    def follow(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
+    def follow(
         self,
         job_id: str,
         on_log: Callable[[LogLine], None] | None = None,
@@ -370,103 +363,12 @@ class Deployer:
         *,
         job: Any = None,
     ) -> JobResult:
-        """Stream a job's logs and wait for it to end; returns the final `JobResult`.
+        """Stream a job's logs and wait for it to end; returns the final `JobResult` (see `following`).
 
         ``job`` is the Job the create call returned: given, the first status request
         waits ``first_interval``; without it the job is read at once (it may be over).
-        Each log line is reported once, in order: logs are read from the newest timestamp
-        seen with ``timestampGreaterThanOrEqualTo`` and lines already reported at that
-        timestamp are skipped by count, so equal lines in the same instant survive.
         """
-        on_log = on_log or self.hooks.on_log
-        on_status = on_status or self.hooks.on_status
-        poll = self.poll
-        start = self.clock()
-        requests = 0
-        cursor: datetime | None = None
-        seen_at_cursor: Counter[tuple[Any, str]] = Counter()
-        lines: list[str] = []
-        last_logs: float | None = None
-
-        def fetch_logs() -> int:
-            nonlocal cursor, seen_at_cursor
-            made = 0
-            page = None
-            # One query for every page: a page token belongs to the filter it came with.
-            since = cursor
-            skip = Counter(seen_at_cursor)
-            while True:
-                kwargs: dict[str, Any] = {"sort_order": "ASC"}
-                if since is not None:
-                    kwargs["timestamp_greater_than_or_equal_to"] = since
-                if page:
-                    kwargs["page"] = page
-                response = self._call(f"reading logs of job {job_id}", self.client.get_job_logs, job_id, **kwargs)
-                made += 1
-                for entry in response.data or []:
-                    ts, message = entry.timestamp, entry.message or ""
-                    key = (ts, message)
-                    if since is not None and ts is not None and ts < since:
-                        continue  # a server that ignores the filter: these were reported
-                    if skip[key] > 0:
-                        skip[key] -= 1
-                        continue
-                    if ts is not None and (cursor is None or ts > cursor):
-                        cursor, seen_at_cursor = ts, Counter()
-                    seen_at_cursor[key] += 1
-                    lines.append(message)
-                    on_log(LogLine(ts, entry.level or "INFO", message))
-                page = response.next_page if response.has_next_page else None
-                if not page:
-                    return made
-
-        self.current_job = (job_id, getattr(job, "operation", None) or "JOB")
-        try:
-            if job is None:
-                job = self._call(f"reading job {job_id}", self.client.get_job, job_id).data
-                requests += 1
-                self.current_job = (job_id, job.operation or "JOB")
-            interval = poll.first_interval
-            next_check = start + interval if job.lifecycle_state not in TERMINAL_STATES else start
-            while True:
-                state = job.lifecycle_state
-                operation = job.operation or "JOB"
-                on_status(JobStatus(job_id, operation, state, self.clock() - start))
-                if state in TERMINAL_STATES:
-                    # Read after the final state, so this fetch holds every remaining line.
-                    requests += fetch_logs()
-                    break
-                now = self.clock()
-                if (
-                    state != "ACCEPTED"
-                    and (last_logs is None or now - last_logs >= poll.log_interval)
-                    and requests + 1 <= poll.burst + poll.request_rate * (now - start)
-                ):
-                    requests += fetch_logs()
-                    last_logs = now
-                # Sleep to the next status check in short slices so the status line's
-                # clock keeps moving; no request is made while waiting.
-                while True:
-                    remaining = next_check - self.clock()
-                    if remaining <= 0:
-                        break
-                    self.sleep(min(remaining, poll.tick))
-                    if self.clock() < next_check:
-                        on_status(JobStatus(job_id, operation, state, self.clock() - start))
-                interval = min(interval * poll.factor, poll.max_interval)
-                next_check = self.clock() + interval
-                job = self._call(f"reading job {job_id}", self.client.get_job, job_id).data
-                requests += 1
-        except KeyboardInterrupt:
-            operation = self.current_job[1] if self.current_job else "JOB"
-            raise JobInterrupted(job_id, operation) from None
-        except ResourceManagerError as exc:
-            # The job goes on without us (the SDK's retries ran out): say so, with its id.
-            operation = self.current_job[1] if self.current_job else "JOB"
-            raise JobUnfollowed(job_id, operation, str(exc)) from None
-        self.current_job = None
-        self.last_follow_requests = requests
-        return JobResult.from_job(job, lines)
+        return JobFollower(self, job_id, on_log, on_status).run(job)
 
     def logs(self, job_id: str) -> list[LogLine]:
         """Every log line of a job, in order."""
@@ -484,7 +386,7 @@ class Deployer:
 
     # ---- whole flows
 
-    def deploy(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
+    def deploy(
         self,
         name: str,
         compartment_id: str,
@@ -513,103 +415,8 @@ class Deployer:
         fails with 429 TooManyRequests is retried in the same domain after a pause that
         doubles each time.
         """
-        if spec is not None:
-            spec.check_names(variables or {})
-        sensitive = spec.sensitive if spec is not None else frozenset()
-        wanted = {**self.base_variables(compartment_id), **(variables or {})}
-        stack = self.find_or_create_stack(name, compartment_id, zip_bytes, wanted, spec)
-        if variables:
-            shown = ", ".join(f"{k}={v}" for k, v in mask_variables(variables, sensitive).items())
-            self.hooks.on_note(f"Variables set: {shown}")
-        attempt = 0
-        pause = self.retry.capacity_pause
-        while True:
-            attempt += 1
-            plan_job = self.run_job(stack.id, "PLAN")
-            if not plan_job.succeeded:
-                raise plan_job.failure()
-            summary = plan_summary(plan_job.lines)
-            changes = instance_changes(plan_job.lines)
-            result = DeployResult(stack, plan_job, summary, attempts=attempt, instance_changes=changes)
-            if changes:
-                listed = ", ".join(f"{address} {action}" for address, action in changes)
-                if not apply:
-                    self.hooks.on_note(
-                        f"This plan changes the server ({listed}): its boot disk would be wiped and its public IP "
-                        "would change; rm-apply refuses it without --allow-replace"
-                    )
-                elif not allow_replace:
-                    raise InstanceReplacement(plan_job.id, changes, summary)
-                else:
-                    self.hooks.on_note(
-                        f"--allow-replace: going ahead although this plan changes the server ({listed}); "
-                        "its boot disk is wiped and its public IP changes"
-                    )
-            if not apply:
-                return result
-            if attempt == 1 and confirm is not None and not confirm(plan_job, summary):
-                return result
-            try:
-                started = self.start_job(stack.id, "APPLY", plan_job_id=plan_job.id)
-            except Throttled:
-                # RM itself throttles job creation: same domain, longer pause each time.
-                if attempt > retry_capacity:
-                    raise
-                self._pause(pause, f"Resource Manager answered 429 TooManyRequests; trying again in {pause:g} s")
-                pause = min(pause * self.retry.throttle_factor, self.retry.max_pause)
-                continue
-            apply_job = self.follow(started.id, job=started)
-            result.apply_job = apply_job
-            if apply_job.succeeded:
-                result.outputs = self.outputs(apply_job.id)
-                return result
-            reason = self._retryable(apply_job)
-            if reason is None or attempt > retry_capacity:
-                if reason and retry_capacity:
-                    self.hooks.on_note(f"Giving up after {attempt} tries")
-                raise apply_job.failure()
-            if reason == "capacity" and stack.variables.get(AD_NAME_VARIABLE):
-                # A domain chosen by name overrides the number: moving is not ours to do.
-                self._pause(
-                    pause,
-                    f"Out of host capacity in {stack.variables[AD_NAME_VARIABLE]} ({AD_NAME_VARIABLE} is set, so "
-                    f"staying there); trying again in {pause:g} s (retry {attempt} of {retry_capacity})",
-                )
-            elif reason == "capacity":
-                current = stack.variables.get(AD_VARIABLE) or "1"
-                try:
-                    nxt = str(int(current) % AD_COUNT + 1)
-                except ValueError:
-                    nxt = "1"
-                stack.variables = self.set_variables(stack.id, {AD_VARIABLE: nxt})
-                self._pause(
-                    pause,
-                    f"Out of host capacity in availability domain {current}; "
-                    f"trying domain {nxt} in {pause:g} s (retry {attempt} of {retry_capacity})",
-                )
-                pause = self.retry.capacity_pause
-            else:
-                self._pause(
-                    pause,
-                    f"Throttled (429 TooManyRequests); trying again in {pause:g} s (retry {attempt} of {retry_capacity})",
-                )
-                pause = min(pause * self.retry.throttle_factor, self.retry.max_pause)
-
-    def _retryable(self, job: JobResult) -> str | None:
-        text = "\n".join([job.failure_message or "", *job.lines[-50:]])
-        if CAPACITY_PATTERN.search(text):
-            return "capacity"
-        if THROTTLE_PATTERN.search(text):
-            return "throttled"
-        return None
-
-    def _pause(self, seconds: float, note: str) -> None:
-        self.hooks.on_note(note)
-        self.current_job = None
-        try:
-            self.sleep(seconds)
-        except KeyboardInterrupt:
-            raise Interrupted("interrupted while waiting to retry; no job is running (the last one failed)") from None
+        return policy.deploy(self, name, compartment_id, zip_bytes, variables, apply=apply, confirm=confirm,
+                             retry_capacity=retry_capacity, spec=spec, allow_replace=allow_replace)
 
     def destroy(self, name: str, compartment_id: str) -> JobResult:
         """Run a DESTROY job on the stack; raise `JobFailed` if it fails."""
@@ -645,4 +452,4 @@ class Deployer:
         return job, self.outputs(job.id)
 
 
-__all__ = ["AD_COUNT", "AD_NAME_VARIABLE", "AD_VARIABLE", "STACK_TAG", "TERRAFORM_VERSION", "Deployer"]
+__all__ = ["STACK_TAG", "TERRAFORM_VERSION", "Deployer"]
