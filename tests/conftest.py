@@ -120,7 +120,8 @@ def _rm_build_zip(files: dict[str, str]) -> bytes:
     buffer = _RmBytesIO()
     with _rm_zipfile.ZipFile(buffer, "w", _rm_zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
-            archive.writestr(name, text)
+            # A fixed time: two calls in different seconds must give the same bytes.
+            archive.writestr(_rm_zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), text)
     return buffer.getvalue()
 
 

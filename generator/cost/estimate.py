@@ -205,62 +205,68 @@ class CostReport:
                 "egress_tb": _jnum(t.egress_tb),
                 "gb_per_tb": _jnum(t.gb_per_tb),
             },
-            "oracle": [
-                {
-                    "limits": {
-                        "id": o.limits.id,
-                        "verified": o.limits.verified,
-                        "effective": o.limits.effective.isoformat(),
-                        "source": o.limits.source,
-                    },
-                    "egress": {
-                        "price_group": o.egress.group.id,
-                        "price_group_name": o.egress.group.name,
-                        "part_number": o.egress.group.part_number,
-                        "price_group_assumed": o.egress.group_assumed,
-                        "usd_per_gb": float(o.egress.group.price.usd),
-                        "free_gb": _jnum(o.egress.free_gb),
-                        "free_used_gb": _jnum(o.egress.used_free_gb),
-                        "free_used_pct": float(round_to(o.egress.free_used_pct, Decimal("0.1"))),
-                        "billable_gb": _jnum(o.egress.billable_gb),
-                        "usd": _money(o.egress.usd),
-                    },
-                    "compute": {
-                        "hours_per_month": _jnum(o.compute.hours_per_month),
-                        "ocpu_hours": _jnum(o.compute.ocpu_hours),
-                        "free_ocpu_hours": _jnum(o.compute.free_ocpu_hours),
-                        "over_ocpu_hours": _jnum(o.compute.over_ocpu_hours),
-                        "ocpu_usd": _money(o.compute.ocpu_usd),
-                        "gb_hours": _jnum(o.compute.gb_hours),
-                        "free_gb_hours": _jnum(o.compute.free_gb_hours),
-                        "over_gb_hours": _jnum(o.compute.over_gb_hours),
-                        "memory_usd": _money(o.compute.memory_usd),
-                        "usd": _money(o.compute.usd),
-                    },
-                    "usd": _money(o.usd),
-                }
-                for o in self.oracle
-            ],
-            "livekit_cloud": {
-                "as_of": self.livekit_as_of.isoformat(),
-                "source": self.livekit_source,
-                "verified": self.livekit_verified,
-                "plans": [
-                    {
-                        "name": q.plan.name,
-                        "usd_per_month": _money(q.plan.usd_per_month),
-                        "included_minutes": q.plan.included_minutes,
-                        "usd_per_minute_over": None if q.plan.usd_per_minute_over is None else float(q.plan.usd_per_minute_over),
-                        "over_minutes": _jnum(q.over_minutes),
-                        "usd": None if q.usd is None else _money(q.usd),
-                    }
-                    for q in self.livekit
-                ],
-                "cheapest_plan": cheapest.plan.name if cheapest else None,
-                "usd": _money(cheapest.usd) if cheapest and cheapest.usd is not None else None,
-            },
+            "oracle": [_oracle_dict(o) for o in self.oracle],
+            "livekit_cloud": self._livekit_dict(cheapest),
             "prices": [p.to_dict() for p in self.prices],
         }
+
+    def _livekit_dict(self, cheapest: LiveKitQuote | None) -> dict[str, Any]:
+        return {
+            "as_of": self.livekit_as_of.isoformat(),
+            "source": self.livekit_source,
+            "verified": self.livekit_verified,
+            "plans": [
+                {
+                    "name": q.plan.name,
+                    "usd_per_month": _money(q.plan.usd_per_month),
+                    "included_minutes": q.plan.included_minutes,
+                    "usd_per_minute_over": None if q.plan.usd_per_minute_over is None else float(q.plan.usd_per_minute_over),
+                    "over_minutes": _jnum(q.over_minutes),
+                    "usd": None if q.usd is None else _money(q.usd),
+                }
+                for q in self.livekit
+            ],
+            "cheapest_plan": cheapest.plan.name if cheapest else None,
+            "usd": _money(cheapest.usd) if cheapest and cheapest.usd is not None else None,
+        }
+
+
+
+def _oracle_dict(o: OracleCost) -> dict[str, Any]:
+    """One Oracle figure of `CostReport.to_dict`."""
+    return {
+        "limits": {
+            "id": o.limits.id,
+            "verified": o.limits.verified,
+            "effective": o.limits.effective.isoformat(),
+            "source": o.limits.source,
+        },
+        "egress": {
+            "price_group": o.egress.group.id,
+            "price_group_name": o.egress.group.name,
+            "part_number": o.egress.group.part_number,
+            "price_group_assumed": o.egress.group_assumed,
+            "usd_per_gb": float(o.egress.group.price.usd),
+            "free_gb": _jnum(o.egress.free_gb),
+            "free_used_gb": _jnum(o.egress.used_free_gb),
+            "free_used_pct": float(round_to(o.egress.free_used_pct, Decimal("0.1"))),
+            "billable_gb": _jnum(o.egress.billable_gb),
+            "usd": _money(o.egress.usd),
+        },
+        "compute": {
+            "hours_per_month": _jnum(o.compute.hours_per_month),
+            "ocpu_hours": _jnum(o.compute.ocpu_hours),
+            "free_ocpu_hours": _jnum(o.compute.free_ocpu_hours),
+            "over_ocpu_hours": _jnum(o.compute.over_ocpu_hours),
+            "ocpu_usd": _money(o.compute.ocpu_usd),
+            "gb_hours": _jnum(o.compute.gb_hours),
+            "free_gb_hours": _jnum(o.compute.free_gb_hours),
+            "over_gb_hours": _jnum(o.compute.over_gb_hours),
+            "memory_usd": _money(o.compute.memory_usd),
+            "usd": _money(o.compute.usd),
+        },
+        "usd": _money(o.usd),
+    }
 
 
 def round_to(value: Decimal, step: Decimal) -> Decimal:

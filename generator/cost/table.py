@@ -59,6 +59,16 @@ def format_table(report: CostReport) -> str:
         "",
         f"Oracle Cloud, {report.region}: outbound price group {group.name} ({group.part_number}), {_unit_price(group.price.usd)}/GB",
     ]
+    lines += _oracle_lines(report)
+    lines += _livekit_lines(report)
+    lines += _price_lines(report)
+    return "\n".join(lines)
+
+
+def _oracle_lines(report: CostReport) -> list[str]:
+    """One column per limits reading in force, the verified one first."""
+    t, group = report.traffic, report.oracle[0].egress.group
+    lines: list[str] = []
     assumed = report.oracle[0].egress.group_assumed
     if assumed:
         lines.append(f"  price group assumed: {assumed}")
@@ -75,7 +85,6 @@ def format_table(report: CostReport) -> str:
         "A1 GB-hours over",
         "Oracle total",
     ]
-    # One column per limits reading in force, the verified one first.
     columns = []
     for o in report.oracle:
         e, c = o.egress, o.compute
@@ -98,8 +107,11 @@ def format_table(report: CostReport) -> str:
     unverified = [o.limits.id for o in report.oracle if not o.limits.verified]
     if unverified:
         lines.append(f"  {', '.join(unverified)}: reported, not verified; plan for either column.")
+    return lines
 
-    lines += ["", "LiveKit Cloud, same workload (participant minutes only, as the user's guide priced it)"]
+
+def _livekit_lines(report: CostReport) -> list[str]:
+    lines = ["", "LiveKit Cloud, same workload (participant minutes only, as the user's guide priced it)"]
     lk_rows = []
     for q in report.livekit:
         p = q.plan
@@ -119,8 +131,11 @@ def format_table(report: CostReport) -> str:
     if cheapest is not None:
         lk_rows.append(["cheapest", f"{cheapest.plan.name}, {_usd(cheapest.usd)}/month"])  # type: ignore[arg-type]
     lines += _align(lk_rows)
+    return lines
 
-    lines += ["", "Prices used"]
+
+def _price_lines(report: CostReport) -> list[str]:
+    lines = ["", "Prices used"]
     price_rows = []
     for price in report.prices:
         price_rows.append([price.item, f"{_unit_price(price.usd)}/{price.unit}", f"as of {price.as_of.isoformat()}"])
@@ -140,4 +155,4 @@ def format_table(report: CostReport) -> str:
             for o in report.oracle
         ]
     )
-    return "\n".join(lines)
+    return lines

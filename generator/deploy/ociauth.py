@@ -40,6 +40,14 @@ def load_oci_config(
 
     path = os.path.expanduser(os.fspath(config_file or DEFAULT_CONFIG_FILE))
     profile = profile or DEFAULT_PROFILE
+    config = _read_profile(path, profile)
+    signer = _api_key_signer(config, path, profile)
+    config["_flowstack_source"] = f"profile {profile} in {path}"
+    return config, signer
+
+
+def _read_profile(path: str, profile: str) -> dict[str, Any]:
+    """The profile's config dict, validated by the SDK; one `OciConfigError` line for each way it can be wrong."""
     if not os.path.isfile(path):
         raise OciConfigError(
             f"OCI config file {path} not found: create it with `oci setup config` or pass --config-file"
@@ -71,6 +79,11 @@ def load_oci_config(
         problems = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
         detail = ", ".join(f"{key} is {state}" for key, state in sorted(problems.items())) or first_line(exc)
         raise OciConfigError(f"OCI config {path} [{profile}]: {detail}") from None
+    return config
+
+
+def _api_key_signer(config: dict[str, Any], path: str, profile: str) -> Any:
+    """The request signer of an API-key profile, with its key loaded now (not at the first request)."""
     try:
         signer = oci.signer.Signer(
             tenancy=config["tenancy"],
@@ -95,8 +108,7 @@ def load_oci_config(
         raise OciConfigError(
             f"the key {config.get('key_file')} of profile {profile} cannot be loaded: {first_line(exc)}"
         ) from None
-    config["_flowstack_source"] = f"profile {profile} in {path}"
-    return config, signer
+    return signer
 
 
 def _principal_config(kind: str, make_signer: Callable[[], Any]) -> tuple[dict[str, Any], Any]:

@@ -12,12 +12,9 @@ goes to the `Hooks` callbacks and failures are `generator.errors` classes.
 from __future__ import annotations
 
 import base64
-import contextlib
 import re
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +33,7 @@ from . import policy
 from .following import JobFollower
 from .ociauth import first_line as _first_line
 from .results import OPERATIONS, DeployResult, Hooks, JobResult, JobStatus, LogLine, Output, PollSettings, RetrySettings, StackRef
+from .sdk import KnownReachable, hold_interrupt, sdk_retry_strategy
 from .variables import VariableSpec
 
 # Stack identity: the display name alone is not unique in a compartment, so a stack is
@@ -43,64 +41,6 @@ from .variables import VariableSpec
 STACK_TAG = "flowstack-stack"
 TERRAFORM_VERSION = "1.5.x"
 
-
-
-def _sdk_retry_strategy(settings: RetrySettings) -> Any:
-    # 409 is left out on purpose: a conflicting job on the stack must be reported at once,
-    # not retried for minutes.  Throttles get equal jitter (a real back-off) instead of the
-    # full jitter used for other errors: that is "backing off harder on 429".
-    return oci.retry.RetryStrategyBuilder(
-        max_attempts_check=True,
-        max_attempts=settings.api_attempts,
-        total_elapsed_time_check=True,
-        total_elapsed_time_seconds=settings.api_seconds,
-        service_error_check=True,
-        service_error_retry_config={-1: [], 429: []},
-        service_error_retry_on_any_5xx=True,
-        retry_base_sleep_time_seconds=settings.api_base_sleep,
-        retry_exponential_growth_factor=2,
-        retry_max_wait_between_calls_seconds=settings.api_max_sleep,
-        backoff_type=oci.retry.BACKOFF_FULL_JITTER_EQUAL_ON_THROTTLE_VALUE,
-    ).get_retry_strategy()
-
-
-class _KnownReachable(oci.retry.retry_checkers.BaseRetryChecker):
-    """Retry connection errors only once the service has answered at least once.
-
-    A restarted or briefly unreachable service is worth waiting for; a wrong --endpoint
-    or no network at all is not, and would otherwise cost half a minute of retries.
-    """
-
-    def __init__(self, deployer: Deployer) -> None:
-        super().__init__()
-        self.deployer = deployer
-
-    def should_retry(self, exception: Any = None, response: Any = None, **kwargs: Any) -> bool:
-        if isinstance(exception, oci.exceptions.ServiceError):
-            return True
-        return self.deployer.reached
-
-
-@contextlib.contextmanager
-def _hold_interrupt() -> Iterator[None]:
-    """Delay Ctrl-C until a create call has returned, so the id it made is never lost.
-
-    Without this, an interrupt landing while ``POST /jobs`` is in flight leaves a job
-    running that nobody knows the id of.  Signals can only be handled in the main thread;
-    elsewhere this is a no-op.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        # None means a handler not set from Python; the default is the closest match.
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-    if received:
-        raise KeyboardInterrupt
 
 
 # --------------------------------------------------------------------------- deployer
@@ -133,10 +73,10 @@ class Deployer:
         sdk_config = {k: v for k, v in config.items() if not k.startswith("_flowstack")}
         if not sdk_config.get("region"):
             raise OciConfigError(f"no region in {self.source}")
-        # True once any answer (even an error) came back; see _KnownReachable.
+        # True once any answer (even an error) came back; see `sdk.KnownReachable`.
         self.reached = False
-        strategy = _sdk_retry_strategy(self.retry)
-        strategy.checkers.add_checker(_KnownReachable(self))
+        strategy = sdk_retry_strategy(self.retry)
+        strategy.checkers.add_checker(KnownReachable(self))
         try:
             self.client = oci.resource_manager.ResourceManagerClient(
                 sdk_config,
@@ -320,7 +260,7 @@ class Deployer:
         details = models.CreateJobDetails(stack_id=stack_id, job_operation_details=op)
         job = None
         try:
-            with _hold_interrupt():
+            with hold_interrupt():
                 job = self._call(
                     f"starting a {operation} job on stack {stack_id}",
                     self.client.create_job,

@@ -14,13 +14,6 @@ class EmulatorError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
 
 class CredentialsError(EmulatorError):
     """A public key or demo OCI config the emulator cannot use (exit 4, as flowstack's OCI config errors)."""
