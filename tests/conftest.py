@@ -290,6 +290,21 @@ class RmCli:
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def quick_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rm-* commands run in-process poll every 0.05-0.2 s instead of 0.5-1.8 s.
+
+    The emulator's jobs are short (0.05 s), so the tests do not wait on polling they do not
+    test. Replaced: only `Deployer.default_poll`; the tests of the polling policy itself
+    pass an explicit `PollSettings()`.
+    """
+    from generator.deploy import results
+    from generator.deploy.rm import Deployer
+
+    monkeypatch.setattr(Deployer, "default_poll", results.PollSettings(
+        first_interval=0.05, factor=2.0, max_interval=0.2, log_interval=0.2, request_rate=50.0, burst=5.0, tick=0.1))
+
+
 @pytest.fixture
 def rm_cli(rm_emulator) -> RmCli:
     return RmCli(rm_emulator, ROOT / "stacks" / "flowspace.yaml")

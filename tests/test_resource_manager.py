@@ -453,7 +453,8 @@ def test_status_and_logs_of_the_newest_job(rm_cli) -> None:
 def test_logs_stream_without_gaps_or_repeats(rm_emulator_factory, rm_stack_zip) -> None:
     emulator = rm_emulator_factory(job_seconds=3)
     streamed: list[str] = []
-    deployer = make_deployer(emulator, hooks=results.Hooks(on_log=lambda line: streamed.append(line.message)))
+    deployer = make_deployer(emulator, hooks=results.Hooks(on_log=lambda line: streamed.append(line.message)),
+                             poll=results.PollSettings())  # the real polling policy, not the fixtures' quick one
     stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
     emulator.reset_stats()
     started = time.monotonic()
@@ -471,7 +472,7 @@ def test_logs_stream_without_gaps_or_repeats(rm_emulator_factory, rm_stack_zip) 
 
 def test_first_status_check_within_a_second(rm_emulator_factory, rm_stack_zip) -> None:
     emulator = rm_emulator_factory(job_seconds=0.1)
-    deployer = make_deployer(emulator)
+    deployer = make_deployer(emulator, poll=results.PollSettings())  # the real polling policy, not the fixtures' quick one
     stack = deployer.find_or_create_stack("small", emulator.compartment_id, rm_stack_zip(), {})
     started = time.monotonic()
     assert deployer.run_job(stack.id, "PLAN").succeeded

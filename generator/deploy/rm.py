@@ -49,6 +49,9 @@ TERRAFORM_VERSION = "1.5.x"
 class Deployer:
     """One Resource Manager client plus the polling and retry policy around it."""
 
+    # The polling used when none is given; the test fixtures swap in a quicker one for CLI runs.
+    default_poll = PollSettings()
+
     def __init__(
         self,
         config: dict[str, Any],
@@ -65,7 +68,7 @@ class Deployer:
         self.config = config
         self.endpoint = endpoint
         self.hooks = hooks or Hooks()
-        self.poll = poll or PollSettings()
+        self.poll = poll or self.default_poll
         self.retry = retry or RetrySettings()
         self.sleep = sleep
         self.clock = clock
