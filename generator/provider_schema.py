@@ -84,7 +84,7 @@ def _snapshot() -> _Snapshot:
         raise ProviderSchemaError(f"cannot read the bundled provider schema {SNAPSHOT_PATH}: {exc}") from exc
     if not isinstance(doc, dict) or doc.get("format_version") != _FORMAT_VERSION:
         raise ProviderSchemaError(
-            f"{SNAPSHOT_PATH} is not a format {_FORMAT_VERSION} snapshot; regenerate it with tools/schema_from_jsii.py"
+            f"{SNAPSHOT_PATH} is not a format {_FORMAT_VERSION} snapshot: this flowstack installation is damaged; reinstall flowstack"
         )
     providers = tuple(doc["providers"])
     return _Snapshot(
@@ -222,8 +222,7 @@ class _Checker:
             self._add(
                 address, "",
                 f'{kind} type "{tf_type}" exists in the provider but the bundled schema snapshot does not '
-                f"describe it, so it was not checked; add it to tools/schema_snapshot.py and regenerate "
-                f"generator/data/provider_schema.json",
+                "describe it, so it was not checked (the snapshot covers the types flowstack's own stacks use)",
                 "not-in-snapshot", "warning",
             )
             return None

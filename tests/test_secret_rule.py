@@ -26,7 +26,6 @@ from generator.checks.stack import Stack
 from generator.config import parse_config
 from generator.config_schema import StackConfig
 from generator.contract import AUTO_FILLED, is_secret
-from generator.deploy import rm
 from generator.deploy import variables as rmvars
 from generator.model import build_model
 from generator.render import render_stack
