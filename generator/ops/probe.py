@@ -152,8 +152,8 @@ class HttpResult:
 
 
 def http(target: Target, host: str, ip: str, path: str = "/", *, port: int | None = None, secure: bool = True,
-         headers: dict[str, str] | None = None) -> HttpResult:
-    """One HTTP/1.1 GET (TLS verified when ``secure``); ProbeError when there is no answer."""
+         headers: dict[str, str] | None = None, verify: bool = True) -> HttpResult:
+    """One HTTP/1.1 GET over TLS when ``secure`` (certificate checked unless not ``verify``); ProbeError when there is no answer."""
     port = port or (443 if secure else 80)
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "User-Agent: flowstack-probe", "Accept: */*", "Connection: close"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -162,7 +162,7 @@ def http(target: Target, host: str, ip: str, path: str = "/", *, port: int | Non
     try:
         if secure:
             try:
-                sock = target.context().wrap_socket(sock, server_hostname=host)
+                sock = target.context(verify).wrap_socket(sock, server_hostname=host)
             except (ssl.SSLError, OSError) as exc:
                 raise ProbeError(f"https://{host}: TLS failed: {getattr(exc, 'verify_message', None) or getattr(exc, 'reason', None) or exc}") from None
         sock.sendall(request)
@@ -196,7 +196,26 @@ def parse_response(data: bytes, where: str) -> HttpResult:
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         raise ProbeError(f"{where}: not an HTTP answer ({lines[0][:60]!r})")
     headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:]) if k}
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = dechunk(body)
     return HttpResult(int(parts[1]), headers, body)
+
+
+def dechunk(data: bytes) -> bytes:
+    """A chunked body (RFC 9112 7.1) as its bytes; a truncated tail is kept as far as it goes."""
+    out, pos = b"", 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            return out
+        try:
+            size = int(data[pos:end].split(b";")[0], 16)
+        except ValueError:
+            return out
+        if size == 0:
+            return out
+        out += data[end + 2:end + 2 + size]
+        pos = end + 2 + size + 2
 
 
 def websocket_key() -> str:
