@@ -16,6 +16,7 @@ Names carry the pid and a random token (``fsdr-<pid>-<hex>-s|c``); nothing leave
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 import shutil
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"
 SERVER_IP, CLIENT_IP = "10.78.0.2", "10.78.0.3"
 FIREWALL = "files/usr/local/sbin/flowstack-firewall"
+LIVEKIT_YAML = "files/opt/flowstack/livekit.yaml"
 
 
 def available() -> str | None:
@@ -81,8 +84,9 @@ class TestCA:
 class Rig:
     """Build with `start`, tear down with `close` (idempotent)."""
 
-    def __init__(self, workdir: Path, config_path: Path) -> None:
-        self.workdir, self.config_path = workdir, config_path
+    def __init__(self, workdir: Path, config_path: Path, livekit_bin: Path | None = None) -> None:
+        self.workdir, self.config_path, self.livekit_bin = workdir, config_path, livekit_bin
+        self.livekit_key = self.livekit_secret = ""
         self.config = load_config(config_path)
         self.hosts = [self.config.domains.socket_host, self.config.domains.livekit_host]
         token = secrets.token_hex(3)
@@ -166,8 +170,22 @@ class Rig:
     def _services(self) -> None:
         c = self.config
         args = [str(c.socket.port), str(c.livekit.port), str(c.livekit.rtc.tcp_port), str(c.livekit.turn.udp_port)]
+        if self.livekit_bin:
+            args.append("--no-livekit")
+            self._livekit()
         self._spawn("services", [sys.executable, str(ROOT / "tests" / "rig_services.py"), *args], cwd=ROOT)
         self.wait_port("server", "127.0.0.1", c.socket.port, "services")
+
+    def _livekit(self) -> None:
+        """The real livekit-server with the generated livekit.yaml; two edits, both because there is no internet here."""
+        lk = yaml.safe_load(preview_files(self.config, sample=True)[LIVEKIT_YAML])
+        lk["rtc"]["use_external_ip"] = False  # no STUN server to learn the public address from
+        lk["rtc"]["node_ip"] = SERVER_IP  # the rig's "public" address (on OCI: the 1:1 NAT's)
+        self.livekit_key, self.livekit_secret = next(iter(lk["keys"].items()))
+        (self.workdir / "livekit.yaml").write_text(yaml.safe_dump(lk, sort_keys=False))
+        assert self.livekit_bin is not None
+        self._spawn("livekit", [str(self.livekit_bin), "--config", str(self.workdir / "livekit.yaml")], cwd=self.workdir)
+        self.wait_port("server", "127.0.0.1", self.config.livekit.port, "livekit")
 
     def _spawn(self, name: str, cmd: list[str], **kw: Any) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
@@ -203,14 +221,13 @@ class Rig:
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
 
     # -- the client side
-    def flowstack(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def flowstack(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """``flowstack ARGS`` run in the client namespace (a real subprocess, like the user's shell)."""
-        return self.run("client", [sys.executable, "-m", "generator.cli", *args], check=False, timeout=timeout, cwd=ROOT)
+        return self.run("client", [sys.executable, "-m", "generator.cli", *args], check=False, timeout=timeout, cwd=ROOT,
+                        env={**os.environ, **(env or {})})
 
-    def doctor(self, *extra: str) -> tuple[int, list[dict[str, str]], str]:
-        import json
-
-        p = self.flowstack("doctor", str(self.config_path), "--ip", SERVER_IP, "--ca-file", str(self.ca_file), "--timeout", "2", "--json", *extra)
+    def doctor(self, *extra: str, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, str]], str]:
+        p = self.flowstack("doctor", str(self.config_path), "--ip", SERVER_IP, "--ca-file", str(self.ca_file), "--timeout", "2", "--json", *extra, env=env)
         try:
             rows = json.loads(p.stdout)
         except ValueError:

@@ -1,6 +1,6 @@
 """What listens behind Caddy and on the media ports in the doctor rig's server namespace.
 
-Run as ``python tests/rig_services.py SOCKET_PORT LIVEKIT_PORT ICE_TCP_PORT TURN_UDP_PORT``
+Run as ``python tests/rig_services.py SOCKET_PORT LIVEKIT_PORT ICE_TCP_PORT TURN_UDP_PORT [--no-livekit]``
 inside the namespace (tests/rig_doctor.py starts it):
 
 - the Socket.IO app: python-socketio's real ``AsyncServer`` (ASGI, uvicorn with wsproto)
@@ -11,6 +11,7 @@ inside the namespace (tests/rig_doctor.py starts it):
   127.0.0.1:LIVEKIT_PORT, a TCP listener on 0.0.0.0:ICE_TCP_PORT (ICE/TCP), and a STUN
   Binding responder on 0.0.0.0:TURN_UDP_PORT/udp (what LiveKit's TURN answers to a
   Binding request) written from RFC 5389 independently of generator/ops/stun.py.
+  With ``--no-livekit`` only the Socket.IO app runs (the rig runs the real livekit-server).
 
 Prints READY when every listener is bound.
 """
@@ -72,10 +73,11 @@ async def health(scope, receive, send):
 
 def main() -> None:
     socket_port, livekit_port, ice_port, turn_port = map(int, sys.argv[1:5])
-    threading.Thread(target=stun_responder, args=(turn_port,), daemon=True).start()
-    threading.Thread(target=tcp_listener, args=(ice_port,), daemon=True).start()
-    httpd = ThreadingHTTPServer(("127.0.0.1", livekit_port), LiveKitRoot)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    if "--no-livekit" not in sys.argv:  # the real LiveKit runs instead
+        threading.Thread(target=stun_responder, args=(turn_port,), daemon=True).start()
+        threading.Thread(target=tcp_listener, args=(ice_port,), daemon=True).start()
+        httpd = ThreadingHTTPServer(("127.0.0.1", livekit_port), LiveKitRoot)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
     sio = socketio.AsyncServer(async_mode="asgi")
     app = socketio.ASGIApp(sio, other_asgi_app=health)
     config = uvicorn.Config(app, host="127.0.0.1", port=socket_port, ws="wsproto", log_level="warning", lifespan="off")

@@ -160,3 +160,70 @@ def test_status_health_through_the_rig(rig: Rig, tmp_path: Path) -> None:
         assert report["instance"]["public_ip"] == SERVER_IP and p.returncode == 0, report["problems"]
     finally:
         stop(em)
+
+
+# ---------------------------------------------------------------------------
+# The real LiveKit server (built by `make livekit-server`) instead of the stand-ins.
+
+
+def livekit_binary() -> Path | None:
+    import re
+
+    version = re.search(r"^LIVEKIT_SERVER_VERSION := (\S+)", (ROOT / "Makefile").read_text(), re.M)
+    path = ROOT / ".tools" / f"livekit-server-{version[1] if version else '?'}" / "server"
+    return path if path.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def lk_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    reason = available()
+    binary = livekit_binary()
+    if reason or binary is None:
+        pytest.skip(reason or "livekit-server is not built: run `make livekit-server`")
+    work = tmp_path_factory.mktemp("doctor-lk-rig")
+    config = work / "flowspace.yaml"
+    text = (ROOT / "stacks" / "flowspace.yaml").read_text(encoding="utf-8")
+    config.write_text(text.replace("  mode: acme", "  mode: cloudflare_origin"), encoding="utf-8")
+    r = Rig(work, config, livekit_bin=binary).start()
+    yield r
+    r.close()
+
+
+def test_doctor_passes_against_real_livekit(lk_rig: Rig) -> None:
+    """LiveKit's own HTTP endpoint, ICE/TCP listener and TURN (which answers STUN Binding)."""
+    code, rows, err = lk_rig.doctor()
+    assert code == 0 and failing(rows) == [], (rows, err)
+    assert by_check(rows)["LiveKit HTTP"]["detail"].startswith("200")
+
+
+def test_media_joins_and_reports_udp(lk_rig: Rig) -> None:
+    code, rows, err = lk_rig.doctor("--media", env={"LIVEKIT_API_SECRET": lk_rig.livekit_secret})
+    media = by_check(rows)["LiveKit media"]
+    assert code == 0 and media["status"] == "PASS", (media, err)
+    assert "published a tone over UDP" in media["detail"]
+    assert lk_rig.livekit_secret not in json.dumps(rows) + err  # the secret is never printed
+
+
+def test_media_over_tcp_when_the_udp_range_is_closed(lk_rig: Rig) -> None:
+    """With the media UDP range closed, the client gets ICE/TCP 7881 (or TURN), and says which.
+
+    Closed the way OCI's security list closes it: statelessly (the generated rules are
+    ``stateless = true``), here a DROP in the raw table before conntrack. Deleting the host
+    firewall's ACCEPT alone is not enough: LiveKit's own connectivity checks open a
+    conntrack entry that the OCI rules' ESTABLISHED accept lets the answers through.
+    """
+    drop = ["PREROUTING", "-p", "udp", "--dport", "50000:60000", "-j", "DROP"]
+    lk_rig.iptables("-t", "raw", "-I", *drop)
+    try:
+        code, rows, err = lk_rig.doctor("--media", env={"LIVEKIT_API_SECRET": lk_rig.livekit_secret})
+        media = by_check(rows)["LiveKit media"]
+        assert media["status"] == "PASS", (media, err)
+        assert "over TCP" in media["detail"] or "over RELAY" in media["detail"]
+    finally:
+        lk_rig.iptables("-t", "raw", "-D", *drop)
+
+
+def test_media_with_a_wrong_secret_fails_with_a_fix(lk_rig: Rig) -> None:
+    code, rows, _ = lk_rig.doctor("--media", env={"LIVEKIT_API_SECRET": "not-the-secret-" + "x" * 30})
+    media = by_check(rows)["LiveKit media"]
+    assert code == 1 and media["status"] == "FAIL" and media["fix"]

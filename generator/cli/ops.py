@@ -68,14 +68,25 @@ def status_command(config_path: str, profile: str, oci_config_file: str, auth: s
 @click.option("--ip", metavar="IP", help="The instance's public IP (flowstack status shows it); default: what the LiveKit host resolves to.")
 @_probe_options
 @click.option("--json", "as_json", is_flag=True, help="Print only data, as JSON.")
-def doctor_command(config_path: str, ip: str | None, resolve: tuple[str, ...], ca_file: str | None, timeout: float, as_json: bool) -> None:
+@click.option("--media", is_flag=True, help="Also join a room with the real LiveKit SDK, publish a tone, report the transport (extra `media`).")
+@click.option("--api-key", metavar="KEY", help="LiveKit API key for --media (default: livekit.api_key of the config).")
+@click.option("--api-secret", metavar="SECRET", envvar="LIVEKIT_API_SECRET",
+              help="LiveKit API secret for --media (`flowstack rm-outputs` shows it); asked for, hidden, if not given. Env: LIVEKIT_API_SECRET.")
+def doctor_command(config_path: str, ip: str | None, resolve: tuple[str, ...], ca_file: str | None, timeout: float, as_json: bool,
+                   media: bool, api_key: str | None, api_secret: str | None) -> None:
     """Probe every public port a browser and a LiveKit client need; PASS/WARN/FAIL, each with a one-line fix.
 
     \b
     Example:
       flowstack doctor stacks/flowspace.yaml --ip 203.0.113.10
+      LIVEKIT_API_SECRET=... flowstack doctor stacks/flowspace.yaml --media
+
+    --resolve and --ca-file are for split DNS and private CAs (and tests); --media
+    uses the system resolver and reads --ca-file as SSL_CERT_FILE.
     """
-    rows = doctor_lib.diagnose(config_path, _target(resolve, ca_file, timeout), ip)
+    if media and not api_secret:
+        api_secret = click.prompt("LiveKit API secret", hide_input=True, err=True)
+    rows = doctor_lib.diagnose(config_path, _target(resolve, ca_file, timeout), ip, api_secret if media else None, api_key)
     click.echo(dumps([r.to_dict() for r in rows]) if as_json else doctor_lib.format_rows(rows))
     if any(r.status == "FAIL" for r in rows):
         raise SystemExit(1)

@@ -11,25 +11,14 @@ to), not each host's DNS answer, so a wrong A record fails the DNS row only.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+import os
 
 from ..config import load_config
 from ..config_schema import StackConfig
-from . import probe, stun
+from . import media, probe, stun
+from .probe import Row
 
 WARN_DAYS = 14  # Caddy renews 30 days before expiry; under 14 left means renewal is failing
-
-
-@dataclass(frozen=True)
-class Row:
-    check: str
-    status: str  # PASS, WARN, FAIL
-    detail: str
-    fix: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "status": self.status, "detail": self.detail, "fix": self.fix}
 
 
 def hosts(config: StackConfig) -> list[str]:
@@ -173,6 +162,25 @@ def format_rows(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def diagnose(config_path: str, target: probe.Target, ip: str | None = None) -> list[Row]:
-    """Load the config and run every check (what `flowstack doctor` does)."""
-    return run(load_config(config_path), target, ip)
+def diagnose(config_path: str, target: probe.Target, ip: str | None = None, media_secret: str | None = None,
+             media_key: str | None = None) -> list[Row]:
+    """Load the config and run every check (what `flowstack doctor` does); with ``media_secret``, the media check too."""
+    config = load_config(config_path)
+    rows = run(config, target, ip)
+    if media_secret:
+        rows.append(media_row(config, target, media_secret, media_key))
+    return rows
+
+
+def media_row(config: StackConfig, target: probe.Target, secret: str, key: str | None = None) -> Row:
+    """`media.check_media` against ``wss://<livekit host>``; ``--ca-file`` reaches the SDK as SSL_CERT_FILE."""
+    saved = os.environ.get("SSL_CERT_FILE")
+    if target.ca_file:
+        os.environ["SSL_CERT_FILE"] = target.ca_file
+    try:
+        return media.check_media(f"wss://{config.domains.livekit_host}", key or config.livekit.api_key, secret, timeout=max(target.timeout * 3, 10.0))
+    finally:
+        if saved is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = saved

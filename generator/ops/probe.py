@@ -31,6 +31,19 @@ class ProbeError(Exception):
     """A probe that did not get an answer; the message is one line."""
 
 
+@dataclass(frozen=True)
+class Row:
+    """One doctor check: PASS / WARN / FAIL, what was seen, the fix in one line."""
+
+    check: str
+    status: str  # PASS, WARN, FAIL
+    detail: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "status": self.status, "detail": self.detail, "fix": self.fix}
+
+
 def parse_resolve(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     """``HOST=IP`` pairs (``--resolve``) as a dict; `FlowstackError` naming a bad one."""
     out: dict[str, str] = {}
