@@ -106,7 +106,7 @@ def verdict(figures: dict[str, float | None], shape: str, on: dt.date | None = N
     if at_risk:
         summary = f"AT RISK of reclamation: every {reading.window_days}-day figure is under Oracle's idle thresholds{mark}"
         avert = tuple(f"keep {LABELS[f.metric]} {f.threshold.statistic} at or above {f.threshold.below_pct:g}% "
-                      f"(now {f.value:.1f}%)" for f in findings) + ("or convert the tenancy to Pay As You Go (" + notes.get("payg", "") + ")",)
+                      f"(now {f.value:.1f}%)" for f in findings) + ("or convert the tenancy to Pay As You Go (Oracle's e-mail as quoted; unverified: data/idle_reclamation.yaml notes.payg)",)
         avert = ("any ONE of these averts it:",) + avert
     elif missing:
         summary = f"UNKNOWN: no {'/'.join(LABELS[m] for m in missing)} data for the last {reading.window_days} days{mark}"

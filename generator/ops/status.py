@@ -127,7 +127,9 @@ def _usage_into(report: dict[str, Any], tel: Telemetry, inst: InstanceInfo, conf
 
 
 def _fmt_pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.1f}%"
+    if value is None:
+        return "no data"
+    return f"{value:.1f}%" if value >= 1 or value == 0 else f"{value:.3f}%"
 
 
 def format_status(r: dict[str, Any]) -> str:
