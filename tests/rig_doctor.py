@@ -96,6 +96,7 @@ class Rig:
         self.ca_file = workdir / "ca.pem"
         self.certs = workdir / "certs"
         self.procs: dict[str, subprocess.Popen[Any]] = {}
+        self.turn_site: str | None = None
 
     # -- namespaces
     def run(self, ns: str, cmd: list[str], check: bool = True, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -150,8 +151,12 @@ class Rig:
         self.run("server", ["iptables", *args])
 
     # -- Caddy and the services
-    def use_certificate(self, names: list[str], *, expired: bool = False) -> None:
-        """Serve a certificate for ``names`` (restarting Caddy, which reads it at start)."""
+    def use_certificate(self, names: list[str], *, expired: bool = False, turn_site: str | None = None) -> None:
+        """Serve a certificate for ``names`` (restarting Caddy, which reads it at start).
+
+        ``turn_site`` adds a site answering TLS for that name: a stand-in for the caddy-l4 SNI
+        route of ``turn.via_caddy`` (Debian's Caddy has no layer4 app)."""
+        self.turn_site = turn_site
         self.certs.mkdir(exist_ok=True)
         cert, key = self.ca.leaf(names, expired=expired)
         (self.certs / "origin.pem").write_bytes(cert)
@@ -162,6 +167,8 @@ class Rig:
         self.stop("caddy")
         text = render_caddyfile(self.config, hosts={"socket_host": self.hosts[0], "livekit_host": self.hosts[1]})
         # The one change: on the VM /certs is a docker volume of the app directory.
+        if self.turn_site:
+            text += f"\n{self.turn_site} {{\n    tls /certs/origin.pem /certs/origin-key.pem\n    respond \"TURN stand-in\" 404\n}}\n"
         (self.workdir / "Caddyfile").write_text(text.replace("/certs/", f"{self.certs}/"))
         env = {**os.environ, "HOME": str(self.workdir), "XDG_DATA_HOME": str(self.workdir / "data"), "XDG_CONFIG_HOME": str(self.workdir / "cfg")}
         self._spawn("caddy", ["caddy", "run", "--config", str(self.workdir / "Caddyfile"), "--adapter", "caddyfile"], env=env)
@@ -227,7 +234,11 @@ class Rig:
                         env={**os.environ, **(env or {})})
 
     def doctor(self, *extra: str, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, str]], str]:
-        p = self.flowstack("doctor", str(self.config_path), "--ip", SERVER_IP, "--ca-file", str(self.ca_file), "--timeout", "2", "--json", *extra, env=env)
+        return self.doctor_with(self.config_path, *extra, env=env)
+
+    def doctor_with(self, config: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, str]], str]:
+        """``flowstack doctor CONFIG --ip <server> --ca-file <test CA> --json``: (exit code, rows, stderr)."""
+        p = self.flowstack("doctor", str(config), "--ip", SERVER_IP, "--ca-file", str(self.ca_file), "--timeout", "2", "--json", *extra, env=env)
         try:
             rows = json.loads(p.stdout)
         except ValueError:

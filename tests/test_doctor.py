@@ -132,6 +132,28 @@ def test_expired_certificate(rig: Rig) -> None:
     assert_all_pass(rig)
 
 
+def test_via_caddy_turn_host_answers_tls_on_443(rig: Rig, tmp_path: Path) -> None:
+    """turn.via_caddy: the TURN host's TLS is on 443 (Caddy layer4 routes it by SNI)."""
+    turn = "space-turn.flow-coder.com"
+    text = rig.config_path.read_text(encoding="utf-8")
+    text = text.replace("  livekit_host: space-livekit.flow-coder.com\n", f"  livekit_host: space-livekit.flow-coder.com\n  turn_host: {turn}\n")
+    text = text.replace("    udp_port: 3478\n", "    udp_port: 3478\n    tls_port: 5349\n    via_caddy: true\n")
+    config = tmp_path / "via-caddy.yaml"
+    config.write_text(text, encoding="utf-8")
+    rig.set_dns({h: SERVER_IP for h in [*rig.hosts, turn]})
+    try:
+        code, rows, _ = rig.doctor_with(config)
+        assert code == 1 and failing(rows) == [f"TURN/TLS 443 {turn}"], rows
+        assert by_check(rows)[f"TURN/TLS 443 {turn}"]["detail"].startswith("TLS handshake failed")
+        rig.use_certificate([*rig.hosts, turn], turn_site=turn)
+        code, rows, _ = rig.doctor_with(config)
+        assert code == 0 and failing(rows) == [], rows
+        assert f"DNS {turn}" in by_check(rows)
+    finally:
+        rig.set_dns({h: SERVER_IP for h in rig.hosts})
+        rig.use_certificate(rig.hosts)
+
+
 def test_untrusted_ca_without_ca_file(rig: Rig) -> None:
     """Without --ca-file the rig's private CA is not trusted: the TLS rows say so."""
     p = rig.flowstack("doctor", str(rig.config_path), "--ip", SERVER_IP, "--timeout", "2", "--json")
