@@ -178,3 +178,16 @@ def test_bad_plot_suffix_is_refused_before_any_request(rm_emulator, tmp_path: Pa
     code, out = run_status(rm_emulator, "--plot", str(out_dir / "egress.jpg"))
     assert code != 0 and "must end in .png or .svg" in out and "egress.png" in out
     assert rm_emulator.stats()["total"] == 0 and not list(out_dir.iterdir())
+
+
+def test_last_apply_comes_from_resource_manager(rm_cli) -> None:
+    """After `rm-apply` on the emulator, status names that APPLY job."""
+    applied = rm_cli("rm-apply", "--auto-approve", "--json", first_run=True)
+    assert applied.exit_code == 0, applied.output
+    em = rm_cli.emulator
+    seeded(em, cpu=30, memory=40, gb_per_hour=1)
+    code, r = status_json(em)
+    la = r["last_apply"]
+    assert code == 0 and la["state"] == "SUCCEEDED" and la["job_id"].startswith("ocid1.ormjob")
+    assert la["job_id"] in json.dumps(json.loads(applied.output))
+    assert "GET /20160918/instances/{instanceId}" in em.stats()["requests"]

@@ -15,7 +15,7 @@ Routes::
     POST /20180401/metrics/actions/summarizeMetricsData?compartmentId=      SummarizeMetricsData
 
 >>> match("GET", "/20160918/vnics/ocid1.vnic.x")
-('get_vnic', {'vnicId': 'ocid1.vnic.x'})
+('get_vnic', {'vnicId': 'ocid1.vnic.x'}, '/20160918/vnics/{vnicId}')
 """
 
 from __future__ import annotations
@@ -37,23 +37,24 @@ from .telemetry import Telemetry, rfc3339
 
 PREFIXES = ("/20160918/", "/20180401/")
 _ROUTES = [
-    ("GET", r"/20160918/instances", "list_instances"),
-    ("GET", r"/20160918/instances/(?P<instanceId>[^/]+)", "get_instance"),
-    ("GET", r"/20160918/vnicAttachments", "list_vnic_attachments"),
-    ("GET", r"/20160918/vnics/(?P<vnicId>[^/]+)", "get_vnic"),
-    ("POST", r"/20180401/metrics/actions/summarizeMetricsData", "summarize_metrics_data"),
+    ("GET", "/20160918/instances", "list_instances"),
+    ("GET", "/20160918/instances/{instanceId}", "get_instance"),
+    ("GET", "/20160918/vnicAttachments", "list_vnic_attachments"),
+    ("GET", "/20160918/vnics/{vnicId}", "get_vnic"),
+    ("POST", "/20180401/metrics/actions/summarizeMetricsData", "summarize_metrics_data"),
 ]
-_COMPILED = [(method, re.compile(f"^{pattern}$"), name) for method, pattern, name in _ROUTES]
+_COMPILED = [(method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), template, name)
+             for method, template, name in _ROUTES]
 MAX_DATAPOINTS = 100_000  # OCI's documented cap per SummarizeMetricsData answer (SDK docstring)
 
 
-def match(method: str, path: str) -> tuple[str | None, dict[str, str]]:
-    """(handler name, path params); (None, {}) if no route has this method and path."""
-    for route_method, pattern, name in _COMPILED:
+def match(method: str, path: str) -> tuple[str | None, dict[str, str], str]:
+    """(handler name, path params, path template); (None, {}, path) if no route has this method and path."""
+    for route_method, pattern, template, name in _COMPILED:
         found = pattern.match(path)
         if found and route_method == method:
-            return name, {k: unquote(v) for k, v in found.groupdict().items()}
-    return None, {}
+            return name, {k: unquote(v) for k, v in found.groupdict().items()}, template
+    return None, {}, path
 
 
 def _instance_view(inst: dict[str, Any], compartment: str | None) -> dict[str, Any]:
@@ -165,10 +166,10 @@ class CloudEmulator(EmulatorServer):
             return self._metrics_admin(method, body, client)
         if not split.path.startswith(PREFIXES):
             return super().handle(method, target, headers, body, client)
-        name, params = match(method, split.path)
+        name, params, template = match(method, split.path)
         request = Request(method, target, split.path, parse_qs(split.query, keep_blank_values=True), headers, body, params)
         response = self._cloud(request, name)
-        self.count(f"{method} {split.path if name is None else name}", response.status)
+        self.count(f"{method} {template}", response.status)
         return response
 
     def _cloud(self, request: Request, name: str | None) -> Response:
