@@ -10,17 +10,23 @@ that could not be read), after printing everything they found.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import FlowstackError
-from ..ops import probe
 from .console import dumps
 from .rm import _lazy_module, _rm_common
 
-status_lib = _lazy_module("generator.ops.status")  # the oci SDK costs ~0.3 s; only status needs it
-doctor_lib = _lazy_module("generator.ops.doctor")
+# The oci SDK (status) and cryptography (the probes) cost start-up time: `--help` should not pay.
+if TYPE_CHECKING:
+    from ..ops import doctor as doctor_lib
+    from ..ops import probe
+    from ..ops import status as status_lib
+else:
+    status_lib = _lazy_module("generator.ops.status")
+    doctor_lib = _lazy_module("generator.ops.doctor")
+    probe = _lazy_module("generator.ops.probe")
 
 
 def _target(resolve: tuple[str, ...], ca_file: str | None, timeout: float) -> probe.Target:
