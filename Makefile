@@ -44,6 +44,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed ocicli
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
+	$(BIN)/python bench/bench_status.py
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

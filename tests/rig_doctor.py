@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -41,6 +42,19 @@ OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"
 SERVER_IP, CLIENT_IP = "10.78.0.2", "10.78.0.3"
 FIREWALL = "files/usr/local/sbin/flowstack-firewall"
 LIVEKIT_YAML = "files/opt/flowstack/livekit.yaml"
+
+
+_NAME_RE = re.compile(r"^fsdr-(\d+)-[0-9a-f]{6}-[sc]$")
+
+
+def sweep_stale() -> None:
+    """Delete rig namespaces whose creating process is gone (a run killed before its cleanup)."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=20).stdout
+    for line in out.splitlines():
+        m = _NAME_RE.match(line.split()[0]) if line.split() else None
+        if m and not Path(f"/proc/{m[1]}").exists():
+            subprocess.run(["ip", "netns", "del", line.split()[0]], capture_output=True, timeout=20)
+            shutil.rmtree(f"/etc/netns/{line.split()[0]}", ignore_errors=True)
 
 
 def available() -> str | None:
@@ -106,6 +120,7 @@ class Rig:
         return p
 
     def start(self) -> Rig:
+        sweep_stale()
         try:
             self._network()
             self.set_dns({h: SERVER_IP for h in self.hosts})
