@@ -147,6 +147,8 @@ def tls(target: Target, host: str, ip: str, port: int = 443) -> TlsResult:
             return TlsResult(host, ip, cert_info(der) if der else None, None)
     except ssl.SSLCertVerificationError as exc:
         error = exc.verify_message or exc.reason or str(exc)
+    except ProbeError as exc:
+        return TlsResult(host, ip, None, str(exc))
     except (ssl.SSLError, OSError) as exc:
         return TlsResult(host, ip, None, f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}")
     try:
