@@ -11,8 +11,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
+# The real LiveKit server for the doctor --media test (newest release the Go module proxy here builds).
+LIVEKIT_SERVER_VERSION := v1.13.5
 
-.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node checkov ocicli system-deps clean
+.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node checkov ocicli system-deps livekit-server clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -32,7 +34,7 @@ test: lint test-fast test-slow
 test-fast: $(VENV)/.installed node checkov system-deps
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(VENV)/.installed node checkov system-deps
+test-slow: $(VENV)/.installed node checkov system-deps livekit-server
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -42,12 +44,13 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed ocicli
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
+	$(BIN)/python bench/bench_status.py
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,media]'
 	touch $@
 
 # HashiCorp's formatter (hclwrite, as WebAssembly) for the `terraform fmt` test.
@@ -70,6 +73,13 @@ ocicli: .venv-ocicli/.installed
 	test -x .venv-ocicli/bin/python || $(PYTHON) -m venv .venv-ocicli
 	.venv-ocicli/bin/pip install -q oci-cli==$(OCI_CLI_VERSION)
 	touch $@
+
+# LiveKit from source through the Go module proxy (go install, as its own release does), into .tools/.
+livekit-server: .tools/livekit-server-$(LIVEKIT_SERVER_VERSION)/server
+.tools/livekit-server-$(LIVEKIT_SERVER_VERSION)/server:
+	rm -rf $(@D).tmp && mkdir -p $(@D).tmp
+	GOBIN=$(CURDIR)/$(@D).tmp GOFLAGS=-trimpath go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_VERSION)
+	rm -rf $(@D) && mv $(@D).tmp $(@D)
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:

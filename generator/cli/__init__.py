@@ -9,10 +9,10 @@ single place a library error becomes ``Error: <message>`` and an exit code.
 
 from __future__ import annotations
 
-from . import cost, emulator, rm, stack
+from . import cost, emulator, ops, rm, stack
 from .root import cli
 
-for _command in (*stack.COMMANDS, cost.cost_command, *rm.COMMANDS, emulator.emulator_command):
+for _command in (*stack.COMMANDS, cost.cost_command, *rm.COMMANDS, *ops.COMMANDS, emulator.emulator_command):
     cli.add_command(_command)
 
 

@@ -21,10 +21,12 @@ import click
               help="How long each PLAN/APPLY/DESTROY job runs.")
 @click.option("--faults", "faults_file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Faults spec (YAML/JSON) to start with; change it later with POST /_emulator/faults.")
+@click.option("--metrics", "metrics_file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Instances and metric series for the Compute/Monitoring APIs (see generator/emulator/telemetry.py); change later with POST /_emulator/metrics.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
 def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], demo_dir: str | None,
-                     job_seconds: float, faults_file: str | None, host: str, quiet: bool) -> None:
+                     job_seconds: float, faults_file: str | None, metrics_file: str | None, host: str, quiet: bool) -> None:
     """Run a local OCI Resource Manager to try the rm-* commands without an OCI account.
 
     Serves the Resource Manager REST API (20180917) for stacks and jobs, checks every
@@ -43,5 +45,5 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
     from ..emulator.run import serve
 
     serve(state_file=state_file, public_keys=list(public_keys), demo_dir=demo_dir, host=host, port=port,
-          job_seconds=job_seconds, faults_file=faults_file, quiet=quiet,
+          job_seconds=job_seconds, faults_file=faults_file, quiet=quiet, metrics_file=metrics_file,
           out=click.echo, note=lambda text: click.echo(text, err=True))

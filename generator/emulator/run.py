@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable
 
 from .auth import ensure_demo_credentials
+from .cloud import build_cloud_emulator
 from .errors import UsageError
 from .process import LISTENING
-from .server import build_emulator, stderr_log
+from .server import stderr_log
 
 
 def serve(*, state_file: str, public_keys: list[str], demo_dir: str | None = None, host: str = "127.0.0.1",
-          port: int = 0, job_seconds: float = 3.0, faults_file: str | None = None, quiet: bool = False,
+          port: int = 0, job_seconds: float = 3.0, faults_file: str | None = None, quiet: bool = False, metrics_file: str | None = None,
           out: Callable[[str], None] = print, note: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> None:
     """Serve until Ctrl-C or SIGTERM; raises `EmulatorError` when it cannot start."""
     keys = list(public_keys)
@@ -28,7 +29,7 @@ def serve(*, state_file: str, public_keys: list[str], demo_dir: str | None = Non
         keys.append(str(demo.public_key_file))
     if not keys:
         raise UsageError("give at least one --public-key PEM (or --demo-config DIR)")
-    server = build_emulator(state_file=state_file, public_keys=keys, host=host, port=port,
+    server = build_cloud_emulator(state_file=state_file, public_keys=keys, metrics_file=metrics_file, host=host, port=port,
                             job_seconds=job_seconds, faults_file=faults_file, log=None if quiet else stderr_log)
     out(f"{LISTENING}{server.url}")
     sys.stdout.flush()
