@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
 
-.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps clean
+.PHONY: stack-zip generate validate test bench venv node sample-app-cache checkov ocicli system-deps clean
 
 stack-zip: $(VENV)/.installed
 	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
@@ -22,7 +22,7 @@ validate: $(VENV)/.installed checkov
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 	$(BIN)/flowstack validate build/$(STACK)
 
-test: $(VENV)/.installed node checkov system-deps
+test: $(VENV)/.installed node sample-app-cache checkov system-deps
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli
@@ -40,6 +40,17 @@ $(VENV)/.installed: pyproject.toml
 node: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The sample app's locked packages in a repository-local npm cache, so its end-to-end test
+# runs `npm ci --offline` (a real install from the lockfile) without reaching the registry.
+SAMPLE_APP := templates/sample-app
+sample-app-cache: .cache/npm/.sample-app
+.cache/npm/.sample-app: $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json
+	rm -rf .tmp/sample-app-cache && mkdir -p .tmp/sample-app-cache .cache/npm
+	cp $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json .tmp/sample-app-cache/
+	cd .tmp/sample-app-cache && npm ci --cache ../../.cache/npm --no-audit --no-fund --loglevel=error
+	rm -rf .tmp/sample-app-cache
 	touch $@
 
 # Checkov gets its own virtualenv: its bc-python-hcl2 installs a module named hcl2 that
