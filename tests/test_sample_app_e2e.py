@@ -47,6 +47,7 @@ APP = ROOT / "templates" / "sample-app"
 NPM_CACHE = ROOT / ".cache" / "npm"
 HOSTS = {"socket_host": "socket.localhost", "livekit_host": "livekit.localhost"}
 ALLOWED_ORIGIN = "https://app.example.test"
+OTHER_ORIGIN = "https://elsewhere.example.test"
 QUIET = 1.0  # seconds a client must stay silent for "did not receive" to hold
 
 
@@ -127,8 +128,30 @@ def test_cors_allows_only_the_configured_origin(caddy: CaddyProxy) -> None:
     url = caddy.url(HOSTS["socket_host"], "/socket.io/?EIO=4&transport=polling")
     allowed = s.get(url, headers={"Origin": ALLOWED_ORIGIN}, timeout=10)
     assert allowed.status_code == 200 and allowed.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
-    other = s.get(url, headers={"Origin": "https://elsewhere.example.test"}, timeout=10)
-    assert "Access-Control-Allow-Origin" not in other.headers
+    own = s.get(url, headers={"Origin": caddy.url(HOSTS["socket_host"])}, timeout=10)  # the page the app serves from
+    assert own.status_code == 200
+    other = s.get(url, headers={"Origin": OTHER_ORIGIN}, timeout=10)
+    assert other.status_code == 403 and "Access-Control-Allow-Origin" not in other.headers
+    assert s.get(url, timeout=10).status_code == 200  # no Origin: not a browser
+
+
+async def connect_with_origin(caddy: CaddyProxy, tls: ssl.SSLContext, origin: str) -> bool:
+    """Whether a WebSocket-only client sending ``origin`` gets connected."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls)) as http:
+        client = socketio.AsyncClient(http_session=http, reconnection=False, request_timeout=10)
+        try:
+            await client.connect(caddy.url(HOSTS["socket_host"]), headers={"Origin": origin}, transports=["websocket"], wait_timeout=15)
+        except socketio.exceptions.ConnectionError:
+            return False
+        await client.disconnect()
+        return True
+
+
+def test_websocket_upgrades_are_held_to_the_same_origins(caddy: CaddyProxy, caddy_tls: ssl.SSLContext) -> None:
+    """CORS does not cover WebSocket; the app checks Origin itself, so the other origin
+    that polling refuses cannot open a WebSocket either."""
+    assert asyncio.run(connect_with_origin(caddy, caddy_tls, ALLOWED_ORIGIN)) is True
+    assert asyncio.run(connect_with_origin(caddy, caddy_tls, OTHER_ORIGIN)) is False
 
 
 class Client:

@@ -5,7 +5,8 @@
 // server's. Settings come from the environment:
 //   PORT          port to listen on (default 3001)
 //   HOST          address to bind (default 0.0.0.0: inside its container, behind Caddy)
-//   CORS_ORIGINS  comma-separated browser origins allowed to connect (default: none)
+//   CORS_ORIGINS  comma-separated browser origins allowed to connect besides the app's own
+//                 (default: none). Clients that send no Origin (not browsers) always may.
 const fs = require('node:fs');
 const http = require('node:http');
 const { Server } = require('socket.io');
@@ -70,8 +71,21 @@ const server = http.createServer((req, res) => {
   return json(res, 404, { error: 'not found' });
 });
 
+function originAllowed(req) {
+  // CORS headers only guard long-polling; WebSocket upgrades are checked here too, so
+  // both transports admit the same browsers: the app's own origin and CORS_ORIGINS.
+  const origin = req.headers.origin;
+  if (!origin || origins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
 const io = new Server(server, {
   cors: origins.length ? { origin: origins } : undefined,
+  allowRequest: (req, callback) => callback(null, originAllowed(req)),
   maxHttpBufferSize: 64 * 1024,
 });
 
