@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["config"]),
     ("variables", ["model"]),
-    ("artefacts", ["server", "schema_form"]),
+    ("artefacts", ["sampleapp", "bootnames", "server", "schema_form"]),
     ("render", ["render"]),
     ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
