@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import autodomain
+from .config_schema import StackConfig
 from .contract import APP_DIR
 from .templating import templates_dir
 from .yamlio import load_yaml
@@ -123,4 +124,19 @@ def rate_limit_notes() -> list[str]:
         f"its current size: {current}; source {limit['source']['url']}, read {le['read']})",
         f"last recorded: {last['date']} {last['event']} ({last['source']})",
         "renewals of the same names do not count; a new public IP means new names: keep the IP (and Caddy's data) to renew instead",
+    ]
+
+
+def auto_domain_lines(config: StackConfig) -> list[str]:
+    """What `zip` and `generate` print for a stack whose names come from sslip.io ([] otherwise).
+
+    Example:
+        >>> auto_domain_lines(StackConfig(name="demo", domains={"mode": "custom", "socket_host": "a.example.com", "livekit_host": "b.example.com"}))
+        []
+    """
+    if not config.domains.auto:
+        return []
+    names = ", ".join(f"{prefix}.<public-ip-with-dashes>.{autodomain.SSLIP_SUFFIX}" for prefix in ("socket", "livekit"))
+    return [f"Host names: {names}, found by the server at boot (outputs show them after apply)"] + [
+        f"Note: Let's Encrypt and sslip.io: {line}" for line in rate_limit_notes()
     ]

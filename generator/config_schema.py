@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from .contract import PLACEHOLDER_MARK
 
@@ -38,8 +38,8 @@ def _check_port(v: int) -> int:
     return v
 
 
-# A TCP/UDP port; out-of-range values are reported on the field itself.
-Port = Annotated[int, AfterValidator(_check_port)]
+# A TCP/UDP port; out-of-range values are reported on the field itself (the JSON Schema says the same range).
+Port = Annotated[int, AfterValidator(_check_port), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 65535})]
 
 
 class _Model(BaseModel):

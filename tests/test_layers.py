@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("shared", ["errors", "contract", "hcl", "yamlio", "templating", "limits", "prices", "files", "provider_schema", "autodomain"]),
     ("config schema", ["config_schema"]),
     ("meaning", ["livekit", "ports"]),
-    ("config loading", ["config"]),
+    ("config loading", ["config", "jsonschema_out"]),
     ("variables", ["model"]),
     ("artefacts", ["sampleapp", "bootnames", "server", "schema_form"]),
     ("render", ["render"]),
