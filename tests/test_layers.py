@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("render", ["render"]),
     ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
-    ("cost", ["cost.estimate", "cost.table"]),
+    ("cost", ["cost.estimate", "cost.table", "cost.sizing"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.rm", "deploy.workflow"]),
     ("cli", ["cli.root", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.emulator", "cli", "cli.__main__"]),
 ]
