@@ -6,7 +6,7 @@ only after the instance does), so the server finds it at boot: ``flowstack-hostn
 derives the sslip.io names with generator/autodomain.py (shipped to the server as is: one
 home for the codec and the checks), checks them through DNS and writes them to
 ``HOSTNAMES_ENV``. Caddy reads that file through compose (``{$SOCKET_HOST}`` in the
-Caddyfile); files that cannot read the environment carry ``host_mark`` text, which the
+Caddyfile); files that cannot read the environment carry ``contract.boot_mark`` text, which the
 script replaces. The bootstrap calls it with ``BOOTSTRAP_LINE``, one line, so the bootstrap
 itself (being reworked elsewhere into a retrying unit) stays as it is.
 
@@ -14,8 +14,8 @@ Terraform's outputs derive the same names from the instance's IP with replace(),
 outputs and `flowstack env` show them without any cycle.
 
 Example:
-    >>> host_mark("socket_host")
-    '__FLOWSTACK_SOCKET_HOST__'
+    >>> env_name("socket_host")
+    'SOCKET_HOST'
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 from . import autodomain
 from .config_schema import StackConfig
-from .contract import APP_DIR
+from .contract import APP_DIR, boot_mark
 from .templating import templates_dir
 from .yamlio import load_yaml
 
@@ -50,11 +50,6 @@ def env_name(key: str) -> str:
         'LIVEKIT_HOST'
     """
     return key.upper()
-
-
-def host_mark(key: str) -> str:
-    """Text the boot step replaces with the derived name in files that cannot read env vars."""
-    return f"__FLOWSTACK_{env_name(key)}__"
 
 
 def caddy_env_placeholder(key: str) -> str:
@@ -79,7 +74,7 @@ def settings(keys: tuple[str, ...], fill_files: tuple[str, ...]) -> dict[str, An
         "lib_dir": HOSTNAMES_LIB,
         "stun_servers": [{"host": s["host"], "port": int(s["port"])} for s in domain_facts()["stun_servers"]["servers"]],
         "prefixes": {env_name(k): autodomain.DEFAULT_PREFIXES[k] for k in keys},
-        "marks": {env_name(k): host_mark(k) for k in keys},
+        "marks": {env_name(k): boot_mark(k) for k in keys},
         "fill_files": list(fill_files),
         "env_file": HOSTNAMES_ENV,
         "check_dns": True,

@@ -52,10 +52,17 @@ _HOST = {"maxLength": 253, "pattern": HOSTNAME_REGEX}
 _SAFE_PATH = {"pattern": GIT_REF_REGEX, "not": {"pattern": r"(^|/)\.\.(/|$)"}}
 _NULL = {"type": "null"}
 
+# An IPv4 CIDR (pydantic's "ipv4network" format is not one JSON Schema validators check).
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CIDR = {"pattern": rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$"}
+
 FIELD_RULES: dict[tuple[str, str], dict[str, Any]] = {
+    ("Network", "vcn_cidr"): _CIDR,
+    ("Network", "subnet_cidr"): _CIDR,
+    ("ExtraPort", "source"): _CIDR,
     ("StackConfig", "name"): {"pattern": _NAME.pattern},
     ("StackConfig", "region"): {"pattern": r"^[a-z]{2}-[a-z]+-\d$"},
-    ("Network", "ssh_source_cidr"): {"not": {"type": "string", "pattern": "/0$"}},
+    ("Network", "ssh_source_cidr"): {**_CIDR, "not": {"type": "string", "pattern": "/0$"}},
     ("Instance", "shape"): {"pattern": r"\.Flex$"},
     ("Domains", "socket_host"): _HOST,
     ("Domains", "livekit_host"): _HOST,

@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder, host_mark
+from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
 from .config_schema import StackConfig
-from .contract import APP_DIR, BOOT_LOG, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_MARK, PLACEHOLDER_RE, READY_MARKER, placeholder
+from .contract import APP_DIR, BOOT_LOG, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_MARK, PLACEHOLDER_RE, READY_MARKER, boot_mark, placeholder
 from .errors import RenderError
 from .hcl import template_escape
 from .livekit import livekit_settings
@@ -184,7 +184,7 @@ def _host_refs(config: StackConfig, auto_ref: Any) -> dict[str, str]:
 
 def _caddy_l4(config: StackConfig) -> dict[str, Any]:
     """Caddy layer4 config (as LiveKit's generator writes it): route 443 by SNI."""
-    refs = _host_refs(config, host_mark)
+    refs = _host_refs(config, boot_mark)
     sh, lh, th = refs["socket_host"], refs["livekit_host"], refs["turn_host"]
     tls_handler: dict[str, Any] = {"handler": "tls", "connection_policies": [{"alpn": ["http/1.1"]}]}
 
@@ -232,7 +232,7 @@ def turn_reads_caddy_certificate(config: StackConfig) -> bool:
 def server_files(config: StackConfig) -> list[WriteFile]:
     """Every file cloud-init writes, with placeholders where deploy-time values go."""
     rules = policy(config)
-    turn_ref = _host_refs(config, host_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
+    turn_ref = _host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
     lk = livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
     files = [
         WriteFile(COMPOSE_FILE, dump_yaml(_compose(config))),
