@@ -119,8 +119,9 @@ def test_init_writes_a_starter_that_loads(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["init", str(target)])
     assert result.exit_code == 0, result.output
     text = target.read_text()
-    assert text.startswith("# flowstack stack config.")
-    assert "# Host name of the LiveKit server" in text
+    # Issue 16: the editor's schema line first; domains and socket are opt-in (sslip.io, sample app).
+    assert text.startswith("# yaml-language-server: $schema=flowstack.schema.json\n# flowstack stack config.")
+    assert "#   livekit_host: livekit.example.com" in text and "# image: ghcr.io/you/socket-server:1.0.0" in text
     assert load_config(target).name == "myspace"
     again = CliRunner().invoke(cli, ["init", str(target)])
     assert again.exit_code == 1
