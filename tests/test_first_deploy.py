@@ -221,3 +221,14 @@ def test_boot_step_refuses_a_doubtful_address(tmp_path: Path, answers: list[str]
     done = _boot_step(tmp_path, answers, tls=False)
     assert done.returncode != 0 and message in done.stderr
     assert not (tmp_path / "hostnames.env").exists()
+
+
+def test_env_shows_the_derived_urls(fixtures: Path) -> None:
+    """The outputs file is `terraform output -json` of this stack after apply, made with real
+    Terraform 1.5.7 against branch tfdouble's provider double (public IP 203.0.113.205 from
+    its fake cloud; the random LiveKit secret replaced by a dummy)."""
+    result = CliRunner().invoke(cli, ["env", str(fixtures / "outputs_auto_domains.json")])
+    assert result.exit_code == 0, result.output
+    assert 'NEXT_PUBLIC_SOCKET_URL="https://socket.203-0-113-205.sslip.io"' in result.output
+    assert 'NEXT_PUBLIC_LIVEKIT_URL="wss://livekit.203-0-113-205.sslip.io"' in result.output
+    assert "not-a-secret" not in result.output
