@@ -395,4 +395,6 @@ class StackConfig(_Model):
         turn = self.livekit.turn
         if turn.enabled and turn.tls_port and not self.domains.turn_host and not self.domains.auto:
             raise ValueError("livekit.turn.tls_port needs domains.turn_host (TURN/TLS needs its own certificate name)")
+        if self.domains.auto and self.tls.mode == "cloudflare_origin":
+            raise ValueError("tls.mode cloudflare_origin needs your own domains (Cloudflare serves only names in your zone); use tls.mode acme with sslip.io names")
         return self

@@ -123,6 +123,9 @@ MODEL_RULES: dict[str, list[dict[str, Any]]] = {
             {"properties": {"domains": _AUTO}},
             {"properties": {"domains": {"required": ["turn_host"], "properties": {"turn_host": {"type": "string"}}}}},
         ]}},
+        # A Cloudflare origin certificate covers only names in the user's own zone.
+        {"if": {"required": ["tls"], "properties": {"tls": {"required": ["mode"], "properties": {"mode": {"const": "cloudflare_origin"}}}}},
+         "then": {"required": ["domains"], "properties": {"domains": {"not": _AUTO}}}},
     ],
 }
 

@@ -71,6 +71,8 @@ BAD = {
     "no thresholds": "budget: {thresholds: []}\n",
     "bad recipient": "budget: {recipients: [nobody]}\n",
     "tls email": "tls: {email: nobody}\n",
+    "cloudflare without domains": "tls: {mode: cloudflare_origin}\n",
+    "cloudflare with auto": "domains: {mode: auto}\ntls: {mode: cloudflare_origin}\n",
     "unknown key": "colour: red\n",
     "subnet outside vcn": "network: {subnet_cidr: 192.168.0.0/24}\n",
     "host bits set": "network: {vcn_cidr: 10.0.0.1/16}\n",
@@ -85,6 +87,7 @@ GOOD = {
     "auto with turn tls": "livekit: {turn: {tls_port: 5349}}\n",
     "custom": "domains: {socket_host: a.example.com, livekit_host: b.example.com}\n",
     "image": "socket: {image: 'ghcr.io/you/app:1.0'}\n",
+    "custom cloudflare": "domains: {socket_host: a.example.com, livekit_host: b.example.com}\ntls: {mode: cloudflare_origin}\n",
     "no turn": "livekit: {turn: {enabled: false, udp_port: null}}\n",
 }
 
