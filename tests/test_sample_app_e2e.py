@@ -31,6 +31,8 @@ import aiohttp
 import pytest
 import requests
 import socketio
+from generator.config import parse_config
+from generator.server import render_caddyfile
 from e2e_support import (
     ROOT,
     CaddyProxy,
@@ -279,3 +281,31 @@ def test_dockerfile_healthcheck_command_probes_the_app(app: tuple[Proc, int]) ->
     for port, code in ((app[1], 0), (free_port(), 1)):
         done = subprocess.run(argv, check=False, env={**os.environ, "PORT": str(port)}, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         assert done.returncode == code, (port, done.stderr)
+
+
+@pytest.fixture
+def generated_caddy(tmp_path: Path, app: tuple[Proc, int], monkeypatch: pytest.MonkeyPatch) -> Iterator[CaddyProxy]:
+    """Caddy running the generator's own Caddyfile for a stack with neither domains nor socket
+    (issue 16): sites named ``{$SOCKET_HOST}`` / ``{$LIVEKIT_HOST}``, expanded by Caddy at
+    load from the environment, which the boot step's env file gives it on the server.
+    Replaced: the sslip.io names by ``*.localhost`` ones, and Let's Encrypt by Caddy's
+    internal CA (``tls.mode: internal``): neither the internet nor ACME can be reached here."""
+    http_port, https_port = free_port(), free_port()
+    config = parse_config(f"name: e2e\ntls: {{mode: internal}}\nsocket: {{port: {app[1]}}}\n", "e2e.yaml")
+    assert config.domains.auto and config.socket.sample
+    text = render_caddyfile(config, http_port=http_port, https_port=https_port)
+    assert "{$SOCKET_HOST} {" in text
+    monkeypatch.setenv("SOCKET_HOST", HOSTS["socket_host"])
+    monkeypatch.setenv("LIVEKIT_HOST", HOSTS["livekit_host"])
+    with resolve_localhost_names():
+        proxy = CaddyProxy(tmp_path / "caddy", text, http_port=http_port, https_port=https_port)
+        try:
+            proxy.wait_healthy(HOSTS["socket_host"], "/health")
+            yield proxy
+        finally:
+            proxy.stop()
+
+
+def test_rooms_through_the_generated_auto_domain_caddyfile(generated_caddy: CaddyProxy) -> None:
+    tls = ssl.create_default_context(cafile=str(generated_caddy.root_ca))
+    asyncio.run(asyncio.wait_for(rooms_scenario(generated_caddy, tls, "websocket"), timeout=120))

@@ -87,6 +87,8 @@ def generate_command(config_path: str, output: str | None, dry_run: bool, allow_
         return
     write_tree(built.files, dest)
     click.echo(f"Wrote {len(built.files)} files to {dest}")
+    for line in auto_domain_lines(built.config):
+        click.echo(line)
 
 
 @click.command("zip")
