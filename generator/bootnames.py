@@ -37,7 +37,9 @@ HOSTNAMES_SETTINGS = "/etc/flowstack/hostnames.json"
 HOSTNAMES_LIB = "/usr/local/lib/flowstack"
 HOSTNAMES_ENV = f"{APP_DIR}/hostnames.env"
 # One line in the bootstrap: find the names, then make them the shell's too (for its last message).
-BOOTSTRAP_LINE = f"{HOSTNAMES_SCRIPT} {HOSTNAMES_SETTINGS} && . {HOSTNAMES_ENV}"
+# Two commands, not "a && b": under `set -e` a failure left of && would not stop the bootstrap.
+# One group, so the ShellCheck directive above it (the env file exists only on the server) covers both.
+BOOTSTRAP_LINE = f"{{ {HOSTNAMES_SCRIPT} {HOSTNAMES_SETTINGS}; . {HOSTNAMES_ENV}; }}"
 # How many times each STUN server and each DNS lookup is tried, and the pause between tries.
 ATTEMPTS, TIMEOUT_SECONDS, RETRY_SECONDS = 10, 3, 6
 

@@ -26,6 +26,7 @@ import yaml
 from click.testing import CliRunner
 
 from generator import autodomain
+from generator.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, HOSTNAMES_SCRIPT
 from generator.build import build
 from generator.cli import cli
 from generator.config import parse_config
@@ -255,3 +256,38 @@ def test_bare_stack_plans_with_real_terraform(tmp_path: Path) -> None:
         outputs = run.output()
     ip = outputs["public_ip"]["value"]
     assert outputs["NEXT_PUBLIC_SOCKET_URL"]["value"] == f"https://socket.{ip.replace('.', '-')}.sslip.io"
+
+
+@pytest.mark.parametrize(("exit_code", "continued"), [(1, False), (0, True)])
+def test_bootstrap_stops_when_the_names_cannot_be_found(tmp_path: Path, exit_code: int, continued: bool) -> None:
+    """The bootstrap's line, run by bash under the bootstrap's own `set -euo pipefail`, with the
+    boot step replaced by a stub exiting ``exit_code`` (the real one needs the internet).
+    Fails with the earlier ``script && . env`` form: bash's errexit ignores the left of &&."""
+    stub, env = tmp_path / "stub", tmp_path / "hostnames.env"
+    stub.write_text(f"#!/bin/sh\necho SOCKET_HOST=socket.8-8-4-4.sslip.io > {env}\nexit {exit_code}\n")
+    stub.chmod(0o755)
+    bootstrap = render_cloud_init(parse_config(BARE))
+    assert BOOTSTRAP_LINE in yaml.safe_load(bootstrap.replace("#cloud-config\n", ""))["write_files"][-1]["content"]
+    line = BOOTSTRAP_LINE.replace(HOSTNAMES_SCRIPT, str(stub)).replace(HOSTNAMES_ENV, str(env))
+    done = subprocess.run(["bash", "-c", f"set -euo pipefail\n{line}\necho continued\necho \"host $SOCKET_HOST\""], capture_output=True, text=True)
+    assert (done.returncode == 0) == continued
+    assert ("continued" in done.stdout) == continued
+    assert ("host socket.8-8-4-4.sslip.io" in done.stdout) == continued
+
+
+def test_bare_stacks_server_files_pass_the_real_validators(bare: Path) -> None:
+    """The files of a bare stack through the tools that read them (or the closest that run
+    here): cloud-init's schema, bash -n and ShellCheck, Python's compiler for the boot step,
+    the Compose Specification parser (PyPI compose-spec)."""
+    from compose_spec import PyCompose  # the same import tests/test_server_files.py uses
+
+    out = bare.parent / "preview"
+    assert CliRunner().invoke(cli, ["preview", str(bare), "--sample", "-o", str(out)]).exit_code == 0
+    checked = subprocess.run(["cloud-init", "schema", "--config-file", str(out / "cloud-init.yaml")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    bootstrap = out / "files/usr/local/sbin/flowstack-bootstrap"
+    for argv in (["bash", "-n", str(bootstrap)], ["shellcheck", "--shell", "bash", str(bootstrap)],
+                 [sys.executable, "-m", "py_compile", str(out / "files/usr/local/sbin/flowstack-hostnames")]):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
+    PyCompose.from_yaml((out / "files/opt/flowstack/docker-compose.yml").read_text()).validate()
