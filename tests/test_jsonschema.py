@@ -171,3 +171,11 @@ def test_init_refuses_to_overwrite_a_foreign_schema_file(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "mine.yaml")])
     assert result.exit_code != 0 and "was not written by flowstack" in result.output
     assert (tmp_path / "flowstack.schema.json").read_text() == "{}\n" and not (tmp_path / "mine.yaml").exists()
+
+
+def test_the_one_place_the_schema_is_stricter_than_the_loader() -> None:
+    """YAML's quoted number: the loader (pydantic, lax) reads "3001" as the port 3001; the
+    schema, strictly typed, asks for a number, which is what editors should suggest."""
+    text = BASE + "socket: {port: '3001'}\n"
+    assert loader_ok(text) and not schema_ok(text)
+    assert "quoted numbers" in " ".join(NOT_EXPRESSIBLE)
