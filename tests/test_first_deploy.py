@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from compose_spec import PyCompose
 
 from generator import autodomain
 from generator.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, HOSTNAMES_SCRIPT
@@ -37,6 +38,7 @@ from generator.preview import SAMPLE_PUBLIC_IP, preview_files
 from generator.render import render_stack
 from generator.sampleapp import sample_app_files
 from generator.server import render_caddyfile, render_cloud_init
+from test_render import hclfmt  # the tests' one runner of HashiCorp's formatter
 
 ROOT = Path(__file__).resolve().parent.parent
 BARE = "name: firstrun\n"
@@ -279,8 +281,6 @@ def test_bare_stacks_server_files_pass_the_real_validators(bare: Path) -> None:
     """The files of a bare stack through the tools that read them (or the closest that run
     here): cloud-init's schema, bash -n and ShellCheck, Python's compiler for the boot step,
     the Compose Specification parser (PyPI compose-spec)."""
-    from compose_spec import PyCompose  # the same import tests/test_server_files.py uses
-
     out = bare.parent / "preview"
     assert CliRunner().invoke(cli, ["preview", str(bare), "--sample", "-o", str(out)]).exit_code == 0
     checked = subprocess.run(["cloud-init", "schema", "--config-file", str(out / "cloud-init.yaml")], capture_output=True, text=True)
@@ -291,3 +291,15 @@ def test_bare_stacks_server_files_pass_the_real_validators(bare: Path) -> None:
         done = subprocess.run(argv, capture_output=True, text=True)
         assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
     PyCompose.from_yaml((out / "files/opt/flowstack/docker-compose.yml").read_text()).validate()
+
+
+def test_bare_stacks_hcl_is_terraform_fmt_identical(tmp_path: Path) -> None:
+    """HashiCorp's formatter (hclwrite as WebAssembly, tools/hclfmt.js), as for the reference."""
+    files = render_stack(parse_config(BARE + "livekit: {turn: {tls_port: 5349}}\n"))
+    paths = []
+    for name in ("main.tf", "variables.tf", "outputs.tf"):
+        (tmp_path / name).write_bytes(files[name])
+        paths.append(tmp_path / name)
+    formatted = hclfmt(ROOT, paths)
+    for p in paths:
+        assert formatted[str(p)] == p.read_text(), f"{p.name} differs from terraform fmt"
