@@ -102,7 +102,7 @@ _TURN_TLS = {
 }
 MODEL_RULES: dict[str, list[dict[str, Any]]] = {
     "Domains": [
-        {"if": _AUTO, "then": {"properties": {"socket_host": False, "livekit_host": False, "turn_host": False}},
+        {"if": _AUTO, "then": {"properties": {"socket_host": _NULL, "livekit_host": _NULL, "turn_host": _NULL}},
          "else": {"required": ["socket_host", "livekit_host"], "properties": {"socket_host": {"type": "string"}, "livekit_host": {"type": "string"}}}},
     ],
     "SocketApp": [{"not": {"required": ["image", "git"], "properties": {"image": {"type": "string"}, "git": {"type": "object"}}}}],

@@ -84,6 +84,7 @@ BAD = {
 GOOD = {
     "nothing but a name": "",
     "auto explicitly": "domains: {mode: auto}\n",
+    "the schema's own default for domains": "domains: {mode: auto, socket_host: null, livekit_host: null, turn_host: null}\n",
     "auto with turn tls": "livekit: {turn: {tls_port: 5349}}\n",
     "custom": "domains: {socket_host: a.example.com, livekit_host: b.example.com}\n",
     "image": "socket: {image: 'ghcr.io/you/app:1.0'}\n",
