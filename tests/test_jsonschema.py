@@ -180,3 +180,13 @@ def test_the_one_place_the_schema_is_stricter_than_the_loader() -> None:
     text = BASE + "socket: {port: '3001'}\n"
     assert loader_ok(text) and not schema_ok(text)
     assert "quoted numbers" in " ".join(NOT_EXPRESSIBLE)
+
+
+def test_every_top_level_default_is_valid_for_both() -> None:
+    """A config written out of the schema's own defaults (what an editor inserts) is accepted
+    by the schema and the loader alike."""
+    props = config_json_schema()["properties"]
+    data = {"name": "demo", **{k: p["default"] for k, p in props.items() if "default" in p}}
+    assert set(data) == set(props)  # every field but name has a default, and the schema shows it
+    VALIDATOR.validate(data)
+    assert loader_ok(yaml.safe_dump(data))
