@@ -120,6 +120,12 @@ def _notes(reading: dict[str, Any], row: dict[str, Any], full: bool, per_user: i
     who = ("full room: every user subscribes to every other user of the space (pass --subscribed-per-user N for proximity groups)" if full
            else f"proximity groups: each user subscribes to {per_user} others (--subscribed-per-user)")
     out = [bench, who]
+    audio = next((r for r in reading["scenarios"] if r["media"] == "audio"), None)
+    if audio:
+        # Only the video row is the basis; the audio row is shown so the reader can judge an audio-heavy space.
+        out.append(f"audio tracks are not counted on top (unverified whether the meeting row's participants also sent audio); "
+                   f"for reference, LiveKit's \"{audio['use_case']}\" row: {audio['publishers']} publishers to "
+                   f"{audio['subscribers']:,} subscribers at {audio['cpu_percent']} % CPU on the same machine")
     for a in sizing_data()["assumptions"]:
         out.append(f"assumed{'' if a['verified'] else ' (unverified)'}: {a['statement']}")
     return out
