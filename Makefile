@@ -14,7 +14,7 @@ OCI_CLI_VERSION := 3.95.1
 # The real LiveKit server for the doctor --media test (newest release the Go module proxy here builds).
 LIVEKIT_SERVER_VERSION := v1.13.5
 
-.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node checkov ocicli system-deps livekit-server clean
+.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node sample-app-cache checkov ocicli system-deps livekit-server clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -34,7 +34,7 @@ test: lint test-fast test-slow
 test-fast: $(VENV)/.installed node checkov system-deps
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(VENV)/.installed node checkov system-deps livekit-server
+test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps livekit-server
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -57,6 +57,17 @@ $(VENV)/.installed: pyproject.toml
 node: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The sample app's locked packages in a repository-local npm cache, so its end-to-end test
+# runs `npm ci --offline` (a real install from the lockfile) without reaching the registry.
+SAMPLE_APP := templates/sample-app
+sample-app-cache: .cache/npm/.sample-app
+.cache/npm/.sample-app: $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json
+	rm -rf .tmp/sample-app-cache && mkdir -p .tmp/sample-app-cache .cache/npm
+	cp $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json .tmp/sample-app-cache/
+	cd .tmp/sample-app-cache && npm ci --cache ../../.cache/npm --no-audit --no-fund --loglevel=error
+	rm -rf .tmp/sample-app-cache
 	touch $@
 
 # Checkov gets its own virtualenv: its bc-python-hcl2 installs a module named hcl2 that

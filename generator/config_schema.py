@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from .contract import PLACEHOLDER_MARK
 
@@ -38,8 +38,8 @@ def _check_port(v: int) -> int:
     return v
 
 
-# A TCP/UDP port; out-of-range values are reported on the field itself.
-Port = Annotated[int, AfterValidator(_check_port)]
+# A TCP/UDP port; out-of-range values are reported on the field itself (the JSON Schema says the same range).
+Port = Annotated[int, AfterValidator(_check_port), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 65535})]
 
 
 class _Model(BaseModel):
@@ -102,9 +102,15 @@ class Instance(_Model):
 
 
 class Domains(_Model):
-    socket_host: str = Field(description="Host name of the Socket.IO server, e.g. space-socket.example.com.")
-    livekit_host: str = Field(description="Host name of the LiveKit server, e.g. space-livekit.example.com.")
-    turn_host: str | None = Field(None, description="Host name for TURN/TLS (needed when livekit.turn.tls_port is set).")
+    mode: Literal["custom", "auto"] = Field(
+        "custom",
+        description="custom: the host names below (you point their DNS A records at the server). auto: names derived from "
+        "the server's public IP through sslip.io (socket.<ip>.sslip.io), found at boot; nothing to set up. "
+        "Leaving `domains` out means auto.",
+    )
+    socket_host: str | None = Field(None, description="Host name of the Socket.IO server, e.g. space-socket.example.com (mode custom).")
+    livekit_host: str | None = Field(None, description="Host name of the LiveKit server, e.g. space-livekit.example.com (mode custom).")
+    turn_host: str | None = Field(None, description="Host name for TURN/TLS (mode custom; needed when livekit.turn.tls_port is set).")
 
     @field_validator("socket_host", "livekit_host", "turn_host")
     @classmethod
@@ -115,10 +121,20 @@ class Domains(_Model):
 
     @model_validator(mode="after")
     def _distinct(self) -> Domains:
+        given = [k for k in ("socket_host", "livekit_host", "turn_host") if getattr(self, k) is not None]
+        if self.mode == "auto" and given:
+            raise ValueError(f"mode auto derives the host names from the server's IP; remove {given[0]} or set mode: custom")
+        if self.mode == "custom" and (self.socket_host is None or self.livekit_host is None):
+            raise ValueError("mode custom needs socket_host and livekit_host; leave `domains` out (or set mode: auto) for sslip.io names")
         names = [h for h in (self.socket_host, self.livekit_host, self.turn_host) if h]
         if len(set(names)) != len(names):
             raise ValueError("socket_host, livekit_host and turn_host must all differ (Caddy routes by host name)")
         return self
+
+    @property
+    def auto(self) -> bool:
+        """True when the names come from the server's IP at boot (sslip.io)."""
+        return self.mode == "auto"
 
 
 class Tls(_Model):
@@ -158,7 +174,7 @@ class SocketGit(_Model):
 
 
 class SocketApp(_Model):
-    image: str | None = Field(None, description="Container image of the Socket.IO app (e.g. ghcr.io/you/app:1.2). Give image or git.")
+    image: str | None = Field(None, description="Container image of the Socket.IO app (e.g. ghcr.io/you/app:1.2). Give image or git; neither runs the built-in sample app.")
 
     @field_validator("image")
     @classmethod
@@ -191,10 +207,15 @@ class SocketApp(_Model):
                 raise ValueError(f"environment variable name {k!r} is not valid")
         return v
 
+    @property
+    def sample(self) -> bool:
+        """True when neither image nor git is given: the built-in sample app runs."""
+        return self.image is None and self.git is None
+
     @model_validator(mode="after")
     def _one_source(self) -> SocketApp:
-        if (self.image is None) == (self.git is None):
-            raise ValueError("give exactly one of socket.image or socket.git")
+        if self.image is not None and self.git is not None:
+            raise ValueError("give at most one of socket.image or socket.git (neither runs the built-in sample app)")
         clash = set(self.env) & set(self.secret_env)
         if clash:
             raise ValueError(f"{sorted(clash)[0]} is in both env and secret_env")
@@ -343,9 +364,12 @@ class StackConfig(_Model):
     always_free: bool = Field(True, description="Refuse sizes over the Always Free limits in force (set false to allow paid).")
     network: Network = Field(default_factory=Network, description="VCN and subnet.")
     instance: Instance = Field(default_factory=Instance, description="The compute instance.")
-    domains: Domains = Field(description="Public host names (point their DNS A records at the instance's IP).")
+    domains: Domains = Field(
+        default_factory=lambda: Domains(mode="auto"),
+        description="Public host names. Leave out for sslip.io names derived from the server's IP (mode auto).",
+    )
     tls: Tls = Field(default_factory=Tls, description="How Caddy gets certificates.")
-    socket: SocketApp = Field(description="The Socket.IO application: give socket.image or socket.git")
+    socket: SocketApp = Field(default_factory=SocketApp, description="The Socket.IO application: socket.image or socket.git; leave out for the built-in sample app.")
     livekit: LiveKit = Field(default_factory=LiveKit, description="The LiveKit server.")
     extra_ports: list[ExtraPort] = Field(default_factory=list, description="Additional public ports, each with a reason.")
     budget: Budget = Field(default_factory=Budget, description="Budget alerts as code (opt-in).")
@@ -369,6 +393,8 @@ class StackConfig(_Model):
     @model_validator(mode="after")
     def _cross(self) -> StackConfig:
         turn = self.livekit.turn
-        if turn.enabled and turn.tls_port and not self.domains.turn_host:
+        if turn.enabled and turn.tls_port and not self.domains.turn_host and not self.domains.auto:
             raise ValueError("livekit.turn.tls_port needs domains.turn_host (TURN/TLS needs its own certificate name)")
+        if self.domains.auto and self.tls.mode == "cloudflare_origin":
+            raise ValueError("tls.mode cloudflare_origin needs your own domains (Cloudflare serves only names in your zone); use tls.mode acme with sslip.io names")
         return self

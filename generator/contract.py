@@ -47,6 +47,16 @@ PLACEHOLDER_MARK = "@@FLOWSTACK:"
 PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER_MARK) + r"([a-z0-9_]+)@@")
 
 
+def boot_mark(key: str) -> str:
+    """Text the server's boot step (flowstack-hostnames) replaces with the host name it
+    derived for ``key``, in files that cannot read the environment (auto domains).
+
+    >>> boot_mark("turn_host")
+    '__FLOWSTACK_TURN_HOST__'
+    """
+    return f"__FLOWSTACK_{key.upper()}__"
+
+
 def placeholder(name: str) -> str:
     """The mark for template variable ``name``; `PLACEHOLDER_RE` finds it again.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config_schema import StackConfig
+from .contract import boot_mark
 
 # Where Caddy keeps certificates it obtained, per issuer (Caddy's file storage layout),
 # so LiveKit can serve TURN/TLS with the certificate Caddy got for turn_host.
@@ -89,7 +90,8 @@ def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str 
     turn: dict[str, Any] = {"enabled": lk.turn.enabled}
     if lk.turn.enabled:
         if lk.turn.tls_port:
-            host = turn_host or config.domains.turn_host
+            # Auto domains: the name is known only at boot, which fills in the mark.
+            host = turn_host or config.domains.turn_host or boot_mark("turn_host")
             turn["domain"] = host
             turn["tls_port"] = lk.turn.tls_port
             if lk.turn.via_caddy:

@@ -149,6 +149,10 @@ def _base_variables(c: StackConfig) -> list[Variable]:
                 Validation("can(cidrhost(var.ssh_source_cidr, 0)) && !endswith(var.ssh_source_cidr, \"/0\")", "ssh_source_cidr must be a CIDR such as 203.0.113.7/32, and not open to the whole internet."),
             ),
         ),
+    ]
+    if c.domains.auto:
+        return v  # the server derives its names at boot (sslip.io): nothing to ask
+    v += [
         Variable(
             "socket_host", "string", "Host name of the Socket.IO server; point its DNS A record at public_ip.", "service", "Socket.IO host name",
             default=c.domains.socket_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.socket_host))", "socket_host must be a DNS host name such as space-socket.example.com."),),
@@ -173,11 +177,11 @@ def _service_variables(c: StackConfig) -> list[Variable]:
         "service", "LiveKit API key", default=c.livekit.api_key,
         validations=(Validation('can(regex("^[A-Za-z0-9_]{3,64}$", var.livekit_api_key))', "livekit_api_key must be 3-64 letters, digits or underscores."),),
     ))
+    # The built-in sample app (neither image nor git) ships inside cloud-init: nothing to ask.
     if c.socket.image:
         v.append(Variable("socket_image", "string", "Container image of the Socket.IO app.", "service", "Socket.IO app image", default=c.socket.image,
                           validations=(Validation(f"can(regex({_hcl_str(IMAGE_REGEX)}, var.socket_image))", "socket_image must be an image reference such as ghcr.io/you/app:1.0."),)))
-    else:
-        assert c.socket.git is not None
+    elif c.socket.git is not None:
         v.append(Variable("socket_git_url", "string", "Git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
                           default=c.socket.git.url, validations=(Validation(f"can(regex({_hcl_str(GIT_URL_REGEX)}, var.socket_git_url))", "socket_git_url must be an https:// git URL."),)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
@@ -267,10 +271,13 @@ def _hcl_str(s: str) -> str:
 
 def template_variables(config: StackConfig) -> list[str]:
     """Names of the ``${...}`` placeholders the cloud-init template uses, in a stable order."""
-    names = ["livekit_api_key", "livekit_api_secret", "socket_host", "livekit_host"]
-    if config.domains.turn_host:
-        names.append("turn_host")
-    names += ["socket_image"] if config.socket.image else ["socket_git_url", "socket_git_ref"]
+    names = ["livekit_api_key", "livekit_api_secret"]
+    if not config.domains.auto:
+        names += ["socket_host", "livekit_host"] + (["turn_host"] if config.domains.turn_host else [])
+    if config.socket.image:
+        names.append("socket_image")
+    elif config.socket.git:
+        names += ["socket_git_url", "socket_git_ref"]
     if config.tls.mode == "cloudflare_origin":
         names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
     if config.socket.secret_env:

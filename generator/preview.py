@@ -8,9 +8,13 @@ given) values, then unpacks every file cloud-init would write, so real validator
 from __future__ import annotations
 
 import base64
+import gzip
+import json
 
 import yaml
 
+from . import autodomain
+from .bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS, env_name
 from .config_schema import StackConfig
 from .errors import FlowstackError
 from .server import apply_template, render_cloud_init, sample_values, template_variables
@@ -31,9 +35,36 @@ def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, 
     out = {"cloud-init.yaml": text.encode("utf-8")}
     for entry in yaml.safe_load(text).get("write_files", []):
         content = entry.get("content", "")
-        data = base64.b64decode(content) if entry.get("encoding") == "b64" else content.encode("utf-8")
-        out["files" + entry["path"]] = data
+        data = base64.b64decode(content) if entry.get("encoding") in ("b64", "gz+b64") else content.encode("utf-8")
+        out["files" + entry["path"]] = gzip.decompress(data) if entry.get("encoding") == "gz+b64" else data
+    if config.domains.auto and sample:
+        out.update(simulate_boot_names(out))
     return out
+
+
+# A documentation address (RFC 5737) stands in for the public IP the server finds at boot.
+SAMPLE_PUBLIC_IP = "203.0.113.7"
+
+
+def simulate_boot_names(files: dict[str, bytes], address: str = SAMPLE_PUBLIC_IP) -> dict[str, bytes]:
+    """What flowstack-hostnames writes at boot, for a server whose public IP is ``address``:
+    the env file Caddy reads, and the files whose marks it fills in."""
+    settings = json.loads(files["files" + HOSTNAMES_SETTINGS])
+    hosts = {name: autodomain.sslip_host(prefix, address) for name, prefix in settings["prefixes"].items()}
+    out = {"files" + HOSTNAMES_ENV: ("".join(f"{k}={v}\n" for k, v in [("PUBLIC_IP", address), *sorted(hosts.items())])).encode()}
+    for path in settings["fill_files"]:
+        text = files["files" + path].decode("utf-8")
+        for name, host in hosts.items():
+            text = text.replace(settings["marks"][name], host)
+        out["files" + path] = text.encode("utf-8")
+    return out
+
+
+def derived_hosts(files: dict[str, bytes]) -> dict[str, str]:
+    """The host names in a preview's simulated env file (``{"socket_host": ...}``), or {}."""
+    env = files.get("files" + HOSTNAMES_ENV, b"").decode("utf-8")
+    pairs = dict(line.split("=", 1) for line in env.splitlines() if "=" in line)
+    return {key: pairs[env_name(key)] for key in autodomain.DEFAULT_PREFIXES if env_name(key) in pairs}
 
 
 def preview_modes(files: dict[str, bytes]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from . import limits
+from . import autodomain, limits
 from .config_schema import StackConfig
 from .model import build_model, secret_env_lines, template_variable_expressions
 from .schema_form import render_schema
@@ -37,6 +37,7 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
         "image_regex": image_name_regex(config.instance.image.version),
         "dns_label": dns_label(config.name),
         "dns_records": dns_records_expression(config),
+        "hosts": host_expressions(config),
     }
     files = {
         "main.tf": render_template("main.tf.j2", **ctx),
@@ -85,7 +86,20 @@ def dns_label(name: str) -> str:
     return "".join(ch for ch in name if ch.isalnum())[:15]
 
 
+def host_expressions(config: StackConfig) -> dict[str, str]:
+    """Each host name as HCL string-template text: the variable, or (auto domains) the sslip.io
+    name derived from the instance's IP, read after apply, so there is no cycle."""
+    if not config.domains.auto:
+        return {h: f"${{var.{h}}}" for h in ("socket_host", "livekit_host", "turn_host")}
+    label = '${replace(oci_core_instance.server.public_ip, ".", "-")}'
+    return {key: f"{prefix}.{label}.{autodomain.SSLIP_SUFFIX}" for key, prefix in autodomain.DEFAULT_PREFIXES.items()}
+
+
 def dns_records_expression(config: StackConfig) -> str:
-    hosts = ["socket_host", "livekit_host"] + (["turn_host"] if config.domains.turn_host else [])
-    items = ", ".join(f'"${{var.{h}}} A ${{oci_core_instance.server.public_ip}}"' for h in hosts)
+    turn = config.domains.turn_host or (config.domains.auto and config.livekit.turn.enabled and config.livekit.turn.tls_port)
+    hosts = host_expressions(config)
+    keys = ["socket_host", "livekit_host"] + (["turn_host"] if turn else [])
+    if config.domains.auto:
+        return "[" + ", ".join(f'"{hosts[k]}"' for k in keys) + "]"
+    items = ", ".join(f'"{hosts[k]} A ${{oci_core_instance.server.public_ip}}"' for k in keys)
     return f"[{items}]"

@@ -19,13 +19,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
 from .config_schema import StackConfig
-from .contract import APP_DIR, BOOT_LOG, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_MARK, PLACEHOLDER_RE, READY_MARKER, placeholder
+from .contract import APP_DIR, BOOT_LOG, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_MARK, PLACEHOLDER_RE, READY_MARKER, boot_mark, placeholder
 from .errors import RenderError
 from .hcl import template_escape
 from .livekit import livekit_settings
 from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
+from .sampleapp import SAMPLE_APP_DIR, sample_app_entries
 from .templating import render_template
 from .yamlio import dump_yaml
 
@@ -43,11 +45,12 @@ class WriteFile:
     content: str
     permissions: str = "0644"
     b64: bool = False
+    gz: bool = False  # content is gzip + base64 (the sample app's files)
 
     def as_cloud_config(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": self.path, "owner": "root:root", "permissions": self.permissions}
-        if self.b64:
-            entry["encoding"] = "b64"
+        if self.b64 or self.gz:
+            entry["encoding"] = "gz+b64" if self.gz else "b64"
         entry["content"] = self.content
         return entry
 
@@ -69,18 +72,17 @@ def host_firewall_rules(rules: list[PortRule]) -> list[str]:
     return out
 
 
-def _compose(config: StackConfig) -> dict[str, Any]:
-    turn_tls_direct = config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy
-    lk_volumes = [f"{LIVEKIT_CONFIG}:/etc/livekit.yaml:ro"]
-    if turn_tls_direct:
-        # LiveKit serves TURN/TLS with the certificate Caddy obtained for turn_host.
-        lk_volumes.append(
-            f"{APP_DIR}/certs:/certs:ro" if config.tls.mode == "cloudflare_origin" else f"{APP_DIR}/caddy-data:/caddy-data:ro"
-        )
+def _socket_service(config: StackConfig) -> dict[str, Any]:
+    """The Socket.IO app's compose service: the user's image, their repository, or the sample app."""
     env = {"PORT": str(config.socket.port), **config.socket.env}
     socket: dict[str, Any] = {}
     if config.socket.image:
         socket["image"] = ph("socket_image")
+    elif config.socket.sample:
+        # Built from the files cloud-init wrote; host networking, so bind to loopback: only Caddy reaches it.
+        socket["image"] = f"flowstack-{config.name}-sample:local"
+        socket["build"] = {"context": SAMPLE_APP_DIR}
+        env = {"HOST": "127.0.0.1", **env}
     else:
         assert config.socket.git is not None
         socket["image"] = f"flowstack-{config.name}-socket:local"
@@ -102,6 +104,18 @@ def _compose(config: StackConfig) -> dict[str, Any]:
     )
     if config.socket.secret_env:
         socket["env_file"] = [f"{APP_DIR}/socket-secrets.env"]
+    return socket
+
+
+def _compose(config: StackConfig) -> dict[str, Any]:
+    turn_tls_direct = config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy
+    lk_volumes = [f"{LIVEKIT_CONFIG}:/etc/livekit.yaml:ro"]
+    if turn_tls_direct:
+        # LiveKit serves TURN/TLS with the certificate Caddy obtained for turn_host.
+        lk_volumes.append(
+            f"{APP_DIR}/certs:/certs:ro" if config.tls.mode == "cloudflare_origin" else f"{APP_DIR}/caddy-data:/caddy-data:ro"
+        )
+    socket = _socket_service(config)
     caddy_volumes = [f"{APP_DIR}/caddy-data:/data", f"{APP_DIR}/caddy-config:/config"]
     caddy: dict[str, Any]
     if config.livekit.turn.via_caddy:
@@ -113,6 +127,8 @@ def _compose(config: StackConfig) -> dict[str, Any]:
     if config.tls.mode == "cloudflare_origin":
         caddy_volumes.append(f"{APP_DIR}/certs:/certs:ro")
     caddy.update({"restart": "unless-stopped", "network_mode": "host", "volumes": caddy_volumes})
+    if config.domains.auto:
+        caddy["env_file"] = [HOSTNAMES_ENV]  # the names the boot step found: {$SOCKET_HOST} in the Caddyfile
     return {
         "name": "flowstack",
         "services": {
@@ -142,7 +158,7 @@ def render_caddyfile(
     https_port: int | None = None,
 ) -> str:
     """The Caddyfile; ``hosts`` replaces the placeholders (tests run it on loopback ports)."""
-    h = hosts or {"socket_host": ph("socket_host"), "livekit_host": ph("livekit_host"), "turn_host": ph("turn_host")}
+    h = hosts or _host_refs(config, caddy_env_placeholder)
     turn_cert_site = bool(
         config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy and config.tls.mode != "cloudflare_origin"
     )
@@ -159,9 +175,17 @@ def render_caddyfile(
     )
 
 
+def _host_refs(config: StackConfig, auto_ref: Any) -> dict[str, str]:
+    """How a file names each host: a Terraform placeholder, or (auto domains) ``auto_ref(key)``,
+    which the boot step or Caddy fills in on the server."""
+    ref = auto_ref if config.domains.auto else ph
+    return {key: ref(key) for key in ("socket_host", "livekit_host", "turn_host")}
+
+
 def _caddy_l4(config: StackConfig) -> dict[str, Any]:
     """Caddy layer4 config (as LiveKit's generator writes it): route 443 by SNI."""
-    sh, lh, th = ph("socket_host"), ph("livekit_host"), ph("turn_host")
+    refs = _host_refs(config, boot_mark)
+    sh, lh, th = refs["socket_host"], refs["livekit_host"], refs["turn_host"]
     tls_handler: dict[str, Any] = {"handler": "tls", "connection_policies": [{"alpn": ["http/1.1"]}]}
 
     def route(host: str, port: int, alpn: bool = True) -> dict[str, Any]:
@@ -208,9 +232,8 @@ def turn_reads_caddy_certificate(config: StackConfig) -> bool:
 def server_files(config: StackConfig) -> list[WriteFile]:
     """Every file cloud-init writes, with placeholders where deploy-time values go."""
     rules = policy(config)
-    lk = livekit_settings(
-        config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=ph("turn_host") if config.domains.turn_host else None
-    )
+    turn_ref = _host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
+    lk = livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
     files = [
         WriteFile(COMPOSE_FILE, dump_yaml(_compose(config))),
         # Holds the LiveKit API secret: root only.
@@ -222,6 +245,10 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config)))
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True))
+    if config.socket.sample:
+        files += [WriteFile(path, content, gz=True) for path, content in sample_app_entries()]
+    if config.domains.auto:
+        files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(config)]
     if config.tls.mode == "cloudflare_origin":
         files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True))
         files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True))
@@ -247,14 +274,24 @@ def server_files(config: StackConfig) -> list[WriteFile]:
                 log=BOOT_LOG,
                 git_url=ph("socket_git_url"),
                 git_ref=ph("socket_git_ref"),
-                socket_host=ph("socket_host"),
-                livekit_host=ph("livekit_host"),
+                socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
+                livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
+                hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None,
+                sample_dir=SAMPLE_APP_DIR,
                 reload_timer=turn_reads_caddy_certificate(config),
             ),
             permissions="0755",
         ),
     ]
     return files
+
+
+def _boot_names(config: StackConfig) -> list[tuple[str, str, str]]:
+    """The boot step's files: which names it derives and which files carry its marks."""
+    turn_tls = bool(config.livekit.turn.enabled and config.livekit.turn.tls_port)
+    keys = ("socket_host", "livekit_host") + (("turn_host",) if turn_tls else ())
+    fill = ((LIVEKIT_CONFIG,) if turn_tls else ()) + ((f"{APP_DIR}/caddy.json",) if config.livekit.turn.via_caddy else ())
+    return boot_files(keys, fill)
 
 
 def cloud_config(config: StackConfig) -> dict[str, Any]:
@@ -312,8 +349,8 @@ def sample_values(config: StackConfig) -> dict[str, str]:
     values = {
         "livekit_api_key": config.livekit.api_key,
         "livekit_api_secret": "SampleSecretForPreviewOnly0123456789abcdefXYZ",
-        "socket_host": config.domains.socket_host,
-        "livekit_host": config.domains.livekit_host,
+        "socket_host": config.domains.socket_host or "",
+        "livekit_host": config.domains.livekit_host or "",
         "turn_host": config.domains.turn_host or "",
         "socket_image": config.socket.image or "",
         "socket_git_url": config.socket.git.url if config.socket.git else "",

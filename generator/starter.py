@@ -17,18 +17,19 @@ from .config import parse_config
 from .config_schema import StackConfig
 from .errors import PackageError
 from .files import write_file
+from .jsonschema_out import MARK, SCHEMA_FILE_NAME, schema_text
 
 # Values a starter must show although they have no default (or a better example).
 EXAMPLES: dict[str, Any] = {
     "name": "mystack",
-    "domains.socket_host": "socket.example.com",
-    "domains.livekit_host": "livekit.example.com",
-    "socket.image": "ghcr.io/you/socket-server:1.0.0",
 }
 # Opt-in settings: shown commented out, with an example, so a user can find and enable them.
 COMMENTED: dict[str, str] = {
     "network.ssh_source_cidr": "ssh_source_cidr: 203.0.113.7/32",
-    "domains.turn_host": "turn_host: turn.example.com",
+    # Left out, the server names itself through sslip.io (issue 16): nothing to set up to start.
+    "domains": "domains:\n  mode: custom\n  socket_host: socket.example.com\n  livekit_host: livekit.example.com\n  # turn_host: turn.example.com",
+    # Neither image nor git: the built-in sample app runs until you give your own.
+    "socket.image": "image: ghcr.io/you/socket-server:1.0.0",
     "tls.email": "email: you@example.com",
     "socket.git": "git: {url: https://github.com/you/socket-server.git, ref: main, path: .}",
     "extra_ports": "extra_ports:\n  - {protocol: tcp, port: 9100, source: 10.0.0.0/16, reason: 'node exporter, scraped from the VCN'}",
@@ -39,8 +40,10 @@ COMMENTED: dict[str, str] = {
 SKIP = set(COMMENTED)
 
 
-def starter_config(name: str = "mystack") -> str:
-    lines = [
+def starter_config(name: str = "mystack", schema_ref: str | None = SCHEMA_FILE_NAME) -> str:
+    """The starter; ``schema_ref`` (a path beside the config, or a URL) feeds editors' completion."""
+    lines = [f"# yaml-language-server: $schema={schema_ref}"] if schema_ref else []
+    lines += [
         "# flowstack stack config. Every key has a default unless marked (required).",
         "# Reference: README.md, section 'Config reference'. Build with: flowstack zip THIS_FILE",
     ]
@@ -123,6 +126,11 @@ def write_starter(target: Path, name: str | None = None, *, force: bool = False)
     """
     if target.exists() and not force:
         raise PackageError(f"{target} already exists; pass --force to overwrite it")
+    schema = target.parent / SCHEMA_FILE_NAME
+    if schema.exists() and MARK not in schema.read_text(encoding="utf-8", errors="replace"):
+        raise PackageError(f"{schema} exists and was not written by flowstack; move it away (the starter's editor schema goes there)")
     text = starter_config(name or target.stem)
     parse_config(text, str(target))  # the starter must itself be a valid config
+    # The schema beside the config: editors find it offline through the file's first line.
+    write_file(schema_text().encode("utf-8"), schema)
     return write_file(text.encode("utf-8"), target)

@@ -15,7 +15,8 @@ from generator.errors import ConfigError
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 
 CASES = {
-    "missing_field": "missing_field.yaml:1: socket: required field is missing (The Socket.IO application: give socket.image or socket.git); `flowstack init` writes a complete example",
+    # Issue 16: domains and socket have defaults now (sslip.io names, the sample app); name has none.
+    "missing_field": "missing_field.yaml:1: name: required field is missing (Stack name: lower case letters, digits, dashes (used for resource names and the zip)); `flowstack init` writes a complete example",
     "wrong_type": "wrong_type.yaml:8: instance.ocpus: wrong type (got 'two'); expected a number",
     "unknown_key": 'unknown_key.yaml:9: livekit.rtc.tcp_prot: unknown key (did you mean "tcp_port"?); expected one of tcp_port, port_range_start, port_range_end, udp_port, use_external_ip in livekit.rtc',
     "port_out_of_range": "port_out_of_range.yaml:9: livekit.rtc.tcp_port: port out of range (got 70000); expected a port from 1 to 65535",
@@ -93,7 +94,7 @@ def test_reference_config_defaults(root: Path) -> None:
         ("livekit:\n  image: livekit/livekit-server:latest\n", "pin the image to a version"),
         ("livekit:\n  turn:\n    tls_port: 5349\n", "needs domains.turn_host"),
         ("extra_ports:\n  - {protocol: tcp, port: 9000, reason: \"a\\nb\"}\n", "must be a single line"),
-        ("socket:\n  image: x:1\n  git: {url: https://example.com/a.git}\n", "give exactly one of socket.image or socket.git"),
+        ("socket:\n  image: x:1\n  git: {url: https://example.com/a.git}\n", "give at most one of socket.image or socket.git"),
         ("instance:\n  shape: VM.Standard.E4.Flexx\n", "only flexible shapes"),
         ("socket:\n  git: {url: \"https://example.com/a.git;touch${IFS}/tmp/x;$(id)\"}\n", "must be an https:// git URL"),
         ("socket:\n  git: {url: \"git@github.com:you/app.git\"}\n", "the server has no ssh key"),
@@ -118,8 +119,9 @@ def test_init_writes_a_starter_that_loads(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["init", str(target)])
     assert result.exit_code == 0, result.output
     text = target.read_text()
-    assert text.startswith("# flowstack stack config.")
-    assert "# Host name of the LiveKit server" in text
+    # Issue 16: the editor's schema line first; domains and socket are opt-in (sslip.io, sample app).
+    assert text.startswith("# yaml-language-server: $schema=flowstack.schema.json\n# flowstack stack config.")
+    assert "#   livekit_host: livekit.example.com" in text and "# image: ghcr.io/you/socket-server:1.0.0" in text
     assert load_config(target).name == "myspace"
     again = CliRunner().invoke(cli, ["init", str(target)])
     assert again.exit_code == 1

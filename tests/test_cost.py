@@ -374,7 +374,10 @@ def test_format_table_whole(config_file: Path) -> None:
 def test_cli_cost_table(config_file: Path) -> None:
     result = CliRunner().invoke(cli, ["cost", str(config_file), "--spaces", "2", "--date", "2026-01-07"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == TWO_SPACES_TABLE
+    # Issue 16: the sizing block follows the table (tests/test_sizing.py checks its content).
+    table, _, sizing = result.stdout.partition("\n\nSizing (LiveKit SFU)\n")
+    assert table + "\n" == TWO_SPACES_TABLE
+    assert "100 users, 4,900 video subscriptions" in sizing
 
 
 def test_cli_cost_json_with_scenario_options(config_file: Path) -> None:

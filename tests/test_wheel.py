@@ -39,6 +39,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     (wheel,) = (base / "dist").glob("flowstack-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "generator/templates/main.tf.j2" in names and "generator/data/prices.yaml" in names
+    # Issue 16: the sample app (dotfile included) and the boot step ship in the wheel.
+    assert {"generator/templates/sample-app/.dockerignore", "generator/templates/sample-app/package-lock.json",
+            "generator/templates/boot/flowstack-hostnames.py", "generator/data/domains.yaml", "generator/data/sizing.yaml"} <= set(names)
     venv.create(base / "venv", with_pip=True)
     bin_dir = base / "venv" / "bin"
     run([str(bin_dir / "pip"), "install", "-q", str(wheel)], base, env)
@@ -59,6 +62,8 @@ def test_wheel_runs_init_zip_validate_emulator_and_rm_apply(installed: tuple[Pat
     zipped = run([flowstack, "zip", "stacks/demo.yaml"], work, env)
     assert "Wrote dist/demo-stack.zip" in zipped.stdout
     assert zipfile.ZipFile(work / "dist" / "demo-stack.zip").namelist()[:2] == ["main.tf", "variables.tf"]
+    # The starter runs the sample app, read from the installed package into cloud-init.
+    assert b"/opt/flowstack/sample-app/.dockerignore" in zipfile.ZipFile(work / "dist" / "demo-stack.zip").read("cloud-init.yaml")
     checked = run([flowstack, "validate", "stacks/demo.yaml"], work, env)
     assert "PASS" in checked.stdout and "tools/" not in checked.stdout + checked.stderr
 

@@ -12,6 +12,7 @@ import click
 
 from ..config import load_config
 from ..cost.estimate import Scenario, estimate
+from ..cost.sizing import format_sizing, size
 from ..cost.table import format_table
 
 
@@ -31,6 +32,8 @@ from ..cost.table import format_table
     default=None,
     help="Use the Always Free limits in force on this date (YYYY-MM-DD; default today).",
 )
+@click.option("--subscribed-per-user", type=int, default=None,
+              help="Proximity groups: how many others each user receives video from (default: everyone in the space).")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def cost_command(
     config_path: str,
@@ -40,6 +43,7 @@ def cost_command(
     days_per_month: int,
     mbps_per_user: float,
     on: object,
+    subscribed_per_user: int | None,
     as_json: bool,
 ) -> None:
     """Monthly traffic and cost of CONFIG's stack, and the same workload on LiveKit Cloud."""
@@ -51,12 +55,11 @@ def cost_command(
         days_per_month=days_per_month,
         mbps_per_user=mbps_per_user,
     )
-    report = estimate(
-        config.region,
-        config.instance.ocpus,
-        config.instance.memory_gbs,
-        scenario,
-        on=on.date() if on is not None else None,  # type: ignore[attr-defined]
-    )
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_table(report))
+    day = on.date() if on is not None else None  # type: ignore[attr-defined]
+    report = estimate(config.region, config.instance.ocpus, config.instance.memory_gbs, scenario, on=day)
+    advice = size(config.instance.ocpus, spaces=spaces, users_per_space=users_per_space, subscribed_per_user=subscribed_per_user, on=day)
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "sizing": advice.to_dict()}, indent=2))
+    else:
+        click.echo(format_table(report) + "\n\n" + format_sizing(advice))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..bootnames import auto_domain_lines
 from ..build import build, default_build_dir, default_zip_path
 from ..checks.report import format_table
 from ..checks.run import validate_path
@@ -20,8 +21,9 @@ from ..config import load_config
 from ..envfile import env_block, read_outputs
 from ..errors import ValidationFailed
 from ..files import write_file, write_tree
+from ..jsonschema_out import schema_text
 from ..ports import policy
-from ..preview import preview_files, preview_modes
+from ..preview import derived_hosts, preview_files, preview_modes
 from ..starter import write_starter
 
 
@@ -53,7 +55,17 @@ def init_command(path: str, name: str | None, force: bool) -> None:
     Example: flowstack init stacks/myspace.yaml
     """
     target = write_starter(Path(path), name, force=force)
-    click.echo(f"Wrote {target}: edit domains and socket, then run `flowstack zip {target}`")
+    click.echo(f"Wrote {target} (and its editor schema beside it): it deploys as is with sslip.io names and the sample app; "
+               f"run `flowstack zip {target}`, later set domains and socket")
+
+
+@click.command("schema")
+def schema_command() -> None:
+    """Print the config's JSON Schema (Draft 2020-12) for editors and CI.
+
+    Example: flowstack schema > stacks/flowstack.schema.json
+    """
+    click.echo(schema_text(), nl=False)
 
 
 @click.command("generate")
@@ -75,6 +87,8 @@ def generate_command(config_path: str, output: str | None, dry_run: bool, allow_
         return
     write_tree(built.files, dest)
     click.echo(f"Wrote {len(built.files)} files to {dest}")
+    for line in auto_domain_lines(built.config):
+        click.echo(line)
 
 
 @click.command("zip")
@@ -92,6 +106,8 @@ def zip_command(config_path: str, output: str | None, allow_paid: bool) -> None:
     write_file(built.zip_bytes, dest)
     digest = built.sha256[:16]
     click.echo(f"Wrote {dest} ({len(built.zip_bytes):,} bytes, sha256 {digest}...): upload it in OCI Resource Manager")
+    for line in auto_domain_lines(built.config):
+        click.echo(line)
 
 
 @click.command("validate")
@@ -145,9 +161,14 @@ def preview_command(config_path: str, sample: bool, values: dict[str, str], outp
 
     Example: flowstack preview stacks/flowspace.yaml --sample -o build/preview
     """
-    files = preview_files(load_config(config_path), values, sample=sample)
+    config = load_config(config_path)
+    files = preview_files(config, values, sample=sample)
     write_tree(files, Path(output), preview_modes(files))
     click.echo(f"Wrote {len(files)} files to {output} (cloud-init.yaml and files/...)")
+    for key, host in derived_hosts(files).items():
+        click.echo(f"{key}: {host} (sslip.io, for a server at the sample IP in files/opt/flowstack/hostnames.env)")
+    if config.socket.sample:
+        click.echo("socket: the built-in sample app (files/opt/flowstack/sample-app), built on the server by docker compose")
 
 
 @click.command("env")
@@ -170,4 +191,4 @@ def env_command(outputs_path: str, show_sensitive: bool, output: str | None) -> 
 
 
 
-COMMANDS = (init_command, generate_command, zip_command, validate_command, ports_command, preview_command, env_command)
+COMMANDS = (init_command, schema_command, generate_command, zip_command, validate_command, ports_command, preview_command, env_command)

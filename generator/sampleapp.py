@@ -1,0 +1,70 @@
+"""The built-in sample Socket.IO app (templates/sample-app/), as the server receives it.
+
+When a config gives neither ``socket.image`` nor ``socket.git``, cloud-init writes these
+files (each gzip-compressed and base64-encoded: ``encoding: gz+b64``) under
+``SAMPLE_APP_DIR`` and docker compose builds them there. They travel inside the
+instance's user_data, so they count against OCI's 32,000-byte metadata limit, which the
+resource-manager-fit check measures on the rendered cloud-init. The wheel carries the
+files (templates/ is force-included as generator/templates, dotfiles too).
+
+Example:
+    >>> sorted(sample_app_files())[:2]
+    ['.dockerignore', 'Dockerfile']
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from pathlib import Path
+
+from .contract import APP_DIR
+from .errors import RenderError
+from .templating import templates_dir
+
+SAMPLE_APP_DIR = f"{APP_DIR}/sample-app"
+# Every file of the app, dotfiles included; nothing else under templates/sample-app is sent
+# (a local node_modules from a test run must never reach the server).
+SAMPLE_APP_FILES = (".dockerignore", "Dockerfile", "package-lock.json", "package.json", "server.js")
+
+
+def sample_app_source() -> Path:
+    """templates/sample-app in the package (wheel) or the checkout."""
+    return templates_dir() / "sample-app"
+
+
+def sample_app_files() -> dict[str, bytes]:
+    """``{name: bytes}`` of the sample app, in a fixed order.
+
+    Example:
+        >>> b"socket.io" in sample_app_files()["package.json"]
+        True
+    """
+    root = sample_app_source()
+    out = {}
+    for name in SAMPLE_APP_FILES:
+        try:
+            out[name] = (root / name).read_bytes()
+        except FileNotFoundError:
+            raise RenderError(f"the sample app file {root / name} is missing from the package: reinstall flowstack") from None
+    return out
+
+
+def gz_b64(data: bytes) -> str:
+    """cloud-init's ``gz+b64`` encoding, byte-reproducible (no timestamp in the gzip header).
+
+    Example:
+        >>> gzip.decompress(base64.b64decode(gz_b64(b"hi")))
+        b'hi'
+    """
+    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+
+
+def sample_app_entries() -> list[tuple[str, str]]:
+    """(absolute server path, gz+b64 content) for each sample app file.
+
+    Example:
+        >>> sample_app_entries()[0][0]
+        '/opt/flowstack/sample-app/.dockerignore'
+    """
+    return [(f"{SAMPLE_APP_DIR}/{name}", gz_b64(data)) for name, data in sample_app_files().items()]
