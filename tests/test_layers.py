@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table", "cost.sizing"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.rm", "deploy.workflow"]),
-    ("ops", ["ops.telemetry", "ops.usage", "ops.idle", "ops.chart", "ops.probe", "ops.stun", "ops.media", "ops.status", "ops.doctor"]),
+    ("ops", ["ops.hosts", "ops.telemetry", "ops.usage", "ops.idle", "ops.chart", "ops.probe", "ops.stun", "ops.media", "ops.status", "ops.doctor"]),
     ("cli", ["cli.root", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.ops", "cli.emulator", "cli", "cli.__main__"]),
 ]
 # Imports inside functions that are allowed, each with its reason.

@@ -16,15 +16,15 @@ import os
 from ..config import load_config
 from ..config_schema import StackConfig
 from . import media, probe, stun
+from .hosts import HostsUnknown, stack_hosts
 from .probe import Row
 
 WARN_DAYS = 14  # Caddy renews 30 days before expiry; under 14 left means renewal is failing
 
 
-def hosts(config: StackConfig) -> list[str]:
-    d = config.domains
-    turn = config.livekit.turn
-    return [d.socket_host, d.livekit_host] + ([d.turn_host] if d.turn_host and turn.enabled and turn.tls_port else [])
+def hosts(config: StackConfig, ip: str | None = None) -> list[str]:
+    """Every host name to probe (derived from ``ip`` for an auto-domain stack)."""
+    return list(stack_hosts(config, ip).values())
 
 
 def check_dns(target: probe.Target, host: str, ip: str | None) -> Row:
@@ -120,27 +120,31 @@ def check_stun(target: probe.Target, ip: str, port: int) -> Row:
 
 def run(config: StackConfig, target: probe.Target, ip: str | None = None) -> list[Row]:
     """Every check for ``config``; nothing raises for a failed probe."""
-    names = hosts(config)
-    rows = [check_dns(target, h, ip) for h in names]
+    try:
+        names = stack_hosts(config, ip)
+    except HostsUnknown as exc:
+        return [Row("host names", "FAIL", str(exc), "pass --ip with the instance's public IP")]
+    rows = [check_dns(target, h, ip) for h in names.values()]
+    socket_host, livekit_host = names["socket_host"], names["livekit_host"]
     if ip is None:
         try:
-            ip = target.addresses(config.domains.livekit_host)[0]
+            ip = target.addresses(livekit_host)[0]
         except probe.ProbeError as exc:
             return rows + [Row("instance IP", "FAIL", str(exc), "pass --ip with the instance's public IP")]
-    d, lk = config.domains, config.livekit
-    rows += [check_redirect(target, h, ip) for h in (d.socket_host, d.livekit_host)]
-    tls_rows = [check_tls(target, h, ip) for h in (d.socket_host, d.livekit_host)]
+    lk = config.livekit
+    rows += [check_redirect(target, h, ip) for h in (socket_host, livekit_host)]
+    tls_rows = [check_tls(target, h, ip) for h in (socket_host, livekit_host)]
     rows += tls_rows
     # A bad certificate is the TLS row's finding; the app checks then look past it (unverified)
     # so each row fails only for its own reason, and say so.
-    rows += _unverified_note(check_socketio(target, d.socket_host, ip, tls_rows[0].status != "FAIL"), tls_rows[0])
-    rows += _unverified_note([check_livekit_http(target, d.livekit_host, ip, tls_rows[1].status != "FAIL")], tls_rows[1])
+    rows += _unverified_note(check_socketio(target, socket_host, ip, tls_rows[0].status != "FAIL"), tls_rows[0])
+    rows += _unverified_note([check_livekit_http(target, livekit_host, ip, tls_rows[1].status != "FAIL")], tls_rows[1])
     if lk.rtc.tcp_port:
         rows.append(check_tcp(target, ip, lk.rtc.tcp_port, f"ICE/TCP {lk.rtc.tcp_port}"))
     if lk.turn.enabled and lk.turn.udp_port:
         rows.append(check_stun(target, ip, lk.turn.udp_port))
-    if lk.turn.enabled and lk.turn.via_caddy and d.turn_host:
-        rows.append(check_tls(target, d.turn_host, ip, label="TURN/TLS 443"))
+    if lk.turn.enabled and lk.turn.via_caddy and names.get("turn_host"):
+        rows.append(check_tls(target, names["turn_host"], ip, label="TURN/TLS 443"))
     return rows
 
 

@@ -21,6 +21,7 @@ from ..deploy.rm import Deployer
 from ..errors import FlowstackError
 from . import idle, probe, usage
 from .chart import check_plot_path, sparkline, terminal_bars, write_plot
+from .hosts import HostsUnknown, stack_hosts
 from .telemetry import COMPUTE_NS, VCN_NS, InstanceInfo, Telemetry, TelemetryError, mql
 
 WEEK = dt.timedelta(days=7)
@@ -63,8 +64,12 @@ def _traffic(tel: Telemetry, inst: InstanceInfo, config: StackConfig, now: dt.da
     return {"p95_7d_pct": None if p is None else round(p, 4), "bandwidth_gbps": inst.bandwidth_gbps, "samples_7d": len(net)}, eg
 
 
-def _health(config: StackConfig, target: probe.Target) -> list[dict[str, Any]]:
-    checks = [(config.domains.socket_host, config.socket.health_path), (config.domains.livekit_host, "/")]
+def _health(config: StackConfig, target: probe.Target, ip: str | None) -> list[dict[str, Any]]:
+    try:
+        names = stack_hosts(config, ip)
+    except HostsUnknown as exc:
+        return [{"url": "auto-domain host names", "ok": False, "error": str(exc)}]
+    checks = [(names["socket_host"], config.socket.health_path), (names["livekit_host"], "/")]
     out = []
     for host, path in checks:
         row: dict[str, Any] = {"url": f"https://{host}{path}"}
@@ -103,7 +108,7 @@ def gather(config: StackConfig, deployer: Deployer, tel: Telemetry, target: prob
         report["problems"].append(f"no instance named {instance_name(config)!r} in compartment {compartment}: run `flowstack rm-apply` first")
     if inst is not None:
         _usage_into(report, tel, inst, config, now)
-    report["health"] = _health(config, target) if health else []
+    report["health"] = _health(config, target, inst.public_ip if inst else None) if health else []
     return report
 
 
