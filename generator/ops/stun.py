@@ -17,9 +17,11 @@ import os
 import socket
 import struct
 
+from ..autodomain import stun_binding_request, stun_mapped_address
+
 MAGIC = 0x2112A442
 BINDING_REQUEST, BINDING_SUCCESS, BINDING_ERROR = 0x0001, 0x0101, 0x0111
-MAPPED_ADDRESS, XOR_MAPPED_ADDRESS = 0x0001, 0x0020
+XOR_MAPPED_ADDRESS = 0x0020
 
 
 class StunError(Exception):
@@ -27,9 +29,9 @@ class StunError(Exception):
 
 
 def encode_request(transaction_id: bytes | None = None) -> tuple[bytes, bytes]:
-    """(packet, transaction id) of a Binding request without attributes."""
+    """(packet, transaction id) of a Binding request without attributes (codec: ``autodomain``)."""
     tid = transaction_id or os.urandom(12)
-    return struct.pack(">HHI", BINDING_REQUEST, 0, MAGIC) + tid, tid
+    return stun_binding_request(tid), tid
 
 
 def _xor_address(ip: str, port: int) -> bytes:
@@ -54,35 +56,18 @@ def is_binding_request(packet: bytes) -> bytes | None:
     return packet[8:20]
 
 
-def _address(kind: int, value: bytes) -> tuple[str, int]:
-    if len(value) < 8 or value[1] != 0x01:
-        raise StunError("mapped address is not IPv4")
-    port, raw = struct.unpack(">HI", value[2:8])
-    if kind == XOR_MAPPED_ADDRESS:
-        port, raw = port ^ (MAGIC >> 16), raw ^ MAGIC
-    return socket.inet_ntoa(struct.pack(">I", raw)), port
-
-
 def decode(packet: bytes, transaction_id: bytes) -> tuple[str, int]:
-    """The mapped (ip, port) of a Binding success response to ``transaction_id``; StunError otherwise."""
-    if len(packet) < 20:
-        raise StunError(f"answer of {len(packet)} bytes is shorter than a STUN header")
-    kind, length, cookie = struct.unpack(">HHI", packet[:8])
-    if cookie != MAGIC or packet[8:20] != transaction_id:
-        raise StunError("answer is not STUN for our request (cookie or transaction id differ)")
-    if kind == BINDING_ERROR:
+    """The mapped (ip, port) of a Binding success response to ``transaction_id``; StunError otherwise.
+
+    The codec has one home, ``autodomain`` (the server's boot step uses it too); this adds
+    the Binding *error* answer a TURN port may give, which is still a finding of its own.
+    """
+    if len(packet) >= 20 and struct.unpack(">H", packet[:2])[0] == BINDING_ERROR and packet[8:20] == transaction_id:
         raise StunError("Binding error response")
-    if kind != BINDING_SUCCESS or len(packet) < 20 + length:
-        raise StunError(f"unexpected STUN message type 0x{kind:04x}")
-    pos, found = 20, dict[int, bytes]()
-    while pos + 4 <= 20 + length:
-        attr, size = struct.unpack(">HH", packet[pos:pos + 4])
-        found.setdefault(attr, packet[pos + 4:pos + 4 + size])
-        pos += 4 + size + (-size % 4)
-    for attr in (XOR_MAPPED_ADDRESS, MAPPED_ADDRESS):
-        if attr in found:
-            return _address(attr, found[attr])
-    raise StunError("success response without a mapped address")
+    try:
+        return stun_mapped_address(packet, transaction_id)
+    except ValueError as exc:
+        raise StunError(str(exc)) from None
 
 
 def binding(ip: str, port: int, timeout: float = 2.0, attempts: int = 2) -> tuple[str, int]:
