@@ -351,7 +351,10 @@ def test_layer4_caddy_json_routes_sni_like_livekit_generator(
     compose = yaml.safe_load(p.text(f"{APP_DIR}/docker-compose.yml"))
     caddy = compose["services"]["caddy"]
     assert caddy["image"] == CADDY_L4_IMAGE
-    assert caddy["command"] == "caddy run --config /etc/caddy/caddy.json"
+    # The image's ENTRYPOINT is /bin/caddy: a command starting with "caddy" runs `caddy caddy run`.
+    assert caddy["command"] == "run --config /etc/caddy/caddy.json"
+    assert not caddy["command"].startswith("caddy")
+    assert not CADDY_L4_IMAGE.endswith(":latest") and ":" in CADDY_L4_IMAGE
     assert f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro" in caddy["volumes"]
     turn = yaml.safe_load(p.text(f"{APP_DIR}/livekit.yaml"))["turn"]
     assert turn["external_tls"] is True and turn["tls_port"] == c.livekit.turn.tls_port
