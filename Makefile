@@ -2,6 +2,7 @@
 #   make stack-zip [STACK=flowspace]   build dist/$(STACK)-stack.zip from stacks/$(STACK).yaml
 #   make test                          run the whole test suite
 #   make bench                         print benchmark figures
+#   make livekit / make caddy-l4       build the pinned LiveKit server / Caddy with layer4 (.tools/)
 SHELL := /bin/bash
 PYTHON ?= python3
 STACK ?= flowspace
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
 
-.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps clean
+.PHONY: stack-zip generate validate test test-livekit bench venv node checkov ocicli system-deps livekit caddy-l4 clean
 
 stack-zip: $(VENV)/.installed
 	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
@@ -22,8 +23,12 @@ validate: $(VENV)/.installed checkov
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 	$(BIN)/flowstack validate build/$(STACK)
 
-test: $(VENV)/.installed node checkov system-deps
+test: $(VENV)/.installed node checkov system-deps livekit caddy-l4
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# Only the LiveKit rig (real server, real Caddy, real client, network namespaces; needs root).
+test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
+	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli
 	$(BIN)/python bench/bench_build.py
@@ -56,6 +61,15 @@ ocicli: .venv-ocicli/.installed
 	test -x .venv-ocicli/bin/python || $(PYTHON) -m venv .venv-ocicli
 	.venv-ocicli/bin/pip install -q oci-cli==$(OCI_CLI_VERSION)
 	touch $@
+
+# The real LiveKit server at the version generator/data/versions.yaml pins, and Caddy with the
+# layer4 app (what livekit/caddyl4 carries), built from the Go module proxy into .tools/ (git-ignored,
+# keyed by version; a few minutes once, nothing when present).
+livekit: $(VENV)/.installed
+	PYTHON=$(BIN)/python tools/build-livekit.sh
+
+caddy-l4: $(VENV)/.installed
+	PYTHON=$(BIN)/python tools/build-caddy-l4.sh
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:

@@ -35,6 +35,7 @@ from .netns import PUBLIC_IP, Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = Path(__file__).resolve().parent / "lk_client.py"
+TURN_PROBE = Path(__file__).resolve().parent / "turn_probe.py"
 OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"
 APP = "files/opt/flowstack"
 
@@ -140,6 +141,16 @@ class Stack:
                 last = p.stderr.strip() or p.stdout.strip()
             time.sleep(0.5)
         raise RuntimeError(f"https://{self.hosts['livekit_host']} not answering from the client: {last}\n{log.read_text(errors='replace')[-3000:]}")
+
+    def turn_probe(self, topo: Topology, timeout: float = 60) -> dict[str, Any]:
+        """Join, then allocate over the ``turns:`` URL LiveKit offers (see turn_probe.py)."""
+        cmd = [sys.executable, str(TURN_PROBE), "--url", self.url, "--key", self.key, "--secret", self.secret, "--ca", str(self.ca_file)]
+        p = topo.run("client", cmd, check=False, timeout=timeout)
+        lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"turn probe printed no result (exit {p.returncode}):\n{p.stderr[-3000:]}")
+        out: dict[str, Any] = json.loads(lines[-1])
+        return out
 
     def client(self, topo: Topology, *, relay: bool = False, seconds: float = 25, timeout: float = 90) -> dict[str, Any]:
         """Run the two-participant client in the client namespace; its JSON result."""
