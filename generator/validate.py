@@ -33,6 +33,7 @@ from . import limits
 from .config import StackConfig, load_config
 from .errors import did_you_mean
 from .livekit import unknown_keys
+from .versions import too_old_for_current_clients
 from .model import AUTO_FILLED
 from .ports import ANYWHERE, SSH_SOURCE, LiveKitSettingsError, PortRule, host_rules, livekit_needs, policy_from_livekit
 
@@ -501,6 +502,11 @@ class _Stack:
             hints = {"turn.tcp_port": " (TURN over TCP is turn.tls_port, with turn.domain; LiveKit never reads turn.tcp_port)"}
             return CheckResult("livekit settings", FAIL, "livekit.yaml has keys LiveKit does not read", [
                 f"livekit.yaml: {k} is not a LiveKit setting{hints.get(k, '')}; remove it" for k in bad])
+        compose = _load_yaml(self.written_file("/opt/flowstack/docker-compose.yml") or "") or {}
+        image = str(((compose.get("services") or {}).get("livekit") or {}).get("image", ""))
+        old = too_old_for_current_clients(image)
+        if old:
+            return CheckResult("livekit settings", WARN, "the LiveKit server is too old for current clients", [old])
         return CheckResult("livekit settings", PASS, f"every livekit.yaml key is one LiveKit reads ({len(lk)} top-level keys)")
 
     # -- 5. always free ------------------------------------------------------
