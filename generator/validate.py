@@ -502,8 +502,12 @@ class _Stack:
             hints = {"turn.tcp_port": " (TURN over TCP is turn.tls_port, with turn.domain; LiveKit never reads turn.tcp_port)"}
             return CheckResult("livekit settings", FAIL, "livekit.yaml has keys LiveKit does not read", [
                 f"livekit.yaml: {k} is not a LiveKit setting{hints.get(k, '')}; remove it" for k in bad])
-        compose = _load_yaml(self.written_file("/opt/flowstack/docker-compose.yml") or "") or {}
-        image = str(((compose.get("services") or {}).get("livekit") or {}).get("image", ""))
+        try:
+            compose = _load_yaml(self.written_file("/opt/flowstack/docker-compose.yml") or "") or {}
+        except yaml.YAMLError:
+            compose = {}  # a broken compose file is another check's finding
+        services = compose.get("services") if isinstance(compose, dict) else None
+        image = str(((services or {}).get("livekit") or {}).get("image", "")) if isinstance(services, dict) else ""
         old = too_old_for_current_clients(image)
         if old:
             return CheckResult("livekit settings", WARN, "the LiveKit server is too old for current clients", [old])

@@ -22,15 +22,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
-
-from generator.livekit import unknown_keys
 from rig.netns import PUBLIC_IP, Topology, input_counters
 from rig.stack import Stack, drop_firewall_rule, preview
+
+from generator.livekit import unknown_keys
 from generator.versions import versions
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,7 @@ def _build(script: str, binary: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def livekit_bin() -> Path:
-    if shutil.which("ip") is None or subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
+    if shutil.which("ip") is None or subprocess.run(["id", "-u"], check=False, capture_output=True, text=True).stdout.strip() != "0":
         pytest.fail("the LiveKit rig needs root and iproute2 (network namespaces); CI runs as root")
     return _build("build-livekit.sh", LIVEKIT_BIN)
 
@@ -154,7 +155,9 @@ def test_media_arrives_over_the_udp_media_range(rig_factory: Any) -> None:
     assert pairs and all(p["local"]["protocol"] == "udp" and p["remote"]["candidate_type"] == "HOST" for p in pairs), pairs
     assert all(50000 <= p["remote"]["port"] <= 60000 and p["remote"]["address"] == PUBLIC_IP for p in pairs), pairs
     assert sum(p["bytes_received"] for p in pairs) > 20000
-    assert r["counters"][MEDIA_RANGE] >= 1  # the first packet of each flow (then conntrack)
+    # Every packet, counted by the rig's accounting rule (the ACCEPT rule itself sees only a
+    # flow's first packet when it is inbound-first; conntrack takes the rest).
+    assert r["counters"]["all udp 50000:60000"] >= 100, r["counters"]
 
 
 def test_media_over_ice_tcp_7881_when_udp_is_blocked(rig_factory: Any) -> None:
@@ -164,7 +167,8 @@ def test_media_over_ice_tcp_7881_when_udp_is_blocked(rig_factory: Any) -> None:
     assert _frames_ok(r), r
     pairs = _pairs(r)
     assert pairs and all(p["local"]["protocol"] == "tcp" and p["remote"]["port"] == 7881 for p in pairs), pairs
-    assert r["counters"][ICE_TCP] >= 2 and r["counters"][MEDIA_RANGE] == 0
+    assert r["counters"][ICE_TCP] >= 2 and r["counters"]["all tcp 7881"] >= 100, r["counters"]
+    assert r["counters"]["all udp 50000:60000"] == 0, r["counters"]
 
 
 def test_negative_control_without_the_7881_rule_tcp_only_clients_get_no_media(rig_factory: Any) -> None:
@@ -181,9 +185,11 @@ def test_forced_relay_flows_through_livekit_turn(rig_factory: Any) -> None:
     pairs = _pairs(r)
     assert pairs and all(p["local"]["candidate_type"] == "RELAY" and p["local"]["relay_protocol"] == "TRANSPORT_UDP" for p in pairs), pairs
     assert all(p["local"]["url"] == f"turn:{PUBLIC_IP}:3478?transport=udp" and 30000 <= p["local"]["port"] <= 40000 for p in pairs), pairs
-    # Allocations came in through 3478. The relay-range rule's counter is not asserted: it sees
-    # only LiveKit's checks that reach a relay port before the relay has sent (0 or 1 packets).
-    assert r["counters"][TURN_UDP] >= 2
+    # The client's media came in through 3478, and LiveKit's packets back to the relay came in
+    # on the relay range (through the NAT hairpin). The relay-range ACCEPT rule's own counter is
+    # not asserted: it sees only packets that arrive before the relay has sent (0 or 1).
+    assert r["counters"][TURN_UDP] >= 2 and r["counters"]["all udp 3478"] >= 100, r["counters"]
+    assert r["counters"]["all udp 30000:40000"] >= 100, r["counters"]
 
 
 def test_negative_control_without_the_turn_udp_rule_relayed_clients_get_no_media(rig_factory: Any) -> None:
@@ -228,7 +234,7 @@ def test_via_caddy_turn_tls_on_443_only(rig_factory: Any, caddy_l4_bin: Path) ->
     host, port = probe["allocation"]["relayed"]
     assert host == PUBLIC_IP and 30000 <= port <= 40000, probe
     counters = input_counters(rig.topo)
-    assert counters[HTTPS] >= 2 and counters[TURN_UDP] == 0 and counters[ICE_TCP] == 0, counters
+    assert counters[HTTPS] >= 2 and counters["all udp 3478"] == 0 and counters["all tcp 7881"] == 0, counters
     # The SDK's own attempt: signalling joins through layer4, TURN/TLS stops at the CA check.
     r = rig.media(seconds=12)
     assert not _frames_ok(r)

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Self
+
 PUBLIC_IP = "198.18.0.10"
 SERVER_IP = "10.77.0.2"
 ROUTER_SERVER_SIDE = "10.77.0.1"
@@ -46,12 +48,12 @@ def _ip(*args: str, timeout: float = 20) -> None:
 
 def sweep_stale() -> None:
     """Delete rig namespaces whose creating process is gone (a run killed before cleanup)."""
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=20).stdout
+    out = subprocess.run(["ip", "netns", "list"], check=False, capture_output=True, text=True, timeout=20).stdout
     for line in out.splitlines():
         name = line.split()[0] if line.split() else ""
         m = _NAME_RE.match(name)
         if m and not Path(f"/proc/{m[1]}").exists():
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True, timeout=20)
             shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
 
 
@@ -70,7 +72,7 @@ class Topology:
 
     # -- set-up and tear-down
 
-    def __enter__(self) -> Topology:
+    def __enter__(self) -> Self:
         sweep_stale()
         try:
             self._build()
@@ -120,7 +122,7 @@ class Topology:
             stop(p)
         self.procs.clear()
         for ns in self.ns.values():
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=20)
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
 
     # -- running things inside
@@ -130,7 +132,7 @@ class Topology:
 
     def run(self, ns: str, cmd: list[str], timeout: float = 30, check: bool = True, **kw: Any) -> subprocess.CompletedProcess[str]:
         """Run ``cmd`` in namespace ``ns`` ("server", "router", "client" or a full name)."""
-        p = subprocess.run(["ip", "netns", "exec", self.name(ns), *cmd], capture_output=True, text=True, timeout=timeout, **kw)
+        p = subprocess.run(["ip", "netns", "exec", self.name(ns), *cmd], check=False, capture_output=True, text=True, timeout=timeout, **kw)
         if check and p.returncode:
             raise RuntimeError(f"{' '.join(cmd)} in {ns}: exit {p.returncode}: {p.stderr.strip()}")
         return p
@@ -178,4 +180,9 @@ def input_counters(topo: Topology) -> dict[str, int]:
         m = re.match(r"^-A INPUT (.*) -c (\d+) (\d+) (-j .*)$", line)
         if m:
             counters[f"{m[1]} {m[4]}"] = int(m[2])
+            continue
+        # the rig's accounting rules: "-p udp -m udp --dport 3478 -m comment --comment rig-count -c 5 900"
+        m = re.match(r"^-A INPUT -p (\w+) -m \w+ --dport (\S+) -m comment --comment rig-count -c (\d+) (\d+)$", line)
+        if m:
+            counters[f"all {m[1]} {m[2]}"] = int(m[3])
     return counters

@@ -38,6 +38,7 @@ CLIENT = Path(__file__).resolve().parent / "lk_client.py"
 TURN_PROBE = Path(__file__).resolve().parent / "turn_probe.py"
 OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"
 APP = "files/opt/flowstack"
+COUNTED = [("udp", "50000:60000"), ("udp", "30000:40000"), ("udp", "3478"), ("tcp", "7881"), ("tcp", "443")]
 
 # Caddy installs its internal root into the system trust store at start; a private mount
 # namespace with empty trust directories keeps the host's store untouched.
@@ -101,6 +102,10 @@ class Stack:
         (work / "firewall.sh").write_text(script)
         (work / "rules.v4").write_text(OCI_RULES.read_text())
         topo.run("server", ["env", f"FLOWSTACK_RULES_FILE={work / 'rules.v4'}", "sh", str(work / "firewall.sh")])
+        # Accounting rules (no target: they count every packet, NEW or ESTABLISHED, and decide
+        # nothing), first in INPUT, so tests see which ports carried traffic.
+        for proto, ports in COUNTED:
+            topo.run("server", ["iptables", "-I", "INPUT", "1", "-p", proto, "-m", proto, "--dport", ports, "-m", "comment", "--comment", "rig-count"])
 
         lk_log = work / "livekit.log"
         lk_proc = topo.start("server", [str(livekit_bin), "--config", str(work / "livekit.yaml")], lk_log, cwd=work)
