@@ -48,6 +48,7 @@ EDITS = {
     "livekit.yaml rtc.use_external_ip: true -> false (no STUN here)",
     f"livekit.yaml rtc.node_ip: {PUBLIC_IP} (the rig's public address)",
 }
+EDITS_VIA_CADDY = EDITS | {"caddy.json storage.root: /data -> the test's directory (a local path)"}
 MEDIA_RANGE = "-p udp -m udp --dport 50000:60000 -j ACCEPT"
 ICE_TCP = "-p tcp -m state --state NEW -m tcp --dport 7881 -j ACCEPT"
 TURN_UDP = "-p udp -m udp --dport 3478 -j ACCEPT"
@@ -123,7 +124,7 @@ def rig_factory(tmp_path: Path, livekit_bin: Path) -> Iterator[Any]:
         work = tmp_path / "work"
         work.mkdir()
         stack = Stack.start(topo, pv, work, livekit_bin, caddy or Path(shutil.which("caddy") or "caddy"), LIVEKIT_HOST, firewall=script)
-        assert EDITS <= set(stack.edits) and len(stack.edits) == len(EDITS) + (1 if via_caddy else 0), stack.edits
+        assert len(stack.edits) == len(set(stack.edits)) and set(stack.edits) == (EDITS_VIA_CADDY if via_caddy else EDITS), stack.edits
         return Rig(topo, stack)
 
     yield make

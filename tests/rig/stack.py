@@ -116,7 +116,7 @@ class Stack:
         if (app / "caddy.json").exists():
             conf = json.loads((app / "caddy.json").read_text())
             conf["storage"]["root"] = str(data)
-            edits.append(f"caddy.json storage.root: /data -> {data} (a local path)")
+            edits.append("caddy.json storage.root: /data -> the test's directory (a local path)")
             (work / "caddy.json").write_text(json.dumps(conf))
             args = ["run", "--config", str(work / "caddy.json")]
             ca = data / "pki/authorities/local/root.crt"
