@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .contract import PLACEHOLDER_MARK
+from .versions import livekit_image
 
 # Patterns for values that reach the server through Terraform variables. The same text is
 # used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),
@@ -240,7 +241,7 @@ class Turn(_Model):
 
 
 class LiveKit(_Model):
-    image: str = Field("livekit/livekit-server:v1.8.4", description="LiveKit server image, pinned to a version.")
+    image: str = Field(default_factory=livekit_image, description="LiveKit server image, pinned to a version (default: data/versions.yaml).")
     api_key: str = Field("APIflowstack", description="LiveKit API key name (the secret is generated at deploy time, never stored here).")
     port: Port = Field(7880, description="HTTP/WebSocket signalling port (behind Caddy, never public).")
     rtc: Rtc = Field(default_factory=Rtc, description="WebRTC transport ports.")
@@ -258,7 +259,7 @@ class LiveKit(_Model):
     @classmethod
     def _pinned(cls, v: str) -> str:
         if ":" not in v.rsplit("/", 1)[-1] or v.endswith(":latest"):
-            raise ValueError("pin the image to a version, e.g. livekit/livekit-server:v1.8.4")
+            raise ValueError(f"pin the image to a version, e.g. {livekit_image()}")
         return v
 
 

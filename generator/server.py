@@ -27,11 +27,12 @@ from .livekit import livekit_settings
 from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
 from .templating import render_template
+from .versions import caddy_l4_image
 from .yamlio import dump_yaml
 
 CADDY_IMAGE = "caddy:2.8.4"
-# LiveKit publishes its Caddy-with-layer4 build only under this name (livekit/deploy uses it).
-CADDY_L4_IMAGE = "livekit/caddyl4:latest"
+# LiveKit's Caddy-with-layer4 build (livekit/deploy uses it); the tag is in data/versions.yaml.
+CADDY_L4_IMAGE = caddy_l4_image()
 
 
 ph = placeholder  # short: it appears in nearly every line below
@@ -105,7 +106,8 @@ def _compose(config: StackConfig) -> dict[str, Any]:
     caddy_volumes = [f"{APP_DIR}/caddy-data:/data", f"{APP_DIR}/caddy-config:/config"]
     caddy: dict[str, Any]
     if config.livekit.turn.via_caddy:
-        caddy = {"image": CADDY_L4_IMAGE, "command": "caddy run --config /etc/caddy/caddy.json"}
+        # The image's ENTRYPOINT is /bin/caddy: the command is caddy's arguments, as livekit/deploy writes it.
+        caddy = {"image": CADDY_L4_IMAGE, "command": "run --config /etc/caddy/caddy.json"}
         caddy_volumes.insert(0, f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro")
     else:
         caddy = {"image": CADDY_IMAGE}

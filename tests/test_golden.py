@@ -22,41 +22,41 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "71659f1ef7fb451664c6b850ac64a7c727693a42032104a84c683da1ac0d7b0a"
+REFERENCE_ZIP_SHA256 = "5397a88fe01ef172fe047676f0bbb831dccf38695bc09e598a07be87a7c0b76c"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "8f44a4c37cb287094c25d915ae67d3f6da8330ebb5539c4805aab6f34fb95b7b",
-    "tls-internal": "5f99890228837b413978bd09746ddf3ad2571f4bd5c3a632660119673913295c",
-    "tls-cloudflare-origin": "64c2244576a45f755185bc6af022feb7274258c7e76649c40beef0542c3ca632",
-    "socket-image": "710767bb6b0794bd2b8e906e2195a5d6a1bb55e61504f2857789d5e6573c6a67",
-    "turn-tls": "bbd6c95efd1dfc334ed2276db4989caa22e8e4089b1c4b556125078c6efbb4cb",
-    "turn-tls-internal": "f029169074b6584d4422eca2218623e7e6ef206e6eda65054ef59b49d51fe87a",
-    "turn-tls-cloudflare-origin": "ca74d0e45144e0582c7ff5ecd6d2a1c60bc42b1020ead0e6ea7ac59aee1ca81c",
-    "turn-via-caddy": "e819267e29a230a522e9556d904c52d547330b138551231c89eaa65cdbce3eba",
-    "turn-via-caddy-cloudflare-origin": "706f4618dd6fcad06a0f502bad37e8a6ece0d1f5a5eb0a4232b83a707099fac5",
-    "turn-via-caddy-internal": "6a878f3ab24dfe73d653776d877ab8187f4adedbc20b2237db011c2827dfeb26",
-    "secret-env": "1f1de3f15ea508549abc4af7cf8414a6ca74c50deb9d769e2d6f0ba095dcae97",
+    "reference": "0f23ccc7ed6bbe17d27629031dc98423603f57d4a0274f2cbce0bfd3ea4ae865",
+    "tls-internal": "f7a213e628197b155a075bdcf2462d44b76e7a0db315556be843bfb8184332c7",
+    "tls-cloudflare-origin": "b90a59fc4d6f995ef434167533e94b30d21369e3c32159f4f08450912879ac45",
+    "socket-image": "fe274cb365b3e4eef1e713839be594b6f0457455968549eb8223fe71f8332bb1",
+    "turn-tls": "4854b5d816c44e02535c6b8bba6d78b2071be22200d11228d52b48a878165ffa",
+    "turn-tls-internal": "61ef93743c6eca97ae4adeaf8aa10e70dfc1d352b5c7b40c32c6226491de14e3",
+    "turn-tls-cloudflare-origin": "eb640b4b5b6bf4404a891f48169df780211343f4b2320a33088bef5b4dfc12d9",
+    "turn-via-caddy": "1ae1414a7cb0940399877f24b22aafc49a34ea4cd4428a4f4822fd6430d03a36",
+    "turn-via-caddy-cloudflare-origin": "b49dfc2daf7924a2f1545c352cc9e9cc01ba0f6493265a24d4aec90fd1c9805e",
+    "turn-via-caddy-internal": "4db7b7f20173f74f79111d620456fabd7a4b12c3f83384e26683b19ab597c8ae",
+    "secret-env": "f8a51877f1a6fe99e434c1e421fa006ffcde997891f2afe10d100cbd176273dc",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "dd4e3272d94f39717e0ea1bb62951bd4f32e9673b365b07bfc0ae9849ab1c4d1",
-    "tls-internal": "f8aa1d909a5d721aa05b9dbc8f700f2b983783982a32fbffd17b705caf7850fa",
-    "tls-cloudflare-origin": "b5d433cd4dcf66b9accae3aefc1a1d5fd52386082a7110201a6c06fca078c03b",
-    "socket-image": "22d09e0889d041837edecbf3536ceeb24c7ffadbc39c765bb48fcbd54c231cd4",
-    "turn-tls": "1e757c1a143f1ecc5a2e20cc89e6af84332806b12f960c124691a1bdf58a7f28",
-    "turn-tls-internal": "5892a184ef7a0c163258ecfcc119d16514ea6bdfef0e01f4e00d397d97282463",
-    "turn-tls-cloudflare-origin": "d36b69cc2a2df77578f5d9dbc8046ec7c30b09d941ee27bead8b02c1e77b7eae",
-    "turn-via-caddy": "ce02d132c0d598f258afdf5654c9b1006913dfd2299231a2c65a1c76f46f8938",
-    "turn-via-caddy-cloudflare-origin": "b1831a7ba9c61ce8743aa9bc424c0efaaa1ad0053e7672f276a6e6277e8cbbd3",
-    "turn-via-caddy-internal": "e4624852c2f091d61b5461922cc2be9ebd22df941b7f8a5d03c1a2960cee3e60",
-    "secret-env": "95f64b3a45bd00cf6a3d7cffbbae27de5fba6c7b80981a1493dc979df27b87a8",
+    "reference": "32ca3af65da0245f4c5e88bd8f21336bca97c39a8bbf61e27ee46cb321b1d23b",
+    "tls-internal": "b5b6fd291c25fbe1ce58f7303d54e2e77136eab948b8cca29e9a08e03f7c131a",
+    "tls-cloudflare-origin": "e56ae250062802cbc88a7c45277e490647cdf1fa5b939b2d5a0b24d743f07039",
+    "socket-image": "8bbbcf20bc2e22674bcb94025e4b8b57c8db1dd25f10be254a27e432359e4f37",
+    "turn-tls": "8fb4796bb5ab06074104b076e53d88bc64f687b25f9c1d39cefa584d6452d2f5",
+    "turn-tls-internal": "a6923713421bf0f7dc4f3884ff3888b18bd0d01a0866f430d896fd00113c902b",
+    "turn-tls-cloudflare-origin": "cafb64a71d25a0e1fce20792413cb92160897b9cc944e78f87bb85fa10ed0011",
+    "turn-via-caddy": "8c4810b6a4ad23757bcb9b90fe611db421dc0b33beac4e094c6a844a7ac03677",
+    "turn-via-caddy-cloudflare-origin": "b32e6b414f7720cf6242e78ebdc3234be8e3ad84b5501ad28354b8fa5bcdc5dd",
+    "turn-via-caddy-internal": "5a2c9d8448bc50a1f5e8531e2e192ad9301bc080e2813a5c9d1309730dee3e37",
+    "secret-env": "f311b1a0f0e6b4e7c876a0deebaa08f804f8fc1d9759ca6d99e461e0c3398f3b",
 }
 ALERT_SHA256 = {
-    "budget": "a4b8e7caafb339434f7b8f83dbc9ee88b67ecb157f7d06bbe7f5fd846abc0d0d",
-    "alarm": "dfec080fe84bc5bd8ef88b231aa637bd2691faa8322f0e67aefc11b1c9531c72",
-    "alarm+slack": "6128b73a5e3d005cbae70e26edccdd4b16e3bdaf740832936607a464960e7c20",
-    "both": "626fd2c0d6f8ca6706004d6502e1786875f24c6ea57160e98d321e414747111e",
+    "budget": "9c92a80b439f9a6db658b9dc97d037322cf5cf0f652b8f53a9f4ec06434eaa34",
+    "alarm": "dfef93f8841ad8e60e5d69c0463233923e800f28f6f8166dd8cc026567881481",
+    "alarm+slack": "bc92c08b4330624e90a6ef8f954d1691fdddb91d5d663f8958fb48e09d816bf4",
+    "both": "bfcf04cd1a3ffd4c2f531cf6a60dac3b87d949f3b58427cac7fd8cab910b9c8b",
 }
 
 

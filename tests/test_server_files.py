@@ -351,7 +351,10 @@ def test_layer4_caddy_json_routes_sni_like_livekit_generator(
     compose = yaml.safe_load(p.text(f"{APP_DIR}/docker-compose.yml"))
     caddy = compose["services"]["caddy"]
     assert caddy["image"] == CADDY_L4_IMAGE
-    assert caddy["command"] == "caddy run --config /etc/caddy/caddy.json"
+    # The image's ENTRYPOINT is /bin/caddy: a command starting with "caddy" runs `caddy caddy run`.
+    assert caddy["command"] == "run --config /etc/caddy/caddy.json"
+    assert not caddy["command"].startswith("caddy")
+    assert not CADDY_L4_IMAGE.endswith(":latest") and ":" in CADDY_L4_IMAGE
     assert f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro" in caddy["volumes"]
     turn = yaml.safe_load(p.text(f"{APP_DIR}/livekit.yaml"))["turn"]
     assert turn["external_tls"] is True and turn["tls_port"] == c.livekit.turn.tls_port
@@ -431,7 +434,7 @@ def test_compose_validator_rejects_broken_files(previews: dict[str, Preview]) ->
 # ---------------------------------------------------------------------------
 # livekit.yaml
 
-# Go types of the livekit.yaml fields flowstack writes (livekit/livekit v1.8.4, see
+# Go types of the livekit.yaml fields flowstack writes (livekit-server v1.13.5, unchanged since v1.8.4; see
 # generator/livekit.py): yaml.v3 refuses e.g. a quoted "3478" for an int field.
 _INT, _BOOL, _STR = "int", "bool", "str"
 LIVEKIT_TYPES = {
@@ -502,12 +505,17 @@ def test_turn_tcp_port_is_rejected() -> None:
 
 
 def test_known_keys_match_livekit_config_struct() -> None:
-    """Spot checks of KNOWN_KEYS against livekit v1.8.4's yaml tags (see generator/livekit.py)."""
+    """Spot checks of KNOWN_KEYS against livekit-server v1.13.5's yaml tags (see generator/livekit.py);
+    tests/test_livekit_rig.py runs that server on the generated file and on the guide's key."""
     assert "tcp_port" not in KNOWN_KEYS["turn"]
     assert KNOWN_KEYS["turn"] == {
         "enabled", "domain", "cert_file", "key_file", "tls_port", "udp_port",
         "relay_range_start", "relay_range_end", "external_tls",
+        # added after v1.8.4 (TURNConfig in v1.13.5)
+        "bind_addresses", "ttl_seconds", "allow_restricted_peer_cidrs", "deny_peer_cidrs",
     }
+    assert {"tcp_fallback_rtt_threshold", "allow_udp_unstable_fallback", "enable_rtp_stream_restart_detection"} <= KNOWN_KEYS["rtc"]
+    assert {"agents", "trace", "node_stats", "enable_data_tracks", "api", "debug_handler"} <= set(KNOWN_KEYS)
     assert {"udp_port", "tcp_port", "port_range_start", "port_range_end", "use_external_ip", "node_ip"} <= KNOWN_KEYS["rtc"]
     assert KNOWN_KEYS["prometheus"] == {"port", "username", "password"}
     assert {"level", "json", "pion_level"} <= KNOWN_KEYS["logging"]
