@@ -9,13 +9,16 @@ names the file, line, field, value and what would be right.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .contract import PLACEHOLDER_MARK
+from .regions import bounds
 from .versions import livekit_image
 
 # Patterns for values that reach the server through Terraform variables. The same text is
@@ -31,6 +34,10 @@ _HOSTNAME = re.compile(HOSTNAME_REGEX)
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 # Environment variable names the Socket.IO container receives.
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The reference config's example repository: never a real app. A config that keeps it (or
+# gives no url) makes the URL a required deploy-time answer instead of shipping it silently.
+EXAMPLE_GIT_URL_RE = re.compile(r"^https://github\.com/your-repo/")
+_B = bounds()
 # User text may never contain `PLACEHOLDER_MARK`: it marks deploy-time values in generated files.
 
 def _check_port(v: int) -> int:
@@ -88,11 +95,27 @@ class Instance(_Model):
         "VM.Standard.A1.Flex",
         description="Compute shape. Must be a flexible shape (…Flex); VM.Standard.A1.Flex is the Always Free Ampere shape.",
     )
-    ocpus: float = Field(2, gt=0, le=64, description="OCPUs. Default fits both the verified (4) and the reported (2) Always Free limit.")
-    memory_gbs: float = Field(12, gt=0, le=1024, description="Memory in GB. Default fits both the verified (24) and the reported (12) Always Free limit.")
-    boot_volume_gbs: int = Field(50, ge=47, le=32768, description="Boot volume size in GB (OCI minimum 47).")
-    availability_domain: int = Field(1, ge=1, le=3, description="Default availability-domain number (1-based) for the deploy-time variable.")
+    ocpus: float = Field(2, ge=_B["instance_ocpus"][0], le=_B["instance_ocpus"][1], description="OCPUs. Default fits both the verified (4) and the reported (2) Always Free limit.")
+    memory_gbs: float = Field(12, ge=_B["instance_memory_gbs"][0], le=_B["instance_memory_gbs"][1], description="Memory in GB. Default fits both the verified (24) and the reported (12) Always Free limit.")
+    boot_volume_gbs: int = Field(50, ge=_B["boot_volume_gbs"][0], le=_B["boot_volume_gbs"][1], description="Boot volume size in GB (OCI minimum 47).")
+    availability_domain: int = Field(
+        1, ge=_B["availability_domain_number"][0], le=_B["availability_domain_number"][1], description="Default availability-domain number (1-based) for the deploy-time variable."
+    )
     image: Image = Field(default_factory=Image, description="Ubuntu image to look up.")
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the server's clock (e.g. Asia/Seoul), set by cloud-init. "
+        "Default: the region's zone from data/regions.yaml (UTC for a region it does not list).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        zones = zoneinfo.available_timezones()
+        if v is not None and zones and v not in zones:
+            near = difflib.get_close_matches(v, sorted(zones), n=1)
+            raise ValueError(f"{v!r} is not an IANA time zone" + (f"; did you mean {near[0]!r}?" if near else " such as Asia/Seoul"))
+        return v
 
     @field_validator("shape")
     @classmethod
@@ -139,14 +162,18 @@ class Tls(_Model):
 
 
 class SocketGit(_Model):
-    url: str = Field(description="https:// git URL of the Socket.IO app, cloned and built on the server.")
+    url: str | None = Field(
+        None,
+        description="https:// git URL of the Socket.IO app, cloned and built on the server. Left out (or the example "
+        "https://github.com/your-repo/...), it becomes a required question at deploy time (variable socket_git_url).",
+    )
     ref: str = Field("main", description="Branch or tag to check out (git clone --branch; not a commit id).")
     path: str = Field(".", description="Directory inside the repository holding its Dockerfile.")
 
     @field_validator("url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.fullmatch(GIT_URL_REGEX, v):
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(GIT_URL_REGEX, v):
             raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (the server has no ssh key)")
         return v
 
@@ -156,6 +183,14 @@ class SocketGit(_Model):
         if not re.fullmatch(GIT_REF_REGEX, v) or ".." in v.split("/"):
             raise ValueError("may hold only letters, digits and . _ / + -")
         return v
+
+    @property
+    def known_url(self) -> str | None:
+        """The URL, unless it is missing or the reference config's example (then it is asked at deploy time).
+
+        Example: ``SocketGit(url="https://github.com/your-repo/x.git").known_url`` -> ``None``.
+        """
+        return None if self.url is None or EXAMPLE_GIT_URL_RE.match(self.url) else self.url
 
 
 class SocketApp(_Model):
@@ -237,6 +272,13 @@ class Turn(_Model):
             raise ValueError("TURN is enabled but neither udp_port nor tls_port is set (LiveKit refuses to start: invalid TURN ports)")
         if self.via_caddy and not self.tls_port:
             raise ValueError("via_caddy needs tls_port (the local port Caddy forwards TURN/TLS to, e.g. 5349)")
+        if self.enabled and self.tls_port and not self.via_caddy:
+            # LiveKit tells clients turns:<turn domain>:443 whatever tls_port is (roommanager.go),
+            # and 443 is Caddy's: TURN/TLS only works when Caddy routes it there by SNI.
+            raise ValueError(
+                f"tls_port {self.tls_port} without via_caddy cannot work: LiveKit always advertises TURN/TLS on port 443, "
+                "which Caddy holds; set via_caddy: true (Caddy forwards TURN/TLS from 443 to tls_port)"
+            )
         return self
 
 
@@ -370,6 +412,12 @@ class StackConfig(_Model):
     @model_validator(mode="after")
     def _cross(self) -> StackConfig:
         turn = self.livekit.turn
+        if turn.enabled and turn.tls_port and self.tls.mode == "cloudflare_origin":
+            # An origin certificate is trusted only by Cloudflare, and Cloudflare's proxy cannot carry TURN.
+            raise ValueError(
+                "tls.mode cloudflare_origin cannot serve TURN/TLS (browsers do not trust an origin certificate and "
+                "Cloudflare's proxy does not carry TURN); remove livekit.turn.tls_port (TURN/UDP still works) or use tls.mode: acme"
+            )
         if turn.enabled and turn.tls_port and not self.domains.turn_host:
             raise ValueError("livekit.turn.tls_port needs domains.turn_host (TURN/TLS needs its own certificate name)")
         return self

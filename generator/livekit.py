@@ -10,13 +10,6 @@ from typing import Any
 
 from .config_schema import StackConfig
 
-# Where Caddy keeps certificates it obtained, per issuer (Caddy's file storage layout),
-# so LiveKit can serve TURN/TLS with the certificate Caddy got for turn_host.
-_CADDY_CERT_DIRS = {
-    "acme": "/caddy-data/caddy/certificates/acme-v02.api.letsencrypt.org-directory",
-    "internal": "/caddy-data/caddy/certificates/local",
-}
-
 # Every key LiveKit's config reads, from the yaml tags of livekit-server v1.13.5 (the pinned
 # release, data/versions.yaml) as served by the Go module proxy: pkg/config/config.go (Config,
 # RTCConfig, TURNConfig, PrometheusConfig, LoggingConfig), with RTCConfig inlining
@@ -105,15 +98,9 @@ def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str 
             host = turn_host or config.domains.turn_host
             turn["domain"] = host
             turn["tls_port"] = lk.turn.tls_port
-            if lk.turn.via_caddy:
-                turn["external_tls"] = True  # Caddy terminates TLS on 443 and forwards by SNI
-            elif config.tls.mode == "cloudflare_origin":
-                turn["cert_file"] = "/certs/origin.pem"
-                turn["key_file"] = "/certs/origin-key.pem"
-            else:
-                base = f"{_CADDY_CERT_DIRS[config.tls.mode]}/{host}"
-                turn["cert_file"] = f"{base}/{host}.crt"
-                turn["key_file"] = f"{base}/{host}.key"
+            # TURN/TLS is only ever via_caddy (the config refuses anything else): Caddy terminates
+            # TLS on 443 and forwards by SNI, so LiveKit holds no certificate and never waits for one.
+            turn["external_tls"] = True
         if lk.turn.udp_port:
             turn["udp_port"] = lk.turn.udp_port
         turn["relay_range_start"] = lk.turn.relay_range_start

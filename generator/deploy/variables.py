@@ -25,8 +25,9 @@ VARIABLE_EXAMPLES = {
     "alarm_slack_url": "https://hooks.slack.com/services/...",
     "alarm_emails": "ops@example.com",
     "budget_alert_recipients": "ops@example.com",
-    "tls_origin_certificate": '"$(cat origin.pem)"',
-    "tls_origin_private_key": '"$(cat origin-key.pem)"',
+    # Base64, as Resource Manager passes an uploaded file (schema.yaml type: file).
+    "tls_origin_certificate": '"$(base64 -w0 origin.pem)"',
+    "tls_origin_private_key": '"$(base64 -w0 origin-key.pem)"',
 }
 
 def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
