@@ -112,7 +112,6 @@ def _compose(config: StackConfig) -> dict[str, Any]:
             # the instance metadata service (the firewall drops Docker networks -> 169.254.169.254)
             # and listens only behind Caddy, on the loopback port published here.
             "ports": [f"127.0.0.1:{config.socket.port:d}:{config.socket.port:d}"],
-            "extra_hosts": ["host.docker.internal:host-gateway"],
             # "$" is compose's interpolation sign: double it so values arrive as written.
             "environment": {k: v.replace("$", "$$") for k, v in env.items()},
             "healthcheck": {"test": ["CMD", "node", "-e", probe], "interval": "30s", "timeout": "10s", "retries": 3},

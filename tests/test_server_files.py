@@ -42,7 +42,7 @@ from generator.server import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud
 ROOT = Path(__file__).resolve().parent.parent
 TURN_HOST = "space-turn.flow-coder.com"
 
-_TURN_TLS = {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349}}}
+_TURN_TLS = {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}}
 
 # name -> changes merged into stacks/flowspace.yaml (None is YAML null).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -50,20 +50,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "tls-internal": {"tls": {"mode": "internal"}},
     "tls-cloudflare-origin": {"tls": {"mode": "cloudflare_origin"}},
     "socket-image": {"socket": {"git": None, "image": "ghcr.io/example/flowspace-socket:1.2.3"}},
-    "turn-tls": {**_TURN_TLS, "tls": {"mode": "acme", "email": "ops@flow-coder.com"}},
-    "turn-tls-internal": {**_TURN_TLS, "tls": {"mode": "internal"}},
-    "turn-tls-cloudflare-origin": {**_TURN_TLS, "tls": {"mode": "cloudflare_origin"}},
-    "turn-via-caddy": {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
-    "turn-via-caddy-cloudflare-origin": {
-        "domains": {"turn_host": TURN_HOST},
-        "tls": {"mode": "cloudflare_origin"},
-        "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}},
-    },
+    # TURN/TLS works only through Caddy on 443 (issue 10): direct tls_port and an origin
+    # certificate with TURN/TLS are refused (REFUSED below), so they are not variants.
+    "turn-via-caddy": {**_TURN_TLS, "tls": {"mode": "acme", "email": "ops@flow-coder.com"}},
     "turn-via-caddy-internal": {
         "domains": {"turn_host": TURN_HOST},
         "tls": {"mode": "internal"},
         "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}},
     },
+    # The app source given (not the reference's example repository), and an explicit time zone.
+    "socket-git-url": {"socket": {"git": {"url": "https://github.com/flow-coder/flow_metaverse.git"}}, "instance": {"timezone": "UTC"}},
     "secret-env": {
         "tls": {"email": "ops@flow-coder.com"},
         # "$" and "${" must reach the app as written: through Terraform's template
@@ -167,7 +163,13 @@ def test_cloud_config_writes_every_file_with_safe_modes_and_runs_bootstrap(previ
     cc = p.cloud_config
     paths = [e["path"] for e in cc["write_files"]]
     assert len(paths) == len(set(paths))
-    assert cc["runcmd"] == [["/usr/local/sbin/flowstack-bootstrap"]]
+    # Issue 10 item 6: the bring-up is a unit, enabled before its script (and any network step) runs.
+    assert cc["runcmd"] == [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "flowstack-bootstrap.service"],
+        ["systemctl", "start", "--no-block", "flowstack-bootstrap.service"],
+    ]
+    assert "/etc/systemd/system/flowstack-bootstrap.service" in paths
     modes = {path: e["permissions"] for path, e in p.entries.items()}
     assert modes[f"{APP_DIR}/livekit.yaml"] == "0600"  # holds the LiveKit API secret
     assert modes["/usr/local/sbin/flowstack-bootstrap"] == "0755"
@@ -391,9 +393,13 @@ def test_compose_file_is_valid_compose_spec(previews: dict[str, Preview], name: 
     doc = yaml.safe_load(text)
     assert set(doc["services"]) == {"livekit", "socket", "caddy"}
     for svc in doc["services"].values():
-        # LiveKit's UDP ranges and Caddy's 80/443 are host ports: no Docker NAT.
-        assert svc["network_mode"] == "host"
         assert svc["restart"] == "unless-stopped"
+    # LiveKit's UDP ranges and Caddy's 80/443 are host ports: no Docker NAT.
+    assert doc["services"]["livekit"]["network_mode"] == "host" and doc["services"]["caddy"]["network_mode"] == "host"
+    # Issue 10 item 10: the app is on a bridge network (the firewall keeps it from the metadata
+    # service), reachable only on a loopback port that Caddy proxies to.
+    assert "network_mode" not in doc["services"]["socket"]
+    assert doc["services"]["socket"]["ports"] == [f"127.0.0.1:{c.socket.port}:{c.socket.port}"]
     assert doc["services"]["livekit"]["image"] == c.livekit.image
 
     # Every bind-mounted file is one cloud-init writes; every directory is created by the
@@ -405,7 +411,8 @@ def test_compose_file_is_valid_compose_spec(previews: dict[str, Preview], name: 
             source = volume.split(":", 1)[0]
             assert source.startswith(APP_DIR + "/")
             is_file = source in written
-            is_dir = any(w.startswith(source + "/") for w in written) or re.search(rf"mkdir -p .*'?{re.escape(source)}'?(\s|$)", bootstrap)
+            in_app = '"$APP' + source[len(APP_DIR):] + '"'  # the script's paths: "$APP/..." (FLOWSTACK_ROOT-prefixed)
+            is_dir = any(w.startswith(source + "/") for w in written) or re.search(rf"mkdir -p .*{re.escape(in_app)}(\s|$)", bootstrap)
             assert is_file or is_dir, f"{source} is mounted but neither written by cloud-init nor created by bootstrap"
         for env_file in svc.get("env_file", []):
             assert env_file in written
@@ -554,23 +561,24 @@ def test_bootstrap_script_is_valid_bash_and_idempotent_friendly(previews: dict[s
 
     # The firewall opens the ports first; Docker after; the ready marker only once the
     # app answers its health check.
-    assert line_of(r"^/usr/local/sbin/flowstack-firewall$") < line_of(r"install -y docker.io docker-compose-v2")
+    assert line_of(r"^\"\$ROOT\"'?/usr/local/sbin/flowstack-firewall'?$") < line_of(r"install -y docker.io docker-compose-v2 docker-buildx")
     assert "DPkg::Lock::Timeout" in text  # first boot: apt-daily may hold the lock
     health = line_of(rf"until curl -fsS '?http://127\.0\.0\.1:{c.socket.port}{re.escape(c.socket.health_path)}'? ")
-    ready = line_of(rf"> '?{re.escape(READY_MARKER)}'?$")
+    assert re.search(rf"^READY=\"\$ROOT\"'?{re.escape(READY_MARKER)}'?$", text, flags=re.M)
+    ready = line_of(r'> "\$READY"$')
     assert health < ready
     # Re-runnable: directories with -p, the clone target removed first, systemd enable --now.
     for ln in lines:
         if re.match(r"\s*mkdir ", ln):
             assert " -p " in ln
     if c.socket.git:
-        assert line_of(r"^rm -rf '?/opt/flowstack/app'?$") < line_of(r"^git clone ")
+        assert line_of(r'^rm -rf "\$APP/app"$') < line_of(r"^git clone ")
     else:
         assert "git clone" not in text
     assert "systemctl enable --now flowstack.service" in text
 
 
-@pytest.mark.parametrize("name", ["reference", "turn-tls", "secret-env"])
+@pytest.mark.parametrize("name", ["reference", "turn-via-caddy", "secret-env"])
 def test_firewall_script_is_valid_posix_sh(previews: dict[str, Preview], name: str) -> None:
     path = previews[name].path("/usr/local/sbin/flowstack-firewall")
     assert path.read_text(encoding="utf-8").startswith("#!/bin/sh\n")
