@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OCI_RULES = Path(__file__).resolve().parent / "fixtures" / "oci-ubuntu-rules.v4"
 SCRIPT = "files/usr/local/sbin/flowstack-firewall"
 REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
+METADATA_LINES = [":DOCKER-USER - [0:0]", "-A DOCKER-USER -d 169.254.169.254/32 -j DROP"]
 
 # name -> changes merged into stacks/flowspace.yaml (None is YAML null).
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -48,7 +49,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "extra_ports": [{"protocol": "tcp", "port": 9100, "source": "10.0.0.0/16", "reason": "node exporter, VCN only"}],
     },
     "turn-off": {"livekit": {"rtc": {"tcp_port": None}, "turn": {"enabled": False}}},
-    "turn-tls": {"domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349}}},
+    "turn-tls": {"domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
 }
 
 
@@ -144,6 +145,9 @@ def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, 
     original_lines = original.splitlines()
     added = [ln for ln in first.splitlines() if ln not in original_lines]
     assert [ln for ln in first.splitlines() if ln not in added] == original_lines
+    # Besides INPUT ACCEPTs: the metadata drop for Docker networks (issue 10 item 10), once.
+    assert [ln for ln in added if "DOCKER-USER" in ln] == METADATA_LINES
+    added = [ln for ln in added if "DOCKER-USER" not in ln]
     assert added and all(ln.startswith("-A INPUT ") and ln.endswith(" -j ACCEPT") for ln in added)
     # Nothing beyond the policy: each added line is for a policy rule (SSH 22 was already there).
     keys = {(r.protocol, r.low, r.high) for r in wanted}
@@ -226,4 +230,6 @@ def test_firewall_live_in_private_network_namespace(scripts: dict[str, tuple[Sta
     saved = (tmp_path / "saved.txt").read_text()
     oci = OCI_RULES.read_text(encoding="utf-8")
     others = [ln for ln in oci.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")]
-    assert [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")] == others
+    mine = [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith(("-A INPUT ", "-A DOCKER-USER "))]
+    assert mine == others
+    assert [ln for ln in saved.splitlines() if ln.startswith("-A DOCKER-USER ")] == METADATA_LINES[1:]
