@@ -22,41 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "5397a88fe01ef172fe047676f0bbb831dccf38695bc09e598a07be87a7c0b76c"
+REFERENCE_ZIP_SHA256 = "6ea96163e94db537b656274e04ca90bf11d347e214c6447899e76e408e82e9a8"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "0f23ccc7ed6bbe17d27629031dc98423603f57d4a0274f2cbce0bfd3ea4ae865",
-    "tls-internal": "f7a213e628197b155a075bdcf2462d44b76e7a0db315556be843bfb8184332c7",
-    "tls-cloudflare-origin": "b90a59fc4d6f995ef434167533e94b30d21369e3c32159f4f08450912879ac45",
-    "socket-image": "fe274cb365b3e4eef1e713839be594b6f0457455968549eb8223fe71f8332bb1",
-    "turn-tls": "4854b5d816c44e02535c6b8bba6d78b2071be22200d11228d52b48a878165ffa",
-    "turn-tls-internal": "61ef93743c6eca97ae4adeaf8aa10e70dfc1d352b5c7b40c32c6226491de14e3",
-    "turn-tls-cloudflare-origin": "eb640b4b5b6bf4404a891f48169df780211343f4b2320a33088bef5b4dfc12d9",
-    "turn-via-caddy": "1ae1414a7cb0940399877f24b22aafc49a34ea4cd4428a4f4822fd6430d03a36",
-    "turn-via-caddy-cloudflare-origin": "b49dfc2daf7924a2f1545c352cc9e9cc01ba0f6493265a24d4aec90fd1c9805e",
-    "turn-via-caddy-internal": "4db7b7f20173f74f79111d620456fabd7a4b12c3f83384e26683b19ab597c8ae",
-    "secret-env": "f8a51877f1a6fe99e434c1e421fa006ffcde997891f2afe10d100cbd176273dc",
+    "reference": "a04c672fa898097fca3a7c8961203e01ead242c988a71f4163e78195555c0a5f",
+    "tls-internal": "d5330300fc1e9411dc8d2decaae0921b581657d2acf282cd23af99db3d34ce82",
+    "tls-cloudflare-origin": "9bd2547c1210a028f5bca7c08b253b8d42f1d1f6843cab9b8e998657c7317216",
+    "socket-image": "5ccdec4d846b11708c528f4a82940697da259d8ec28a5f958169fde32265b55a",
+    "turn-via-caddy": "00d26da6229b0ff57e220e885dd6aafae9008bf612dd388dfd8e84fa53e3fd73",
+    "turn-via-caddy-internal": "b8a591a95180fc32d950cd6702bfbf6e7e062b94a39bcb1af65e04c326870bb2",
+    "socket-git-url": "9996b8f860d88b264f49fbf17719960c3dd31e1ee636170991d8e429fe142a9c",
+    "secret-env": "1547e152d27d06ddf6c07816b934695afbc6f3b83a095dd8b29b843e16fbd18e",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "32ca3af65da0245f4c5e88bd8f21336bca97c39a8bbf61e27ee46cb321b1d23b",
-    "tls-internal": "b5b6fd291c25fbe1ce58f7303d54e2e77136eab948b8cca29e9a08e03f7c131a",
-    "tls-cloudflare-origin": "e56ae250062802cbc88a7c45277e490647cdf1fa5b939b2d5a0b24d743f07039",
-    "socket-image": "8bbbcf20bc2e22674bcb94025e4b8b57c8db1dd25f10be254a27e432359e4f37",
-    "turn-tls": "8fb4796bb5ab06074104b076e53d88bc64f687b25f9c1d39cefa584d6452d2f5",
-    "turn-tls-internal": "a6923713421bf0f7dc4f3884ff3888b18bd0d01a0866f430d896fd00113c902b",
-    "turn-tls-cloudflare-origin": "cafb64a71d25a0e1fce20792413cb92160897b9cc944e78f87bb85fa10ed0011",
-    "turn-via-caddy": "8c4810b6a4ad23757bcb9b90fe611db421dc0b33beac4e094c6a844a7ac03677",
-    "turn-via-caddy-cloudflare-origin": "b32e6b414f7720cf6242e78ebdc3234be8e3ad84b5501ad28354b8fa5bcdc5dd",
-    "turn-via-caddy-internal": "5a2c9d8448bc50a1f5e8531e2e192ad9301bc080e2813a5c9d1309730dee3e37",
-    "secret-env": "f311b1a0f0e6b4e7c876a0deebaa08f804f8fc1d9759ca6d99e461e0c3398f3b",
+    "reference": "1b8219c3e200ac47b98ff8b2f6c744a104279149bcb5ee86ad4b4c64b8ea736f",
+    "tls-internal": "6d55f112241448533a2fac01017081aea6fd7e00122c06fbbdb5cdd796e02a96",
+    "tls-cloudflare-origin": "98d1bbf7f93ddfc208ebd7b2bb60b0450b32bb4dd425c1777c59559083b79089",
+    "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
+    "turn-via-caddy": "b75712a03a89b54fb94c9fdd63bd7c2a481f99ad237b992131132153fa96873b",
+    "turn-via-caddy-internal": "a657d4077ad91ab9de02b7e8bfca22ecd6010f384845ad9f91bb6d3fab69b7e4",
+    "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
+    "secret-env": "0c1bcf94aab21d6336aae88396c7983191691740eecc450df2d9bc7457696ed8",
 }
 ALERT_SHA256 = {
-    "budget": "9c92a80b439f9a6db658b9dc97d037322cf5cf0f652b8f53a9f4ec06434eaa34",
-    "alarm": "dfef93f8841ad8e60e5d69c0463233923e800f28f6f8166dd8cc026567881481",
-    "alarm+slack": "bc92c08b4330624e90a6ef8f954d1691fdddb91d5d663f8958fb48e09d816bf4",
-    "both": "bfcf04cd1a3ffd4c2f531cf6a60dac3b87d949f3b58427cac7fd8cab910b9c8b",
+    "budget": "cae47a60f0d3ec182360e67d948dd565b7f4329c829cb11d222ab3003fae800a",
+    "alarm": "42984ae746cc08194fb4a5a372f16f0f0004963b74068d59bbb0a58f585a7a95",
+    "alarm+slack": "7fabea9a2602cddd6f149336976ab255a0036155386d9b70e2c0c6b527e21222",
+    "both": "02f20dc39bff3bf901b8b5b299c55e1e72de22c03229d4571194de3e002fc8ad",
 }
 
 

@@ -22,6 +22,7 @@ MASK = "********"
 VARIABLE_EXAMPLES = {
     "ssh_public_key": '"$(cat ~/.ssh/id_ed25519.pub)"',
     "ssh_source_cidr": "203.0.113.7/32",
+    "socket_git_url": "https://github.com/you/your-app.git",
     "alarm_slack_url": "https://hooks.slack.com/services/...",
     "alarm_emails": "ops@example.com",
     "budget_alert_recipients": "ops@example.com",
