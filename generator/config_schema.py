@@ -128,7 +128,7 @@ class Instance(_Model):
 class Domains(_Model):
     socket_host: str = Field(description="Host name of the Socket.IO server, e.g. space-socket.example.com.")
     livekit_host: str = Field(description="Host name of the LiveKit server, e.g. space-livekit.example.com.")
-    turn_host: str | None = Field(None, description="Host name for TURN/TLS (needed when livekit.turn.tls_port is set).")
+    turn_host: str | None = Field(None, description="Host name for TURN/TLS through Caddy (needed when livekit.turn.tls_port is set).")
 
     @field_validator("socket_host", "livekit_host", "turn_host")
     @classmethod
@@ -259,8 +259,14 @@ class Rtc(_Model):
 class Turn(_Model):
     enabled: bool = Field(True, description="Run LiveKit's embedded TURN server (helps clients behind strict firewalls).")
     udp_port: Port | None = Field(3478, description="TURN/UDP port (public).")
-    tls_port: Port | None = Field(None, description="TURN/TLS port (public unless via_caddy); needs domains.turn_host.")
-    via_caddy: bool = Field(False, description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does.")
+    tls_port: Port | None = Field(
+        None,
+        description="Local port LiveKit takes TURN/TLS on from Caddy (e.g. 5349; never public): needs via_caddy: true and domains.turn_host.",
+    )
+    via_caddy: bool = Field(
+        False,
+        description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does: the only TURN/TLS mode that works (not with tls.mode cloudflare_origin).",
+    )
     relay_range_start: Port = Field(30000, description="Start of the TURN relay UDP range (public).")
     relay_range_end: Port = Field(40000, description="End of the TURN relay UDP range (public).")
 
@@ -369,7 +375,7 @@ class TrafficAlarm(_Model):
     emails: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alarm topic.")
     slack: bool = Field(
         False,
-        description="Also post to a Slack-protocol webhook (Discord accepts one at its /slack URL). The URL is a secret: "
+        description="Also post to a Slack-format webhook (a Slack incoming webhook; a Discord webhook URL + /slack takes the format, but OCI -> Discord is untested: unverified). The URL is a secret: "
         "it is asked at deploy time (sensitive variable alarm_slack_url), never written in this file.",
     )
 
