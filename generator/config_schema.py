@@ -13,11 +13,13 @@ import difflib
 import ipaddress
 import re
 import zoneinfo
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .contract import PLACEHOLDER_MARK
+from .config_alerts import Budget, TrafficAlarm
+from .config_base import Model as _Model
+from .config_base import Port
 from .regions import bounds
 from .versions import livekit_image
 
@@ -38,31 +40,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # gives no url) makes the URL a required deploy-time answer instead of shipping it silently.
 EXAMPLE_GIT_URL_RE = re.compile(r"^https://github\.com/your-repo/")
 _B = bounds()
-# User text may never contain `PLACEHOLDER_MARK`: it marks deploy-time values in generated files.
-
-def _check_port(v: int) -> int:
-    if not 1 <= v <= 65535:
-        raise ValueError("port out of range")
-    return v
-
-
-# A TCP/UDP port; out-of-range values are reported on the field itself.
-Port = Annotated[int, AfterValidator(_check_port)]
-
-
-class _Model(BaseModel):
-    # No whitespace stripping: user text (tags, reasons) must arrive exactly as written;
-    # fields with a format (host names, URLs) refuse stray spaces through their patterns.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_marker(cls, v: Any) -> Any:
-        if isinstance(v, str) and PLACEHOLDER_MARK in v:
-            raise ValueError(f"must not contain the reserved text {PLACEHOLDER_MARK!r}")
-        return v
-
-
 class Network(_Model):
     vcn_cidr: ipaddress.IPv4Network = Field(
         ipaddress.IPv4Network("10.0.0.0/16"), description="Address range of the VCN (CIDR)."
@@ -331,58 +308,6 @@ class ExtraPort(_Model):
             if self.port_end < self.port:
                 raise ValueError("port_end is below port")
         return self
-
-
-class Budget(_Model):
-    enabled: bool = Field(False, description="Create an OCI budget with e-mail alerts (needs tenancy-level rights).")
-    amount: float = Field(1.0, gt=0, description="Monthly budget in the account's currency.")
-    thresholds: list[float] = Field(default_factory=lambda: [80.0, 100.0], description="Alert at these percentages of the budget.")
-    recipients: list[str] = Field(default_factory=list, description="E-mail addresses that get the alerts.")
-
-    @field_validator("thresholds")
-    @classmethod
-    def _percentages(cls, v: list[float]) -> list[float]:
-        if not v:
-            raise ValueError("give at least one percentage, e.g. [80, 100]")
-        for i, t in enumerate(v):
-            # OCI takes at most two decimals; above 100 % the money is already spent.
-            if not 0 < t <= 100 or round(t, 2) != t:
-                raise ValueError(f"thresholds[{i}] = {t:g} is not a percentage of the budget above 0 and at most 100 (two decimals at most)")
-        if len(set(v)) != len(v):
-            raise ValueError("the same percentage is listed twice")
-        return v
-
-    @field_validator("recipients")
-    @classmethod
-    def _recipients(cls, v: list[str]) -> list[str]:
-        return Budget.check_emails(v, "recipients")
-
-    @staticmethod
-    def check_emails(v: list[str], what: str) -> list[str]:
-        """Plain addresses (RFC 5322 dot-atoms): OCI reads a comma, semicolon or space as a separator."""
-        atom = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-        label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-        for i, addr in enumerate(v):
-            if len(addr) > 254 or not re.fullmatch(rf"{atom}(\.{atom})*@({label}\.)+{label}", addr):
-                raise ValueError(f"{what}[{i}] = {addr!r} is not an e-mail address such as ops@example.com")
-        if len({a.lower() for a in v}) != len(v):
-            raise ValueError("the same e-mail address is listed twice")
-        return v
-
-
-class TrafficAlarm(_Model):
-    enabled: bool = Field(False, description="Alarm when outbound traffic would use up the free allowance before month end.")
-    emails: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alarm topic.")
-    slack: bool = Field(
-        False,
-        description="Also post to a Slack-format webhook (a Slack incoming webhook; a Discord webhook URL + /slack takes the format, but OCI -> Discord is untested: unverified). The URL is a secret: "
-        "it is asked at deploy time (sensitive variable alarm_slack_url), never written in this file.",
-    )
-
-    @field_validator("emails")
-    @classmethod
-    def _emails(cls, v: list[str]) -> list[str]:
-        return Budget.check_emails(v, "emails")
 
 
 class StackConfig(_Model):
