@@ -36,6 +36,7 @@ from click.testing import CliRunner
 from test_server_files import VARIANTS
 from variants import REFERENCE, make_config
 
+from generator.checks.run import validate_files
 from generator.cli import cli
 from generator.contract import BOOTSTRAP_SCRIPT, BOOTSTRAP_UNIT, READY_MARKER, WAIT_DNS_SCRIPT
 from generator.preview import preview_files
@@ -424,3 +425,14 @@ def test_discord_slack_webhook_is_marked_unverified(tmp_path: Path) -> None:
     # Without the webhook there is no such note.
     r = CliRunner().invoke(cli, ["zip", str(REFERENCE), "-o", str(tmp_path / "b.zip")])
     assert "Discord" not in r.output
+
+
+def test_validate_catches_a_form_range_that_disagrees(tmp_path: Path) -> None:
+    """`flowstack validate` on a hand-edited stack: a form maximum above the Terraform range fails."""
+    files = dict(render_stack(make_config(VARIANTS["socket-git-url"])))
+    assert next(r for r in validate_files(files).results if r.check == "resource manager fit").status == "pass"
+    schema = yaml.safe_load(files["schema.yaml"])
+    schema["variables"]["instance_ocpus"]["maximum"] = 8
+    files["schema.yaml"] = yaml.safe_dump(schema).encode()
+    fit = next(r for r in validate_files(files).results if r.check == "resource manager fit")
+    assert fit.status == "fail" and any("instance_ocpus allows 1..8 but variables.tf validates 1..4" in p for p in fit.problems)
