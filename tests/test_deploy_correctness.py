@@ -436,3 +436,17 @@ def test_validate_catches_a_form_range_that_disagrees(tmp_path: Path) -> None:
     files["schema.yaml"] = yaml.safe_dump(schema).encode()
     fit = next(r for r in validate_files(files).results if r.check == "resource manager fit")
     assert fit.status == "fail" and any("instance_ocpus allows 1..8 but variables.tf validates 1..4" in p for p in fit.problems)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_dns_wait_script_compiles_where_it_is_shipped(name: str, tmp_path: Path) -> None:
+    """Every variant that ships the DNS wait ships valid Python 3 (Ubuntu's python3 runs it)."""
+    files = _files(name)
+    if "files" + WAIT_DNS_SCRIPT not in files:
+        assert make_config(VARIANTS[name]).tls.mode != "acme"
+        return
+    path = tmp_path / "flowstack-wait-dns"
+    path.write_bytes(files["files" + WAIT_DNS_SCRIPT])
+    r = subprocess.run(["python3", "-m", "py_compile", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert files["files" + WAIT_DNS_SCRIPT].startswith(b"#!/usr/bin/python3\n")
