@@ -1,7 +1,7 @@
 """What the server receives on first boot, checked by real validators (issue 4).
 
-For the reference stack and variants (TLS modes, app image vs git, TURN/TLS direct and
-via Caddy's layer4 SNI router, secret env) every file `flowstack preview --sample`
+For the reference stack and variants (TLS modes, app image vs git, TURN/TLS via Caddy's
+layer4 SNI router — the only TURN/TLS mode that works —, an explicit app URL and time zone, secret env) every file `flowstack preview --sample`
 unpacks goes through the tool that will read it, or the closest one that runs here:
 
 - cloud-config: ``cloud-init schema`` (Debian's cloud-init), on the previewed file and on
