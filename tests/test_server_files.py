@@ -12,7 +12,7 @@ unpacks goes through the tool that will read it, or the closest one that runs he
 - docker-compose.yml: the Compose Specification parser of the Rust ``compose_spec`` crate
   (PyPI ``compose-spec``; it rejects unknown keys and bad values), plus the bind mounts
   against what cloud-init writes;
-- livekit.yaml: keys against ``KNOWN_KEYS`` (LiveKit v1.8.4's yaml struct tags; LiveKit
+- livekit.yaml: keys against ``KNOWN_KEYS`` (the pinned LiveKit v1.13.5's yaml struct tags; LiveKit
   refuses unknown keys) and value types against the Go field types;
 - the scripts: ``bash -n`` / ``sh -n`` and ShellCheck.
 
