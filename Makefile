@@ -4,6 +4,7 @@
 #   make test-fast                     only the tests not marked slow (quick iteration)
 #   make lint                          ruff (lint, import order, complexity) and mypy on generator/
 #   make bench                         print benchmark figures
+#   make livekit / make caddy-l4       build the pinned LiveKit server / Caddy with layer4 (.tools/)
 SHELL := /bin/bash
 PYTHON ?= python3
 STACK ?= flowspace
@@ -11,10 +12,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
-# The real LiveKit server for the doctor --media test (newest release the Go module proxy here builds).
-LIVEKIT_SERVER_VERSION := v1.13.5
 
-.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node sample-app-cache checkov ocicli system-deps livekit-server clean
+.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -34,12 +33,17 @@ test: lint test-fast test-slow
 test-fast: $(VENV)/.installed node checkov system-deps
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps livekit-server
+# The slow tests include the LiveKit rig and doctor --media, which need the built server and layer4 Caddy.
+test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps livekit caddy-l4
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check generator
 	$(BIN)/mypy generator
+
+# Only the LiveKit rig (real server, real Caddy, real client, network namespaces; needs root).
+test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
+	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli
 	$(BIN)/python bench/bench_build.py
@@ -85,12 +89,14 @@ ocicli: .venv-ocicli/.installed
 	.venv-ocicli/bin/pip install -q oci-cli==$(OCI_CLI_VERSION)
 	touch $@
 
-# LiveKit from source through the Go module proxy (go install, as its own release does), into .tools/.
-livekit-server: .tools/livekit-server-$(LIVEKIT_SERVER_VERSION)/server
-.tools/livekit-server-$(LIVEKIT_SERVER_VERSION)/server:
-	rm -rf $(@D).tmp && mkdir -p $(@D).tmp
-	GOBIN=$(CURDIR)/$(@D).tmp GOFLAGS=-trimpath go install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_SERVER_VERSION)
-	rm -rf $(@D) && mv $(@D).tmp $(@D)
+# The real LiveKit server at the version generator/data/versions.yaml pins, and Caddy with the
+# layer4 app (what livekit/caddyl4 carries), built from the Go module proxy into .tools/ (git-ignored,
+# keyed by version; a few minutes once, nothing when present).
+livekit: $(VENV)/.installed
+	PYTHON=$(BIN)/python tools/build-livekit.sh
+
+caddy-l4: $(VENV)/.installed
+	PYTHON=$(BIN)/python tools/build-caddy-l4.sh
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:

@@ -9,13 +9,19 @@ names the file, line, field, value and what would be right.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+import zoneinfo
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .contract import PLACEHOLDER_MARK
+from .config_alerts import Budget, TrafficAlarm
+from .config_base import Model as _Model
+from .config_base import Port
+from .regions import bounds
+from .versions import livekit_image
 
 # Patterns for values that reach the server through Terraform variables. The same text is
 # used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),
@@ -30,31 +36,10 @@ _HOSTNAME = re.compile(HOSTNAME_REGEX)
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 # Environment variable names the Socket.IO container receives.
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# User text may never contain `PLACEHOLDER_MARK`: it marks deploy-time values in generated files.
-
-def _check_port(v: int) -> int:
-    if not 1 <= v <= 65535:
-        raise ValueError("port out of range")
-    return v
-
-
-# A TCP/UDP port; out-of-range values are reported on the field itself (the JSON Schema says the same range).
-Port = Annotated[int, AfterValidator(_check_port), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 65535})]
-
-
-class _Model(BaseModel):
-    # No whitespace stripping: user text (tags, reasons) must arrive exactly as written;
-    # fields with a format (host names, URLs) refuse stray spaces through their patterns.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_marker(cls, v: Any) -> Any:
-        if isinstance(v, str) and PLACEHOLDER_MARK in v:
-            raise ValueError(f"must not contain the reserved text {PLACEHOLDER_MARK!r}")
-        return v
-
-
+# The reference config's example repository: never a real app. A config that keeps it (or
+# gives no url) makes the URL a required deploy-time answer instead of shipping it silently.
+EXAMPLE_GIT_URL_RE = re.compile(r"^https://github\.com/your-repo/")
+_B = bounds()
 class Network(_Model):
     vcn_cidr: ipaddress.IPv4Network = Field(
         ipaddress.IPv4Network("10.0.0.0/16"), description="Address range of the VCN (CIDR)."
@@ -87,11 +72,27 @@ class Instance(_Model):
         "VM.Standard.A1.Flex",
         description="Compute shape. Must be a flexible shape (…Flex); VM.Standard.A1.Flex is the Always Free Ampere shape.",
     )
-    ocpus: float = Field(2, gt=0, le=64, description="OCPUs. Default fits both the verified (4) and the reported (2) Always Free limit.")
-    memory_gbs: float = Field(12, gt=0, le=1024, description="Memory in GB. Default fits both the verified (24) and the reported (12) Always Free limit.")
-    boot_volume_gbs: int = Field(50, ge=47, le=32768, description="Boot volume size in GB (OCI minimum 47).")
-    availability_domain: int = Field(1, ge=1, le=3, description="Default availability-domain number (1-based) for the deploy-time variable.")
+    ocpus: float = Field(2, ge=_B["instance_ocpus"][0], le=_B["instance_ocpus"][1], description="OCPUs. Default fits both the verified (4) and the reported (2) Always Free limit.")
+    memory_gbs: float = Field(12, ge=_B["instance_memory_gbs"][0], le=_B["instance_memory_gbs"][1], description="Memory in GB. Default fits both the verified (24) and the reported (12) Always Free limit.")
+    boot_volume_gbs: int = Field(50, ge=_B["boot_volume_gbs"][0], le=_B["boot_volume_gbs"][1], description="Boot volume size in GB (OCI minimum 47).")
+    availability_domain: int = Field(
+        1, ge=_B["availability_domain_number"][0], le=_B["availability_domain_number"][1], description="Default availability-domain number (1-based) for the deploy-time variable."
+    )
     image: Image = Field(default_factory=Image, description="Ubuntu image to look up.")
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the server's clock (e.g. Asia/Seoul), set by cloud-init. "
+        "Default: the region's zone from data/regions.yaml (UTC for a region it does not list).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        zones = zoneinfo.available_timezones()
+        if v is not None and zones and v not in zones:
+            near = difflib.get_close_matches(v, sorted(zones), n=1)
+            raise ValueError(f"{v!r} is not an IANA time zone" + (f"; did you mean {near[0]!r}?" if near else " such as Asia/Seoul"))
+        return v
 
     @field_validator("shape")
     @classmethod
@@ -110,7 +111,7 @@ class Domains(_Model):
     )
     socket_host: str | None = Field(None, description="Host name of the Socket.IO server, e.g. space-socket.example.com (mode custom).")
     livekit_host: str | None = Field(None, description="Host name of the LiveKit server, e.g. space-livekit.example.com (mode custom).")
-    turn_host: str | None = Field(None, description="Host name for TURN/TLS (mode custom; needed when livekit.turn.tls_port is set).")
+    turn_host: str | None = Field(None, description="Host name for TURN/TLS through Caddy (mode custom; needed when livekit.turn.tls_port is set).")
 
     @field_validator("socket_host", "livekit_host", "turn_host")
     @classmethod
@@ -154,14 +155,18 @@ class Tls(_Model):
 
 
 class SocketGit(_Model):
-    url: str = Field(description="https:// git URL of the Socket.IO app, cloned and built on the server.")
+    url: str | None = Field(
+        None,
+        description="https:// git URL of the Socket.IO app, cloned and built on the server. Left out (or the example "
+        "https://github.com/your-repo/...), it becomes a required question at deploy time (variable socket_git_url).",
+    )
     ref: str = Field("main", description="Branch or tag to check out (git clone --branch; not a commit id).")
     path: str = Field(".", description="Directory inside the repository holding its Dockerfile.")
 
     @field_validator("url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.fullmatch(GIT_URL_REGEX, v):
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(GIT_URL_REGEX, v):
             raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (the server has no ssh key)")
         return v
 
@@ -171,6 +176,14 @@ class SocketGit(_Model):
         if not re.fullmatch(GIT_REF_REGEX, v) or ".." in v.split("/"):
             raise ValueError("may hold only letters, digits and . _ / + -")
         return v
+
+    @property
+    def known_url(self) -> str | None:
+        """The URL, unless it is missing or the reference config's example (then it is asked at deploy time).
+
+        Example: ``SocketGit(url="https://github.com/your-repo/x.git").known_url`` -> ``None``.
+        """
+        return None if self.url is None or EXAMPLE_GIT_URL_RE.match(self.url) else self.url
 
 
 class SocketApp(_Model):
@@ -244,8 +257,14 @@ class Rtc(_Model):
 class Turn(_Model):
     enabled: bool = Field(True, description="Run LiveKit's embedded TURN server (helps clients behind strict firewalls).")
     udp_port: Port | None = Field(3478, description="TURN/UDP port (public).")
-    tls_port: Port | None = Field(None, description="TURN/TLS port (public unless via_caddy); needs domains.turn_host.")
-    via_caddy: bool = Field(False, description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does.")
+    tls_port: Port | None = Field(
+        None,
+        description="Local port LiveKit takes TURN/TLS on from Caddy (e.g. 5349; never public): needs via_caddy: true and domains.turn_host.",
+    )
+    via_caddy: bool = Field(
+        False,
+        description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does: the only TURN/TLS mode that works (not with tls.mode cloudflare_origin).",
+    )
     relay_range_start: Port = Field(30000, description="Start of the TURN relay UDP range (public).")
     relay_range_end: Port = Field(40000, description="End of the TURN relay UDP range (public).")
 
@@ -257,11 +276,18 @@ class Turn(_Model):
             raise ValueError("TURN is enabled but neither udp_port nor tls_port is set (LiveKit refuses to start: invalid TURN ports)")
         if self.via_caddy and not self.tls_port:
             raise ValueError("via_caddy needs tls_port (the local port Caddy forwards TURN/TLS to, e.g. 5349)")
+        if self.enabled and self.tls_port and not self.via_caddy:
+            # LiveKit tells clients turns:<turn domain>:443 whatever tls_port is (roommanager.go),
+            # and 443 is Caddy's: TURN/TLS only works when Caddy routes it there by SNI.
+            raise ValueError(
+                f"tls_port {self.tls_port} without via_caddy cannot work: LiveKit always advertises TURN/TLS on port 443, "
+                "which Caddy holds; set via_caddy: true (Caddy forwards TURN/TLS from 443 to tls_port)"
+            )
         return self
 
 
 class LiveKit(_Model):
-    image: str = Field("livekit/livekit-server:v1.8.4", description="LiveKit server image, pinned to a version.")
+    image: str = Field(default_factory=livekit_image, description="LiveKit server image, pinned to a version (default: data/versions.yaml).")
     api_key: str = Field("APIflowstack", description="LiveKit API key name (the secret is generated at deploy time, never stored here).")
     port: Port = Field(7880, description="HTTP/WebSocket signalling port (behind Caddy, never public).")
     rtc: Rtc = Field(default_factory=Rtc, description="WebRTC transport ports.")
@@ -279,7 +305,7 @@ class LiveKit(_Model):
     @classmethod
     def _pinned(cls, v: str) -> str:
         if ":" not in v.rsplit("/", 1)[-1] or v.endswith(":latest"):
-            raise ValueError("pin the image to a version, e.g. livekit/livekit-server:v1.8.4")
+            raise ValueError(f"pin the image to a version, e.g. {livekit_image()}")
         return v
 
 
@@ -303,58 +329,6 @@ class ExtraPort(_Model):
             if self.port_end < self.port:
                 raise ValueError("port_end is below port")
         return self
-
-
-class Budget(_Model):
-    enabled: bool = Field(False, description="Create an OCI budget with e-mail alerts (needs tenancy-level rights).")
-    amount: float = Field(1.0, gt=0, description="Monthly budget in the account's currency.")
-    thresholds: list[float] = Field(default_factory=lambda: [80.0, 100.0], description="Alert at these percentages of the budget.")
-    recipients: list[str] = Field(default_factory=list, description="E-mail addresses that get the alerts.")
-
-    @field_validator("thresholds")
-    @classmethod
-    def _percentages(cls, v: list[float]) -> list[float]:
-        if not v:
-            raise ValueError("give at least one percentage, e.g. [80, 100]")
-        for i, t in enumerate(v):
-            # OCI takes at most two decimals; above 100 % the money is already spent.
-            if not 0 < t <= 100 or round(t, 2) != t:
-                raise ValueError(f"thresholds[{i}] = {t:g} is not a percentage of the budget above 0 and at most 100 (two decimals at most)")
-        if len(set(v)) != len(v):
-            raise ValueError("the same percentage is listed twice")
-        return v
-
-    @field_validator("recipients")
-    @classmethod
-    def _recipients(cls, v: list[str]) -> list[str]:
-        return Budget.check_emails(v, "recipients")
-
-    @staticmethod
-    def check_emails(v: list[str], what: str) -> list[str]:
-        """Plain addresses (RFC 5322 dot-atoms): OCI reads a comma, semicolon or space as a separator."""
-        atom = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-        label = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-        for i, addr in enumerate(v):
-            if len(addr) > 254 or not re.fullmatch(rf"{atom}(\.{atom})*@({label}\.)+{label}", addr):
-                raise ValueError(f"{what}[{i}] = {addr!r} is not an e-mail address such as ops@example.com")
-        if len({a.lower() for a in v}) != len(v):
-            raise ValueError("the same e-mail address is listed twice")
-        return v
-
-
-class TrafficAlarm(_Model):
-    enabled: bool = Field(False, description="Alarm when outbound traffic would use up the free allowance before month end.")
-    emails: list[str] = Field(default_factory=list, description="E-mail subscriptions of the alarm topic.")
-    slack: bool = Field(
-        False,
-        description="Also post to a Slack-protocol webhook (Discord accepts one at its /slack URL). The URL is a secret: "
-        "it is asked at deploy time (sensitive variable alarm_slack_url), never written in this file.",
-    )
-
-    @field_validator("emails")
-    @classmethod
-    def _emails(cls, v: list[str]) -> list[str]:
-        return Budget.check_emails(v, "emails")
 
 
 class StackConfig(_Model):
@@ -393,6 +367,12 @@ class StackConfig(_Model):
     @model_validator(mode="after")
     def _cross(self) -> StackConfig:
         turn = self.livekit.turn
+        if turn.enabled and turn.tls_port and self.tls.mode == "cloudflare_origin":
+            # An origin certificate is trusted only by Cloudflare, and Cloudflare's proxy cannot carry TURN.
+            raise ValueError(
+                "tls.mode cloudflare_origin cannot serve TURN/TLS (browsers do not trust an origin certificate and "
+                "Cloudflare's proxy does not carry TURN); remove livekit.turn.tls_port (TURN/UDP still works) or use tls.mode: acme"
+            )
         if turn.enabled and turn.tls_port and not self.domains.turn_host and not self.domains.auto:
             raise ValueError("livekit.turn.tls_port needs domains.turn_host (TURN/TLS needs its own certificate name)")
         if self.domains.auto and self.tls.mode == "cloudflare_origin":

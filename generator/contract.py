@@ -64,3 +64,13 @@ def placeholder(name: str) -> str:
     '@@FLOWSTACK:socket_host@@'
     """
     return f"{PLACEHOLDER_MARK}{name}@@"
+
+# Bring-up: the systemd unit that runs the bootstrap script until READY_MARKER exists, and
+# the DNS wait it calls before Caddy starts. The STUN servers are LiveKit's own defaults
+# (livekit-server pkg/config DefaultStunServers), which rtc.use_external_ip already relies on.
+BOOTSTRAP_SCRIPT = "/usr/local/sbin/flowstack-bootstrap"
+BOOTSTRAP_UNIT = "flowstack-bootstrap.service"
+WAIT_DNS_SCRIPT = "/usr/local/sbin/flowstack-wait-dns"
+DNS_WAIT_SECONDS = 1800
+STUN_SERVERS = ("stun.l.google.com:19302", "stun1.l.google.com:19302")
+DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"

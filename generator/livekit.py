@@ -11,37 +11,36 @@ from typing import Any
 from .config_schema import StackConfig
 from .contract import boot_mark
 
-# Where Caddy keeps certificates it obtained, per issuer (Caddy's file storage layout),
-# so LiveKit can serve TURN/TLS with the certificate Caddy got for turn_host.
-_CADDY_CERT_DIRS = {
-    "acme": "/caddy-data/caddy/certificates/acme-v02.api.letsencrypt.org-directory",
-    "internal": "/caddy-data/caddy/certificates/local",
-}
-
-# Every key LiveKit's config reads, checked against the yaml tags of livekit/livekit v1.8.4
-# (the default image): pkg/config/config.go (Config, RTCConfig, TURNConfig, PrometheusConfig,
-# LoggingConfig), with RTCConfig inlining mediatransportutil pkg/rtcconfig RTCConfig (commit
-# a2bdee945564, as pinned by that release's go.mod) and LoggingConfig inlining
-# livekit/protocol v1.34.0 logger.Config. A set lists a section's keys; None means the
-# section is not checked below its top level. LiveKit decodes the file with
-# yaml KnownFields (strict unless --disable-strict-config), so a key outside its struct,
-# such as turn.tcp_port, stops the server; `validate` refuses such keys.
+# Every key LiveKit's config reads, from the yaml tags of livekit-server v1.13.5 (the pinned
+# release, data/versions.yaml) as served by the Go module proxy: pkg/config/config.go (Config,
+# RTCConfig, TURNConfig, PrometheusConfig, LoggingConfig), with RTCConfig inlining
+# mediatransportutil pkg/rtcconfig RTCConfig (v0.0.0-20260608063931-a3417d38cda0, as pinned by
+# that release's go.mod) and LoggingConfig inlining livekit/protocol
+# v1.50.5-0.20260728075222-28e604c046c6 logger.Config. A set lists a section's keys; None means
+# the section is not checked below its top level. LiveKit decodes the file with yaml
+# KnownFields (strict unless --disable-strict-config), so a key outside its struct, such as
+# turn.tcp_port, stops the server (tests/test_livekit_rig.py runs it); `validate` refuses such keys.
 KNOWN_KEYS: dict[str, Any] = {
     "port": None,
     "bind_addresses": None,
     "prometheus_port": None,  # deprecated for prometheus.port, still read
     "prometheus": {"port", "username", "password"},
+    "debug_handler": None,
     "rtc": {
         # mediatransportutil rtcconfig.RTCConfig (inline)
-        "udp_port", "tcp_port", "port_range_start", "port_range_end", "node_ip", "stun_servers",
-        "use_external_ip", "use_ice_lite", "interfaces", "ips", "enable_loopback_candidate", "use_mdns",
-        "external_ip_only", "batch_io", "force_tcp",
+        "udp_port", "tcp_port", "port_range_start", "port_range_end", "use_stun_port_as_ice", "node_ip",
+        "stun_servers", "use_external_ip", "skip_external_ip_validation", "advertise_internal_ip",
+        "use_ice_lite", "interfaces", "ips", "enable_loopback_candidate", "use_mdns", "external_ip_only",
+        "batch_io", "sctp_min_cwnd", "sctp_fast_rtx_wnd", "sctp_cwnd_ca_step", "host_acceptance_min_wait",
+        "srflx_acceptance_min_wait", "prflx_acceptance_min_wait", "relay_acceptance_min_wait", "force_tcp",
         # livekit RTCConfig
         "turn_servers", "strict_acks", "packet_buffer_size", "packet_buffer_size_video",
         "packet_buffer_size_audio", "pli_throttle", "congestion_control", "allow_tcp_fallback",
+        "tcp_fallback_rtt_threshold", "allow_udp_unstable_fallback",
         "reconnect_on_publication_error", "reconnect_on_subscription_error",
         "reconnect_on_data_channel_error", "data_channel_max_buffered_amount",
-        "datachannel_slow_threshold", "forward_stats",
+        "datachannel_slow_threshold", "datachannel_lossy_target_latency",
+        "datachannel_data_track_target_latency", "forward_stats", "enable_rtp_stream_restart_detection",
     },
     "redis": None,
     "audio": None,
@@ -49,7 +48,8 @@ KNOWN_KEYS: dict[str, Any] = {
     "room": None,
     "turn": {
         "enabled", "domain", "cert_file", "key_file", "tls_port", "udp_port", "relay_range_start",
-        "relay_range_end", "external_tls",
+        "relay_range_end", "external_tls", "bind_addresses", "ttl_seconds", "allow_restricted_peer_cidrs",
+        "deny_peer_cidrs",
     },
     "ingress": None,
     "sip": None,
@@ -69,8 +69,14 @@ KNOWN_KEYS: dict[str, Any] = {
         "pion_level",
     },
     "limit": None,
+    "agents": None,
     "development": None,
     "metric": None,
+    "trace": None,
+    "node_stats": None,
+    "enable_data_tracks": None,
+    "enable_participant_data_blob": None,
+    "api": None,
 }
 
 
@@ -94,15 +100,9 @@ def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str 
             host = turn_host or config.domains.turn_host or boot_mark("turn_host")
             turn["domain"] = host
             turn["tls_port"] = lk.turn.tls_port
-            if lk.turn.via_caddy:
-                turn["external_tls"] = True  # Caddy terminates TLS on 443 and forwards by SNI
-            elif config.tls.mode == "cloudflare_origin":
-                turn["cert_file"] = "/certs/origin.pem"
-                turn["key_file"] = "/certs/origin-key.pem"
-            else:
-                base = f"{_CADDY_CERT_DIRS[config.tls.mode]}/{host}"
-                turn["cert_file"] = f"{base}/{host}.crt"
-                turn["key_file"] = f"{base}/{host}.key"
+            # TURN/TLS is only ever via_caddy (the config refuses anything else): Caddy terminates
+            # TLS on 443 and forwards by SNI, so LiveKit holds no certificate and never waits for one.
+            turn["external_tls"] = True
         if lk.turn.udp_port:
             turn["udp_port"] = lk.turn.udp_port
         turn["relay_range_start"] = lk.turn.relay_range_start

@@ -16,6 +16,7 @@ from .config_schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_R
 from .contract import is_secret
 from .hcl import hcl_string
 from .ports import PortRule, policy
+from .regions import bounds
 
 # Variables Resource Manager fills in itself (facts.md section 5).
 
@@ -126,7 +127,7 @@ def _base_variables(c: StackConfig) -> list[Variable]:
             "availability_domain_number", "number",
             "Availability domain to launch in, 1-based; wraps around in regions with fewer domains. Try another one on 'Out of host capacity'.",
             "placement", "Availability domain number", default=c.instance.availability_domain,
-            validations=(Validation("var.availability_domain_number >= 1 && var.availability_domain_number <= 3", "availability_domain_number must be 1, 2 or 3."),),
+            **_within("availability_domain_number", *bounds()["availability_domain_number"]),
         ),
         Variable(
             "availability_domain_name", "string",
@@ -182,8 +183,11 @@ def _service_variables(c: StackConfig) -> list[Variable]:
         v.append(Variable("socket_image", "string", "Container image of the Socket.IO app.", "service", "Socket.IO app image", default=c.socket.image,
                           validations=(Validation(f"can(regex({_hcl_str(IMAGE_REGEX)}, var.socket_image))", "socket_image must be an image reference such as ghcr.io/you/app:1.0."),)))
     elif c.socket.git is not None:
-        v.append(Variable("socket_git_url", "string", "Git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
-                          default=c.socket.git.url, validations=(Validation(f"can(regex({_hcl_str(GIT_URL_REGEX)}, var.socket_git_url))", "socket_git_url must be an https:// git URL."),)))
+        # No default when the config has no real URL (absent, or the reference config's example):
+        # the form and rm-apply then ask for it, instead of deploying a server that can never be ready.
+        url = c.socket.git.known_url
+        v.append(Variable("socket_git_url", "string", "https:// git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
+                          default=url, has_default=url is not None, validations=(Validation(f"can(regex({_hcl_str(GIT_URL_REGEX)}, var.socket_git_url))", "socket_git_url must be an https:// git URL."),)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
                           default=c.socket.git.ref, validations=(Validation(f"can(regex({_hcl_str(GIT_REF_REGEX)}, var.socket_git_ref))", "socket_git_ref may hold only letters, digits and . _ / + -."),)))
     return v
@@ -193,26 +197,41 @@ def _sizing_variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
     # The hard deploy-time check follows the newest *verified* limit; a reported, unverified
     # one only warns (in `validate`), so a stack that validates can always be planned.
     reading = [r for r in limits.in_force(on) if r.verified][-1]
-    size_checks: tuple[Validation, ...] = ()
-    mem_checks: tuple[Validation, ...] = ()
+    b = bounds()
+    cpu, mem = b["instance_ocpus"], b["instance_memory_gbs"]
+    why = ""
     if c.always_free:
         # Guard the console too: the config's guard is useless if the form lets anyone type 4 / 24.
-        size_checks = (Validation(f"var.instance_ocpus <= {_num(reading.a1_max_ocpus)}", f"Always Free allows at most {_num(reading.a1_max_ocpus)} A1 OCPUs (limit as of {reading.effective}); regenerate the stack with always_free: false to pay for more."),)
-        mem_checks = (Validation(f"var.instance_memory_gbs <= {_num(reading.a1_max_memory_gbs)}", f"Always Free allows at most {_num(reading.a1_max_memory_gbs)} GB of A1 memory (limit as of {reading.effective}); regenerate the stack with always_free: false to pay for more."),)
+        cpu, mem = (cpu[0], min(cpu[1], reading.a1_max_ocpus)), (mem[0], min(mem[1], reading.a1_max_memory_gbs))
+        why = f" (Always Free limit as of {reading.effective}; regenerate the stack with always_free: false to pay for more)"
     return [
-        Variable("instance_ocpus", "number", "OCPUs of the instance.", "sizing", "OCPUs", default=c.instance.ocpus, validations=size_checks),
-        Variable("instance_memory_gbs", "number", "Memory of the instance in GB.", "sizing", "Memory (GB)", default=c.instance.memory_gbs, validations=mem_checks),
+        Variable("instance_ocpus", "number", "OCPUs of the instance.", "sizing", "OCPUs", default=c.instance.ocpus, **_within("instance_ocpus", *cpu, why)),
+        Variable("instance_memory_gbs", "number", "Memory of the instance in GB.", "sizing", "Memory (GB)", default=c.instance.memory_gbs,
+                 **_within("instance_memory_gbs", *mem, why)),
         Variable("boot_volume_gbs", "number", "Boot volume size in GB (at least 47; Always Free covers 200 GB of volumes in all).", "sizing", "Boot volume (GB)",
-                 default=c.instance.boot_volume_gbs, validations=(Validation("var.boot_volume_gbs >= 47", "boot_volume_gbs must be at least 47."),)),
+                 default=c.instance.boot_volume_gbs, **_within("boot_volume_gbs", *b["boot_volume_gbs"])),
     ]
+
+
+def _within(name: str, low: float, high: float, why: str = "") -> dict[str, Any]:
+    """The Terraform range check and the form's minimum/maximum, made from the same two numbers.
+
+    Example: ``_within("x", 1, 3)["schema_extra"]`` -> ``{"minimum": 1, "maximum": 3}``.
+    """
+    check = Validation(f"var.{name} >= {_num(low)} && var.{name} <= {_num(high)}", f"{name} must be between {_num(low)} and {_num(high)}{why}.")
+    return {"validations": (check,), "schema_extra": {"minimum": low, "maximum": high}}
 
 
 def _secret_variables(c: StackConfig) -> list[Variable]:
     v: list[Variable] = []
     if c.tls.mode == "cloudflare_origin":
         v += [
-            Variable("tls_origin_certificate", "string", "Cloudflare origin certificate (PEM) Caddy serves for both host names.", "secrets", "Origin certificate (PEM)", has_default=False, sensitive=True),
-            Variable("tls_origin_private_key", "string", "Private key (PEM) of the Cloudflare origin certificate.", "secrets", "Origin private key (PEM)", has_default=False, sensitive=True),
+            # type: file: Resource Manager passes the uploaded file base64-encoded, which is what
+            # cloud-init's b64 encoding wants; a password field would drop the PEM's line breaks.
+            Variable("tls_origin_certificate", "string", "Cloudflare origin certificate: upload the PEM file (base64 of it with rm-apply).", "secrets", "Origin certificate (PEM file)",
+                     has_default=False, sensitive=True, schema_type="file", validations=(_pem_check("tls_origin_certificate"),)),
+            Variable("tls_origin_private_key", "string", "Private key of the Cloudflare origin certificate: upload the PEM file (base64 of it with rm-apply).", "secrets",
+                     "Origin private key (PEM file)", has_default=False, sensitive=True, schema_type="file", validations=(_pem_check("tls_origin_private_key"),)),
         ]
     for name in c.socket.secret_env:
         var = secret_env_variable(name)
@@ -238,11 +257,19 @@ def _alert_variables(c: StackConfig) -> list[Variable]:
                           validations=(_email_list_check("alarm_emails"),)))
         if c.traffic_alarm.slack:
             # OCI Notifications takes an https URL of at most 512 characters without query parameters.
-            v.append(Variable("alarm_slack_url", "string", "Slack-protocol webhook URL for the traffic alarm (Discord: its webhook URL with /slack appended).",
+            v.append(Variable("alarm_slack_url", "string", "Slack-format webhook URL for the traffic alarm (Slack incoming webhook; a Discord webhook URL with /slack appended is untested with OCI: unverified).",
                               "alerts", "Alarm webhook URL", has_default=False, sensitive=True,
                               validations=(Validation(f"length(var.alarm_slack_url) <= 512 && can(regex({_hcl_str(WEBHOOK_REGEX)}, var.alarm_slack_url))",
                                                       "alarm_slack_url must be an https:// webhook URL without spaces or query parameters, at most 512 characters."),)))
     return v
+
+
+def _pem_check(name: str) -> Validation:
+    """``var.name`` is base64 of a PEM file (what a schema.yaml ``file`` field yields)."""
+    return Validation(
+        f'can(regex("(?m)^-----BEGIN [A-Z0-9 ]+-----", base64decode(var.{name})))',
+        f"{name} must be a PEM file (base64-encoded, as the form's file upload passes it) with a -----BEGIN line.",
+    )
 
 
 def _email_list_check(name: str) -> Validation:
@@ -296,8 +323,9 @@ def template_variable_expressions(config: StackConfig) -> dict[str, str]:
         "socket_image": "var.socket_image",
         "socket_git_url": "var.socket_git_url",
         "socket_git_ref": "var.socket_git_ref",
-        "tls_origin_certificate_b64": "base64encode(var.tls_origin_certificate)",
-        "tls_origin_private_key_b64": "base64encode(var.tls_origin_private_key)",
+        # Already base64: a schema.yaml file field arrives encoded.
+        "tls_origin_certificate_b64": "var.tls_origin_certificate",
+        "tls_origin_private_key_b64": "var.tls_origin_private_key",
         "socket_secret_env_b64": "local.socket_secret_env_b64",
     }
     return {name: exprs[name] for name in template_variables(config)}

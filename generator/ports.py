@@ -17,7 +17,9 @@ from .livekit import livekit_settings
 ANYWHERE = "0.0.0.0/0"
 SSH_SOURCE = "var.ssh_source_cidr"
 
-# LiveKit's code defaults (livekit/livekit pkg/config), used when livekit.yaml omits a key.
+# LiveKit's code defaults, used when livekit.yaml omits a key; unchanged in the pinned v1.13.5:
+# pkg/config DefaultConfig (port 7880, rtc.tcp_port 7881), NewConfig (relay 30000-40000) and
+# mediatransportutil rtcconfig Validate (50000-60000 when neither a range nor udp_port is set).
 LK_DEFAULT_PORT = 7880
 LK_DEFAULT_TCP_PORT = 7881
 LK_DEFAULT_RANGE = (50000, 60000)

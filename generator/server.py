@@ -20,20 +20,40 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
+from .caddyconf import caddy_l4_config, host_refs
 from .config_schema import StackConfig
-from .contract import APP_DIR, BOOT_LOG, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_MARK, PLACEHOLDER_RE, READY_MARKER, boot_mark, placeholder
+from .contract import (
+    APP_DIR,
+    BOOT_LOG,
+    BOOTSTRAP_SCRIPT,
+    BOOTSTRAP_UNIT,
+    COMPOSE_FILE,
+    DNS_WAIT_SECONDS,
+    DOCKER_DAEMON_JSON,
+    FIREWALL_SCRIPT,
+    LIVEKIT_CONFIG,
+    PLACEHOLDER_MARK,
+    PLACEHOLDER_RE,
+    READY_MARKER,
+    STUN_SERVERS,
+    WAIT_DNS_SCRIPT,
+    boot_mark,
+    placeholder,
+)
 from .errors import RenderError
 from .hcl import template_escape
 from .livekit import livekit_settings
 from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
+from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_entries
 from .templating import render_template
+from .versions import caddy_l4_image
 from .yamlio import dump_yaml
 
 CADDY_IMAGE = "caddy:2.8.4"
-# LiveKit publishes its Caddy-with-layer4 build only under this name (livekit/deploy uses it).
-CADDY_L4_IMAGE = "livekit/caddyl4:latest"
+# LiveKit's Caddy-with-layer4 build (livekit/deploy uses it); the tag is in data/versions.yaml.
+CADDY_L4_IMAGE = caddy_l4_image()
 
 
 ph = placeholder  # short: it appears in nearly every line below
@@ -79,10 +99,10 @@ def _socket_service(config: StackConfig) -> dict[str, Any]:
     if config.socket.image:
         socket["image"] = ph("socket_image")
     elif config.socket.sample:
-        # Built from the files cloud-init wrote; host networking, so bind to loopback: only Caddy reaches it.
+        # Built from the files cloud-init wrote. It listens on the container's interfaces (its
+        # default HOST 0.0.0.0): the bridge network publishes the port on the host's 127.0.0.1 only.
         socket["image"] = f"flowstack-{config.name}-sample:local"
         socket["build"] = {"context": SAMPLE_APP_DIR}
-        env = {"HOST": "127.0.0.1", **env}
     else:
         assert config.socket.git is not None
         socket["image"] = f"flowstack-{config.name}-socket:local"
@@ -96,7 +116,10 @@ def _socket_service(config: StackConfig) -> dict[str, Any]:
     socket.update(
         {
             "restart": "unless-stopped",
-            "network_mode": "host",
+            # A bridge network, not the host's: the app (and every npm dependency) cannot reach
+            # the instance metadata service (the firewall drops Docker networks -> 169.254.169.254)
+            # and listens only behind Caddy, on the loopback port published here.
+            "ports": [f"127.0.0.1:{config.socket.port:d}:{config.socket.port:d}"],
             # "$" is compose's interpolation sign: double it so values arrive as written.
             "environment": {k: v.replace("$", "$$") for k, v in env.items()},
             "healthcheck": {"test": ["CMD", "node", "-e", probe], "interval": "30s", "timeout": "10s", "retries": 3},
@@ -108,18 +131,15 @@ def _socket_service(config: StackConfig) -> dict[str, Any]:
 
 
 def _compose(config: StackConfig) -> dict[str, Any]:
-    turn_tls_direct = config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy
+    # LiveKit gets only its own config: TURN/TLS is terminated by Caddy (external_tls), so no
+    # certificate or key of any host is mounted into it.
     lk_volumes = [f"{LIVEKIT_CONFIG}:/etc/livekit.yaml:ro"]
-    if turn_tls_direct:
-        # LiveKit serves TURN/TLS with the certificate Caddy obtained for turn_host.
-        lk_volumes.append(
-            f"{APP_DIR}/certs:/certs:ro" if config.tls.mode == "cloudflare_origin" else f"{APP_DIR}/caddy-data:/caddy-data:ro"
-        )
     socket = _socket_service(config)
     caddy_volumes = [f"{APP_DIR}/caddy-data:/data", f"{APP_DIR}/caddy-config:/config"]
     caddy: dict[str, Any]
     if config.livekit.turn.via_caddy:
-        caddy = {"image": CADDY_L4_IMAGE, "command": "caddy run --config /etc/caddy/caddy.json"}
+        # The image's ENTRYPOINT is /bin/caddy: the command is caddy's arguments, as livekit/deploy writes it.
+        caddy = {"image": CADDY_L4_IMAGE, "command": "run --config /etc/caddy/caddy.json"}
         caddy_volumes.insert(0, f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro")
     else:
         caddy = {"image": CADDY_IMAGE}
@@ -158,81 +178,70 @@ def render_caddyfile(
     https_port: int | None = None,
 ) -> str:
     """The Caddyfile; ``hosts`` replaces the placeholders (tests run it on loopback ports)."""
-    h = hosts or _host_refs(config, caddy_env_placeholder)
-    turn_cert_site = bool(
-        config.livekit.turn.enabled and config.livekit.turn.tls_port and not config.livekit.turn.via_caddy and config.tls.mode != "cloudflare_origin"
-    )
+    h = hosts or host_refs(config, caddy_env_placeholder)
     return render_template(
         "Caddyfile.j2",
         c=config,
         socket_host=h["socket_host"],
         livekit_host=h["livekit_host"],
-        turn_host=h.get("turn_host"),
-        turn_cert_site=turn_cert_site,
         tls_line=_tls_line(config),
         http_port=http_port,
         https_port=https_port,
     )
 
 
-def _host_refs(config: StackConfig, auto_ref: Any) -> dict[str, str]:
-    """How a file names each host: a Terraform placeholder, or (auto domains) ``auto_ref(key)``,
-    which the boot step or Caddy fills in on the server."""
-    ref = auto_ref if config.domains.auto else ph
-    return {key: ref(key) for key in ("socket_host", "livekit_host", "turn_host")}
+def docker_daemon_settings() -> dict[str, Any]:
+    """/etc/docker/daemon.json: bounded container logs, and containers kept running while dockerd restarts.
+
+    Example: ``docker_daemon_settings()["log-driver"]`` -> ``"local"``.
+    """
+    # The `local` driver rotates and compresses by itself (defaults 20 MB x 5); the limits are
+    # written out so they are visible. live-restore: an apt upgrade of docker.io does not stop calls.
+    return {"log-driver": "local", "log-opts": {"max-size": "20m", "max-file": "5"}, "live-restore": True}
 
 
-def _caddy_l4(config: StackConfig) -> dict[str, Any]:
-    """Caddy layer4 config (as LiveKit's generator writes it): route 443 by SNI."""
-    refs = _host_refs(config, boot_mark)
-    sh, lh, th = refs["socket_host"], refs["livekit_host"], refs["turn_host"]
-    tls_handler: dict[str, Any] = {"handler": "tls", "connection_policies": [{"alpn": ["http/1.1"]}]}
+def server_timezone(config: StackConfig) -> str:
+    """The server clock's zone: ``instance.timezone``, else the region's (data/regions.yaml), else UTC.
 
-    def route(host: str, port: int, alpn: bool = True) -> dict[str, Any]:
-        return {
-            "match": [{"tls": {"sni": [host]}}],
-            "handle": [tls_handler if alpn else {"handler": "tls"}, {"handler": "proxy", "upstreams": [{"dial": [f"127.0.0.1:{port}"]}]}],
-        }
-
-    tls_app: dict[str, Any] = {"certificates": {"automate": [sh, lh, th]}}
-    if config.tls.mode == "cloudflare_origin":
-        # The origin certificate (given at deploy time) serves every name; nothing is obtained.
-        tls_app = {"certificates": {"load_files": [{"certificate": "/certs/origin.pem", "key": "/certs/origin-key.pem"}]}}
-    elif config.tls.mode == "internal":
-        tls_app["automation"] = {"policies": [{"issuers": [{"module": "internal"}]}]}
-    elif config.tls.email:
-        tls_app["automation"] = {"policies": [{"issuers": [{"module": "acme", "email": config.tls.email}]}]}
-    return {
-        "logging": {"logs": {"default": {"level": "INFO"}}},
-        "storage": {"module": "file_system", "root": "/data"},
-        "apps": {
-            "tls": tls_app,
-            "layer4": {
-                "servers": {
-                    "main": {
-                        "listen": [":443"],
-                        "routes": [
-                            route(th, config.livekit.turn.tls_port or 5349, alpn=False),
-                            route(lh, config.livekit.port),
-                            route(sh, config.socket.port),
-                        ],
-                    }
-                }
-            },
-        },
-    }
+    Example: ``server_timezone(config)`` -> ``"Asia/Seoul"`` for ap-chuncheon-1.
+    """
+    return config.instance.timezone or region_timezone(config.region) or "UTC"
 
 
-def turn_reads_caddy_certificate(config: StackConfig) -> bool:
-    """LiveKit serves TURN/TLS itself with the certificate Caddy obtains (and renews)."""
-    turn = config.livekit.turn
-    return bool(turn.enabled and turn.tls_port and not turn.via_caddy and config.tls.mode != "cloudflare_origin")
+def _dns_wait_hosts(config: StackConfig) -> list[str]:
+    """Hosts Caddy gets ACME certificates for (none with an origin certificate or its own CA;
+    none to wait for with sslip.io names: the boot step already checked they resolve here)."""
+    if config.tls.mode != "acme" or config.domains.auto:
+        return []
+    hosts = [ph("socket_host"), ph("livekit_host")]
+    return hosts + [ph("turn_host")] if config.livekit.turn.enabled and config.livekit.turn.tls_port else hosts
+
+
+def _bring_up_files(config: StackConfig) -> list[WriteFile]:
+    files = [
+        WriteFile(f"/etc/systemd/system/{BOOTSTRAP_UNIT}", render_template("flowstack-bootstrap.service.j2", ready=READY_MARKER, script=BOOTSTRAP_SCRIPT)),
+        WriteFile(
+            BOOTSTRAP_SCRIPT,
+            render_template(
+                "bootstrap.sh.j2", c=config, app_dir=APP_DIR, ready=READY_MARKER, log=BOOT_LOG, firewall=FIREWALL_SCRIPT,
+                git_url=ph("socket_git_url"), git_ref=ph("socket_git_ref"),
+                socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
+                livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
+                hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None, sample_dir=SAMPLE_APP_DIR,
+                wait_hosts=_dns_wait_hosts(config),
+            ),
+            permissions="0755",
+        ),
+    ]
+    if _dns_wait_hosts(config):
+        files.append(WriteFile(WAIT_DNS_SCRIPT, render_template("wait-dns.py.j2", stun_servers=STUN_SERVERS, wait_seconds=DNS_WAIT_SECONDS), permissions="0755"))
+    return files
 
 
 def server_files(config: StackConfig) -> list[WriteFile]:
     """Every file cloud-init writes, with placeholders where deploy-time values go."""
     rules = policy(config)
-    turn_ref = _host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
+    turn_ref = host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
     lk = livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
     files = [
         WriteFile(COMPOSE_FILE, dump_yaml(_compose(config))),
@@ -240,7 +249,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600"),
     ]
     if config.livekit.turn.via_caddy:
-        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(_caddy_l4(config), indent=2) + "\n"))
+        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), indent=2) + "\n"))
     else:
         files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config)))
     if config.socket.secret_env:
@@ -252,38 +261,17 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     if config.tls.mode == "cloudflare_origin":
         files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True))
         files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True))
-    if turn_reads_caddy_certificate(config):
-        files += [
-            WriteFile("/etc/systemd/system/flowstack-livekit-reload.service", render_template("livekit-reload.service.j2", app_dir=APP_DIR)),
-            WriteFile("/etc/systemd/system/flowstack-livekit-reload.timer", render_template("livekit-reload.timer.j2")),
-        ]
     files += [
+        # Read by Docker at its first start (the bootstrap installs it after cloud-init wrote this).
+        WriteFile(DOCKER_DAEMON_JSON, json.dumps(docker_daemon_settings(), indent=2) + "\n"),
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
             FIREWALL_SCRIPT,
             render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules), strict=True))),
             permissions="0755",
         ),
-        WriteFile(
-            "/usr/local/sbin/flowstack-bootstrap",
-            render_template(
-                "bootstrap.sh.j2",
-                c=config,
-                app_dir=APP_DIR,
-                ready=READY_MARKER,
-                log=BOOT_LOG,
-                git_url=ph("socket_git_url"),
-                git_ref=ph("socket_git_ref"),
-                socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
-                livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
-                hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None,
-                sample_dir=SAMPLE_APP_DIR,
-                reload_timer=turn_reads_caddy_certificate(config),
-            ),
-            permissions="0755",
-        ),
     ]
-    return files
+    return files + _bring_up_files(config)
 
 
 def _boot_names(config: StackConfig) -> list[tuple[str, str, str]]:
@@ -299,8 +287,16 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
         # The bootstrap script installs packages itself, after the firewall step, so the
         # order is explicit and every step lands in one log.
         "package_update": False,
+        # The clock's zone: scheduled jobs and log times follow the region's local hours.
+        "timezone": server_timezone(config),
         "write_files": [f.as_cloud_config() for f in server_files(config)],
-        "runcmd": [["/usr/local/sbin/flowstack-bootstrap"]],
+        # Enable the bring-up unit before any network step, then start it without blocking
+        # cloud-init: a failed try is retried by systemd (after a reboot too) until ready.
+        "runcmd": [
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", BOOTSTRAP_UNIT],
+            ["systemctl", "start", "--no-block", BOOTSTRAP_UNIT],
+        ],
         "final_message": "flowstack: cloud-init finished after $UPTIME seconds",
     }
 
@@ -353,7 +349,7 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "livekit_host": config.domains.livekit_host or "",
         "turn_host": config.domains.turn_host or "",
         "socket_image": config.socket.image or "",
-        "socket_git_url": config.socket.git.url if config.socket.git else "",
+        "socket_git_url": (config.socket.git.url or "https://github.com/your-repo/app.git") if config.socket.git else "",
         "socket_git_ref": config.socket.git.ref if config.socket.git else "",
         "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),

@@ -263,15 +263,17 @@ def rm_stack_zip():
 #         result = rm_cli("rm-apply", "--auto-approve", first_run=True)
 #         rm_cli.emulator.stats()
 #
-# ``first_run=True`` adds the two variables stacks/flowspace.yaml needs and has no
-# default for (ssh_public_key, ssh_source_cidr).  ``config=`` names another config file.
+# ``first_run=True`` adds the three variables stacks/flowspace.yaml needs and has no
+# default for (ssh_public_key, ssh_source_cidr, and socket_git_url: the reference config
+# keeps the example repository, so the app's URL is asked at deploy time).  ``config=`` names another config file.
 
 
 class RmCli:
     """The rm-* commands of the CLI, pointed at one emulator."""
 
     FIRST_RUN_VARS = ("--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test",
-                      "--var", "ssh_source_cidr=203.0.113.7/32")
+                      "--var", "ssh_source_cidr=203.0.113.7/32",
+                      "--var", "socket_git_url=https://github.com/flow-coder/flow_metaverse.git")
 
     def __init__(self, emulator: RMEmulator, config: Path) -> None:
         self.emulator = emulator

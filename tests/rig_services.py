@@ -6,7 +6,7 @@ inside the namespace (tests/rig_doctor.py starts it):
 - the Socket.IO app: python-socketio's real ``AsyncServer`` (ASGI, uvicorn with wsproto)
   on 127.0.0.1:SOCKET_PORT, ``GET /health`` -> 200 (polling handshake and WebSocket
   upgrade are the library's own);
-- stand-ins for LiveKit, which cannot run here (no livekit-server binary on this
+- stand-ins for LiveKit's ports, so most doctor tests need no built livekit-server (the
   machine): its HTTP endpoint (``GET /`` -> 200 ``OK``, as livekit-server answers) on
   127.0.0.1:LIVEKIT_PORT, a TCP listener on 0.0.0.0:ICE_TCP_PORT (ICE/TCP), and a STUN
   Binding responder on 0.0.0.0:TURN_UDP_PORT/udp (what LiveKit's TURN answers to a

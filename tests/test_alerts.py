@@ -138,7 +138,11 @@ def test_alerts_file_is_in_terraform_fmt_layout(tmp_path: Path) -> None:
 def test_stack_with_alerts_passes_every_internal_check(mode: str, tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, MODES[mode]))
     report = validate_files(render_stack(config, ON), config, on=ON)
-    assert [(r.check, r.status) for r in report.results if r.status != PASS] == [], report.to_dict()
+    # The one expected note: a Discord /slack webhook through OCI is unverified (issue 10 item 13).
+    assert [(r.check, r.status) for r in report.results if r.status != PASS and r.check != "deploy notes"] == [], report.to_dict()
+    (notes,) = [r for r in report.results if r.check == "deploy notes"]
+    slack_note = any("unverified" in p for p in notes.problems)
+    assert slack_note == config.traffic_alarm.slack, notes
     assert {r.check for r in report.results} >= {"syntax", "references", "provider schema", "resource manager fit", "secrets"}
 
 

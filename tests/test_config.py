@@ -92,7 +92,13 @@ def test_reference_config_defaults(root: Path) -> None:
         ("network:\n  subnet_cidr: 192.168.0.0/24\n", "is not inside vcn_cidr"),
         ("livekit:\n  turn:\n    udp_port: null\n", "invalid TURN ports"),
         ("livekit:\n  image: livekit/livekit-server:latest\n", "pin the image to a version"),
-        ("livekit:\n  turn:\n    tls_port: 5349\n", "needs domains.turn_host"),
+        ("livekit:\n  turn:\n    tls_port: 5349\n    via_caddy: true\n", "needs domains.turn_host"),
+        # Issue 10 item 3: direct TURN/TLS is refused (LiveKit advertises :443, which is Caddy's).
+        ("livekit:\n  turn:\n    tls_port: 5349\n", "livekit.turn: tls_port 5349 without via_caddy cannot work"),
+        # Issue 10 item 4: an origin certificate cannot serve TURN/TLS.
+        ("tls:\n  mode: cloudflare_origin\nlivekit:\n  turn:\n    tls_port: 5349\n    via_caddy: true\n", "tls.mode cloudflare_origin cannot serve TURN/TLS"),
+        # Issue 10 item 8: the server's time zone is an IANA name, with a suggestion.
+        ("instance:\n  timezone: Asia/Seol\n", "'Asia/Seol' is not an IANA time zone; did you mean 'Asia/Seoul'?"),
         ("extra_ports:\n  - {protocol: tcp, port: 9000, reason: \"a\\nb\"}\n", "must be a single line"),
         ("socket:\n  image: x:1\n  git: {url: https://example.com/a.git}\n", "give at most one of socket.image or socket.git"),
         ("instance:\n  shape: VM.Standard.E4.Flexx\n", "only flexible shapes"),

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import status_seed
+from generator.versions import versions
 from generator.emulator.auth import write_demo_credentials
 from generator.emulator.process import stop, wait_until_listening
 from rig_doctor import SERVER_IP, Rig, available
@@ -185,14 +186,11 @@ def test_status_health_through_the_rig(rig: Rig, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The real LiveKit server (built by `make livekit-server`) instead of the stand-ins.
+# The real LiveKit server (built by `make livekit`, version from data/versions.yaml) instead of the stand-ins.
 
 
 def livekit_binary() -> Path | None:
-    import re
-
-    version = re.search(r"^LIVEKIT_SERVER_VERSION := (\S+)", (ROOT / "Makefile").read_text(), re.M)
-    path = ROOT / ".tools" / f"livekit-server-{version[1] if version else '?'}" / "server"
+    path = ROOT / ".tools" / f"livekit-server-{versions()['livekit_server']['version']}" / "server"
     return path if path.is_file() else None
 
 

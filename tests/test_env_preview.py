@@ -99,12 +99,15 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == [
         "cloud-init.yaml",
+        "files/etc/docker/daemon.json",
+        "files/etc/systemd/system/flowstack-bootstrap.service",
         "files/etc/systemd/system/flowstack.service",
         "files/opt/flowstack/Caddyfile",
         "files/opt/flowstack/docker-compose.yml",
         "files/opt/flowstack/livekit.yaml",
         "files/usr/local/sbin/flowstack-bootstrap",
         "files/usr/local/sbin/flowstack-firewall",
+        "files/usr/local/sbin/flowstack-wait-dns",
     ]
     # As cloud-init writes them: the file holding the LiveKit secret is private, scripts executable.
     assert stat.S_IMODE((out / "files/opt/flowstack/livekit.yaml").stat().st_mode) == 0o600

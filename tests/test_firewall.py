@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OCI_RULES = Path(__file__).resolve().parent / "fixtures" / "oci-ubuntu-rules.v4"
 SCRIPT = "files/usr/local/sbin/flowstack-firewall"
 REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
+METADATA_LINES = [":DOCKER-USER - [0:0]", "-A DOCKER-USER -d 169.254.169.254/32 -j DROP"]
 
 # name -> changes merged into stacks/flowspace.yaml (None is YAML null).
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -48,7 +49,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "extra_ports": [{"protocol": "tcp", "port": 9100, "source": "10.0.0.0/16", "reason": "node exporter, VCN only"}],
     },
     "turn-off": {"livekit": {"rtc": {"tcp_port": None}, "turn": {"enabled": False}}},
-    "turn-tls": {"domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349}}},
+    "turn-tls": {"domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
 }
 
 
@@ -144,6 +145,9 @@ def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, 
     original_lines = original.splitlines()
     added = [ln for ln in first.splitlines() if ln not in original_lines]
     assert [ln for ln in first.splitlines() if ln not in added] == original_lines
+    # Besides INPUT ACCEPTs: the metadata drop for Docker networks (issue 10 item 10), once.
+    assert [ln for ln in added if "DOCKER-USER" in ln] == METADATA_LINES
+    added = [ln for ln in added if "DOCKER-USER" not in ln]
     assert added and all(ln.startswith("-A INPUT ") and ln.endswith(" -j ACCEPT") for ln in added)
     # Nothing beyond the policy: each added line is for a policy rule (SSH 22 was already there).
     keys = {(r.protocol, r.low, r.high) for r in wanted}
@@ -226,4 +230,91 @@ def test_firewall_live_in_private_network_namespace(scripts: dict[str, tuple[Sta
     saved = (tmp_path / "saved.txt").read_text()
     oci = OCI_RULES.read_text(encoding="utf-8")
     others = [ln for ln in oci.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")]
-    assert [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")] == others
+    mine = [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith(("-A INPUT ", "-A DOCKER-USER "))]
+    assert mine == others
+    assert [ln for ln in saved.splitlines() if ln.startswith("-A DOCKER-USER ")] == METADATA_LINES[1:]
+
+
+# ---------------------------------------------------------------------------
+# Issue 10 item 10: containers cannot reach the instance metadata service
+
+# Three namespaces of this test's own: "host" (runs the firewall script, forwards like the
+# server), "ctr" (a container on a Docker bridge network, 172.18.0.2), "meta" (plays OCI's
+# metadata service at 169.254.169.254, plus a control host 10.199.0.2). Replaced, because
+# there is no Docker engine here: the FORWARD jump to DOCKER-USER and the bridge's ACCEPT
+# rules are added by hand exactly as Docker adds them when it starts (after the firewall
+# script, which ran before Docker was installed).
+_METADATA_NETNS = r"""
+set -eu
+H="$P-h"; C="$P-c"; M="$P-m"
+ip netns add "$H"; ip netns add "$C"; ip netns add "$M"
+ip link add "$P-hc" type veth peer name "$P-ch"
+ip link add "$P-hm" type veth peer name "$P-mh"
+ip link set "$P-hc" netns "$H"; ip link set "$P-ch" netns "$C"
+ip link set "$P-hm" netns "$H"; ip link set "$P-mh" netns "$M"
+ip -n "$H" addr add 172.18.0.1/24 dev "$P-hc"; ip -n "$C" addr add 172.18.0.2/24 dev "$P-ch"
+ip -n "$H" addr add 169.254.169.1/24 dev "$P-hm"; ip -n "$H" addr add 10.199.0.1/24 dev "$P-hm"
+ip -n "$M" addr add 169.254.169.254/24 dev "$P-mh"; ip -n "$M" addr add 10.199.0.2/24 dev "$P-mh"
+for ns in "$H" "$C" "$M"; do ip -n "$ns" link set lo up; done
+ip -n "$H" link set "$P-hc" up; ip -n "$H" link set "$P-hm" up
+ip -n "$C" link set "$P-ch" up; ip -n "$M" link set "$P-mh" up
+ip -n "$C" route add default via 172.18.0.1
+ip -n "$M" route add 172.18.0.0/24 via 10.199.0.1
+ip netns exec "$H" sysctl -qw net.ipv4.ip_forward=1
+ip netns exec "$M" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen()
+open("'"$OUT"'/listening", "w").close()
+while True:
+    c, _ = s.accept(); c.sendall(b"metadata"); c.close()
+' >/dev/null 2>&1 &
+LISTENER=$!
+trap 'kill "$LISTENER" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -e "$OUT/listening" ] && break; sleep 0.1; done
+probe() {  # prints "open" or "blocked" for a TCP connect from the container
+  ip netns exec "$C" python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 8080), timeout=1.5).recv(16); print("open")
+except OSError:
+    print("blocked")' "$1"
+}
+ip netns exec "$H" iptables-restore < "$OCI_RULES"
+docker_starts() {  # what dockerd adds to FORWARD for a bridge network
+  ip netns exec "$H" iptables -N DOCKER-USER 2>/dev/null || true
+  ip netns exec "$H" iptables -I FORWARD 1 -j DOCKER-USER
+  ip netns exec "$H" iptables -I FORWARD 2 -i "$P-hc" -j ACCEPT
+  ip netns exec "$H" iptables -I FORWARD 3 -o "$P-hc" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+}
+if [ "$MODE" = with-script ]; then
+  ip netns exec "$H" env FLOWSTACK_RULES_FILE="$RULES" FLOWSTACK_LIVE=1 "$SCRIPT" >/dev/null
+fi
+docker_starts
+echo "metadata=$(probe 169.254.169.254) control=$(probe 10.199.0.2)"
+"""
+
+
+@pytest.mark.parametrize("mode", ["with-script", "without-script"])
+def test_containers_cannot_reach_instance_metadata(scripts: dict[str, tuple[StackConfig, Path]], mode: str, tmp_path: Path) -> None:
+    """Live packets: with the firewall script, a container's connection to 169.254.169.254 is
+    dropped while another address still works; without it (the negative control) it connects."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 (network namespaces)")
+    _config, script = scripts["default"]
+    rules = tmp_path / "rules.v4"
+    shutil.copyfile(OCI_RULES, rules)
+    prefix = f"fm{os.getpid() % 10000}{os.urandom(2).hex()}"  # interface names stay under 16 bytes
+    env = {**os.environ, "P": prefix, "OUT": str(tmp_path), "OCI_RULES": str(OCI_RULES), "SCRIPT": str(script), "RULES": str(rules), "MODE": mode}
+    try:
+        result = subprocess.run(["bash", "-c", _METADATA_NETNS], env=env, capture_output=True, text=True, timeout=90)
+    finally:
+        for link in ("hc", "hm"):  # only left in the root namespace if the set-up stopped early
+            subprocess.run(["ip", "link", "del", f"{prefix}-{link}"], capture_output=True, timeout=10)
+        for ns in ("h", "c", "m"):
+            pids = subprocess.run(["ip", "netns", "pids", f"{prefix}-{ns}"], capture_output=True, text=True, timeout=10).stdout.split()
+            for pid in pids:
+                subprocess.run(["kill", pid], capture_output=True, timeout=10)
+            subprocess.run(["ip", "netns", "del", f"{prefix}-{ns}"], capture_output=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    want = "metadata=blocked control=open" if mode == "with-script" else "metadata=open control=open"
+    assert result.stdout.strip().splitlines()[-1] == want, result.stdout + result.stderr

@@ -22,41 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "71659f1ef7fb451664c6b850ac64a7c727693a42032104a84c683da1ac0d7b0a"
+REFERENCE_ZIP_SHA256 = "6ea96163e94db537b656274e04ca90bf11d347e214c6447899e76e408e82e9a8"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "8f44a4c37cb287094c25d915ae67d3f6da8330ebb5539c4805aab6f34fb95b7b",
-    "tls-internal": "5f99890228837b413978bd09746ddf3ad2571f4bd5c3a632660119673913295c",
-    "tls-cloudflare-origin": "64c2244576a45f755185bc6af022feb7274258c7e76649c40beef0542c3ca632",
-    "socket-image": "710767bb6b0794bd2b8e906e2195a5d6a1bb55e61504f2857789d5e6573c6a67",
-    "turn-tls": "bbd6c95efd1dfc334ed2276db4989caa22e8e4089b1c4b556125078c6efbb4cb",
-    "turn-tls-internal": "f029169074b6584d4422eca2218623e7e6ef206e6eda65054ef59b49d51fe87a",
-    "turn-tls-cloudflare-origin": "ca74d0e45144e0582c7ff5ecd6d2a1c60bc42b1020ead0e6ea7ac59aee1ca81c",
-    "turn-via-caddy": "e819267e29a230a522e9556d904c52d547330b138551231c89eaa65cdbce3eba",
-    "turn-via-caddy-cloudflare-origin": "706f4618dd6fcad06a0f502bad37e8a6ece0d1f5a5eb0a4232b83a707099fac5",
-    "turn-via-caddy-internal": "6a878f3ab24dfe73d653776d877ab8187f4adedbc20b2237db011c2827dfeb26",
-    "secret-env": "1f1de3f15ea508549abc4af7cf8414a6ca74c50deb9d769e2d6f0ba095dcae97",
+    "reference": "a04c672fa898097fca3a7c8961203e01ead242c988a71f4163e78195555c0a5f",
+    "tls-internal": "d5330300fc1e9411dc8d2decaae0921b581657d2acf282cd23af99db3d34ce82",
+    "tls-cloudflare-origin": "9bd2547c1210a028f5bca7c08b253b8d42f1d1f6843cab9b8e998657c7317216",
+    "socket-image": "5ccdec4d846b11708c528f4a82940697da259d8ec28a5f958169fde32265b55a",
+    "turn-via-caddy": "00d26da6229b0ff57e220e885dd6aafae9008bf612dd388dfd8e84fa53e3fd73",
+    "turn-via-caddy-internal": "b8a591a95180fc32d950cd6702bfbf6e7e062b94a39bcb1af65e04c326870bb2",
+    "socket-git-url": "9996b8f860d88b264f49fbf17719960c3dd31e1ee636170991d8e429fe142a9c",
+    "secret-env": "1547e152d27d06ddf6c07816b934695afbc6f3b83a095dd8b29b843e16fbd18e",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "dd4e3272d94f39717e0ea1bb62951bd4f32e9673b365b07bfc0ae9849ab1c4d1",
-    "tls-internal": "f8aa1d909a5d721aa05b9dbc8f700f2b983783982a32fbffd17b705caf7850fa",
-    "tls-cloudflare-origin": "b5d433cd4dcf66b9accae3aefc1a1d5fd52386082a7110201a6c06fca078c03b",
-    "socket-image": "22d09e0889d041837edecbf3536ceeb24c7ffadbc39c765bb48fcbd54c231cd4",
-    "turn-tls": "1e757c1a143f1ecc5a2e20cc89e6af84332806b12f960c124691a1bdf58a7f28",
-    "turn-tls-internal": "5892a184ef7a0c163258ecfcc119d16514ea6bdfef0e01f4e00d397d97282463",
-    "turn-tls-cloudflare-origin": "d36b69cc2a2df77578f5d9dbc8046ec7c30b09d941ee27bead8b02c1e77b7eae",
-    "turn-via-caddy": "ce02d132c0d598f258afdf5654c9b1006913dfd2299231a2c65a1c76f46f8938",
-    "turn-via-caddy-cloudflare-origin": "b1831a7ba9c61ce8743aa9bc424c0efaaa1ad0053e7672f276a6e6277e8cbbd3",
-    "turn-via-caddy-internal": "e4624852c2f091d61b5461922cc2be9ebd22df941b7f8a5d03c1a2960cee3e60",
-    "secret-env": "95f64b3a45bd00cf6a3d7cffbbae27de5fba6c7b80981a1493dc979df27b87a8",
+    "reference": "1b8219c3e200ac47b98ff8b2f6c744a104279149bcb5ee86ad4b4c64b8ea736f",
+    "tls-internal": "6d55f112241448533a2fac01017081aea6fd7e00122c06fbbdb5cdd796e02a96",
+    "tls-cloudflare-origin": "98d1bbf7f93ddfc208ebd7b2bb60b0450b32bb4dd425c1777c59559083b79089",
+    "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
+    "turn-via-caddy": "b75712a03a89b54fb94c9fdd63bd7c2a481f99ad237b992131132153fa96873b",
+    "turn-via-caddy-internal": "a657d4077ad91ab9de02b7e8bfca22ecd6010f384845ad9f91bb6d3fab69b7e4",
+    "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
+    "secret-env": "0c1bcf94aab21d6336aae88396c7983191691740eecc450df2d9bc7457696ed8",
 }
 ALERT_SHA256 = {
-    "budget": "a4b8e7caafb339434f7b8f83dbc9ee88b67ecb157f7d06bbe7f5fd846abc0d0d",
-    "alarm": "dfec080fe84bc5bd8ef88b231aa637bd2691faa8322f0e67aefc11b1c9531c72",
-    "alarm+slack": "6128b73a5e3d005cbae70e26edccdd4b16e3bdaf740832936607a464960e7c20",
-    "both": "626fd2c0d6f8ca6706004d6502e1786875f24c6ea57160e98d321e414747111e",
+    "budget": "cae47a60f0d3ec182360e67d948dd565b7f4329c829cb11d222ab3003fae800a",
+    "alarm": "42984ae746cc08194fb4a5a372f16f0f0004963b74068d59bbb0a58f585a7a95",
+    "alarm+slack": "7fabea9a2602cddd6f149336976ab255a0036155386d9b70e2c0c6b527e21222",
+    "both": "02f20dc39bff3bf901b8b5b299c55e1e72de22c03229d4571194de3e002fc8ad",
 }
 
 

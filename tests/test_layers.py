@@ -21,14 +21,14 @@ PKG = Path(__file__).resolve().parent.parent / "generator"
 # Lowest first. A module may import from layers below it and from modules of its own layer
 # listed before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("shared", ["errors", "contract", "hcl", "yamlio", "templating", "limits", "prices", "files", "provider_schema", "autodomain"]),
-    ("config schema", ["config_schema"]),
+    ("shared", ["errors", "contract", "hcl", "yamlio", "templating", "limits", "prices", "versions", "regions", "files", "provider_schema", "autodomain"]),
+    ("config schema", ["config_base", "config_alerts", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["config", "jsonschema_out"]),
     ("variables", ["model"]),
-    ("artefacts", ["sampleapp", "bootnames", "server", "schema_form"]),
+    ("artefacts", ["sampleapp", "bootnames", "caddyconf", "server", "schema_form"]),
     ("render", ["render"]),
-    ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.external", "checks.run"]),
+    ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table", "cost.sizing"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.rm", "deploy.workflow"]),

@@ -48,8 +48,9 @@ def test_reference_stack_files(reference: dict[str, bytes]) -> None:
         "are_legacy_imds_endpoints_disabled = true",
         "user_data           = local.user_data",
         'shape               = "VM.Standard.A1.Flex"',
-        # A re-apply must never wipe the server for a newer image or an edited cloud-init.
-        'ignore_changes = [source_details[0].source_id, metadata["user_data"]]',
+        # A re-apply must never wipe the server for a newer image, an edited cloud-init, or a new
+        # SSH key in the form (issue 10 item 9: the provider forces a new instance on that key).
+        'ignore_changes = [source_details[0].source_id, metadata["user_data"], metadata["ssh_authorized_keys"]]',
     ):
         assert needle in main, needle
 
@@ -101,7 +102,9 @@ def test_cloudflare_mode_secrets_are_sensitive(tmp_path: Path) -> None:
     assert variables["tls_origin_private_key"]["sensitive"] is True
     assert "default" not in variables["tls_origin_private_key"]
     schema = yaml.safe_load(files["schema.yaml"])
-    assert schema["variables"]["tls_origin_private_key"]["type"] == "password"
+    # Issue 10 item 5: a file upload keeps the PEM's line breaks (a password field is one line).
+    assert schema["variables"]["tls_origin_private_key"]["type"] == "file"
+    assert schema["variables"]["tls_origin_certificate"]["type"] == "file"
 
 
 TRICKY = 'a"b ${x} \n c %{if} \\ é 한국어 \t end'
@@ -138,7 +141,8 @@ def test_cloud_init_is_a_template_with_only_known_placeholders(reference: dict[s
     doc = yaml.safe_load(filled)
     paths = {f["path"] for f in doc["write_files"]}
     assert {"/opt/flowstack/docker-compose.yml", "/opt/flowstack/livekit.yaml", "/opt/flowstack/Caddyfile",
-            "/etc/systemd/system/flowstack.service", "/usr/local/sbin/flowstack-firewall", "/usr/local/sbin/flowstack-bootstrap"} == paths
+            "/etc/systemd/system/flowstack.service", "/usr/local/sbin/flowstack-firewall", "/usr/local/sbin/flowstack-bootstrap",
+            "/etc/systemd/system/flowstack-bootstrap.service", "/usr/local/sbin/flowstack-wait-dns", "/etc/docker/daemon.json"} == paths
     # The firewall script's own "${VAR:-default}" shell syntax survives templatefile() unchanged.
     assert '"${FLOWSTACK_RULES_FILE:-/etc/iptables/rules.v4}"' in filled
     assert "SampleSecretForPreviewOnly" in filled and "SampleSecretForPreviewOnly" not in text
@@ -202,7 +206,7 @@ def _condition_holds(condition: str, name: str, default: object) -> bool:
         {"socket": {"git": {"url": "https://example.com/org/app.git", "ref": "v1.2.3", "path": "server"}}},
         {"instance": {"ocpus": 4, "memory_gbs": 24}},
         {"budget": {"enabled": True, "recipients": ["ops@example.com"]}, "traffic_alarm": {"enabled": True, "emails": ["a@example.com"]}},
-        {"domains": {"turn_host": "turn.example.com"}, "livekit": {"turn": {"tls_port": 5349}}},
+        {"domains": {"turn_host": "turn.example.com"}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
     ],
     ids=["image", "git", "4-24", "alerts", "turn-tls"],
 )

@@ -184,8 +184,8 @@ def test_first_deploy(rm_cli) -> None:
     notes = result.stderr.splitlines()
     assert notes[:2] == [
         f"Created stack flowspace ({stack.id})",
-        "Variables set: ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test, "
-        "ssh_source_cidr=203.0.113.7/32",
+        "Variables set: socket_git_url=https://github.com/flow-coder/flow_metaverse.git, "
+        "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test, ssh_source_cidr=203.0.113.7/32",
     ]
     assert notes[2].startswith("PLAN job ") and notes[3].startswith("APPLY job ")
     assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
@@ -544,7 +544,8 @@ def test_variable_spec_from_the_stack_model(rm_config) -> None:
     config = load_config(rm_config(replace=JWT_SECRET_ENV, append=ALARM))
     spec = rmvars.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)
     assert spec.sensitive == {"alarm_slack_url", "socket_secret_jwt_secret"}
-    assert spec.required == ("ssh_public_key", "ssh_source_cidr", "socket_secret_jwt_secret", "alarm_slack_url")
+    # socket_git_url: the reference config keeps the example repository (issue 10 item 12).
+    assert spec.required == ("ssh_public_key", "ssh_source_cidr", "socket_git_url", "socket_secret_jwt_secret", "alarm_slack_url")
     assert {"tenancy_ocid", "compartment_ocid", "region", "availability_domain_number"} <= spec.names
     # The name pattern alone misses the webhook URL; the model's flag catches it.
     assert not rmvars.is_secret_name("alarm_slack_url")
@@ -603,7 +604,7 @@ def test_unknown_var_name_fails_before_any_request(rm_cli) -> None:
 
 
 def test_missing_required_variable_fails_before_the_upload(rm_cli) -> None:
-    result = rm_cli("rm-apply", "--auto-approve", "--var", rm_cli.FIRST_RUN_VARS[1])
+    result = rm_cli("rm-apply", "--auto-approve", "--var", rm_cli.FIRST_RUN_VARS[1], "--var", rm_cli.FIRST_RUN_VARS[5])
     assert result.exit_code == 2
     assert result.stderr == (
         "Error: stack flowspace has no value for ssh_source_cidr (no default, and not set on the stack yet); "
@@ -613,9 +614,9 @@ def test_missing_required_variable_fails_before_the_upload(rm_cli) -> None:
     both = rm_cli("rm-plan")
     assert both.exit_code == 2
     assert both.stderr == (
-        "Error: stack flowspace has no value for ssh_public_key, ssh_source_cidr (no default, and not set on "
+        "Error: stack flowspace has no value for ssh_public_key, ssh_source_cidr, socket_git_url (no default, and not set on "
         'the stack yet); pass them with --var ssh_public_key="$(cat ~/.ssh/id_ed25519.pub)" '
-        "--var ssh_source_cidr=203.0.113.7/32\n"
+        "--var ssh_source_cidr=203.0.113.7/32 --var socket_git_url=https://github.com/you/your-app.git\n"
     )
     assert stacks_named(rm_cli.emulator) == []
 

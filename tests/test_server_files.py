@@ -1,7 +1,7 @@
 """What the server receives on first boot, checked by real validators (issue 4).
 
-For the reference stack and variants (TLS modes, app image vs git, TURN/TLS direct and
-via Caddy's layer4 SNI router, secret env) every file `flowstack preview --sample`
+For the reference stack and variants (TLS modes, app image vs git, TURN/TLS via Caddy's
+layer4 SNI router — the only TURN/TLS mode that works —, an explicit app URL and time zone, secret env) every file `flowstack preview --sample`
 unpacks goes through the tool that will read it, or the closest one that runs here:
 
 - cloud-config: ``cloud-init schema`` (Debian's cloud-init), on the previewed file and on
@@ -12,7 +12,7 @@ unpacks goes through the tool that will read it, or the closest one that runs he
 - docker-compose.yml: the Compose Specification parser of the Rust ``compose_spec`` crate
   (PyPI ``compose-spec``; it rejects unknown keys and bad values), plus the bind mounts
   against what cloud-init writes;
-- livekit.yaml: keys against ``KNOWN_KEYS`` (LiveKit v1.8.4's yaml struct tags; LiveKit
+- livekit.yaml: keys against ``KNOWN_KEYS`` (the pinned LiveKit v1.13.5's yaml struct tags; LiveKit
   refuses unknown keys) and value types against the Go field types;
 - the scripts: ``bash -n`` / ``sh -n`` and ShellCheck.
 
@@ -42,7 +42,7 @@ from generator.server import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud
 ROOT = Path(__file__).resolve().parent.parent
 TURN_HOST = "space-turn.flow-coder.com"
 
-_TURN_TLS = {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349}}}
+_TURN_TLS = {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}}
 
 # name -> changes merged into stacks/flowspace.yaml (None is YAML null).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -50,20 +50,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "tls-internal": {"tls": {"mode": "internal"}},
     "tls-cloudflare-origin": {"tls": {"mode": "cloudflare_origin"}},
     "socket-image": {"socket": {"git": None, "image": "ghcr.io/example/flowspace-socket:1.2.3"}},
-    "turn-tls": {**_TURN_TLS, "tls": {"mode": "acme", "email": "ops@flow-coder.com"}},
-    "turn-tls-internal": {**_TURN_TLS, "tls": {"mode": "internal"}},
-    "turn-tls-cloudflare-origin": {**_TURN_TLS, "tls": {"mode": "cloudflare_origin"}},
-    "turn-via-caddy": {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
-    "turn-via-caddy-cloudflare-origin": {
-        "domains": {"turn_host": TURN_HOST},
-        "tls": {"mode": "cloudflare_origin"},
-        "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}},
-    },
+    # TURN/TLS works only through Caddy on 443 (issue 10): direct tls_port and an origin
+    # certificate with TURN/TLS are refused (REFUSED below), so they are not variants.
+    "turn-via-caddy": {**_TURN_TLS, "tls": {"mode": "acme", "email": "ops@flow-coder.com"}},
     "turn-via-caddy-internal": {
         "domains": {"turn_host": TURN_HOST},
         "tls": {"mode": "internal"},
         "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}},
     },
+    # The app source given (not the reference's example repository), and an explicit time zone.
+    "socket-git-url": {"socket": {"git": {"url": "https://github.com/flow-coder/flow_metaverse.git"}}, "instance": {"timezone": "UTC"}},
     "secret-env": {
         "tls": {"email": "ops@flow-coder.com"},
         # "$" and "${" must reach the app as written: through Terraform's template
@@ -167,7 +163,13 @@ def test_cloud_config_writes_every_file_with_safe_modes_and_runs_bootstrap(previ
     cc = p.cloud_config
     paths = [e["path"] for e in cc["write_files"]]
     assert len(paths) == len(set(paths))
-    assert cc["runcmd"] == [["/usr/local/sbin/flowstack-bootstrap"]]
+    # Issue 10 item 6: the bring-up is a unit, enabled before its script (and any network step) runs.
+    assert cc["runcmd"] == [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "flowstack-bootstrap.service"],
+        ["systemctl", "start", "--no-block", "flowstack-bootstrap.service"],
+    ]
+    assert "/etc/systemd/system/flowstack-bootstrap.service" in paths
     modes = {path: e["permissions"] for path, e in p.entries.items()}
     assert modes[f"{APP_DIR}/livekit.yaml"] == "0600"  # holds the LiveKit API secret
     assert modes["/usr/local/sbin/flowstack-bootstrap"] == "0755"
@@ -351,7 +353,10 @@ def test_layer4_caddy_json_routes_sni_like_livekit_generator(
     compose = yaml.safe_load(p.text(f"{APP_DIR}/docker-compose.yml"))
     caddy = compose["services"]["caddy"]
     assert caddy["image"] == CADDY_L4_IMAGE
-    assert caddy["command"] == "caddy run --config /etc/caddy/caddy.json"
+    # The image's ENTRYPOINT is /bin/caddy: a command starting with "caddy" runs `caddy caddy run`.
+    assert caddy["command"] == "run --config /etc/caddy/caddy.json"
+    assert not caddy["command"].startswith("caddy")
+    assert not CADDY_L4_IMAGE.endswith(":latest") and ":" in CADDY_L4_IMAGE
     assert f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro" in caddy["volumes"]
     turn = yaml.safe_load(p.text(f"{APP_DIR}/livekit.yaml"))["turn"]
     assert turn["external_tls"] is True and turn["tls_port"] == c.livekit.turn.tls_port
@@ -388,9 +393,13 @@ def test_compose_file_is_valid_compose_spec(previews: dict[str, Preview], name: 
     doc = yaml.safe_load(text)
     assert set(doc["services"]) == {"livekit", "socket", "caddy"}
     for svc in doc["services"].values():
-        # LiveKit's UDP ranges and Caddy's 80/443 are host ports: no Docker NAT.
-        assert svc["network_mode"] == "host"
         assert svc["restart"] == "unless-stopped"
+    # LiveKit's UDP ranges and Caddy's 80/443 are host ports: no Docker NAT.
+    assert doc["services"]["livekit"]["network_mode"] == "host" and doc["services"]["caddy"]["network_mode"] == "host"
+    # Issue 10 item 10: the app is on a bridge network (the firewall keeps it from the metadata
+    # service), reachable only on a loopback port that Caddy proxies to.
+    assert "network_mode" not in doc["services"]["socket"]
+    assert doc["services"]["socket"]["ports"] == [f"127.0.0.1:{c.socket.port}:{c.socket.port}"]
     assert doc["services"]["livekit"]["image"] == c.livekit.image
 
     # Every bind-mounted file is one cloud-init writes; every directory is created by the
@@ -402,7 +411,8 @@ def test_compose_file_is_valid_compose_spec(previews: dict[str, Preview], name: 
             source = volume.split(":", 1)[0]
             assert source.startswith(APP_DIR + "/")
             is_file = source in written
-            is_dir = any(w.startswith(source + "/") for w in written) or re.search(rf"mkdir -p .*'?{re.escape(source)}'?(\s|$)", bootstrap)
+            in_app = '"$APP' + source[len(APP_DIR):] + '"'  # the script's paths: "$APP/..." (FLOWSTACK_ROOT-prefixed)
+            is_dir = any(w.startswith(source + "/") for w in written) or re.search(rf"mkdir -p .*{re.escape(in_app)}(\s|$)", bootstrap)
             assert is_file or is_dir, f"{source} is mounted but neither written by cloud-init nor created by bootstrap"
         for env_file in svc.get("env_file", []):
             assert env_file in written
@@ -431,7 +441,7 @@ def test_compose_validator_rejects_broken_files(previews: dict[str, Preview]) ->
 # ---------------------------------------------------------------------------
 # livekit.yaml
 
-# Go types of the livekit.yaml fields flowstack writes (livekit/livekit v1.8.4, see
+# Go types of the livekit.yaml fields flowstack writes (livekit-server v1.13.5, unchanged since v1.8.4; see
 # generator/livekit.py): yaml.v3 refuses e.g. a quoted "3478" for an int field.
 _INT, _BOOL, _STR = "int", "bool", "str"
 LIVEKIT_TYPES = {
@@ -502,12 +512,17 @@ def test_turn_tcp_port_is_rejected() -> None:
 
 
 def test_known_keys_match_livekit_config_struct() -> None:
-    """Spot checks of KNOWN_KEYS against livekit v1.8.4's yaml tags (see generator/livekit.py)."""
+    """Spot checks of KNOWN_KEYS against livekit-server v1.13.5's yaml tags (see generator/livekit.py);
+    tests/test_livekit_rig.py runs that server on the generated file and on the guide's key."""
     assert "tcp_port" not in KNOWN_KEYS["turn"]
     assert KNOWN_KEYS["turn"] == {
         "enabled", "domain", "cert_file", "key_file", "tls_port", "udp_port",
         "relay_range_start", "relay_range_end", "external_tls",
+        # added after v1.8.4 (TURNConfig in v1.13.5)
+        "bind_addresses", "ttl_seconds", "allow_restricted_peer_cidrs", "deny_peer_cidrs",
     }
+    assert {"tcp_fallback_rtt_threshold", "allow_udp_unstable_fallback", "enable_rtp_stream_restart_detection"} <= KNOWN_KEYS["rtc"]
+    assert {"agents", "trace", "node_stats", "enable_data_tracks", "api", "debug_handler"} <= set(KNOWN_KEYS)
     assert {"udp_port", "tcp_port", "port_range_start", "port_range_end", "use_external_ip", "node_ip"} <= KNOWN_KEYS["rtc"]
     assert KNOWN_KEYS["prometheus"] == {"port", "username", "password"}
     assert {"level", "json", "pion_level"} <= KNOWN_KEYS["logging"]
@@ -546,23 +561,24 @@ def test_bootstrap_script_is_valid_bash_and_idempotent_friendly(previews: dict[s
 
     # The firewall opens the ports first; Docker after; the ready marker only once the
     # app answers its health check.
-    assert line_of(r"^/usr/local/sbin/flowstack-firewall$") < line_of(r"install -y docker.io docker-compose-v2")
+    assert line_of(r"^\"\$ROOT\"'?/usr/local/sbin/flowstack-firewall'?$") < line_of(r"install -y docker.io docker-compose-v2 docker-buildx")
     assert "DPkg::Lock::Timeout" in text  # first boot: apt-daily may hold the lock
     health = line_of(rf"until curl -fsS '?http://127\.0\.0\.1:{c.socket.port}{re.escape(c.socket.health_path)}'? ")
-    ready = line_of(rf"> '?{re.escape(READY_MARKER)}'?$")
+    assert re.search(rf"^READY=\"\$ROOT\"'?{re.escape(READY_MARKER)}'?$", text, flags=re.M)
+    ready = line_of(r'> "\$READY"$')
     assert health < ready
     # Re-runnable: directories with -p, the clone target removed first, systemd enable --now.
     for ln in lines:
         if re.match(r"\s*mkdir ", ln):
             assert " -p " in ln
     if c.socket.git:
-        assert line_of(r"^rm -rf '?/opt/flowstack/app'?$") < line_of(r"^git clone ")
+        assert line_of(r'^rm -rf "\$APP/app"$') < line_of(r"^git clone ")
     else:
         assert "git clone" not in text
     assert "systemctl enable --now flowstack.service" in text
 
 
-@pytest.mark.parametrize("name", ["reference", "turn-tls", "secret-env"])
+@pytest.mark.parametrize("name", ["reference", "turn-via-caddy", "secret-env"])
 def test_firewall_script_is_valid_posix_sh(previews: dict[str, Preview], name: str) -> None:
     path = previews[name].path("/usr/local/sbin/flowstack-firewall")
     assert path.read_text(encoding="utf-8").startswith("#!/bin/sh\n")

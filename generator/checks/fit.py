@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
+import re
 from typing import Any
 
 import yaml
@@ -123,6 +124,7 @@ def _schema_agreement(stack: Stack) -> list[str]:
         have = str(_unquote(variables[name].get("type", "string"))).replace("${", "").replace("}", "")
         if want != have:
             problems.append(f"schema.yaml: {name} has type {spec.get('type')} but variables.tf says {have}")
+    problems += _range_agreement(svars, variables)
     grouped = {v for g in schema.get("variableGroups") or [] for v in g.get("variables") or []}
     for name in grouped - set(svars):
         if name not in variables:
@@ -130,6 +132,21 @@ def _schema_agreement(stack: Stack) -> list[str]:
     for name, body in variables.items():
         if "default" not in body and name not in svars and name not in AUTO_FILLED:
             problems.append(f"variables.tf: {name} has no default and is not in schema.yaml: the console form cannot ask for it")
+    return problems
+
+
+_RANGE = re.compile(r"^\$\{var\.(\w+) >= ([0-9.]+) && var\.\1 <= ([0-9.]+)\}$")
+
+
+def _range_agreement(svars: dict[str, Any], variables: dict[str, dict[str, Any]]) -> list[str]:
+    """The form's minimum/maximum equal the variable's `validation` range (both come from one model)."""
+    problems = []
+    for name, spec in svars.items():
+        checks = (variables.get(name) or {}).get("validation") or []
+        for check in checks if isinstance(checks, list) else [checks]:
+            m = _RANGE.match(str(check.get("condition", "")))
+            if m and (float(m[2]), float(m[3])) != (float(spec.get("minimum", "nan")), float(spec.get("maximum", "nan"))):
+                problems.append(f"schema.yaml: {name} allows {spec.get('minimum')}..{spec.get('maximum')} but variables.tf validates {m[2]}..{m[3]}")
     return problems
 
 

@@ -21,8 +21,9 @@ from ..ports import (
     livekit_needs,
     policy_from_livekit,
 )
+from ..versions import too_old_for_current_clients
 from ..yamlio import load_yaml
-from .report import FAIL, PASS, SKIP, CheckResult
+from .report import FAIL, PASS, SKIP, WARN, CheckResult
 from .stack import Stack
 
 
@@ -82,7 +83,21 @@ def check_livekit_keys(stack: Stack) -> CheckResult:
         hints = {"turn.tcp_port": " (TURN over TCP is turn.tls_port, with turn.domain; LiveKit never reads turn.tcp_port)"}
         return CheckResult("livekit settings", FAIL, "livekit.yaml has keys LiveKit does not read", [
             f"livekit.yaml: {k} is not a LiveKit setting{hints.get(k, '')}; remove it" for k in bad])
+    old = too_old_for_current_clients(_livekit_image(stack))
+    if old:
+        return CheckResult("livekit settings", WARN, "the LiveKit server is too old for current clients", [old])
     return CheckResult("livekit settings", PASS, f"every livekit.yaml key is one LiveKit reads ({len(lk)} top-level keys)")
+
+
+def _livekit_image(stack: Stack) -> str:
+    """The compose file's LiveKit image, or "" (a broken compose file is another check's finding)."""
+    try:
+        compose = load_yaml(stack.written_file(COMPOSE_FILE) or "") or {}
+    except yaml.YAMLError:
+        return ""
+    services = compose.get("services") if isinstance(compose, dict) else None
+    livekit = services.get("livekit") if isinstance(services, dict) else None
+    return str(livekit.get("image", "")) if isinstance(livekit, dict) else ""
 
 
 def _declared_extras(config: StackConfig | None, security_list: list[PortRule]) -> list[PortRule]:

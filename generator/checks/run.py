@@ -17,7 +17,7 @@ from pathlib import Path
 from ..config import load_config
 from ..config_schema import StackConfig
 from ..render import render_stack
-from . import fit, ports, secrets, terraform
+from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov, external_terraform
 from .report import SKIP, CheckResult, Report
 from .stack import Stack
@@ -58,6 +58,7 @@ def validate_files(
         ("always free", lambda: fit.check_always_free(stack, config, allow_paid, on)),
         ("resource manager fit", lambda: fit.check_rm_fit(stack)),
         ("secrets", lambda: secrets.check_secrets(stack, config)),
+        ("deploy notes", lambda: notes.check_notes(stack)),
     ]
     results = []
     for name, fn in checks:

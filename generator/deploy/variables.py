@@ -22,11 +22,13 @@ MASK = "********"
 VARIABLE_EXAMPLES = {
     "ssh_public_key": '"$(cat ~/.ssh/id_ed25519.pub)"',
     "ssh_source_cidr": "203.0.113.7/32",
+    "socket_git_url": "https://github.com/you/your-app.git",
     "alarm_slack_url": "https://hooks.slack.com/services/...",
     "alarm_emails": "ops@example.com",
     "budget_alert_recipients": "ops@example.com",
-    "tls_origin_certificate": '"$(cat origin.pem)"',
-    "tls_origin_private_key": '"$(cat origin-key.pem)"',
+    # Base64, as Resource Manager passes an uploaded file (schema.yaml type: file).
+    "tls_origin_certificate": '"$(base64 -w0 origin.pem)"',
+    "tls_origin_private_key": '"$(base64 -w0 origin-key.pem)"',
 }
 
 def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:

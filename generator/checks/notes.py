@@ -1,0 +1,37 @@
+"""Check 8: what the stack leaves to deploy time or does not prove, said out loud (never a failure).
+
+- A traffic alarm posting to a chat webhook uses OCI Notifications' SLACK protocol. Slack's
+  incoming webhooks are what it documents; a Discord webhook at its ``/slack`` URL takes
+  Slack-format messages, but whether OCI's confirmation and alarm posts work against it is
+  untested here: unverified.
+- A variable with no default that is not a secret or filled in by Resource Manager is a
+  question the form (or ``rm-apply --var``) must answer, e.g. ``socket_git_url`` when the
+  config keeps the example repository.
+
+>>> check_notes(Stack({})).status  # doctest: +SKIP
+'pass'
+"""
+
+from __future__ import annotations
+
+from .report import PASS, WARN, CheckResult
+from .stack import Stack
+
+SLACK_UNVERIFIED = (
+    "traffic alarm webhook: OCI Notifications sends Slack-format messages (protocol SLACK); a Discord "
+    "webhook with /slack appended accepts that format, but OCI -> Discord is untested: unverified"
+)
+
+
+def check_notes(stack: Stack) -> CheckResult:
+    notes: list[str] = []
+    for _f, _type, _name, body in stack.all_blocks("resource"):
+        if str(body.get("protocol", "")).strip('"${}') == "SLACK":
+            notes.append(SLACK_UNVERIFIED)
+    git_url = stack.variables().get("socket_git_url")
+    if git_url is not None and "default" not in git_url:
+        notes.append("socket_git_url has no default (the config gives no app repository, or only the example): "
+                     "the console form requires it, and rm-apply needs --var socket_git_url=https://...")
+    if notes:
+        return CheckResult("deploy notes", WARN, f"{len(notes)} thing(s) to know before deploying", notes)
+    return CheckResult("deploy notes", PASS, "nothing left unverified or unanswered")
