@@ -97,7 +97,9 @@ def test_preview_shows_sslip_names_and_the_sample_app(bare: Path) -> None:
         assert (out / "files/opt/flowstack/sample-app" / name).read_bytes() == data
     compose = yaml.safe_load((out / "files/opt/flowstack/docker-compose.yml").read_text())
     assert compose["services"]["socket"]["build"] == {"context": "/opt/flowstack/sample-app"}
-    assert compose["services"]["socket"]["environment"]["HOST"] == "127.0.0.1"  # only Caddy reaches it
+    # Bridge network: the app listens on the container's interfaces, published on the host's loopback only.
+    assert "HOST" not in compose["services"]["socket"]["environment"]
+    assert compose["services"]["socket"]["ports"] == ["127.0.0.1:3001:3001"]
     assert compose["services"]["caddy"]["env_file"] == ["/opt/flowstack/hostnames.env"]
 
 
@@ -138,8 +140,10 @@ def test_domain_mode_rules(snippet: str, message: str) -> None:
 
 
 def test_caddy_reads_the_names_from_the_environment(tmp_path: Path) -> None:
-    """Real Caddy: the Caddyfile's {$SOCKET_HOST} sites become the derived names at load."""
-    config = parse_config(BARE + "livekit: {turn: {tls_port: 5349}}\n")
+    """Real Caddy: the Caddyfile's {$SOCKET_HOST} sites become the derived names at load.
+
+    (TURN/TLS runs only through layer4 Caddy's caddy.json, filled by the boot step: see below.)"""
+    config = parse_config(BARE)
     path = tmp_path / "Caddyfile"
     path.write_text(render_caddyfile(config))
     env = {**os.environ, "SOCKET_HOST": "socket.198-51-100-9.sslip.io", "LIVEKIT_HOST": "livekit.198-51-100-9.sslip.io",
@@ -147,7 +151,7 @@ def test_caddy_reads_the_names_from_the_environment(tmp_path: Path) -> None:
     done = subprocess.run(["caddy", "adapt", "--config", str(path)], env=env, capture_output=True, text=True, check=True)
     routes = json.loads(done.stdout)["apps"]["http"]["servers"]["srv0"]["routes"]
     hosts = sorted(h for r in routes for m in r["match"] for h in m["host"])
-    assert hosts == ["livekit.198-51-100-9.sslip.io", "socket.198-51-100-9.sslip.io", "turn.198-51-100-9.sslip.io"]
+    assert hosts == ["livekit.198-51-100-9.sslip.io", "socket.198-51-100-9.sslip.io"]
 
 
 # --- the boot step, run for real -------------------------------------------------------------
@@ -179,7 +183,7 @@ class StunServer:
 
 
 def _boot_step(tmp_path: Path, answers: list[str], tls: bool = True) -> subprocess.CompletedProcess[str]:
-    config = parse_config(BARE + ("livekit: {turn: {tls_port: 5349}}\n" if tls else ""))
+    config = parse_config(BARE + ("livekit: {turn: {tls_port: 5349, via_caddy: true}}\n" if tls else ""))
     files = preview_files(config)
     # What cloud-init writes (marks intact), not the preview's simulated boot step.
     written = {e["path"]: e["content"] for e in yaml.safe_load(files["cloud-init.yaml"])["write_files"]}
@@ -211,7 +215,7 @@ def test_boot_step_names_the_server_and_fills_livekit_yaml(tmp_path: Path) -> No
         "PUBLIC_IP=8.8.4.4", "LIVEKIT_HOST=livekit.8-8-4-4.sslip.io", "SOCKET_HOST=socket.8-8-4-4.sslip.io", "TURN_HOST=turn.8-8-4-4.sslip.io"]
     turn = yaml.safe_load((tmp_path / "livekit.yaml").read_text())["turn"]
     assert turn["domain"] == "turn.8-8-4-4.sslip.io"
-    assert turn["cert_file"].endswith("/turn.8-8-4-4.sslip.io/turn.8-8-4-4.sslip.io.crt")
+    assert turn["external_tls"] is True and "cert_file" not in turn  # Caddy terminates TURN/TLS; LiveKit holds no key
     assert oct((tmp_path / "livekit.yaml").stat().st_mode & 0o777) == "0o600"
     assert "__FLOWSTACK_" in (tmp_path / "livekit.yaml.in").read_text()  # pristine copy for a re-run
 
@@ -295,7 +299,7 @@ def test_bare_stacks_server_files_pass_the_real_validators(bare: Path) -> None:
 
 def test_bare_stacks_hcl_is_terraform_fmt_identical(tmp_path: Path) -> None:
     """HashiCorp's formatter (hclwrite as WebAssembly, tools/hclfmt.js), as for the reference."""
-    files = render_stack(parse_config(BARE + "livekit: {turn: {tls_port: 5349}}\n"))
+    files = render_stack(parse_config(BARE + "livekit: {turn: {tls_port: 5349, via_caddy: true}}\n"))
     paths = []
     for name in ("main.tf", "variables.tf", "outputs.tf"):
         (tmp_path / name).write_bytes(files[name])
