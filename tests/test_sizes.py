@@ -23,9 +23,6 @@ DEBT: dict[str, int] = {
     "generator/emulator/server.py": 516,
     "generator/emulator/simulate.py": 602,
     "generator/emulator/simulate.py::plan_job": 131,
-    "generator/emulator/state.py": 691,
-    "generator/emulator/state.py::_resolve_operation": 64,
-    "generator/emulator/state.py::_start_job": 89,
 }
 
 
