@@ -21,8 +21,6 @@ DEBT: dict[str, int] = {
     "generator/emulator/auth.py::write_demo_credentials": 61,
     "generator/emulator/faults.py::validate": 85,
     "generator/emulator/server.py": 516,
-    "generator/emulator/simulate.py": 602,
-    "generator/emulator/simulate.py::plan_job": 131,
 }
 
 
