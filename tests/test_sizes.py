@@ -20,7 +20,6 @@ DEBT: dict[str, int] = {
     "generator/emulator/auth.py::verify_request": 74,
     "generator/emulator/auth.py::write_demo_credentials": 61,
     "generator/emulator/faults.py::validate": 85,
-    "generator/emulator/server.py": 516,
 }
 
 
