@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .. import provider_schema
@@ -40,11 +41,38 @@ def check_syntax(stack: Stack) -> CheckResult:
 
 
 # -- 2. references -------------------------------------------------------
-def check_references(stack: Stack) -> CheckResult:  # noqa: C901 - to split (tests/test_sizes.py DEBT)
-    variables = set(stack.variables())
-    local_names = set(stack.locals())
-    data = {(t, n) for _, t, n, _ in stack.all_blocks("data")}
-    resources = {(t, n) for _, t, n, _ in stack.all_blocks("resource")}
+def check_references(stack: Stack) -> CheckResult:
+    names = _Declared(
+        variables=set(stack.variables()),
+        local_names=set(stack.locals()),
+        data={(t, n) for _, t, n, _ in stack.all_blocks("data")},
+        resources={(t, n) for _, t, n, _ in stack.all_blocks("resource")},
+    )
+    problems, used_vars = _reference_problems(stack, names)
+    for name in sorted(names.variables - used_vars - set(AUTO_FILLED)):
+        problems.append(f"variables.tf: variable {name!r} is declared but never used; remove it or use it")
+    problems += _templatefile_problems(stack)
+    if problems:
+        return CheckResult("references", FAIL, f"{len(problems)} unresolved or unused name(s)", problems)
+    return CheckResult(
+        "references", PASS,
+        f"{len(names.variables)} variables, {len(names.local_names)} locals, {len(names.data)} data sources, "
+        f"{len(names.resources)} resources: all resolve; templatefile() vars match",
+    )
+
+
+@dataclass
+class _Declared:
+    """What a stack declares, for references to resolve against."""
+
+    variables: set[str]
+    local_names: set[str]
+    data: set[tuple[str, str]]
+    resources: set[tuple[str, str]]
+
+
+def _reference_problems(stack: Stack, names: _Declared) -> tuple[list[str], set[str]]:
+    """(one problem per reference that does not resolve, the variables used somewhere)."""
     problems: list[str] = []
     used_vars: set[str] = set()
     for fname, doc in stack.docs.items():
@@ -52,36 +80,33 @@ def check_references(stack: Stack) -> CheckResult:  # noqa: C901 - to split (tes
         in_variables = set(_expressions(doc.get("variable", [])))
         for expr in _expressions(doc):
             for m in _REF.finditer(_strip_strings(expr)):
-                where = f"{fname}:{_line_in(stack.tf[fname], m.group(0))}"
-                if m.group("var"):
-                    name = m.group("var_name")
-                    if expr not in in_variables:
-                        used_vars.add(name)
-                    if name not in variables:
-                        problems.append(f"{where}: var.{name} is not declared{did_you_mean(name, variables)}; add a variable block or fix the name")
-                elif m.group("local"):
-                    name = m.group("local_name")
-                    if name not in local_names:
-                        problems.append(f"{where}: local.{name} is not defined{did_you_mean(name, local_names)}")
-                elif m.group("data_type"):
-                    key = (m.group("data_type"), m.group("data_name"))
-                    if key not in data:
-                        problems.append(f"{where}: data.{key[0]}.{key[1]} is not declared{did_you_mean('.'.join(key), ['.'.join(d) for d in data])}")
-                elif m.group("res_type"):
-                    key = (m.group("res_type"), m.group("res_name"))
-                    if key[0] in ("path", "terraform", "count", "each", "stack"):
-                        continue
-                    if key not in resources:
-                        problems.append(f"{where}: {key[0]}.{key[1]} is not declared{did_you_mean('.'.join(key), ['.'.join(r) for r in resources])}")
-    for name in sorted(variables - used_vars - set(AUTO_FILLED)):
-        problems.append(f"variables.tf: variable {name!r} is declared but never used; remove it or use it")
-    problems += _templatefile_problems(stack)
-    if problems:
-        return CheckResult("references", FAIL, f"{len(problems)} unresolved or unused name(s)", problems)
-    return CheckResult(
-        "references", PASS,
-        f"{len(variables)} variables, {len(local_names)} locals, {len(data)} data sources, {len(resources)} resources: all resolve; templatefile() vars match",
-    )
+                if m.group("var") and expr not in in_variables:
+                    used_vars.add(m.group("var_name"))
+                problem = _unresolved(m, names)
+                if problem:
+                    problems.append(f"{fname}:{_line_in(stack.tf[fname], m.group(0))}: {problem}")
+    return problems, used_vars
+
+
+def _unresolved(m: re.Match[str], names: _Declared) -> str | None:
+    """What is wrong with one reference, or None when it resolves."""
+    if m.group("var"):
+        name = m.group("var_name")
+        if name not in names.variables:
+            return f"var.{name} is not declared{did_you_mean(name, names.variables)}; add a variable block or fix the name"
+    elif m.group("local"):
+        name = m.group("local_name")
+        if name not in names.local_names:
+            return f"local.{name} is not defined{did_you_mean(name, names.local_names)}"
+    elif m.group("data_type"):
+        key = (m.group("data_type"), m.group("data_name"))
+        if key not in names.data:
+            return f"data.{key[0]}.{key[1]} is not declared{did_you_mean('.'.join(key), ['.'.join(d) for d in names.data])}"
+    elif m.group("res_type"):
+        key = (m.group("res_type"), m.group("res_name"))
+        if key[0] not in ("path", "terraform", "count", "each", "stack") and key not in names.resources:
+            return f"{key[0]}.{key[1]} is not declared{did_you_mean('.'.join(key), ['.'.join(r) for r in names.resources])}"
+    return None
 
 
 def _templatefile_problems(stack: Stack) -> list[str]:

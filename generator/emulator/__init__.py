@@ -10,9 +10,15 @@ The ``oci`` SDK and CLI talk to it unchanged when pointed at its URL::
         config, service_endpoint="http://127.0.0.1:8080",
         retry_strategy=oci.retry.NoneRetryStrategy())
 
-Modules: `auth` (signature verification, demo keys), `state` (stacks, jobs, the state
-file), `simulate` (what a Terraform run prints and outputs), `faults` (failure
-injection), `server` (HTTP, routing, JSON), `process` (start-up handshake, stop),
-`run` (the foreground server of `flowstack emulator`), `errors` (its own: a leaf package
-imports nothing else of flowstack).
+Modules, by concern (README's Layout has the table): `errors` (its own: a leaf package
+imports nothing else of flowstack), `auth` (signature verification, demo keys), `faults`
+(failure injection); the state: `records` (API errors, times, etags, views), `store` (the
+state file, lock, lookups), `progress` (jobs move on with the clock), `stacks`, `jobs`
+(``JobsMixin._start_job`` is where a job starts), `operations` (which plan an APPLY
+applies), `state` (`EmulatorState`, put together from them); the made-up Terraform:
+`tfconfig` (the zip's root module), `tfvalues` (OCIDs, addresses, outputs), `loglines`
+(what a run prints), `simulate` (`plan_job`); HTTP: `messages` (Request, Response),
+`routes` (the API's routes and handlers), `admin` (``/_emulator/``), `httpd` (server and
+request handler), `server` (`EmulatorServer.handle`, where every request comes in);
+`process` (start-up handshake, stop), `run` (the foreground server of `flowstack emulator`).
 """

@@ -153,7 +153,7 @@ def body_sha256(body: bytes) -> str:
     return base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
 
 
-def verify_request(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
+def verify_request(
     keys: KeyRing,
     method: str,
     target: str,
@@ -176,8 +176,22 @@ def verify_request(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
         raise AuthError(f'unsupported signature version "{params["version"]}"')
     if params.get("algorithm", "rsa-sha256").lower() != "rsa-sha256":
         raise AuthError(f'unsupported signature algorithm "{params["algorithm"]}"')
+    principal, public_key = _signer(keys, params["keyid"])
+    signed = [h.lower() for h in params["headers"].split()]
+    _check_signed_headers(method, signed)
+    _check_signature(public_key, params["signature"], _signing_string(method, target, headers, signed))
 
-    parts = params["keyid"].split("/")
+    # Checked after the signature, so a forged date cannot slip through.
+    date_header = headers.get("x-date") if "x-date" in signed else headers.get("date")
+    _check_date(date_header or "", time.time() if now is None else now)
+    if method in BODY_METHODS:
+        _check_body(headers, body)
+    return principal
+
+
+def _signer(keys: KeyRing, key_id: str) -> tuple[Principal, rsa.RSAPublicKey]:
+    """Who a keyId names, and the registered public key of its fingerprint."""
+    parts = key_id.split("/")
     if len(parts) != 3 or not all(parts):
         # Session tokens ("ST$...") and instance principals have other keyId shapes;
         # the emulator only knows API keys.
@@ -186,8 +200,11 @@ def verify_request(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
     public_key = keys.get(principal.fingerprint)
     if public_key is None:
         raise AuthError(f"no public key with fingerprint {principal.fingerprint} is registered")
+    return principal, public_key
 
-    signed = [h.lower() for h in params["headers"].split()]
+
+def _check_signed_headers(method: str, signed: list[str]) -> None:
+    """The SDK's headers (and the body's, for POST/PUT/PATCH) must all be signed."""
     required = list(GENERIC_HEADERS)
     required.append("date" if "date" in signed or "x-date" not in signed else "x-date")
     if method in BODY_METHODS:
@@ -196,6 +213,8 @@ def verify_request(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
     if missing:
         raise AuthError(f"these headers must be signed: {', '.join(missing)}")
 
+
+def _signing_string(method: str, target: str, headers: Mapping[str, str], signed: list[str]) -> bytes:
     lines = []
     for name in signed:
         if name == "(request-target)":
@@ -205,10 +224,12 @@ def verify_request(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
         if value is None:
             raise AuthError(f'signed header "{name}" is missing from the request')
         lines.append(f"{name}: {value}")
-    signing_string = "\n".join(lines).encode("utf-8")
+    return "\n".join(lines).encode("utf-8")
 
+
+def _check_signature(public_key: rsa.RSAPublicKey, encoded: str, signing_string: bytes) -> None:
     try:
-        signature = base64.b64decode(params["signature"], validate=True)
+        signature = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise AuthError("signature is not valid base64") from exc
     try:
@@ -216,17 +237,14 @@ def verify_request(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
     except InvalidSignature as exc:
         raise AuthError("the signature does not match the request and key") from exc
 
-    # Checked after the signature, so a forged date cannot slip through.
-    date_header = headers.get("x-date") if "x-date" in signed else headers.get("date")
-    _check_date(date_header or "", time.time() if now is None else now)
 
-    if method in BODY_METHODS:
-        declared = headers.get("content-length", "")
-        if declared.strip() != str(len(body)):
-            raise AuthError(f"content-length {declared!r} does not match the body ({len(body)} bytes)")
-        if headers.get("x-content-sha256", "") != body_sha256(body):
-            raise AuthError("x-content-sha256 does not match the body")
-    return principal
+def _check_body(headers: Mapping[str, str], body: bytes) -> None:
+    """A signed body's content-length and x-content-sha256 must match what arrived."""
+    declared = headers.get("content-length", "")
+    if declared.strip() != str(len(body)):
+        raise AuthError(f"content-length {declared!r} does not match the body ({len(body)} bytes)")
+    if headers.get("x-content-sha256", "") != body_sha256(body):
+        raise AuthError("x-content-sha256 does not match the body")
 
 
 def _check_date(value: str, now: float) -> None:
@@ -268,6 +286,25 @@ class DemoCredentials:
         }
 
 
+def _write_key_pair(key_file: Path, public_key_file: Path) -> str:
+    """A new 2048-bit RSA key (private PEM mode 0600, public PEM); returns its fingerprint."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)  # the OCI CLI warns about key files others can read
+    public_key_file.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return fingerprint_of(key.public_key())
+
+
 def write_demo_credentials(
     directory: str | Path,
     *,
@@ -287,23 +324,9 @@ def write_demo_credentials(
     # Absolute: the config file is read from other working directories.
     directory = Path(directory).expanduser().resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = directory / f"{name}_api_key.pem"
     public_key_file = directory / f"{name}_api_key_public.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)  # the OCI CLI warns about key files others can read
-    public_key_file.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    fingerprint = fingerprint_of(key.public_key())
+    fingerprint = _write_key_pair(key_file, public_key_file)
     tag = hashlib.sha256(fingerprint.encode()).hexdigest()[:52]
     tenancy = f"ocid1.tenancy.oc1..aaaaaaaa{tag}"
     user = f"ocid1.user.oc1..aaaaaaaa{tag[::-1]}"

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +185,7 @@ class FaultSpec:
             return {f: rule[f] for f in fields}
 
 
-def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:  # noqa: C901 - to split (tests/test_sizes.py DEBT)
+def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
     """Check a faults spec and return it normalised (rules as lists, defaults filled)."""
     if not isinstance(spec, Mapping):
         raise FaultsError(source, "a faults spec must be a mapping", value=spec)
@@ -193,9 +193,23 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
     if unknown:
         raise FaultsError(source, "unknown fault", field=unknown[0], expected=", ".join(sorted(_KEYS)))
     out: dict[str, Any] = {}
-
     if "job_seconds" in spec:
         out["job_seconds"] = _number(spec["job_seconds"], source, "job_seconds")
+    out.update(_capacity(spec, source))
+    for key in ("status_429", "status_500"):
+        if spec.get(key) is not None:
+            normalised = _http_rules(spec[key], source, key)
+            if normalised:
+                out[key] = normalised
+    for key, check in _JOB_RULES.items():
+        if spec.get(key) is not None:
+            out[key] = check(spec[key], source)
+    return out
+
+
+def _capacity(spec: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``capacity_fail_ads``, ``capacity_fail_count`` and ``ad_variable``, as given."""
+    out: dict[str, Any] = {}
     if spec.get("capacity_fail_ads") is not None:
         ads = spec["capacity_fail_ads"]
         if isinstance(ads, int):
@@ -209,67 +223,80 @@ def validate(spec: Mapping[str, Any], source: str = "faults") -> dict[str, Any]:
         if not isinstance(spec["ad_variable"], str) or not spec["ad_variable"]:
             raise FaultsError(source, "must be a variable name", field="ad_variable", value=spec["ad_variable"])
         out["ad_variable"] = spec["ad_variable"]
-
-    for key in ("status_429", "status_500"):
-        if spec.get(key) is None:
-            continue
-        rules = spec[key] if isinstance(spec[key], list) else [spec[key]]
-        normalised = []
-        for i, rule in enumerate(rules):
-            field = f"{key}[{i}]" if isinstance(spec[key], list) else key
-            if not isinstance(rule, Mapping):
-                raise FaultsError(source, "must be a mapping", field=field, value=rule)
-            extra = set(rule) - {"path_prefix", "method", "count"}
-            if extra:
-                raise FaultsError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected="path_prefix, method, count")
-            method = rule.get("method")
-            if method is not None and (not isinstance(method, str) or method.upper() not in {"GET", "POST", "PUT", "DELETE"}):
-                raise FaultsError(source, "unknown HTTP method", field=f"{field}.method", value=method)
-            normalised.append(
-                {
-                    "path_prefix": str(rule.get("path_prefix") or ""),
-                    "method": method.upper() if method else None,
-                    "count": _count(rule.get("count", 1), source, f"{field}.count"),
-                }
-            )
-        if normalised:
-            out[key] = normalised
-
-    if spec.get("fail_next") is not None:
-        rule = _one_shot(spec["fail_next"], source, "fail_next", {"operation", "code", "message", "count"})
-        rule["code"] = str(rule.get("code") or "TERRAFORM_EXECUTION_ERROR")
-        rule["message"] = str(rule.get("message") or "Error: the emulator was told to fail this job")
-        out["fail_next"] = rule
-    if spec.get("slow_next") is not None:
-        rule = _one_shot(spec["slow_next"], source, "slow_next", {"operation", "seconds", "count"})
-        if "seconds" not in rule:
-            raise FaultsError(source, "needs seconds", field="slow_next.seconds")
-        rule["seconds"] = _number(rule["seconds"], source, "slow_next.seconds")
-        out["slow_next"] = rule
-    if spec.get("running_job") is not None:
-        rule = spec["running_job"]
-        if not isinstance(rule, Mapping):
-            raise FaultsError(source, "must be a mapping", field="running_job", value=rule)
-        extra = set(rule) - {"operation", "seconds", "stack_id"}
-        if extra:
-            raise FaultsError(source, "unknown key", field=f"running_job.{sorted(extra)[0]}", expected="operation, seconds, stack_id")
-        operation = str(rule.get("operation") or "APPLY").upper()
-        if operation not in OPERATIONS:
-            raise FaultsError(source, "unknown operation", field="running_job.operation", value=operation, expected="PLAN, APPLY or DESTROY")
-        out["running_job"] = {
-            "operation": operation,
-            "seconds": _number(rule.get("seconds", 10), source, "running_job.seconds"),
-            "stack_id": rule.get("stack_id") or None,
-        }
-    if spec.get("replace_instance_next") is not None:
-        rule = spec["replace_instance_next"]
-        if not isinstance(rule, Mapping):
-            raise FaultsError(source, "must be a mapping", field="replace_instance_next", value=rule)
-        extra = set(rule) - {"count"}
-        if extra:
-            raise FaultsError(source, "unknown key", field=f"replace_instance_next.{sorted(extra)[0]}", expected="count")
-        out["replace_instance_next"] = {"count": _count(rule.get("count", 1), source, "replace_instance_next.count")}
     return out
+
+
+def _http_rules(value: Any, source: str, key: str) -> list[dict[str, Any]]:
+    """``status_429`` / ``status_500``: one rule or a list of them."""
+    rules = value if isinstance(value, list) else [value]
+    normalised = []
+    for i, rule in enumerate(rules):
+        field = f"{key}[{i}]" if isinstance(value, list) else key
+        if not isinstance(rule, Mapping):
+            raise FaultsError(source, "must be a mapping", field=field, value=rule)
+        extra = set(rule) - {"path_prefix", "method", "count"}
+        if extra:
+            raise FaultsError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected="path_prefix, method, count")
+        method = rule.get("method")
+        if method is not None and (not isinstance(method, str) or method.upper() not in {"GET", "POST", "PUT", "DELETE"}):
+            raise FaultsError(source, "unknown HTTP method", field=f"{field}.method", value=method)
+        normalised.append(
+            {
+                "path_prefix": str(rule.get("path_prefix") or ""),
+                "method": method.upper() if method else None,
+                "count": _count(rule.get("count", 1), source, f"{field}.count"),
+            }
+        )
+    return normalised
+
+
+def _fail_next(value: Any, source: str) -> dict[str, Any]:
+    rule = _one_shot(value, source, "fail_next", {"operation", "code", "message", "count"})
+    rule["code"] = str(rule.get("code") or "TERRAFORM_EXECUTION_ERROR")
+    rule["message"] = str(rule.get("message") or "Error: the emulator was told to fail this job")
+    return rule
+
+
+def _slow_next(value: Any, source: str) -> dict[str, Any]:
+    rule = _one_shot(value, source, "slow_next", {"operation", "seconds", "count"})
+    if "seconds" not in rule:
+        raise FaultsError(source, "needs seconds", field="slow_next.seconds")
+    rule["seconds"] = _number(rule["seconds"], source, "slow_next.seconds")
+    return rule
+
+
+def _running_job(rule: Any, source: str) -> dict[str, Any]:
+    _check_keys(rule, source, "running_job", {"operation", "seconds", "stack_id"}, "operation, seconds, stack_id")
+    operation = str(rule.get("operation") or "APPLY").upper()
+    if operation not in OPERATIONS:
+        raise FaultsError(source, "unknown operation", field="running_job.operation", value=operation, expected="PLAN, APPLY or DESTROY")
+    return {
+        "operation": operation,
+        "seconds": _number(rule.get("seconds", 10), source, "running_job.seconds"),
+        "stack_id": rule.get("stack_id") or None,
+    }
+
+
+def _replace_instance_next(rule: Any, source: str) -> dict[str, Any]:
+    _check_keys(rule, source, "replace_instance_next", {"count"}, "count")
+    return {"count": _count(rule.get("count", 1), source, "replace_instance_next.count")}
+
+
+def _check_keys(rule: Any, source: str, field: str, allowed: set[str], expected: str) -> None:
+    if not isinstance(rule, Mapping):
+        raise FaultsError(source, "must be a mapping", field=field, value=rule)
+    extra = set(rule) - allowed
+    if extra:
+        raise FaultsError(source, "unknown key", field=f"{field}.{sorted(extra)[0]}", expected=expected)
+
+
+# The faults that change new jobs, checked in this order.
+_JOB_RULES: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+    "fail_next": _fail_next,
+    "slow_next": _slow_next,
+    "running_job": _running_job,
+    "replace_instance_next": _replace_instance_next,
+}
 
 
 def _one_shot(rule: Any, source: str, field: str, allowed: set[str]) -> dict[str, Any]:
