@@ -20,7 +20,6 @@ Routes::
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import mql
+from .admin import is_loopback
 from .auth import AuthError, KeyRing, verify_request
 from .errors import EmulatorError
 from .faults import FaultSpec
@@ -192,7 +192,7 @@ class CloudEmulator(EmulatorServer):
             return error_response(exc.status, exc.code, exc.message)
 
     def _metrics_admin(self, method: str, body: bytes, client: str) -> Response:
-        if not ipaddress.ip_address(client.split("%")[0]).is_loopback:
+        if not is_loopback(client):  # the one loopback rule of the admin endpoints
             return error_response(403, "NotAllowed", "the emulator's admin endpoints answer loopback clients only")
         if method == "POST":
             try:
