@@ -96,7 +96,7 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
     out = tmp_path / "preview"
     r = CliRunner().invoke(cli, ["preview", str(root / "stacks" / "flowspace.yaml"), "--sample", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != ".flowstack-output")
     assert files == [
         "cloud-init.yaml",
         "files/etc/systemd/system/flowstack.service",
