@@ -1,4 +1,4 @@
-"""Resource Manager commands: rm-apply, rm-plan, rm-destroy, rm-status, rm-logs, rm-outputs.
+"""Resource Manager commands: rm-apply, rm-dedupe, rm-plan, rm-destroy, rm-status, rm-logs, rm-outputs.
 
 Each parses options, calls the deploy library and prints; `_RmConsole` is the terminal
 view of a job (log lines on stdout, notes and the status line on stderr).
@@ -354,4 +354,27 @@ def rm_outputs_command(**opts: Any) -> None:
         _rm_print_outputs(outputs, opts["show_sensitive"])
 
 
-COMMANDS = (rm_apply_command, rm_plan_command, rm_destroy_command, rm_status_command, rm_logs_command, rm_outputs_command)
+@click.command("rm-dedupe")
+@_rm_common
+def rm_dedupe_command(**opts: Any) -> None:
+    """Repair a compartment holding several stacks for CONFIG (e.g. from two runs started at once).
+
+    Keeps the stack that has jobs (or the oldest) and deletes the duplicates that never ran one;
+    refuses, naming them, when more than one has jobs.
+
+    \b
+    Example:
+      flowstack rm-dedupe stacks/flowspace.yaml
+    """
+    name = _rm_stack_name(opts["config_path"])
+    deployer, compartment = _rm_session(opts, _RmConsole(True))
+    kept, deleted = deployer.dedupe(name, compartment)
+    if opts["as_json"]:
+        click.echo(_rm_dumps({"kept": kept.id, "deleted": deleted}))
+    elif deleted:
+        click.echo(f"Kept stack {name} ({kept.id}); deleted the empty duplicate(s) {', '.join(deleted)}")
+    else:
+        click.echo(f"Stack {name} ({kept.id}) has no duplicates")
+
+
+COMMANDS = (rm_apply_command, rm_dedupe_command, rm_plan_command, rm_destroy_command, rm_status_command, rm_logs_command, rm_outputs_command)
