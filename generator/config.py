@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .config_schema import StackConfig
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 from .ports import LiveKitSettingsError, find_collision
+from .yamlguard import check_bounded
 
 
 def load_config(path: str | Path) -> StackConfig:
@@ -41,6 +42,7 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     """Validate config text; ``source`` names it in error messages."""
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise ConfigError(source, "the config file is empty", expected="a mapping with at least name, domains and socket (see `flowstack init`)")
+    check_bounded(text, source)  # before anything walks the tree: alias bombs, deep nesting
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_duplicate_keys(node)

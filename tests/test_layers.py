@@ -22,7 +22,7 @@ PKG = Path(__file__).resolve().parent.parent / "generator"
 # listed before it.
 LAYERS: list[tuple[str, list[str]]] = [
     ("shared", ["errors", "contract", "hcl", "yamlio", "templating", "limits", "prices", "swap", "files", "provider_schema"]),
-    ("config schema", ["config_schema"]),
+    ("config schema", ["yamlguard", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["config"]),
     ("variables", ["model"]),
