@@ -52,6 +52,12 @@ class _Model(BaseModel):
     def _no_marker(cls, v: Any) -> Any:
         if isinstance(v, str) and PLACEHOLDER_MARK in v:
             raise ValueError(f"must not contain the reserved text {PLACEHOLDER_MARK!r}")
+        # Mappings and lists of text (env, tags, e-mail lists): name the entry that holds it.
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        for key, item in items:
+            for part in (key, item):
+                if isinstance(part, str) and PLACEHOLDER_MARK in part:
+                    raise ValueError(f"entry {key!r} must not contain the reserved text {PLACEHOLDER_MARK!r}")
         return v
 
 

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table"]),
-    ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.stackcreate", "deploy.rm", "deploy.workflow"]),
+    ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.stackcreate", "deploy.endpoint", "deploy.rm", "deploy.workflow"]),
     ("cli", ["cli.root", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.emulator", "cli", "cli.__main__"]),
 ]
 # Imports inside functions that are allowed, each with its reason.

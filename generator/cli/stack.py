@@ -30,7 +30,8 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     for item in value:
         name, sep, val = item.partition("=")
         if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", ctx=ctx, param=param)
+            # Never repeated: a value typed without its name may be a secret.
+            raise click.BadParameter("expected NAME=VALUE, got an argument without a name and '=' (not repeated here: it may be a secret)", ctx=ctx, param=param)
         out[name] = val
     return out
 

@@ -30,6 +30,7 @@ from ..errors import (
     Throttled,
 )
 from . import policy, stackcreate
+from .endpoint import check_endpoint
 from .following import JobFollower
 from .ociauth import first_line as _first_line
 from .results import OPERATIONS, DeployResult, Hooks, JobResult, JobStatus, LogLine, Output, PollSettings, RetrySettings, StackRef
@@ -66,7 +67,7 @@ class Deployer:
         timeout: float | tuple[float, float] = (10.0, 60.0),
     ) -> None:
         self.config = config
-        self.endpoint = endpoint
+        self.endpoint = check_endpoint(endpoint) if endpoint is not None else None
         self.hooks = hooks or Hooks()
         self.poll = poll or self.default_poll
         self.retry = retry or RetrySettings()
