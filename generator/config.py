@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .config_schema import StackConfig
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
+from .inputguard import findings
 from .ports import LiveKitSettingsError, find_collision
 from .yamlguard import check_bounded
 
@@ -60,6 +61,8 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     except ValidationError as exc:
         raise _to_config_error(exc, source, node) from None
     _check_ports(config, source, node)
+    for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/inputguard.py)
+        raise ConfigError(source, f.problem, field=".".join(map(str, f.loc)), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
     return config
 
 

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .contract import PLACEHOLDER_MARK
 
@@ -42,10 +42,22 @@ def _check_port(v: int) -> int:
 Port = Annotated[int, AfterValidator(_check_port)]
 
 
+def _takes_bool(annotation: Any) -> bool:
+    return annotation is bool or any(_takes_bool(a) for a in getattr(annotation, "__args__", ()) or ())
+
+
 class _Model(BaseModel):
     # No whitespace stripping: user text (tags, reasons) must arrive exactly as written;
     # fields with a format (host names, URLs) refuse stray spaces through their patterns.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads true as 1: `port: true` would open port 1.
+        if isinstance(v, bool) and info.field_name and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"{str(v).lower()} is a yes/no value, not a number or text")
+        return v
 
     @field_validator("*", mode="before")
     @classmethod

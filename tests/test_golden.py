@@ -30,13 +30,13 @@ VARIANT_SHA256 = {
     "tls-internal": "5f99890228837b413978bd09746ddf3ad2571f4bd5c3a632660119673913295c",
     "tls-cloudflare-origin": "64c2244576a45f755185bc6af022feb7274258c7e76649c40beef0542c3ca632",
     "socket-image": "710767bb6b0794bd2b8e906e2195a5d6a1bb55e61504f2857789d5e6573c6a67",
-    "turn-tls": "bbd6c95efd1dfc334ed2276db4989caa22e8e4089b1c4b556125078c6efbb4cb",
+    "turn-tls": "9959ac494d2ce3ee722cb4181ee07b68e55e1ab92cf29b449e80bab10b13d2ab",
     "turn-tls-internal": "f029169074b6584d4422eca2218623e7e6ef206e6eda65054ef59b49d51fe87a",
     "turn-tls-cloudflare-origin": "ca74d0e45144e0582c7ff5ecd6d2a1c60bc42b1020ead0e6ea7ac59aee1ca81c",
     "turn-via-caddy": "e819267e29a230a522e9556d904c52d547330b138551231c89eaa65cdbce3eba",
     "turn-via-caddy-cloudflare-origin": "706f4618dd6fcad06a0f502bad37e8a6ece0d1f5a5eb0a4232b83a707099fac5",
     "turn-via-caddy-internal": "6a878f3ab24dfe73d653776d877ab8187f4adedbc20b2237db011c2827dfeb26",
-    "secret-env": "1f1de3f15ea508549abc4af7cf8414a6ca74c50deb9d769e2d6f0ba095dcae97",
+    "secret-env": "b8e3c7d6cb8e367121aa6136a68e728cf2fd2f2f89c2fc91f6b7994c30ec056d",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -44,13 +44,13 @@ PREVIEW_SHA256 = {
     "tls-internal": "f8aa1d909a5d721aa05b9dbc8f700f2b983783982a32fbffd17b705caf7850fa",
     "tls-cloudflare-origin": "b5d433cd4dcf66b9accae3aefc1a1d5fd52386082a7110201a6c06fca078c03b",
     "socket-image": "22d09e0889d041837edecbf3536ceeb24c7ffadbc39c765bb48fcbd54c231cd4",
-    "turn-tls": "1e757c1a143f1ecc5a2e20cc89e6af84332806b12f960c124691a1bdf58a7f28",
+    "turn-tls": "9d90095595f1957fd6b345755da098bf692111099147ee0c8439ec18daf6fda0",
     "turn-tls-internal": "5892a184ef7a0c163258ecfcc119d16514ea6bdfef0e01f4e00d397d97282463",
     "turn-tls-cloudflare-origin": "d36b69cc2a2df77578f5d9dbc8046ec7c30b09d941ee27bead8b02c1e77b7eae",
     "turn-via-caddy": "ce02d132c0d598f258afdf5654c9b1006913dfd2299231a2c65a1c76f46f8938",
     "turn-via-caddy-cloudflare-origin": "b1831a7ba9c61ce8743aa9bc424c0efaaa1ad0053e7672f276a6e6277e8cbbd3",
     "turn-via-caddy-internal": "e4624852c2f091d61b5461922cc2be9ebd22df941b7f8a5d03c1a2960cee3e60",
-    "secret-env": "95f64b3a45bd00cf6a3d7cffbbae27de5fba6c7b80981a1493dc979df27b87a8",
+    "secret-env": "c0b185bd6f1b4cbb89c1f21de9e324b562042c3d184c1f48e13a6aa1dff419e3",
 }
 ALERT_SHA256 = {
     "budget": "a4b8e7caafb339434f7b8f83dbc9ee88b67ecb157f7d06bbe7f5fd846abc0d0d",

@@ -21,10 +21,10 @@ PKG = Path(__file__).resolve().parent.parent / "generator"
 # Lowest first. A module may import from layers below it and from modules of its own layer
 # listed before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("shared", ["errors", "contract", "hcl", "yamlio", "templating", "limits", "prices", "swap", "files", "provider_schema"]),
+    ("shared", ["errors", "contract", "hcl", "yamlio", "caddyquote", "templating", "limits", "prices", "swap", "files", "provider_schema"]),
     ("config schema", ["yamlguard", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
-    ("config loading", ["config"]),
+    ("config loading", ["inputguard", "config"]),
     ("variables", ["model"]),
     ("artefacts", ["server", "schema_form"]),
     ("render", ["render"]),
