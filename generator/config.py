@@ -179,7 +179,9 @@ _EXPECTED = {
 
 
 def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) -> ConfigError:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the right one "missing": report the misspelling, with did-you-mean.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(p for p in err["loc"])
     etype = err["type"]
     # Errors from a model_validator carry the model's own loc; field errors carry the field's.
@@ -223,7 +225,7 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
         expected, msg = msg.replace("Input should be ", "a number "), "out of range"
     if etype.startswith("ip_v4"):
         msg = "not a valid IPv4 CIDR"
-    if isinstance(value, dict) and field and etype in ("value_error", "assertion_error"):
+    if isinstance(value, dict) and etype in ("value_error", "assertion_error"):
         value = None  # a whole section: the message says what is wrong with it
     return ConfigError(source, msg, field=field, value=value, expected=expected, line=line)
 

@@ -75,6 +75,11 @@ def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
         raise click.BadParameter(str(exc).removeprefix("--var: ")) from None
 
 
+# Two hours: a first APPLY with capacity retries takes well under one; past that something is stuck.
+_timeout_option = click.option("--timeout", "follow_timeout", type=click.FloatRange(min=1), default=7200.0, show_default=True,
+                               metavar="SECONDS", help="Stop following a job after this long (it keeps running; "
+                               "the message says how to follow it again).")
+
 _var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_rm_vars,
                            help="Set a stack variable (repeatable); earlier values on the stack are kept.")
 
@@ -97,7 +102,8 @@ def _rm_session(opts: dict, console: _RmConsole, **deployer_kwargs: Any) -> tupl
     """The deployer and compartment for this run's OCI options."""
     config, signer = ociauth.load_oci_config(opts["oci_config_file"], opts["profile"], opts["auth"])
     compartment = ociauth.resolve_compartment(config, opts["compartment"])
-    deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(), **deployer_kwargs)
+    deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(),
+                           follow_timeout=opts.get("follow_timeout", 7200.0), **deployer_kwargs)
     return deployer, compartment
 
 
@@ -203,6 +209,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
 
 @click.command("rm-apply")
 @_rm_common
+@_timeout_option
 @_var_option
 @click.option("--auto-approve", is_flag=True, help="Apply the plan without asking.")
 @click.option("--allow-replace", is_flag=True,
@@ -231,6 +238,7 @@ def rm_apply_command(**opts: Any) -> None:
 
 @click.command("rm-plan")
 @_rm_common
+@_timeout_option
 @_var_option
 @_rm_command
 def rm_plan_command(**opts: Any) -> None:
@@ -245,6 +253,7 @@ def rm_plan_command(**opts: Any) -> None:
 
 @click.command("rm-destroy")
 @_rm_common
+@_timeout_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_rm_command
 def rm_destroy_command(**opts: Any) -> None:
@@ -279,6 +288,7 @@ def _rm_job_json(job: results.JobResult) -> dict:
 
 @click.command("rm-status")
 @_rm_common
+@_timeout_option
 @click.argument("job_id", metavar="[JOB]", required=False)
 @click.option("--follow", is_flag=True, help="Stream the job's logs until it ends; exit non-zero if it fails.")
 @_rm_command

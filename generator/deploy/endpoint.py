@@ -1,4 +1,5 @@
-"""Checking a ``--endpoint`` URL before the SDK sees it (the SDK's own errors are tracebacks).
+"""Checking a ``--endpoint`` URL before the SDK sees it (the SDK's own errors are tracebacks),
+and telling a skewed clock from a bad key when the service answers 401.
 
 >>> check_endpoint("http://127.0.0.1:8080/")
 'http://127.0.0.1:8080'
@@ -10,6 +11,7 @@ generator.errors.OciConfigError: --endpoint 'ftp://x': the scheme must be http o
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -48,3 +50,35 @@ def check_endpoint(url: str) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise bad("an endpoint has no user, query or fragment")
     return url.rstrip("/")
+
+
+# OCI refuses a signed request whose date is more than five minutes from its clock.
+MAX_SKEW_SECONDS = 300
+
+
+def clock_skew(headers: object, now: float) -> float | None:
+    """Seconds this machine's clock is ahead of the service's (negative: behind), from a response's Date header.
+
+    >>> clock_skew({"date": "Tue, 01 Dec 2026 22:00:00 GMT"}, 1796162400.0 + 600)
+    600.0
+    """
+    getter = getattr(headers, "get", None)
+    value = getter("date") or getter("Date") if getter else None
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return now - when.timestamp()
+
+
+def request_clock() -> float:
+    """The time this machine writes into a request's date header (how the SDK's signer reads the clock)."""
+    return email.utils.parsedate_to_datetime(email.utils.formatdate(usegmt=True)).timestamp()
+
+
+def skew_message(what: str, skew: float) -> str:
+    direction = "ahead of" if skew > 0 else "behind"
+    return (f"the service refused the request ({what}) because this machine's clock is {abs(skew):.0f} s {direction} its own "
+            f"(OCI allows {MAX_SKEW_SECONDS // 60} minutes): set the clock, e.g. `sudo timedatectl set-ntp true`")

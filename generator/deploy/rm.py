@@ -30,7 +30,7 @@ from ..errors import (
     Throttled,
 )
 from . import policy, stackcreate
-from .endpoint import check_endpoint
+from .endpoint import MAX_SKEW_SECONDS, check_endpoint, clock_skew, request_clock, skew_message
 from .following import JobFollower
 from .ociauth import first_line as _first_line
 from .results import OPERATIONS, DeployResult, Hooks, JobResult, JobStatus, LogLine, Output, PollSettings, RetrySettings, StackRef
@@ -65,6 +65,7 @@ class Deployer:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         timeout: float | tuple[float, float] = (10.0, 60.0),
+        follow_timeout: float = 7200.0,
     ) -> None:
         self.config = config
         self.endpoint = check_endpoint(endpoint) if endpoint is not None else None
@@ -73,6 +74,8 @@ class Deployer:
         self.retry = retry or RetrySettings()
         self.sleep = sleep
         self.clock = clock
+        # How long `follow` waits for one job before handing back its id (the job keeps running).
+        self.follow_timeout = follow_timeout
         self.source = config.get("_flowstack_source", "the OCI config")
         sdk_config = {k: v for k, v in config.items() if not k.startswith("_flowstack")}
         if not sdk_config.get("region"):
@@ -123,6 +126,9 @@ class Deployer:
 
     def _service_error(self, what: str, exc: Any, conflict_stack: str | None) -> Exception:
         status, code, message = exc.status, exc.code, (exc.message or "").strip()
+        skew = clock_skew(getattr(exc, "headers", None), request_clock()) if status == 401 else None
+        if skew is not None and abs(skew) > MAX_SKEW_SECONDS:
+            return OciConfigError(skew_message(what, skew))
         if status == 401:
             return OciConfigError(
                 f"the service rejected the request signature ({what}): check the fingerprint and key for {self.source}"
