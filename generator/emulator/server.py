@@ -8,13 +8,12 @@ the ``opc-next-page`` header; errors are ``{"code", "message"}``.  Field names a
 camelCase names of the SDK's ``oci.resource_manager.models``, which silently drops any
 field it does not know.
 
-Admin endpoints (unsigned, loopback clients only): ``GET|POST /_emulator/faults``,
+Admin endpoints (unsigned, loopback clients only, no browser cross-origin requests: see limits): ``GET|POST /_emulator/faults``,
 ``GET|DELETE /_emulator/stats``, ``GET /_emulator/health``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import socket
@@ -32,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .auth import AuthError, KeyRing, Principal, verify_request
 from .errors import EmulatorError
 from .faults import FaultSpec
+from .limits import admin_request_problem, is_loopback, parse_json
 from .state import (
     JOB_SUMMARY_FIELDS,
     STACK_SUMMARY_FIELDS,
@@ -83,7 +83,7 @@ class Request:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body.decode("utf-8") or "null")
+            return parse_json(self.body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ApiError(400, "CannotParseRequest", f"the body is not valid JSON ({exc})") from exc
 
@@ -379,6 +379,9 @@ class EmulatorServer:
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
         if path.startswith("/_emulator/"):
+            problem = admin_request_problem(method, headers)
+            if problem:
+                return error_response(403, "NotAllowed", f"the admin endpoints refuse {problem}")
             return self._admin(method, path, body, client)
 
         template, handler, params = match_route(method, path)
@@ -414,11 +417,7 @@ class EmulatorServer:
             return error_response(exc.status, exc.code, exc.message)
 
     def _admin(self, method: str, path: str, body: bytes, client: str) -> Response:
-        try:
-            loopback = ipaddress.ip_address(client.split("%")[0]).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
+        if not is_loopback(client):
             return error_response(403, "NotAllowed", "the emulator's admin endpoints answer loopback clients only")
         if path == "/_emulator/health" and method == "GET":
             return json_response(200, {"ok": True, "fingerprints": self.keys.fingerprints})
@@ -433,7 +432,7 @@ class EmulatorServer:
                 return json_response(200, self.state.faults.to_dict())
             if method == "POST":
                 try:
-                    spec = json.loads(body.decode("utf-8") or "{}")
+                    spec = parse_json(body, "{}")
                     return json_response(200, self.state.set_faults(spec, source="POST /_emulator/faults"))
                 except (UnicodeDecodeError, ValueError) as exc:
                     # FaultsError is a ValueError too: its message names the bad field.

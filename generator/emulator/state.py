@@ -15,7 +15,6 @@ names start with ``_``; those never leave the emulator.
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import hashlib
 import json
@@ -33,6 +32,7 @@ from . import simulate
 from .auth import Principal
 from .errors import EmulatorError
 from .faults import FaultSpec
+from .limits import LimitError, decode_zip
 
 STATE_VERSION = 1
 ACTIVE_JOB_STATES = ("ACCEPTED", "IN_PROGRESS", "CANCELING")
@@ -267,10 +267,10 @@ class EmulatorState:
             if require_zip:
                 raise ApiError(400, "MissingParameter", "configSource.zipFileBase64Encoded is required")
         else:
-            try:
-                digest = self._store_blob(base64.b64decode(encoded, validate=True))
-            except (binascii.Error, ValueError, TypeError) as exc:
-                raise invalid("configSource.zipFileBase64Encoded is not valid base64") from exc
+            try:  # base64, and no zip bomb: refused before any job inflates it
+                digest = self._store_blob(decode_zip(encoded))
+            except LimitError as exc:
+                raise invalid(f"configSource.zipFileBase64Encoded {exc}") from None
         working_dir = source.get("workingDirectory")
         if working_dir is not None and not isinstance(working_dir, str):
             raise invalid("configSource.workingDirectory must be a string")
