@@ -63,6 +63,16 @@ def test_preview_b64_var_not_base64(tmp_path: Path, value: str) -> None:
     assert r.output.startswith("Error: --var socket_secret_env_b64: not base64") and value.strip() not in r.output.replace("base64", "")
 
 
+@pytest.mark.parametrize("secret", ["hunter2-secret-value", "ghp_abcdefabcdefabcdefabcdefabcdefabcdef", "=startswithequals"[1:]])
+@pytest.mark.parametrize("command", ["preview", "rm-plan"])
+def test_var_without_equals_is_not_echoed(tmp_path: Path, secret: str, command: str) -> None:
+    """A value typed without NAME= may be a secret: the usage error must not repeat it."""
+    args = [command, str(ROOT / "stacks" / "flowspace.yaml"), "--var", secret]
+    args += ["--sample", "-o", str(tmp_path / "p")] if command == "preview" else []
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "NAME=VALUE" in r.output and secret not in r.output, r.output
+
+
 @pytest.mark.parametrize("where", ["env-value", "env-key-value", "tags", "description", "budget-recipient"])
 def test_placeholder_mark_names_the_field(tmp_path: Path, where: str) -> None:
     base = (ROOT / "stacks" / "flowspace.yaml").read_text()
