@@ -21,7 +21,7 @@ from .config_schema import StackConfig
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 from .inputguard import findings
 from .ports import LiveKitSettingsError, find_collision
-from .yamlguard import check_bounded
+from .yamlguard import MAX_CHARS, check_bounded
 
 
 def load_config(path: str | Path) -> StackConfig:
@@ -29,13 +29,21 @@ def load_config(path: str | Path) -> StackConfig:
     p = Path(path)
     shown = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.exists() and not p.is_dir() and not p.is_file():
+            raise ConfigError(shown, "is not a regular file (a device or a pipe)", expected="a stacks/<name>.yaml file")
+        with p.open("rb") as f:
+            raw = f.read(MAX_CHARS * 4 + 1)  # bounded: UTF-8 is at most 4 bytes a character
+        if len(raw) > MAX_CHARS * 4:
+            raise ConfigError(shown, f"is larger than {MAX_CHARS * 4:,} bytes: not a config (a config is a few kB)")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigNotFoundError(shown) from None
     except IsADirectoryError:
         raise ConfigError(shown, "is a directory, not a config file", expected="a stacks/<name>.yaml file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(shown, f"is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(shown, f"cannot be read ({exc.strerror or exc})") from None
     return parse_config(text, shown)
 
 

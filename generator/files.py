@@ -35,9 +35,13 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def write_file(data: bytes, dest: Path, mode: int = FILE_MODE) -> Path:
-    """Write ``data`` to ``dest`` atomically (temp file in the same directory, then rename)."""
+def write_file(data: bytes, dest: Path, mode: int = FILE_MODE, *, replaces: bytes | None = None) -> Path:
+    """Write ``data`` to ``dest`` atomically (temp file in the same directory, then rename).
+
+    With ``replaces`` (a file signature such as ``b"PK"``), an existing ``dest`` that does not
+    start with it is refused: `zip -o notes.txt` must not overwrite the user's notes."""
     dest = Path(dest)
+    _refuse_foreign_file(dest, replaces)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -54,6 +58,21 @@ def write_file(data: bytes, dest: Path, mode: int = FILE_MODE) -> Path:
     except OSError as exc:
         raise PackageError(f"cannot write {dest}: {exc.strerror or exc}") from None
     return dest
+
+
+def _refuse_foreign_file(dest: Path, signature: bytes | None) -> None:
+    if signature is None or not dest.exists():
+        return
+    if dest.is_dir():
+        raise PackageError(f"cannot write {dest}: it is a directory; give a file name such as {dest / 'stack.zip'}")
+    try:
+        with dest.open("rb") as f:
+            head = f.read(len(signature))
+    except OSError as exc:
+        raise PackageError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    if head and head != signature:
+        raise PackageError(f"cannot write {dest}: it exists and is not a zip (flowstack replaces only its own kind of file); "
+                           "nothing was changed. Choose another name, e.g. -o dist/<name>-stack.zip")
 
 
 # The file that proves a directory is flowstack's output: it lists every file flowstack wrote

@@ -156,3 +156,23 @@ def test_sigint_default_would_be_minus_two() -> None:
     r = _interrupt([sys.executable, "-c", "import time; time.sleep(5)"], 0.5)
     assert r.returncode == -signal.SIGINT and "KeyboardInterrupt" in r.stderr
     assert os.name == "posix"
+
+
+@pytest.mark.parametrize(("args", "start"), [
+    (["zip", "/dev/zero"], "Error: /dev/zero: is not a regular file"),
+    (["zip", "/dev/null"], "Error: /dev/null: is not a regular file"),
+    (["validate", "/proc/self"], "Error: cannot read the stack directory /proc/self"),
+    (["ports", "/dev/urandom"], "Error: /dev/urandom: is not a regular file"),
+])
+def test_unreadable_or_endless_inputs(args: list[str], start: str) -> None:
+    """Before: /dev/zero was read forever and /proc/self gave an OSError traceback."""
+    r = subprocess.run([sys.executable, "-m", "generator.cli", *args], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert r.returncode != 0 and r.stderr.startswith(start) and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_huge_config_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as f:
+        f.truncate(50 * 2**20)  # sparse: 50 MB of NUL
+    r = subprocess.run([sys.executable, "-m", "generator.cli", "zip", str(big)], capture_output=True, text=True, timeout=30, cwd=ROOT)
+    assert r.returncode != 0 and "is larger than" in r.stderr and r.stderr.count("\n") == 1, r.stderr

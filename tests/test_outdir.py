@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from generator import swap
 from generator.cli import cli
 from generator.errors import PackageError
-from generator.files import MARKER, owned_files, write_tree
+from generator.files import MARKER, owned_files, write_tree, zip_bytes
 
 OLD = {"main.tf": b"old main", "files/a.txt": b"old a", "gone.tf": b"only in old"}
 NEW = {"main.tf": b"new main", "files/a.txt": b"new a", "files/b/c.txt": b"new c"}
@@ -162,3 +162,24 @@ def test_fallback_without_exchange_has_a_window(tmp_path: Path) -> None:
         if not dest.exists():
             broken.append(n)
     assert broken, "the two-rename fallback was expected to leave a moment with no tree"
+
+
+@pytest.mark.parametrize("content", [b"my notes\n", b"name: flowspace\n", b"%PDF-1.7 thesis", b"\x7fELF\x02", b"P", b"PK\x05\x06 not a local header"])
+def test_zip_never_overwrites_a_file_that_is_not_a_zip(root: Path, tmp_path: Path, content: bytes) -> None:
+    target = tmp_path / "out.zip"
+    target.write_bytes(content)
+    r = CliRunner().invoke(cli, ["zip", str(root / "stacks" / "flowspace.yaml"), "-o", str(target)])
+    assert r.exit_code != 0 and r.output.startswith(f"Error: cannot write {target}: it exists and is not a zip"), r.output
+    assert target.read_bytes() == content
+
+
+@pytest.mark.parametrize("existing", [None, b"", "zip"])
+def test_zip_replaces_a_zip_or_nothing(root: Path, tmp_path: Path, existing: bytes | str | None) -> None:
+    target = tmp_path / "out.zip"
+    if existing == "zip":
+        existing = zip_bytes({"a": b"1"})
+    if isinstance(existing, bytes):
+        target.write_bytes(existing)
+    r = CliRunner().invoke(cli, ["zip", str(root / "stacks" / "flowspace.yaml"), "-o", str(target)])
+    assert r.exit_code == 0, r.output
+    assert target.read_bytes()[:4] == b"PK\x03\x04"

@@ -90,7 +90,7 @@ def zip_command(config_path: str, output: str | None, allow_paid: bool) -> None:
     built = build(config_path, allow_paid=allow_paid)
     _echo_warnings(built.report)
     dest = Path(output) if output else default_zip_path(built.config)
-    write_file(built.zip_bytes, dest)
+    write_file(built.zip_bytes, dest, replaces=b"PK\x03\x04")
     digest = built.sha256[:16]
     click.echo(f"Wrote {dest} ({len(built.zip_bytes):,} bytes, sha256 {digest}...): upload it in OCI Resource Manager")
 
