@@ -71,8 +71,9 @@ def _refuse_foreign_file(dest: Path, signature: bytes | None) -> None:
     except OSError as exc:
         raise PackageError(f"cannot write {dest}: {exc.strerror or exc}") from None
     if head and head != signature:
-        raise PackageError(f"cannot write {dest}: it exists and is not a zip (flowstack replaces only its own kind of file); "
-                           "nothing was changed. Choose another name, e.g. -o dist/<name>-stack.zip")
+        kind = "a zip" if signature.startswith(b"PK") else "a file flowstack wrote"
+        raise PackageError(f"cannot write {dest}: it exists and is not {kind} (flowstack replaces only its own files); "
+                           "nothing was changed. Choose another name")
 
 
 # The file that proves a directory is flowstack's output: it lists every file flowstack wrote

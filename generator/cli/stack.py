@@ -17,7 +17,7 @@ from ..build import build, default_build_dir, default_zip_path
 from ..checks.report import format_table
 from ..checks.run import validate_path
 from ..config import load_config
-from ..envfile import env_block, read_outputs
+from ..envfile import ENV_HEADER, env_block, read_outputs
 from ..errors import ValidationFailed
 from ..files import write_file, write_tree
 from ..ports import policy
@@ -163,7 +163,7 @@ def env_command(outputs_path: str, show_sensitive: bool, output: str | None) -> 
     outputs = read_outputs(outputs_path)
     if output:
         text = env_block(outputs, show_sensitive=True)
-        write_file(text.encode("utf-8"), Path(output), mode=0o600)
+        write_file(text.encode("utf-8"), Path(output), mode=0o600, replaces=ENV_HEADER.encode("utf-8"))
         click.echo(f"Wrote {output} (mode 0600, includes the LiveKit API secret)")
         return
     click.echo(env_block(outputs, show_sensitive=show_sensitive), nl=False)
