@@ -10,6 +10,7 @@ names the file, line, field, value and what would be right.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -57,6 +58,9 @@ class _Model(BaseModel):
         # pydantic's lax mode reads true as 1: `port: true` would open port 1.
         if isinstance(v, bool) and info.field_name and not _takes_bool(cls.model_fields[info.field_name].annotation):
             raise ValueError(f"{str(v).lower()} is a yes/no value, not a number or text")
+        # YAML's .inf and .nan are floats; no size, amount or percentage can be one.
+        if any(isinstance(x, float) and not math.isfinite(x) for x in (v if isinstance(v, list) else [v])):
+            raise ValueError("must be a finite number (.inf and .nan are not)")
         return v
 
     @field_validator("*", mode="before")

@@ -192,6 +192,8 @@ def _oci_limits(config: StackConfig) -> Iterator[Finding]:
         yield from _range("a1_memory_gb_per_ocpu", per, ("instance", "memory_gbs"), "memory per OCPU (GB)", inst.memory_gbs)
     yield from _range("freeform_tags_per_resource", len(config.tags) + 1, ("tags",), "the number of tags (with flowstack's own)", f"{len(config.tags)} tags")
     for key, value in config.tags.items():
+        if not key.strip():
+            yield Finding(("tags", key), key, "an empty tag key: OCI needs a name for every freeform tag", "a key such as team")
         yield from _range("freeform_tag_key_chars", len(key), ("tags", key), "the tag key length", key)
         yield from _range("freeform_tag_value_chars", len(value), ("tags", key), "the tag value length", f"{len(value)} characters")
     yield from _range("stack_description_chars", len(config.description), ("description",), "the description length", f"{len(config.description)} characters")

@@ -225,3 +225,18 @@ def test_env_placeholder_would_leak_unquoted(tmp_path: Path) -> None:
     """The failing case for the refusal above: Caddy expands {$SECRET} inside quotes."""
     doc = adapt(tmp_path, ':18080 {\n    respond "x {$SECRET} y" 200\n}\n')
     assert "LEAKED" in json.dumps(doc)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("field", [("budget", "amount"), ("instance", "ocpus"), ("instance", "memory_gbs"), ("budget", "thresholds")])
+def test_non_finite_numbers_are_refused(field: tuple[str, ...], value: float) -> None:
+    """YAML's .inf/.nan are floats: before, `budget.amount: .inf` reached the zip."""
+    changes: Any = [value, 50.0] if field[-1] == "thresholds" else value
+    for part in reversed(field):
+        changes = {part: changes}
+    refused(changes, ".".join(field), "finite number")
+
+
+@pytest.mark.parametrize("key", ["", " ", "  "])
+def test_empty_tag_keys_are_refused(key: str) -> None:
+    refused({"tags": {key: "x"}}, "empty tag key")
