@@ -56,10 +56,12 @@ class _Model(BaseModel):
     @classmethod
     def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
         # pydantic's lax mode reads true as 1: `port: true` would open port 1.
-        if isinstance(v, bool) and info.field_name and not _takes_bool(cls.model_fields[info.field_name].annotation):
-            raise ValueError(f"{str(v).lower()} is a yes/no value, not a number or text")
+        values = v if isinstance(v, list) else [v]
+        flag = next((x for x in values if isinstance(x, bool)), None)
+        if flag is not None and info.field_name and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"{str(flag).lower()} is a yes/no value, not a number or text")
         # YAML's .inf and .nan are floats; no size, amount or percentage can be one.
-        if any(isinstance(x, float) and not math.isfinite(x) for x in (v if isinstance(v, list) else [v])):
+        if any(isinstance(x, float) and not math.isfinite(x) for x in values):
             raise ValueError("must be a finite number (.inf and .nan are not)")
         return v
 

@@ -94,10 +94,11 @@ def test_git_url_without_credentials_passes() -> None:
 # ------------------------------------------------------------------ 9: accepted but wrong
 
 @pytest.mark.parametrize("field", [("socket", "port"), ("livekit", "port"), ("livekit", "rtc", "tcp_port"),
-                                   ("livekit", "turn", "udp_port"), ("instance", "availability_domain"), ("instance", "ocpus")])
+                                   ("livekit", "turn", "udp_port"), ("instance", "availability_domain"), ("instance", "ocpus"),
+                                   ("budget", "thresholds"), ("budget", "amount"), ("extra_ports",)])
 @pytest.mark.parametrize("value", [True, False])
 def test_booleans_are_not_numbers(field: tuple[str, ...], value: bool) -> None:
-    changes: dict[str, Any] = value  # type: ignore[assignment]
+    changes: Any = [value, 50.0] if field[-1] == "thresholds" else value
     for part in reversed(field):
         changes = {part: changes}
     refused(changes, ".".join(field), "yes/no value")
