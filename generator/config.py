@@ -19,7 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from .config_schema import StackConfig
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
+from .inputguard import findings
 from .ports import LiveKitSettingsError, find_collision
+from .yamlguard import MAX_CHARS, check_bounded
 
 
 def load_config(path: str | Path) -> StackConfig:
@@ -27,13 +29,21 @@ def load_config(path: str | Path) -> StackConfig:
     p = Path(path)
     shown = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.exists() and not p.is_dir() and not p.is_file():
+            raise ConfigError(shown, "is not a regular file (a device or a pipe)", expected="a stacks/<name>.yaml file")
+        with p.open("rb") as f:
+            raw = f.read(MAX_CHARS * 4 + 1)  # bounded: UTF-8 is at most 4 bytes a character
+        if len(raw) > MAX_CHARS * 4:
+            raise ConfigError(shown, f"is larger than {MAX_CHARS * 4:,} bytes: not a config (a config is a few kB)")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigNotFoundError(shown) from None
     except IsADirectoryError:
         raise ConfigError(shown, "is a directory, not a config file", expected="a stacks/<name>.yaml file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(shown, f"is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(shown, f"cannot be read ({exc.strerror or exc})") from None
     return parse_config(text, shown)
 
 
@@ -41,6 +51,7 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     """Validate config text; ``source`` names it in error messages."""
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise ConfigError(source, "the config file is empty", expected="a mapping with at least name, domains and socket (see `flowstack init`)")
+    check_bounded(text, source)  # before anything walks the tree: alias bombs, deep nesting
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_duplicate_keys(node)
@@ -58,6 +69,8 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     except ValidationError as exc:
         raise _to_config_error(exc, source, node) from None
     _check_ports(config, source, node)
+    for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/inputguard.py)
+        raise ConfigError(source, f.problem, field=".".join(map(str, f.loc)), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
     return config
 
 
@@ -174,7 +187,9 @@ _EXPECTED = {
 
 
 def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) -> ConfigError:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the right one "missing": report the misspelling, with did-you-mean.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(p for p in err["loc"])
     etype = err["type"]
     # Errors from a model_validator carry the model's own loc; field errors carry the field's.
@@ -218,7 +233,7 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
         expected, msg = msg.replace("Input should be ", "a number "), "out of range"
     if etype.startswith("ip_v4"):
         msg = "not a valid IPv4 CIDR"
-    if isinstance(value, dict) and field and etype in ("value_error", "assertion_error"):
+    if isinstance(value, dict) and etype in ("value_error", "assertion_error"):
         value = None  # a whole section: the message says what is wrong with it
     return ConfigError(source, msg, field=field, value=value, expected=expected, line=line)
 

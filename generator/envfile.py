@@ -61,12 +61,16 @@ def parse_outputs(data: Any, source: str = "<outputs>") -> dict[str, tuple[Any, 
     )
 
 
+# The first line of every block: `env -o FILE` replaces only a file that starts with it.
+ENV_HEADER = "# Front-end environment from the flowstack stack's outputs (.env.production)"
+
+
 def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = False) -> str:
     """The `.env.production` lines; a sensitive value is replaced by a comment unless shown."""
     missing = [name for name in ENV_OUTPUTS if name not in outputs]
     if missing:
         raise OutputsError(f"outputs lack {', '.join(missing)}: were they made by a flowstack stack?")
-    lines = ["# Front-end environment from the flowstack stack's outputs (.env.production)"]
+    lines = [ENV_HEADER]
     for name in ENV_OUTPUTS:
         value, sensitive = outputs[name]
         if value is None:

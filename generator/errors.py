@@ -110,14 +110,27 @@ class JobFailed(ResourceManagerError):
         super().__init__(text)
 
 
+class CapacityFailed(JobFailed):
+    """An APPLY that failed for want of A1 capacity, with what to do about it."""
+
+    def __init__(self, failed: JobFailed, hint: str) -> None:
+        self.hint = hint
+        super().__init__(failed.job_id, failed.operation, failed.code, failed.failure_message, failed.last_lines)
+        first, sep, rest = self.message.partition("\n")
+        self.message = f"{first}; {hint}{sep}{rest}"
+        self.args = (self.message,)
+
+
 class JobConflict(ResourceManagerError):
     """Resource Manager answered 409: another job is running on the stack."""
 
     def __init__(self, stack_id: str, detail: str, follow_command: str | None = None) -> None:
         self.stack_id, self.detail = stack_id, detail
         self.follow_command = follow_command or "flowstack rm-status CONFIG --follow"
+        # The service's own text names the stack again; say its id once.
+        shown = detail.replace(f"stack {stack_id}", "the stack").replace(stack_id, "the stack")
         super().__init__(
-            f"another job is already running on stack {stack_id} ({detail}); "
+            f"another job is already running on stack {stack_id} ({shown}); "
             f"wait for it with `{self.follow_command}` and run the command again"
         )
 

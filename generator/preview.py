@@ -8,6 +8,7 @@ given) values, then unpacks every file cloud-init would write, so real validator
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
 import json
 
@@ -27,6 +28,13 @@ def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, 
     unknown = sorted(set(given) - set(wanted))
     if unknown:
         raise FlowstackError(f"--var {unknown[0]}: not a deploy-time value of this stack; expected one of {', '.join(wanted)}")
+    for name, value in given.items():
+        if name.endswith("_b64"):
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise FlowstackError(f"--var {name}: not base64 text (the value is not shown: it may be a secret); "
+                                     "expected the output of `base64 -w0 FILE`") from None
     merged = {**(sample_values(config) if sample else {}), **given}
     missing = [name for name in wanted if name not in merged]
     if missing:

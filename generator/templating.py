@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 
+from .caddyquote import caddy_token
 from .errors import RenderError
 from .hcl import hcl_key, hcl_literal, hcl_string
 
@@ -54,6 +55,7 @@ def jinja_env() -> jinja2.Environment:
         hcl_string=hcl_string,
         hcl_key=hcl_key,
         sh=sh_quote,
+        caddy=caddy_token,
         pad=_pad,
         # Text bound for a one-line context (a shell or Caddyfile comment) cannot break out of it.
         oneline=lambda v: " ".join(str(v).split()),

@@ -412,9 +412,10 @@ def test_cli_cost_unknown_region(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["cost", str(path)])
     assert result.exit_code == 2
     assert result.stdout == ""
+    # Issue 13.9: the config loader refuses it with the same region list `cost` uses.
     assert result.stderr == (
-        "Error: region: not a public commercial OCI region with a known outbound price group "
-        "(got 'ap-chunchon-1') (did you mean \"ap-chuncheon-1\"?)\n"
+        f"Error: {path}:2: region: not a known OCI region (got 'ap-chunchon-1'); expected one of the 46 regions in "
+        "generator/data/prices.yaml (the list `flowstack cost` uses) (did you mean \"ap-chuncheon-1\"?)\n"
     )
 
 

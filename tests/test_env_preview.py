@@ -73,6 +73,20 @@ def test_env_to_file_is_private(tmp_path: Path) -> None:
     assert SECRET not in r.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert f'LIVEKIT_API_SECRET="{SECRET}"' in out.read_text()
+    again = CliRunner().invoke(cli, ["env", str(f), "-o", str(out)])  # its own file: replaced
+    assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("content", ["API_URL=https://mine.example\n", "# my env\nX=1\n", "\x00binary"])
+def test_env_never_overwrites_a_file_it_did_not_write(tmp_path: Path, content: str) -> None:
+    """Issue 13.1: an existing .env.production with the user's own lines is refused, not replaced."""
+    f = tmp_path / "outputs.json"
+    f.write_text(json.dumps(TF_OUTPUTS))
+    out = tmp_path / ".env.production"
+    out.write_text(content)
+    r = CliRunner().invoke(cli, ["env", str(f), "-o", str(out)])
+    assert r.exit_code != 0 and "is not a file flowstack wrote" in r.output and r.output.count("\n") == 1, r.output
+    assert out.read_text() == content
 
 
 def test_env_rejects_other_json(tmp_path: Path) -> None:
@@ -96,7 +110,7 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
     out = tmp_path / "preview"
     r = CliRunner().invoke(cli, ["preview", str(root / "stacks" / "flowspace.yaml"), "--sample", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != ".flowstack-output")
     assert files == [
         "cloud-init.yaml",
         "files/etc/docker/daemon.json",

@@ -33,7 +33,7 @@ VARIANT_SHA256 = {
     "turn-via-caddy": "00d26da6229b0ff57e220e885dd6aafae9008bf612dd388dfd8e84fa53e3fd73",
     "turn-via-caddy-internal": "b8a591a95180fc32d950cd6702bfbf6e7e062b94a39bcb1af65e04c326870bb2",
     "socket-git-url": "9996b8f860d88b264f49fbf17719960c3dd31e1ee636170991d8e429fe142a9c",
-    "secret-env": "1547e152d27d06ddf6c07816b934695afbc6f3b83a095dd8b29b843e16fbd18e",
+    "secret-env": "1611d7ab06e4fda5619b6f830088a9f64d9bdd4aa6e4dd7592ca18517b5be518",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -44,7 +44,7 @@ PREVIEW_SHA256 = {
     "turn-via-caddy": "b75712a03a89b54fb94c9fdd63bd7c2a481f99ad237b992131132153fa96873b",
     "turn-via-caddy-internal": "a657d4077ad91ab9de02b7e8bfca22ecd6010f384845ad9f91bb6d3fab69b7e4",
     "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
-    "secret-env": "0c1bcf94aab21d6336aae88396c7983191691740eecc450df2d9bc7457696ed8",
+    "secret-env": "1af644bb1f6e10b1b3a6397298cba0b0902bdcb87bc00a51b9ebf819406ec52c",
 }
 ALERT_SHA256 = {
     "budget": "cae47a60f0d3ec182360e67d948dd565b7f4329c829cb11d222ab3003fae800a",

@@ -21,17 +21,17 @@ PKG = Path(__file__).resolve().parent.parent / "generator"
 # Lowest first. A module may import from layers below it and from modules of its own layer
 # listed before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("shared", ["errors", "contract", "hcl", "yamlio", "templating", "limits", "prices", "versions", "regions", "files", "provider_schema", "autodomain"]),
-    ("config schema", ["config_base", "config_alerts", "config_schema"]),
+    ("shared", ["errors", "contract", "hcl", "yamlio", "caddyquote", "templating", "limits", "prices", "versions", "regions", "swap", "files", "provider_schema", "autodomain"]),
+    ("config schema", ["yamlguard", "config_base", "config_alerts", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
-    ("config loading", ["config", "jsonschema_out"]),
+    ("config loading", ["inputguard", "config", "jsonschema_out"]),
     ("variables", ["model"]),
     ("artefacts", ["sampleapp", "bootnames", "caddyconf", "server", "schema_form"]),
     ("render", ["render"]),
     ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table", "cost.sizing"]),
-    ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.rm", "deploy.workflow"]),
+    ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.stackcreate", "deploy.endpoint", "deploy.rm", "deploy.workflow"]),
     ("ops", ["ops.hosts", "ops.telemetry", "ops.usage", "ops.idle", "ops.chart", "ops.probe", "ops.stun", "ops.media", "ops.status", "ops.doctor"]),
     ("cli", ["cli.root", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.ops", "cli.emulator", "cli", "cli.__main__"]),
 ]

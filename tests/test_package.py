@@ -62,7 +62,7 @@ def test_write_tree_replaces_whole_directory(tmp_path: Path) -> None:
     dest = tmp_path / "build" / "demo"
     write_tree({"a.tf": b"1", "nested/b.txt": b"2"}, dest)
     write_tree({"c.tf": b"3"}, dest)
-    assert sorted(p.name for p in dest.iterdir()) == ["c.tf"]
+    assert sorted(p.name for p in dest.iterdir()) == [".flowstack-output", "c.tf"]
     assert sorted(p.name for p in dest.parent.iterdir()) == ["demo"]  # no temp or .old leftovers
 
 
@@ -72,7 +72,7 @@ def test_write_tree_failure_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_tree({"x.tf": b"1", "y.tf": "not bytes"}, dest)  # type: ignore[dict-item]
     assert sorted(p.name for p in dest.parent.iterdir()) == ["demo"]
-    assert sorted(p.name for p in dest.iterdir()) == ["keep.tf"]
+    assert sorted(p.name for p in dest.iterdir()) == [".flowstack-output", "keep.tf"]
 
 
 def test_generate_writes_build_dir(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +81,7 @@ def test_generate_writes_build_dir(root: Path, tmp_path: Path, monkeypatch: pyte
     assert r.exit_code == 0, r.output
     assert r.stdout == f"Wrote 5 files to {Path('build') / 'flowspace'}\n"
     assert "socket_git_url has no default" in r.stderr  # the reference keeps the example repository
-    assert sorted(p.name for p in (tmp_path / "build" / "flowspace").iterdir()) == sorted(ROOT_FILES)
+    assert sorted(p.name for p in (tmp_path / "build" / "flowspace").iterdir()) == sorted([*ROOT_FILES, ".flowstack-output"])
     dry = CliRunner().invoke(cli, ["generate", str(root / "stacks" / "flowspace.yaml"), "--dry-run", "-o", "elsewhere"])
     assert dry.exit_code == 0 and "main.tf\t" in dry.output
     assert not (tmp_path / "elsewhere").exists()

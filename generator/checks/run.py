@@ -16,16 +16,30 @@ from pathlib import Path
 
 from ..config import load_config
 from ..config_schema import StackConfig
+from ..errors import PackageError
 from ..render import render_stack
 from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov, external_terraform
 from .report import SKIP, CheckResult, Report
 from .stack import Stack
 
+# A stack file is a few kB; anything far larger (or a device, a FIFO) is not one.
+MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
+
 
 def read_stack_dir(path: Path) -> dict[str, bytes]:
     """The stack files of a directory (its top level, as Resource Manager reads a zip)."""
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    out = {}
+    try:
+        for p in sorted(path.iterdir()):
+            if p.name.startswith(".") or not p.is_file():
+                continue
+            if p.stat().st_size > MAX_STACK_FILE_BYTES:
+                raise PackageError(f"cannot read {p}: {p.stat().st_size:,} bytes is not a stack file (at most {MAX_STACK_FILE_BYTES:,})")
+            out[p.name] = p.read_bytes()
+    except OSError as exc:
+        raise PackageError(f"cannot read the stack directory {path}: {exc.strerror or exc}") from None
+    return out
 
 
 def validate_path(

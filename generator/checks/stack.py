@@ -37,6 +37,21 @@ from ..yamlio import load_yaml
 TEMPLATE_TOKEN = re.compile(r"\$\$\{|%%\{|\$\{\s*([^}]*?)\s*\}|%\{")
 
 
+# HCL's escapes for a literal "${" / "%{" in a string. python-hcl2 reads "$${x}" as "$" plus an
+# interpolation (so user text "cost ${var.x}" looked like a reference) and fails on an
+# unterminated "$${" that Terraform reads fine. Same-length stand-ins keep line/column numbers.
+_ESCAPED_TEMPLATE = re.compile(r"\$\$\{|%%\{")
+
+
+def escaped_as_text(text: str) -> str:
+    """HCL text with escaped template sequences made plain, for python-hcl2 only.
+
+    >>> escaped_as_text('a = "cost $${var.x} %%{ if"')
+    'a = "cost $$_var.x} %%_ if"'
+    """
+    return _ESCAPED_TEMPLATE.sub(lambda m: m.group(0)[:2] + "_", text)
+
+
 class Stack:
     """A stack's files, parsed once, with one method per check."""
 
@@ -58,7 +73,7 @@ class Stack:
             except pygohcl.HCLParseError as exc:
                 self.syntax_problems.append(f"{name}: HashiCorp parser: {_hashicorp_message(str(exc), name)}")
             try:
-                self.docs[name] = hcl2.loads(text)
+                self.docs[name] = hcl2.loads(escaped_as_text(text))
             except Exception as exc:  # python-hcl2 raises lark errors of several kinds
                 self.syntax_problems.append(f"{name}: python-hcl2: {_lark_message(exc)}")
         for name in ("cloud-init.yaml", "schema.yaml"):

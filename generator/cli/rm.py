@@ -1,4 +1,4 @@
-"""Resource Manager commands: rm-apply, rm-plan, rm-destroy, rm-status, rm-logs, rm-outputs.
+"""Resource Manager commands: rm-apply, rm-dedupe, rm-plan, rm-destroy, rm-status, rm-logs, rm-outputs.
 
 Each parses options, calls the deploy library and prints; `_RmConsole` is the terminal
 view of a job (log lines on stdout, notes and the status line on stderr).
@@ -75,6 +75,11 @@ def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
         raise click.BadParameter(str(exc).removeprefix("--var: ")) from None
 
 
+# Two hours: a first APPLY with capacity retries takes well under one; past that something is stuck.
+_timeout_option = click.option("--timeout", "follow_timeout", type=click.FloatRange(min=1), default=7200.0, show_default=True,
+                               metavar="SECONDS", help="Stop following a job after this long (it keeps running; "
+                               "the message says how to follow it again).")
+
 _var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_rm_vars,
                            help="Set a stack variable (repeatable); earlier values on the stack are kept.")
 
@@ -97,7 +102,8 @@ def _rm_session(opts: dict, console: _RmConsole, **deployer_kwargs: Any) -> tupl
     """The deployer and compartment for this run's OCI options."""
     config, signer = ociauth.load_oci_config(opts["oci_config_file"], opts["profile"], opts["auth"])
     compartment = ociauth.resolve_compartment(config, opts["compartment"])
-    deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(), **deployer_kwargs)
+    deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(),
+                           follow_timeout=opts.get("follow_timeout", 7200.0), **deployer_kwargs)
     return deployer, compartment
 
 
@@ -203,6 +209,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
 
 @click.command("rm-apply")
 @_rm_common
+@_timeout_option
 @_var_option
 @click.option("--auto-approve", is_flag=True, help="Apply the plan without asking.")
 @click.option("--allow-replace", is_flag=True,
@@ -231,6 +238,7 @@ def rm_apply_command(**opts: Any) -> None:
 
 @click.command("rm-plan")
 @_rm_common
+@_timeout_option
 @_var_option
 @_rm_command
 def rm_plan_command(**opts: Any) -> None:
@@ -245,6 +253,7 @@ def rm_plan_command(**opts: Any) -> None:
 
 @click.command("rm-destroy")
 @_rm_common
+@_timeout_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_rm_command
 def rm_destroy_command(**opts: Any) -> None:
@@ -279,6 +288,7 @@ def _rm_job_json(job: results.JobResult) -> dict:
 
 @click.command("rm-status")
 @_rm_common
+@_timeout_option
 @click.argument("job_id", metavar="[JOB]", required=False)
 @click.option("--follow", is_flag=True, help="Stream the job's logs until it ends; exit non-zero if it fails.")
 @_rm_command
@@ -354,4 +364,27 @@ def rm_outputs_command(**opts: Any) -> None:
         _rm_print_outputs(outputs, opts["show_sensitive"])
 
 
-COMMANDS = (rm_apply_command, rm_plan_command, rm_destroy_command, rm_status_command, rm_logs_command, rm_outputs_command)
+@click.command("rm-dedupe")
+@_rm_common
+def rm_dedupe_command(**opts: Any) -> None:
+    """Repair a compartment holding several stacks for CONFIG (e.g. from two runs started at once).
+
+    Keeps the stack that has jobs (or the oldest) and deletes the duplicates that never ran one;
+    refuses, naming them, when more than one has jobs.
+
+    \b
+    Example:
+      flowstack rm-dedupe stacks/flowspace.yaml
+    """
+    name = _rm_stack_name(opts["config_path"])
+    deployer, compartment = _rm_session(opts, _RmConsole(True))
+    kept, deleted = deployer.dedupe(name, compartment)
+    if opts["as_json"]:
+        click.echo(_rm_dumps({"kept": kept.id, "deleted": deleted}))
+    elif deleted:
+        click.echo(f"Kept stack {name} ({kept.id}); deleted the empty duplicate(s) {', '.join(deleted)}")
+    else:
+        click.echo(f"Stack {name} ({kept.id}) has no duplicates")
+
+
+COMMANDS = (rm_apply_command, rm_dedupe_command, rm_plan_command, rm_destroy_command, rm_status_command, rm_logs_command, rm_outputs_command)

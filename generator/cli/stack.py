@@ -18,7 +18,7 @@ from ..build import build, default_build_dir, default_zip_path
 from ..checks.report import format_table
 from ..checks.run import validate_path
 from ..config import load_config
-from ..envfile import env_block, read_outputs
+from ..envfile import ENV_HEADER, env_block, read_outputs
 from ..errors import ValidationFailed
 from ..files import write_file, write_tree
 from ..jsonschema_out import schema_text
@@ -32,7 +32,8 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     for item in value:
         name, sep, val = item.partition("=")
         if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", ctx=ctx, param=param)
+            # Never repeated: a value typed without its name may be a secret.
+            raise click.BadParameter("expected NAME=VALUE, got an argument without a name and '=' (not repeated here: it may be a secret)", ctx=ctx, param=param)
         out[name] = val
     return out
 
@@ -103,7 +104,7 @@ def zip_command(config_path: str, output: str | None, allow_paid: bool) -> None:
     built = build(config_path, allow_paid=allow_paid)
     _echo_warnings(built.report)
     dest = Path(output) if output else default_zip_path(built.config)
-    write_file(built.zip_bytes, dest)
+    write_file(built.zip_bytes, dest, replaces=b"PK\x03\x04")
     digest = built.sha256[:16]
     click.echo(f"Wrote {dest} ({len(built.zip_bytes):,} bytes, sha256 {digest}...): upload it in OCI Resource Manager")
     for line in auto_domain_lines(built.config):
@@ -183,7 +184,7 @@ def env_command(outputs_path: str, show_sensitive: bool, output: str | None) -> 
     outputs = read_outputs(outputs_path)
     if output:
         text = env_block(outputs, show_sensitive=True)
-        write_file(text.encode("utf-8"), Path(output), mode=0o600)
+        write_file(text.encode("utf-8"), Path(output), mode=0o600, replaces=ENV_HEADER.encode("utf-8"))
         click.echo(f"Wrote {output} (mode 0600, includes the LiveKit API secret)")
         return
     click.echo(env_block(outputs, show_sensitive=show_sensitive), nl=False)

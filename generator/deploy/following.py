@@ -108,6 +108,9 @@ class JobFollower:
             if state in TERMINAL_STATES:
                 self.fetch_logs()  # read after the final state, so this fetch holds every remaining line
                 return job
+            waited = self.deployer.clock() - self.start
+            if waited > getattr(self.deployer, "follow_timeout", float("inf")):
+                raise JobUnfollowed(self.job_id, operation, f"stopped following after {waited:.0f} s (--timeout), the job being {state}")
             if self._logs_due(state):
                 self.fetch_logs()
             self._wait_until(next_check, operation, state)
@@ -124,6 +127,8 @@ class JobFollower:
                 job = self._get_job()
                 d.current_job = (self.job_id, job.operation or "JOB")
             job = self._poll(job)
+        except JobUnfollowed:
+            raise  # the --timeout: already says which job and how to follow it
         except KeyboardInterrupt:
             raise JobInterrupted(self.job_id, d.current_job[1] if d.current_job else "JOB") from None
         except ResourceManagerError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import InstanceReplacement, Interrupted, Throttled
+from ..errors import CapacityFailed, InstanceReplacement, Interrupted, Throttled
 from .planlog import CAPACITY_PATTERN, THROTTLE_PATTERN, instance_changes, plan_summary
 from .results import DeployResult, JobResult
 from .variables import VariableSpec, mask_variables
@@ -98,6 +98,10 @@ def _before_retry(d: Any, stack: Any, apply_job: JobResult, attempt: int, retry_
     if reason is None or attempt > retry_capacity:
         if reason and retry_capacity:
             d.hooks.on_note(f"Giving up after {attempt} tries")
+        if reason == "capacity" and not retry_capacity:
+            current = stack.variables.get(AD_NAME_VARIABLE) or stack.variables.get(AD_VARIABLE) or "1"
+            raise CapacityFailed(apply_job.failure(), f"no A1 capacity in availability domain {current} now: run again with "
+                                 f"--retry-capacity 3 to try the other domains, or choose one with --var {AD_VARIABLE}=N")
         raise apply_job.failure()
     if reason == "capacity" and stack.variables.get(AD_NAME_VARIABLE):
         # A domain chosen by name overrides the number: moving is not ours to do.

@@ -29,7 +29,8 @@ from ..errors import (
     ResourceManagerError,
     Throttled,
 )
-from . import policy
+from . import policy, stackcreate
+from .endpoint import MAX_SKEW_SECONDS, check_endpoint, clock_skew, request_clock, skew_message
 from .following import JobFollower
 from .ociauth import first_line as _first_line
 from .results import OPERATIONS, DeployResult, Hooks, JobResult, JobStatus, LogLine, Output, PollSettings, RetrySettings, StackRef
@@ -38,8 +39,8 @@ from .variables import VariableSpec
 
 # Stack identity: the display name alone is not unique in a compartment, so a stack is
 # ours only when it also carries this freeform tag with the config's name.
-STACK_TAG = "flowstack-stack"
-TERRAFORM_VERSION = "1.5.x"
+STACK_TAG = stackcreate.STACK_TAG
+TERRAFORM_VERSION = stackcreate.TERRAFORM_VERSION
 
 
 
@@ -64,14 +65,17 @@ class Deployer:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         timeout: float | tuple[float, float] = (10.0, 60.0),
+        follow_timeout: float = 7200.0,
     ) -> None:
         self.config = config
-        self.endpoint = endpoint
+        self.endpoint = check_endpoint(endpoint) if endpoint is not None else None
         self.hooks = hooks or Hooks()
         self.poll = poll or self.default_poll
         self.retry = retry or RetrySettings()
         self.sleep = sleep
         self.clock = clock
+        # How long `follow` waits for one job before handing back its id (the job keeps running).
+        self.follow_timeout = follow_timeout
         self.source = config.get("_flowstack_source", "the OCI config")
         sdk_config = {k: v for k, v in config.items() if not k.startswith("_flowstack")}
         if not sdk_config.get("region"):
@@ -122,6 +126,9 @@ class Deployer:
 
     def _service_error(self, what: str, exc: Any, conflict_stack: str | None) -> Exception:
         status, code, message = exc.status, exc.code, (exc.message or "").strip()
+        skew = clock_skew(getattr(exc, "headers", None), request_clock()) if status == 401 else None
+        if skew is not None and abs(skew) > MAX_SKEW_SECONDS:
+            return OciConfigError(skew_message(what, skew))
         if status == 401:
             return OciConfigError(
                 f"the service rejected the request signature ({what}): check the fingerprint and key for {self.source}"
@@ -150,20 +157,10 @@ class Deployer:
     # ---- stacks
 
     def find_stack(self, name: str, compartment_id: str) -> Any | None:
-        """The ACTIVE stack named ``name`` carrying our tag, or None."""
-        stacks = self._all(
-            f"listing stacks in compartment {compartment_id}",
-            self.client.list_stacks,
-            compartment_id=compartment_id,
-            display_name=name,
-            lifecycle_state="ACTIVE",
-        )
-        ours = [s for s in stacks if (s.freeform_tags or {}).get(STACK_TAG) == name and s.display_name == name]
+        """The ACTIVE stack named ``name`` carrying our tag, or None; duplicates name the repair command."""
+        ours = stackcreate.list_ours(self, name, compartment_id)
         if len(ours) > 1:
-            ids = ", ".join(s.id for s in ours)
-            raise ResourceManagerError(
-                f"{len(ours)} stacks named {name!r} tagged {STACK_TAG}={name} in the compartment ({ids}); delete all but one"
-            )
+            raise stackcreate.duplicates_error(name, ours)
         return ours[0] if ours else None
 
     def find_or_create_stack(
@@ -185,19 +182,11 @@ class Deployer:
         if found is None:
             if spec is not None:
                 spec.check_values(variables)
-            details = models.CreateStackDetails(
-                compartment_id=compartment_id,
-                display_name=name,
-                description=f"flowstack stack {name}",
-                config_source=models.CreateZipUploadConfigSourceDetails(zip_file_base64_encoded=zip_b64),
-                variables=dict(variables),
-                terraform_version=TERRAFORM_VERSION,
-                freeform_tags={STACK_TAG: name},
-            )
-            stack = self._call(f"creating stack {name}", self.client.create_stack, details).data
-            stack = self._wait_stack_active(stack)
-            self.hooks.on_note(f"Created stack {name} ({stack.id})")
-            return StackRef(stack.id, name, dict(stack.variables or {}), created=True)
+            stack, created = stackcreate.create(self, name, compartment_id, zip_bytes, zip_b64, variables)
+            if created:
+                self.hooks.on_note(f"Created stack {name} ({stack.id})")
+                return StackRef(stack.id, name, dict(stack.variables or {}), created=True)
+            found = stack
         current = self._call(f"reading stack {found.id}", self.client.get_stack, found.id).data
         merged = {**(current.variables or {}), **variables}
         if spec is not None:
@@ -368,6 +357,10 @@ class Deployer:
         if not job.succeeded:
             raise job.failure()
         return job
+
+    def dedupe(self, name: str, compartment_id: str) -> tuple[Any, list[str]]:
+        """Keep one of several stacks named ``name``; delete the empty duplicates (see `stackcreate.dedupe`)."""
+        return stackcreate.dedupe(self, name, compartment_id)
 
     def require_stack(self, name: str, compartment_id: str) -> Any:
         stack = self.find_stack(name, compartment_id)

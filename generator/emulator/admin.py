@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
 from typing import Any, Protocol
 
 from .auth import KeyRing
+from .limits import is_loopback, parse_json
 from .messages import Response, error_response, json_response
 from .records import ApiError
 from .state import EmulatorState
@@ -31,14 +30,6 @@ class AdminHost(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def reset_stats(self) -> None: ...
-
-
-def is_loopback(client: str) -> bool:
-    """Whether the client address (an IPv6 one may carry a ``%zone``) is a loopback address."""
-    try:
-        return ipaddress.ip_address(client.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def handle_admin(host: AdminHost, method: str, path: str, body: bytes, client: str) -> Response:
@@ -62,7 +53,7 @@ def _faults(host: AdminHost, method: str, body: bytes) -> Response:
     if method == "GET":
         return json_response(200, host.state.faults.to_dict())
     try:
-        spec = json.loads(body.decode("utf-8") or "{}")
+        spec = parse_json(body, "{}")
         return json_response(200, host.state.set_faults(spec, source="POST /_emulator/faults"))
     except (UnicodeDecodeError, ValueError) as exc:
         # FaultsError is a ValueError too: its message names the bad field.

@@ -27,10 +27,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import mql
-from .admin import is_loopback
 from .auth import AuthError, KeyRing, verify_request
 from .errors import EmulatorError
 from .faults import FaultSpec
+from .limits import is_loopback
 from .server import NOT_AUTHENTICATED, EmulatorServer, Request, Response, error_response, json_response, stderr_log
 from .state import ApiError, EmulatorState, parse_time_us
 from .telemetry import Telemetry, rfc3339

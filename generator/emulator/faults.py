@@ -214,7 +214,7 @@ def _capacity(spec: Mapping[str, Any], source: str) -> dict[str, Any]:
         ads = spec["capacity_fail_ads"]
         if isinstance(ads, int):
             ads = [ads]
-        if not isinstance(ads, list) or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 1 for a in ads):
+        if not isinstance(ads, list) or not all(isinstance(a, int) and not isinstance(a, bool) and 1 <= a <= 3 for a in ads):
             raise FaultsError(source, "must be a list of AD numbers (1, 2, 3)", field="capacity_fail_ads", value=ads)
         out["capacity_fail_ads"] = ads
     if spec.get("capacity_fail_count") is not None:
@@ -314,14 +314,20 @@ def _one_shot(rule: Any, source: str, field: str, allowed: set[str]) -> dict[str
     return out
 
 
+# Bounds: a fault must end (no Infinity or NaN seconds, none over a day) and counts stay sane.
+MAX_SECONDS = 86400.0
+MAX_COUNT = 1_000_000
+
+
 def _number(value: Any, source: str, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise FaultsError(source, "must be a number of seconds >= 0", field=field, value=value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS:
+        # NaN fails both comparisons; Infinity the upper one.
+        raise FaultsError(source, f"must be a number of seconds from 0 to {MAX_SECONDS:g}", field=field, value=value)
     return float(value)
 
 
 def _count(value: Any, source: str, field: str, *, allow_zero: bool = False) -> int:
     low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise FaultsError(source, f"must be a whole number >= {low}", field=field, value=value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_COUNT:
+        raise FaultsError(source, f"must be a whole number from {low} to {MAX_COUNT}", field=field, value=value)
     return value

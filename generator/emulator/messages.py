@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import Principal
+from .limits import parse_json
 from .records import ApiError
 
 NOT_AUTHENTICATED = "The required information to complete authentication was not provided or was incorrect."
@@ -49,6 +50,6 @@ class Request:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body.decode("utf-8") or "null")
+            return parse_json(self.body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ApiError(400, "CannotParseRequest", f"the body is not valid JSON ({exc})") from exc

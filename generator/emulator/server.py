@@ -6,7 +6,7 @@ read whole, counted for ``/_emulator/stats``, checked for an OCI signature (401
 (`routes`).  Responses carry ``opc-request-id``; stacks and jobs carry ``etag``; lists page
 with ``limit``/``page`` and the ``opc-next-page`` header; errors are ``{"code", "message"}``.
 
-Admin endpoints (unsigned, loopback clients only, `admin`): ``GET|POST /_emulator/faults``,
+Admin endpoints (unsigned, loopback clients only, no browser cross-origin requests: `limits`; `admin`): ``GET|POST /_emulator/faults``,
 ``GET|DELETE /_emulator/stats``, ``GET /_emulator/health``.
 
 `EmulatorServer.handle` is where every request comes in; `EmulatorServer._api` checks and
@@ -30,6 +30,7 @@ from .auth import AuthError, KeyRing, verify_request
 from .errors import EmulatorError
 from .faults import FaultSpec
 from .httpd import MAX_BODY_BYTES, make_http_server
+from .limits import admin_request_problem
 from .messages import NOT_AUTHENTICATED, Request, Response, error_response, json_response
 from .records import ApiError
 from .routes import API_PREFIX, ROUTES, Api, match_route, paginate, sort_records
@@ -141,6 +142,9 @@ class EmulatorServer:
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
         if path.startswith(ADMIN_PREFIX):
+            problem = admin_request_problem(method, headers)
+            if problem:
+                return error_response(403, "NotAllowed", f"the admin endpoints refuse {problem}")
             return self._admin(method, path, body, client)
 
         template, handler, params = match_route(method, path)

@@ -10,12 +10,11 @@ for the auto-filled ``tenancy_ocid``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 from typing import Any
 
 from .auth import Principal
+from .limits import LimitError, decode_zip
 from .progress import Progress
 from .records import ApiError, check_etag, default_name, format_ms, invalid, matches, missing, str_map
 from .simulate import DEFAULT_TERRAFORM_VERSION, TERRAFORM_BUILDS
@@ -78,10 +77,10 @@ class StacksMixin(Progress):
             if require_zip:
                 raise missing("configSource.zipFileBase64Encoded is required")
         else:
-            try:
-                digest = self._store_blob(base64.b64decode(encoded, validate=True))
-            except (binascii.Error, ValueError, TypeError) as exc:
-                raise invalid("configSource.zipFileBase64Encoded is not valid base64") from exc
+            try:  # base64, and no zip bomb: refused before any job inflates it
+                digest = self._store_blob(decode_zip(encoded))
+            except LimitError as exc:
+                raise invalid(f"configSource.zipFileBase64Encoded {exc}") from None
         working_dir = source.get("workingDirectory")
         if working_dir is not None and not isinstance(working_dir, str):
             raise invalid("configSource.workingDirectory must be a string")
