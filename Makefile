@@ -9,8 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
+# Resource Manager runs Terraform 1.5.x; tests run the stacks through this one (generator/tfdouble).
+TERRAFORM_VERSION := 1.5.7
+TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps clean
+.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps terraform tfdouble-test clean
 
 stack-zip: $(VENV)/.installed
 	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
@@ -22,7 +25,7 @@ validate: $(VENV)/.installed checkov
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 	$(BIN)/flowstack validate build/$(STACK)
 
-test: $(VENV)/.installed node checkov system-deps
+test: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli
@@ -56,6 +59,18 @@ ocicli: .venv-ocicli/.installed
 	test -x .venv-ocicli/bin/python || $(PYTHON) -m venv .venv-ocicli
 	.venv-ocicli/bin/pip install -q oci-cli==$(OCI_CLI_VERSION)
 	touch $@
+
+# Terraform $(TERRAFORM_VERSION) (MPL-2.0) built from source through the Go module proxy, into the
+# git-ignored .tools/ (generator/tfdouble/runner.py finds it there). Needs Go; fails loudly without it.
+terraform: $(TERRAFORM)
+$(TERRAFORM):
+	@command -v go >/dev/null || { echo "make terraform: Go is needed to build Terraform $(TERRAFORM_VERSION) (or set FLOWSTACK_TERRAFORM)"; exit 1; }
+	GOBIN=$(CURDIR)/.tools/terraform-$(TERRAFORM_VERSION) nice go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
+	$(TERRAFORM) version
+
+# Only the provider-double tests (real Terraform against generator/tfdouble).
+tfdouble-test: $(VENV)/.installed terraform
+	$(BIN)/pytest -q tests/test_tfdouble.py $(PYTEST_ARGS)
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:
