@@ -28,16 +28,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from pathlib import Path
 import re
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import schema_snapshot as snap  # noqa: E402  (a sibling script module, not a package)
+import schema_snapshot as snap
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "generator" / "tfdouble" / "data" / "schema.json"
@@ -81,7 +81,7 @@ def force_new_paths(package_dir: Path, function: str) -> list[str]:
     text = ""
     for f in sorted(package_dir.glob("*.go")):
         body = f.read_text()
-        m = re.search(rf"^func {function}\(\) \*schema\.Resource \{{\n", body, re.M)
+        m = re.search(rf"^func {function}\(\) \*schema\.Resource \{{\n", body, re.MULTILINE)
         if m:
             text = body[m.end():]
             break
@@ -117,16 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--oci-provider-dir", type=Path, required=True)
     ap.add_argument("--random-provider-dir", type=Path, required=True)
     ap.add_argument("--oci-source", type=Path, required=True, help="oracle/terraform-provider-oci source at the release tag")
+    ap.add_argument("--oci-commit", default="", help="git commit of the OCI provider's release tag (recorded)")
+    ap.add_argument("--random-commit", default="", help="git commit of the random provider's release tag (recorded)")
     ap.add_argument("-o", "--output", type=Path, default=OUTPUT)
     args = ap.parse_args(argv)
     doc = providers_schema(args.terraform, {"oracle/oci": args.oci_provider_dir, "hashicorp/random": args.random_provider_dir})
     registry = _register_map(args.oci_source)
     today = dt.datetime.now(dt.timezone.utc).date().isoformat()
     out: dict[str, Any] = {"format": "terraform providers schema -json, trimmed; plus force_new", "providers": {}}
-    for provider, how in (("oracle/oci", f"github.com/oracle/terraform-provider-oci v{VERSIONS['oracle/oci']} built with "
-                                         "GOFLAGS=-mod=vendor go build"),
-                          ("hashicorp/random", f"github.com/hashicorp/terraform-provider-random v{VERSIONS['hashicorp/random']} "
-                                               "built with go build")):
+    for provider, how in (("oracle/oci", (f"github.com/oracle/terraform-provider-oci v{VERSIONS['oracle/oci']} built with "
+                                         "GOFLAGS=-mod=vendor go build")),
+                          ("hashicorp/random", (f"github.com/hashicorp/terraform-provider-random v{VERSIONS['hashicorp/random']} "
+                                               "built with go build"))):
         entry = trim(doc, provider)
         force: dict[str, list[str]] = {}
         for t in snap.RESOURCE_TYPES[provider]:
@@ -138,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         entry["force_new"] = force
         entry["source"] = {"provider": provider, "version": VERSIONS[provider], "generated_on": today,
                            "schema_from": f"`terraform providers schema -json` ({doc.get('format_version')}) of {how}",
-                           "force_new_from": "provider source (see tools/tfdouble_schema.py)"}
+                           "force_new_from": "provider source (see tools/tfdouble_schema.py)",
+                           "commit": args.oci_commit if provider == "oracle/oci" else args.random_commit}
         out["providers"][ADDRESS[provider]] = entry
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -25,7 +25,15 @@ import bcrypt
 from . import cloud as fake
 from .cloud import Faults
 from .schema import ProviderSchema
-from .values import UNKNOWN, apply_values, conform, plan_create, plan_update, value_at, zero
+from .values import (
+    UNKNOWN,
+    apply_values,
+    conform,
+    plan_create,
+    plan_update,
+    value_at,
+    zero,
+)
 
 _STATE = {
     "oci_core_instance": "RUNNING",

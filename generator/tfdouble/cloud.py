@@ -18,13 +18,13 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import datetime as dt
 import hashlib
 import json
 import os
-from pathlib import Path
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .schema import DATA_DIR

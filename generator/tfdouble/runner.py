@@ -38,18 +38,20 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 import json
 import os
-from pathlib import Path
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from typing_extensions import Self
 
 from .cloud import FAULTS_ENV
 from .schema import PROVIDERS
@@ -117,7 +119,7 @@ class Result:
 
 def terraform_version(path: str) -> str:
     """The version a terraform binary reports (``terraform version -json``)."""
-    out = subprocess.run([path, "version", "-json"], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([path, "version", "-json"], check=False, capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "CHECKPOINT_DISABLE": "1", "HOME": tempfile.gettempdir()})
     return str(json.loads(out.stdout)["terraform_version"])
 
@@ -216,7 +218,7 @@ class TerraformRun:
         """Remove the run's private files (CLI config, launchers, tfvars); the stack dir stays."""
         shutil.rmtree(self._home, ignore_errors=True)
 
-    def __enter__(self) -> TerraformRun:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,7 +18,6 @@ Example (what the launcher runs)::
 from __future__ import annotations
 
 import base64
-from concurrent import futures
 import datetime as dt
 import json
 import os
@@ -26,12 +25,13 @@ import sys
 import tempfile
 import threading
 import traceback
+from concurrent import futures
 from typing import Any
 
+import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-import grpc
 from tf.gen import grpc_controller_pb2 as controller_pb
 from tf.gen import grpc_controller_pb2_grpc as controller_rpc
 from tf.gen import tfplugin_pb2 as pb
