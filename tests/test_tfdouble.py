@@ -12,6 +12,7 @@ No terraform means a failure, not a skip: CI must have one (`make test` builds i
 
 from __future__ import annotations
 
+import doctest
 import ipaddress
 import json
 import re
@@ -24,13 +25,14 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.tfdouble import cloud
+from generator.tfdouble import behaviour, cloud, runner, schema, values
 from generator.tfdouble.runner import (
     Result,
     Terraform,
     TerraformNotFound,
     TerraformRun,
     find_terraform,
+    planned_changes,
     terraform_version,
 )
 from generator.tfdouble.schema import load_schemas
@@ -116,7 +118,7 @@ def errors_text(r: Result) -> str:
 
 
 def resource_changes(plan: dict[str, Any]) -> dict[str, list[str]]:
-    return {c["address"]: c["change"]["actions"] for c in plan.get("resource_changes", [])}
+    return {c.address: list(c.actions) for c in planned_changes(plan)}
 
 
 @pytest.fixture(scope="module")
@@ -409,6 +411,22 @@ def test_replacement_fault_shows_a_replace_in_the_plan(terraform: Terraform, sta
     assert ["availability_domain"] in inst["replace_paths"]
 
 
+@pytest.mark.slow
+def test_alerts_variant_applies_and_its_alarm_watches_the_servers_vnic(terraform: Terraform, tmp_path: Path) -> None:
+    stack = generate_variant(tmp_path, VARIANTS["budget-and-traffic-alarm"])
+    with TerraformRun(stack, sample_variables(stack, region="eu-frankfurt-1"), terraform=terraform) as run:
+        a = run.apply()
+        assert a.ok, errors_text(a)
+        resources = {r["address"]: r["values"] for r in run.show()["values"]["root_module"]["resources"]}
+        again = run.plan(None)
+    vnic = resources["data.oci_core_vnic_attachments.server"]["vnic_attachments"][0]
+    assert vnic["instance_id"] == resources["oci_core_instance.server"]["id"]
+    alarms = [v for a, v in resources.items() if a.startswith("oci_monitoring_alarm.")]
+    assert alarms and all(f'resourceId = "{vnic["vnic_id"]}"' in v["query"] for v in alarms)
+    assert resources["oci_core_subnet.public"]["dhcp_options_id"] == resources["oci_core_vcn.main"]["default_dhcp_options_id"]
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in again.lines
+
+
 # ---------------- both Terraform lines ----------------
 
 def _terraforms() -> list[str]:
@@ -462,3 +480,9 @@ def test_image_listing_filters_like_the_provider() -> None:
     every = cloud.images("eu-frankfurt-1", "c", {"shape": "VM.Standard.A1.Flex"})
     assert any("Minimal" in i["display_name"] for i in every)
     assert cloud.apply_filters(every, [{"name": "display_name", "values": ["Minimal"], "regex": False}]) == []
+
+
+def test_docstring_examples_of_the_package_run() -> None:
+    for module in (behaviour, cloud, runner, schema, values):
+        failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.IGNORE_EXCEPTION_DETAIL)
+        assert tried > 0 and failed == 0, module.__name__

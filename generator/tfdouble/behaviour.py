@@ -106,8 +106,8 @@ class Cloud:
                 return specific[name]
             if name.startswith("time_") and ty == "string":
                 return fake.timestamp((rid, name))
-            if name.endswith("_id") and ty == "string":
-                return fake.ocid(name.removesuffix("_id"), (rid, *path), self.region)
+            # Anything else the configuration left unset stays empty, as the provider stores
+            # an unset optional string (no made-up VLANs, clusters or hosts).
             return zero(ty)
 
         return apply_values(block, planned, fill)
@@ -122,13 +122,16 @@ class Cloud:
                     "default_security_list_id": fake.ocid("oci_core_security_list", (rid, "default"), self.region),
                     "default_dhcp_options_id": fake.ocid("dhcpoptions", (rid, "default"), self.region)}
         elif tf_type == "oci_core_subnet":
+            # A subnet without its own DHCP options gets the VCN's default ones (same OCID as
+            # the VCN's default_dhcp_options_id).
             out |= {"subnet_domain_name": f"{planned.get('dns_label') or 'subnet'}.vcn.oraclevcn.com",
+                    "dhcp_options_id": fake.ocid("dhcpoptions", (planned.get("vcn_id"), "default"), self.region),
                     "virtual_router_ip": _first_host(planned.get("cidr_block"))}
         elif tf_type == "oci_core_instance":
             vnic = vnic_id(rid, self.region)
             out |= {"public_ip": fake.public_ip(vnic), "private_ip": _first_host("10.0.1.0/24", 1 + int(fake.digest(vnic)[:2], 16) % 200),
                     "boot_volume_id": fake.ocid("bootvolume", rid, self.region), "image": (value_at(planned, "source_details.source_id") or [None])[0],
-                    "launch_mode": "PARAVIRTUALIZED"}
+                    "launch_mode": "PARAVIRTUALIZED", "fault_domain": "FAULT-DOMAIN-1"}
         elif tf_type == "oci_ons_notification_topic":
             out |= {"api_endpoint": f"https://cell1.notification.{self.region}.oci.oraclecloud.com",
                     "topic_id": rid, "short_topic_id": fake.digest(rid)[:10], "etag": fake.digest(rid, "etag")[:32]}

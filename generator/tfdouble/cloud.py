@@ -13,7 +13,7 @@ starts, i.e. for each Terraform command)::
 Example::
 
     >>> ocid("oci_core_vcn", {"display_name": "x"}, "eu-frankfurt-1")[:24]
-    'ocid1.vcn.oc1.eu-frankfur'
+    'ocid1.vcn.oc1.eu-frankfu'
 """
 
 from __future__ import annotations

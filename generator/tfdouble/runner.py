@@ -2,13 +2,14 @@
 
 What ``flowstack validate``, ``flowstack plan`` and the emulator's jobs call::
 
-    from generator.tfdouble.runner import TerraformRun, find_terraform
+    from generator.tfdouble.runner import TerraformRun, find_terraform, planned_changes
 
     tf = find_terraform()                   # raises TerraformNotFound with how to get one
     run = TerraformRun("build/flowspace", variables={"instance_ocpus": "2", ...})
     r = run.validate()                      # Result: ok, diagnostics, lines, events
     r = run.plan(out="tfplan")              # saved plan inside the stack directory
     plan = run.show("tfplan")               # `terraform show -json tfplan` as a dict
+    changes = planned_changes(plan)         # [PlannedChange(address, type, actions, ...)]
     r = run.apply("tfplan", on_line=print)  # stream Terraform's messages as they come
     outs = run.output()                     # `terraform output -json` as a dict
     r = run.destroy()
@@ -190,6 +191,37 @@ def parse_diagnostic(d: Mapping[str, Any], address: str | None = None) -> Diagno
         line=(rng.get("start") or {}).get("line"),
         address=d.get("address") or address,
     )
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """One resource in a saved plan: what ``flowstack plan`` lists, what a replace guard checks."""
+
+    address: str
+    type: str
+    actions: tuple[str, ...]          # ("create",), ("no-op",), ("delete", "create"), ...
+    replace_paths: tuple[tuple[Any, ...], ...] = ()
+
+    @property
+    def replaces(self) -> bool:
+        return "delete" in self.actions and "create" in self.actions
+
+
+def planned_changes(plan: Mapping[str, Any]) -> list[PlannedChange]:
+    """The managed resources of ``show(plan_file)``'s JSON, in Terraform's order.
+
+    Example::
+
+        >>> planned_changes({"resource_changes": [{"address": "oci_core_vcn.main", "type": "oci_core_vcn",
+        ...     "mode": "managed", "change": {"actions": ["create"]}}]})[0].actions
+        ('create',)
+    """
+    return [
+        PlannedChange(c["address"], c["type"], tuple(c["change"]["actions"]),
+                      tuple(tuple(p) for p in c["change"].get("replace_paths") or ()))
+        for c in plan.get("resource_changes", [])
+        if c.get("mode", "managed") == "managed"
+    ]
 
 
 class TerraformRun:

@@ -11,7 +11,7 @@ made is in its ``source`` entry.
 Example::
 
     >>> s = load_schemas()["oci"]
-    >>> s.resources["oci_core_instance"]["block"]["attributes"]["shape"]["required"]
+    >>> s.resources["oci_core_instance"]["block"]["attributes"]["availability_domain"]["required"]
     True
 """
 
