@@ -185,6 +185,20 @@ def _shape(block: dict[str, Any]) -> Any:
              for n, b in block.get("block_types", {}).items()})
 
 
+@pytest.mark.slow
+def test_validate_and_plan_leave_the_stack_directory_as_it_was(terraform: Terraform, stack: Path, tmp_path: Path) -> None:
+    before = {p.name: p.read_bytes() for p in stack.iterdir()}
+    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+        assert run.validate().ok
+        assert run.plan(None).ok
+        assert run.plan(str(tmp_path / "outside.tfplan")).ok
+        assert len(planned_changes(run.show(str(tmp_path / "outside.tfplan")))) == len(REFERENCE_RESOURCES)
+        home = run.cli_config.parent
+        assert home.is_dir()
+    assert {p.name: p.read_bytes() for p in stack.iterdir()} == before
+    assert not home.exists()  # the run's CLI config, launchers and tfvars are gone
+
+
 # ---------------- variants: validate and plan ----------------
 
 @pytest.mark.slow

@@ -15,6 +15,15 @@ its release tag (``oracle/terraform-provider-oci`` v7.19.0 with its vendored mod
 required/optional/computed, sensitive, nesting modes and min/max items; it is trimmed to
 the types in ``tools/schema_snapshot.py`` (``RESOURCE_TYPES``/``DATA_SOURCE_TYPES``).
 
+Where the sources came from (2026-12-01): the Go module proxy refuses
+``github.com/oracle/terraform-provider-oci`` (``go list -m -versions``: "403 Forbidden ...
+This module version is not available") and has no ``terraform-provider-random`` v3
+module, so both trees were taken from the providers' GitHub release tags (commits are
+recorded in the output's ``source``); the OCI build (vendored modules, Go 1.26, 2 cores)
+took about 16 minutes. Why not the cdktf jsii assembly that ``schema_from_jsii.py``
+reads: it cannot tell whether a settable attribute is also computed, has no
+``sensitive`` flags, and does not say list from set for every nested block.
+
 What the JSON does not carry is which changes replace a resource (SDKv2's ``ForceNew``,
 the framework's ``RequiresReplace``). For oracle/oci these are read from the provider
 source's schema literals (every ``ForceNew: true`` under an attribute key) plus the

@@ -14,6 +14,13 @@ What ``flowstack validate``, ``flowstack plan`` and the emulator's jobs call::
     outs = run.output()                     # `terraform output -json` as a dict
     r = run.destroy()
 
+Files: ``validate()``, ``plan(None)`` and ``plan("/abs/path")`` leave the stack directory
+exactly as it was (no ``.terraform``: ``TF_DATA_DIR`` is private; no lock file: no
+``init``); ``plan("tfplan")`` writes the plan there and ``apply``/``destroy`` keep the state
+in ``<workdir>/terraform.tfstate``, so one working directory per stack is one state per
+stack (what the emulator needs). The run's own files (CLI config, launchers, tfvars) live
+in a private temp directory removed by ``close()`` / the ``with`` block.
+
 Variables are strings, as Resource Manager passes them (``var_mode="tfvars"``: a
 ``*.tfvars.json`` of strings outside the stack directory, given with ``-var-file``;
 ``var_mode="env"``: ``TF_VAR_<name>``); Terraform converts them to the declared types and
