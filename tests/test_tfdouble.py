@@ -13,132 +13,26 @@ No terraform means a failure, not a skip: CI must have one (`make test` builds i
 from __future__ import annotations
 
 import doctest
-import ipaddress
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from tfdouble_support import (
+    REFERENCE_RESOURCES,
+    ROOT,
+    VARIANTS,
+    errors_text,
+    generate,
+    generate_variant,
+    resource_changes,
+    sample_variables,
+)
 
 from generator.tfdouble import behaviour, cloud, runner, schema, values
-from generator.tfdouble.runner import (
-    Result,
-    Terraform,
-    TerraformNotFound,
-    TerraformRun,
-    find_terraform,
-    planned_changes,
-    terraform_version,
-)
+from generator.tfdouble.runner import Result, Terraform, TerraformRun, planned_changes
 from generator.tfdouble.schema import load_schemas
-
-ROOT = Path(__file__).resolve().parent.parent
-FLOWSTACK = Path(sys.executable).parent / "flowstack"
-REFERENCE = ROOT / "stacks" / "flowspace.yaml"
-
-PEM = "-----BEGIN CERTIFICATE-----\nU0FNUExFIE9OTFk=\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nU0FNUExFIE9OTFk=\n-----END PRIVATE KEY-----\n"
-# Values for required variables, as strings (as Resource Manager passes them).
-SAMPLE = {
-    "tenancy_ocid": "ocid1.tenancy.oc1..aaaaaaaasampletenancy",
-    "compartment_ocid": "ocid1.compartment.oc1..aaaaaaaasamplecompartment",
-    "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISE= test",
-    "ssh_source_cidr": "198.51.100.7/32",
-    "tls_origin_certificate": PEM,
-    "tls_origin_private_key": KEY,
-    "alarm_slack_url": "https://hooks.slack.example/services/T0/B0/x",
-}
-
-# Config variants: the reference stack and every opt-in part of the config.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "reference": {},
-    "ubuntu-24.04-frankfurt": {"region": "eu-frankfurt-1", "instance": {"image": {"version": "24.04"}}},
-    "image-app-secret-env": {"socket": {"image": "ghcr.io/example/app:1.0", "git": None, "secret_env": ["API_KEY", "DB_URL"]}},
-    "cloudflare-origin-turn-tls": {"tls": {"mode": "cloudflare_origin"},
-                                   "domains": {"turn_host": "turn.flow-coder.com"},
-                                   "livekit": {"turn": {"tls_port": 5349}}},
-    "internal-tls-extra-port": {"tls": {"mode": "internal"},
-                                "extra_ports": [{"protocol": "tcp", "port": 8443, "reason": "admin console"}]},
-    "budget-and-traffic-alarm": {"budget": {"enabled": True, "recipients": ["ops@example.com"]},
-                                 "traffic_alarm": {"enabled": True, "emails": ["ops@example.com"], "slack": True}},
-    "tags": {"tags": {"team": "ops", "cost-center": "42"}},
-}
-
-REFERENCE_RESOURCES = {
-    "oci_core_vcn.main", "oci_core_internet_gateway.main", "oci_core_route_table.public",
-    "oci_core_security_list.public", "oci_core_subnet.public", "random_password.livekit_api_secret",
-    "oci_core_instance.server",
-}
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in changes.items():
-        if v is None:
-            out.pop(k, None)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def generate(config: Path, out: Path) -> Path:
-    """`flowstack generate CONFIG -o OUT` as a subprocess (the stable CLI interface)."""
-    proc = subprocess.run([str(FLOWSTACK), "generate", str(config), "-o", str(out)], check=False, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-def generate_variant(tmp: Path, changes: dict[str, Any]) -> Path:
-    data = _merge(yaml.safe_load(REFERENCE.read_text(encoding="utf-8")), changes)
-    tmp.mkdir(parents=True, exist_ok=True)
-    config = tmp / "flowspace.yaml"
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return generate(config, tmp / "stack")
-
-
-def sample_variables(stack: Path, **overrides: str) -> dict[str, str]:
-    """A string for every variable without a default (secret_env ones get a sample)."""
-    text = (stack / "variables.tf").read_text(encoding="utf-8")
-    values = {}
-    for m in re.finditer(r'^variable "(\w+)" \{\n(.*?)^\}', text, re.DOTALL | re.MULTILINE):
-        if not re.search(r"^\s*default\s*=", m[2], re.MULTILINE):
-            values[m[1]] = SAMPLE.get(m[1], f"sample-{m[1]}")
-    return values | overrides
-
-
-def errors_text(r: Result) -> str:
-    return "\n".join(f"{d.file}:{d.line}: {d.summary}: {d.detail}" for d in r.errors)
-
-
-def resource_changes(plan: dict[str, Any]) -> dict[str, list[str]]:
-    return {c.address: list(c.actions) for c in planned_changes(plan)}
-
-
-@pytest.fixture(scope="module")
-def terraform() -> Terraform:
-    try:
-        return find_terraform()
-    except TerraformNotFound as exc:
-        pytest.fail(f"these tests need a real terraform: {exc}")
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(REFERENCE, tmp_path_factory.mktemp("ref") / "stack")
-
-
-@pytest.fixture
-def stack(reference: Path, tmp_path: Path) -> Path:
-    """A private copy of the reference stack, free to edit."""
-    return Path(shutil.copytree(reference, tmp_path / "stack"))
-
 
 # ---------------- the schema ----------------
 
@@ -165,8 +59,8 @@ def test_schema_comes_from_the_real_providers_and_covers_every_type_the_stacks_u
 
 
 @pytest.mark.slow
-def test_terraform_sees_exactly_the_schema_in_the_data_file(terraform: Terraform, reference: Path) -> None:
-    with TerraformRun(reference, terraform=terraform) as run:
+def test_terraform_sees_exactly_the_schema_in_the_data_file(terraform_bin: Terraform, tf_reference: Path) -> None:
+    with TerraformRun(tf_reference, terraform=terraform_bin) as run:
         r = run.run(["providers", "schema", "-json"])
     assert r.returncode == 0, r.stderr
     seen = json.loads(r.stdout)["provider_schemas"]
@@ -186,16 +80,16 @@ def _shape(block: dict[str, Any]) -> Any:
 
 
 @pytest.mark.slow
-def test_validate_and_plan_leave_the_stack_directory_as_it_was(terraform: Terraform, stack: Path, tmp_path: Path) -> None:
-    before = {p.name: p.read_bytes() for p in stack.iterdir()}
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+def test_validate_and_plan_leave_the_stack_directory_as_it_was(terraform_bin: Terraform, tf_stack: Path, tmp_path: Path) -> None:
+    before = {p.name: p.read_bytes() for p in tf_stack.iterdir()}
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         assert run.validate().ok
         assert run.plan(None).ok
         assert run.plan(str(tmp_path / "outside.tfplan")).ok
         assert len(planned_changes(run.show(str(tmp_path / "outside.tfplan")))) == len(REFERENCE_RESOURCES)
         home = run.cli_config.parent
         assert home.is_dir()
-    assert {p.name: p.read_bytes() for p in stack.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in tf_stack.iterdir()} == before
     assert not home.exists()  # the run's CLI config, launchers and tfvars are gone
 
 
@@ -203,9 +97,9 @@ def test_validate_and_plan_leave_the_stack_directory_as_it_was(terraform: Terraf
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_every_variant_passes_real_validate_and_plan(name: str, terraform: Terraform, tmp_path: Path) -> None:
+def test_every_variant_passes_real_validate_and_plan(name: str, terraform_bin: Terraform, tmp_path: Path) -> None:
     stack = generate_variant(tmp_path, VARIANTS[name])
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+    with TerraformRun(stack, sample_variables(stack), terraform=terraform_bin) as run:
         v = run.validate()
         assert v.ok, errors_text(v)
         p = run.plan("tfplan")
@@ -214,17 +108,17 @@ def test_every_variant_passes_real_validate_and_plan(name: str, terraform: Terra
 
 
 @pytest.mark.slow
-def test_fixture_config_passes_real_validate_and_plan(terraform: Terraform, tmp_path: Path) -> None:
+def test_fixture_config_passes_real_validate_and_plan(terraform_bin: Terraform, tmp_path: Path) -> None:
     stack = generate(ROOT / "tests" / "fixtures" / "configs" / "valid.yaml", tmp_path / "stack")
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+    with TerraformRun(stack, sample_variables(stack), terraform=terraform_bin) as run:
         assert run.validate().ok
         p = run.plan("tfplan")
         assert p.ok, errors_text(p)
 
 
 @pytest.mark.slow
-def test_reference_plan_lists_exactly_the_expected_resources(terraform: Terraform, stack: Path) -> None:
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+def test_reference_plan_lists_exactly_the_expected_resources(terraform_bin: Terraform, tf_stack: Path) -> None:
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         assert run.plan("tfplan").ok
         plan = run.show("tfplan")
     assert resource_changes(plan) == {a: ["create"] for a in REFERENCE_RESOURCES}
@@ -266,13 +160,13 @@ def _first_failure(run: TerraformRun) -> Result:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DEFECTS))
-def test_planted_defect_is_caught_by_terraform_with_file_and_line(name: str, terraform: Terraform, stack: Path) -> None:
+def test_planted_defect_is_caught_by_terraform_with_file_and_line(name: str, terraform_bin: Terraform, tf_stack: Path) -> None:
     filename, edit, marker, summary = DEFECTS[name]
-    path = stack / filename
+    path = tf_stack / filename
     text = edit(path.read_text(encoding="utf-8"))
     path.write_text(text, encoding="utf-8")
     want_line = _line_of(text, marker) + (1 if marker.startswith("\n") else 0)
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         r = _first_failure(run)
     assert not r.ok
     hits = [d for d in r.errors if d.summary == summary]
@@ -281,12 +175,12 @@ def test_planted_defect_is_caught_by_terraform_with_file_and_line(name: str, ter
 
 
 @pytest.mark.slow
-def test_templatefile_placeholder_without_a_value_is_caught(terraform: Terraform, stack: Path) -> None:
-    with (stack / "cloud-init.yaml").open("a", encoding="utf-8") as f:
+def test_templatefile_placeholder_without_a_value_is_caught(terraform_bin: Terraform, tf_stack: Path) -> None:
+    with (tf_stack / "cloud-init.yaml").open("a", encoding="utf-8") as f:
         f.write("# planted: ${not_given}\n")
-    main = (stack / "main.tf").read_text(encoding="utf-8")
+    main = (tf_stack / "main.tf").read_text(encoding="utf-8")
     call = _line_of(main, "templatefile(")
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         r = _first_failure(run)
     assert not r.ok
     hit = next(d for d in r.errors if "not_given" in d.detail)
@@ -297,12 +191,12 @@ def test_templatefile_placeholder_without_a_value_is_caught(terraform: Terraform
 @pytest.mark.slow
 @pytest.mark.parametrize("name,value", [("instance_ocpus", "8"), ("instance_memory_gbs", "48"),
                                         ("ssh_source_cidr", "0.0.0.0/0"), ("socket_host", "Bad Host")])
-def test_validation_rule_fails_for_a_bad_value_as_rm_passes_it(name: str, value: str, terraform: Terraform, stack: Path) -> None:
-    text = (stack / "variables.tf").read_text(encoding="utf-8")
+def test_validation_rule_fails_for_a_bad_value_as_rm_passes_it(name: str, value: str, terraform_bin: Terraform, tf_stack: Path) -> None:
+    text = (tf_stack / "variables.tf").read_text(encoding="utf-8")
     start = _line_of(text, f'variable "{name}" {{')
     end = start + text[text.index(f'variable "{name}" {{'):].index("\n}\n")
     for mode in ("tfvars", "env"):
-        with TerraformRun(stack, sample_variables(stack, **{name: value}), terraform=terraform, var_mode=mode) as run:
+        with TerraformRun(tf_stack, sample_variables(tf_stack, **{name: value}), terraform=terraform_bin, var_mode=mode) as run:
             r = run.plan(None)
         hit = [d for d in r.errors if d.summary == "Invalid value for variable"]
         assert hit, errors_text(r)
@@ -310,9 +204,9 @@ def test_validation_rule_fails_for_a_bad_value_as_rm_passes_it(name: str, value:
 
 
 @pytest.mark.slow
-def test_a_good_value_passes_the_same_rules(terraform: Terraform, stack: Path) -> None:
+def test_a_good_value_passes_the_same_rules(terraform_bin: Terraform, tf_stack: Path) -> None:
     good = {"instance_ocpus": "4", "instance_memory_gbs": "24", "ssh_source_cidr": "203.0.113.0/24"}
-    with TerraformRun(stack, sample_variables(stack, **good), terraform=terraform) as run:
+    with TerraformRun(tf_stack, sample_variables(tf_stack, **good), terraform=terraform_bin) as run:
         r = run.plan(None)
     assert r.ok, errors_text(r)
 
@@ -320,8 +214,8 @@ def test_a_good_value_passes_the_same_rules(terraform: Terraform, stack: Path) -
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="variables.tf's guard `can(cidrhost(v, 0)) && !endswith(v, \"/0\")` accepts "
                    "0.0.0.0/00 (Terraform parses /00 as /0: SSH open to the world); to be fixed in the template (issue 11)")
-def test_ssh_guard_rejects_slash_double_zero(terraform: Terraform, stack: Path) -> None:
-    with TerraformRun(stack, sample_variables(stack, ssh_source_cidr="0.0.0.0/00"), terraform=terraform) as run:
+def test_ssh_guard_rejects_slash_double_zero(terraform_bin: Terraform, tf_stack: Path) -> None:
+    with TerraformRun(tf_stack, sample_variables(tf_stack, ssh_source_cidr="0.0.0.0/00"), terraform=terraform_bin) as run:
         r = run.plan(None)
     assert any(d.summary == "Invalid value for variable" for d in r.errors), "0.0.0.0/00 was accepted"
 
@@ -337,163 +231,20 @@ def _chosen_image(plan: dict[str, Any]) -> str:
 
 
 @pytest.mark.slow
-def test_image_filter_skips_minimal_images_and_a_loose_filter_is_seen(terraform: Terraform, stack: Path) -> None:
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+def test_image_filter_skips_minimal_images_and_a_loose_filter_is_seen(terraform_bin: Terraform, tf_stack: Path) -> None:
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         assert run.plan("tfplan").ok
         chosen = _chosen_image(run.show("tfplan"))
     assert chosen == "Canonical-Ubuntu-22.04-aarch64-2026.11.04-0"  # newest aarch64 22.04 that is not Minimal
-    main = stack / "main.tf"
+    main = tf_stack / "main.tf"
     text = main.read_text(encoding="utf-8")
     loose = re.sub(r'values = \["[^"]*"\]', r'values = ["^Canonical-Ubuntu-22\\\\.04-"]', text, count=1)
     assert loose != text
     main.write_text(loose, encoding="utf-8")
-    with TerraformRun(stack, sample_variables(stack), terraform=terraform) as run:
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         assert run.plan("tfplan").ok
         chosen = _chosen_image(run.show("tfplan"))
     assert "Minimal" in chosen
-
-
-# ---------------- apply, re-plan, destroy ----------------
-
-@pytest.mark.slow
-def test_apply_outputs_then_edited_cloud_init_replans_with_no_change(terraform: Terraform, stack: Path) -> None:
-    with TerraformRun(stack, sample_variables(stack, region="eu-frankfurt-1"), terraform=terraform) as run:
-        assert run.plan("tfplan").ok
-        streamed: list[str] = []
-        a = run.apply("tfplan", on_line=streamed.append)
-        assert a.ok, errors_text(a)
-        assert "Apply complete! Resources: 7 added, 0 changed, 0 destroyed." in streamed
-        outs = run.output()
-        state = run.show()
-        inst = next(r for r in state["values"]["root_module"]["resources"] if r["address"] == "oci_core_instance.server")["values"]
-        assert ipaddress.ip_address(inst["public_ip"]) in ipaddress.ip_network("203.0.113.0/24")
-        assert inst["id"].startswith("ocid1.instance.oc1.eu-frankfurt-1.")
-        assert inst["availability_domain"] == "Uocm:EU-FRANKFURT-1-AD-1"
-        secret = outs["LIVEKIT_API_SECRET"]
-        assert secret["sensitive"] is True and re.fullmatch(r"[A-Za-z0-9]{48}", secret["value"])
-        assert outs["LIVEKIT_API_KEY"]["sensitive"] is False
-
-        with (stack / "cloud-init.yaml").open("a", encoding="utf-8") as f:
-            f.write("# edited after apply\n")
-        assert run.plan("tfplan2").ok
-        replan = resource_changes(run.show("tfplan2"))
-        assert replan["oci_core_instance.server"] == ["no-op"]
-        assert all(actions == ["no-op"] for actions in replan.values()), replan
-
-        # The check can fail: without ignore_changes the same edit replaces the server.
-        main = stack / "main.tf"
-        main.write_text(re.sub(r"\n  lifecycle \{\n.*?\n  \}\n", "\n", main.read_text(encoding="utf-8"), count=1, flags=re.DOTALL))
-        assert run.plan("tfplan3").ok
-        plan3 = run.show("tfplan3")
-        assert resource_changes(plan3)["oci_core_instance.server"] == ["delete", "create"]
-        replace = next(c for c in plan3["resource_changes"] if c["address"] == "oci_core_instance.server")["change"]["replace_paths"]
-        assert ["metadata", "user_data"] in replace
-
-        d = run.destroy()
-        assert d.ok, errors_text(d)
-        assert "Destroy complete! Resources: 7 destroyed." in d.lines
-
-
-@pytest.mark.slow
-def test_capacity_fault_fails_apply_with_ocis_message_and_another_ad_succeeds(terraform: Terraform, stack: Path) -> None:
-    faults = {"out_of_host_capacity": ["AD-1"]}
-    values = sample_variables(stack, region="eu-frankfurt-1")
-    with TerraformRun(stack, values, terraform=terraform, faults=faults) as run:
-        a = run.apply()
-        assert not a.ok
-        err = next(d for d in a.errors if "Out of host capacity" in d.summary)
-        assert err.summary.startswith("500-InternalError, Out of host capacity.")
-        assert err.address == "oci_core_instance.server"
-        assert err.file == "main.tf"
-    with TerraformRun(stack, values | {"availability_domain_number": "2"}, terraform=terraform, faults=faults) as run:
-        a = run.apply()
-        assert a.ok, errors_text(a)
-
-
-@pytest.mark.slow
-def test_replacement_fault_shows_a_replace_in_the_plan(terraform: Terraform, stack: Path) -> None:
-    values = sample_variables(stack, region="eu-frankfurt-1")
-    with TerraformRun(stack, values, terraform=terraform) as run:
-        assert run.apply().ok
-    with TerraformRun(stack, values, terraform=terraform, faults={"replace_instances": ["flowspace-server"]}) as run:
-        assert run.plan("tfplan").ok
-        plan = run.show("tfplan")
-    changes = resource_changes(plan)
-    assert changes["oci_core_instance.server"] == ["delete", "create"]
-    assert {a for a, act in changes.items() if act != ["no-op"]} == {"oci_core_instance.server"}
-    inst = next(c for c in plan["resource_changes"] if c["address"] == "oci_core_instance.server")["change"]
-    assert ["availability_domain"] in inst["replace_paths"]
-
-
-@pytest.mark.slow
-def test_alerts_variant_applies_and_its_alarm_watches_the_servers_vnic(terraform: Terraform, tmp_path: Path) -> None:
-    stack = generate_variant(tmp_path, VARIANTS["budget-and-traffic-alarm"])
-    with TerraformRun(stack, sample_variables(stack, region="eu-frankfurt-1"), terraform=terraform) as run:
-        a = run.apply()
-        assert a.ok, errors_text(a)
-        resources = {r["address"]: r["values"] for r in run.show()["values"]["root_module"]["resources"]}
-        again = run.plan(None)
-    vnic = resources["data.oci_core_vnic_attachments.server"]["vnic_attachments"][0]
-    assert vnic["instance_id"] == resources["oci_core_instance.server"]["id"]
-    alarms = [v for a, v in resources.items() if a.startswith("oci_monitoring_alarm.")]
-    assert alarms and all(f'resourceId = "{vnic["vnic_id"]}"' in v["query"] for v in alarms)
-    assert resources["oci_core_subnet.public"]["dhcp_options_id"] == resources["oci_core_vcn.main"]["default_dhcp_options_id"]
-    assert "Plan: 0 to add, 0 to change, 0 to destroy." in again.lines
-
-
-# ---------------- both Terraform lines ----------------
-
-def _terraforms() -> list[str]:
-    found = []
-    try:
-        found.append(find_terraform().path)
-    except TerraformNotFound:
-        pass
-    on_path = shutil.which("terraform")
-    if on_path and on_path not in found:
-        found.append(on_path)
-    return found
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("path", _terraforms())
-def test_double_works_with_each_terraform_found(path: str, stack: Path) -> None:
-    tf = Terraform(path, terraform_version(path))
-    with TerraformRun(stack, sample_variables(stack), terraform=tf) as run:
-        assert run.validate().ok
-        assert run.apply().ok, tf.version
-        again = run.plan(None)
-        assert again.ok and "Plan: 0 to add, 0 to change, 0 to destroy." in again.lines, tf.version
-        assert run.destroy().ok, tf.version
-
-
-# ---------------- small parts ----------------
-
-def test_find_terraform_order_and_the_message_without_one(tmp_path: Path) -> None:
-    with pytest.raises(TerraformNotFound, match="make terraform"):
-        find_terraform({"PATH": str(tmp_path)}, tools_dir=tmp_path)
-    with pytest.raises(TerraformNotFound, match="FLOWSTACK_TERRAFORM=/no/such"):
-        find_terraform({"FLOWSTACK_TERRAFORM": "/no/such"}, tools_dir=tmp_path)
-
-
-def test_faults_file_with_an_unknown_key_is_refused(tmp_path: Path) -> None:
-    f = tmp_path / "faults.json"
-    f.write_text('{"out_of_capacity": ["AD-1"]}')
-    with pytest.raises(ValueError, match="out_of_capacity"):
-        cloud.load_faults({cloud.FAULTS_ENV: str(f)})
-    f.write_text('{"out_of_host_capacity": ["AD-2"]}')
-    faults = cloud.load_faults({cloud.FAULTS_ENV: str(f)})
-    assert faults.capacity_fails("Uocm:EU-FRANKFURT-1-AD-2") and not faults.capacity_fails("Uocm:EU-FRANKFURT-1-AD-1")
-
-
-def test_image_listing_filters_like_the_provider() -> None:
-    found = cloud.images("eu-frankfurt-1", "c", {"operating_system": "Canonical Ubuntu", "operating_system_version": "22.04",
-                                                 "shape": "VM.Standard.A1.Flex", "sort_by": "TIMECREATED", "sort_order": "DESC"})
-    assert [i["display_name"] for i in found] == ["Canonical-Ubuntu-22.04-Minimal-aarch64-2026.11.18-0",
-                                             "Canonical-Ubuntu-22.04-aarch64-2026.11.04-0"]  # newest first
-    every = cloud.images("eu-frankfurt-1", "c", {"shape": "VM.Standard.A1.Flex"})
-    assert any("Minimal" in i["display_name"] for i in every)
-    assert cloud.apply_filters(every, [{"name": "display_name", "values": ["Minimal"], "regex": False}]) == []
 
 
 def test_docstring_examples_of_the_package_run() -> None:
