@@ -71,6 +71,9 @@ HOW_TO_GET = ("install Terraform 1.5.x (Resource Manager's line), run `make terr
               f"(builds 1.5.7 into .tools/), or set {TERRAFORM_ENV}=/path/to/terraform")
 
 
+_CHECKED_AT = re.compile(r"checked by the validation rule at (?P<file>[^\s:]+):(?P<line>\d+),")
+
+
 class TerraformNotFound(Exception):
     """No terraform binary: the message says how to get one."""
 
@@ -295,10 +298,25 @@ class TerraformRun:
         result.stderr = proc.stderr.read() if proc.stderr else ""
         result.returncode = proc.wait(timeout=self.timeout)
         result.stdout = "".join(out)
+        result.diagnostics = [self._locate(d) for d in result.diagnostics]
         if result.returncode != 0 and not result.errors:
             text = result.stderr.strip() or result.stdout.strip()
             result.diagnostics.append(Diagnostic("error", text.splitlines()[0] if text else "terraform failed", text))
         return result
+
+    def _locate(self, d: Diagnostic) -> Diagnostic:
+        """Point a bad variable value at the rule it broke, as Terraform 1.5 does.
+
+        Terraform 1.11 names where the value came from (our private tfvars file, or none for
+        ``TF_VAR_``) and says "This was checked by the validation rule at variables.tf:112,3-13"
+        in the detail; the stack's own file and line are what a user can act on.
+        """
+        if d.file and not str(d.file).startswith(str(self._home)):
+            return d
+        m = _CHECKED_AT.search(d.detail)
+        if not m:
+            return d
+        return Diagnostic(d.severity, d.summary, d.detail, m["file"], int(m["line"]), d.address)
 
     def validate(self) -> Result:
         r = self.run(["validate", "-json", "-no-color"])
