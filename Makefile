@@ -70,7 +70,7 @@ $(TERRAFORM):
 
 # Only the provider-double tests (real Terraform against generator/tfdouble).
 tfdouble-test: $(VENV)/.installed terraform
-	$(BIN)/pytest -q tests/test_tfdouble.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/test_tfdouble.py tests/test_tfdouble_apply.py $(PYTEST_ARGS)
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:
