@@ -12,6 +12,7 @@ No terraform means a failure, not a skip: CI must have one (`make test` builds i
 
 from __future__ import annotations
 
+import ast
 import doctest
 import json
 import re
@@ -251,3 +252,20 @@ def test_docstring_examples_of_the_package_run() -> None:
     for module in (behaviour, cloud, runner, schema, values):
         failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.IGNORE_EXCEPTION_DETAIL)
         assert tried > 0 and failed == 0, module.__name__
+
+
+def test_tfdouble_is_a_leaf_package_importing_nothing_else_from_generator() -> None:
+    for path in sorted((ROOT / "generator" / "tfdouble").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level <= 1, f"{path.name}: relative import above the package"
+                assert node.level == 1 or not (node.module or "").startswith("generator"), f"{path.name}: {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("generator") for a in node.names), path.name
+
+
+def test_a_terraform_run_over_its_time_is_stopped_with_a_clear_error(terraform_bin: Terraform, tf_stack: Path) -> None:
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin, timeout=0.05) as run:
+        r = run.plan(None)
+    assert not r.ok
+    assert "did not finish within 0.05 s and was stopped" in r.errors[0].summary

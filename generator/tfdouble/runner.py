@@ -51,9 +51,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -283,24 +285,37 @@ class TerraformRun:
         return [f"-var-file={self.var_file}"] if self.var_mode == "tfvars" else []
 
     def run(self, args: list[str], on_line: Callable[[str], None] | None = None) -> Result:
-        """Run ``terraform <args>`` (args with ``-json`` give structured diagnostics)."""
+        """Run ``terraform <args>`` (args with ``-json`` give structured diagnostics).
+
+        Lines reach ``on_line`` as Terraform prints them. stderr is drained by a thread (a
+        full pipe would stall Terraform) and a timer kills a run that exceeds ``timeout``.
+        """
         cmd = [self.terraform.path, *args]
         proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         result = Result(args=cmd, returncode=-1)
+        err: list[str] = []
+        drain = threading.Thread(target=lambda: err.extend(proc.stderr or []), daemon=True)
+        drain.start()
+        timer = threading.Timer(self.timeout, proc.kill)
+        timer.start()
         out: list[str] = []
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            out.append(raw)
-            line = _consume(result, raw.rstrip("\n"), "-json" in args)
-            if line is not None and on_line:
-                on_line(line)
-        result.stderr = proc.stderr.read() if proc.stderr else ""
-        result.returncode = proc.wait(timeout=self.timeout)
-        result.stdout = "".join(out)
+        try:
+            for raw in proc.stdout or []:
+                out.append(raw)
+                line = _consume(result, raw.rstrip("\n"), "-json" in args)
+                if line is not None and on_line:
+                    on_line(line)
+            result.returncode = proc.wait()
+        finally:
+            timer.cancel()
+        drain.join()
+        result.stdout, result.stderr = "".join(out), "".join(err)
         result.diagnostics = [self._locate(d) for d in result.diagnostics]
         if result.returncode != 0 and not result.errors:
             text = result.stderr.strip() or result.stdout.strip()
+            if result.returncode == -signal.SIGKILL:
+                text = f"terraform {args[0]} did not finish within {self.timeout:g} s and was stopped\n{text}"
             result.diagnostics.append(Diagnostic("error", text.splitlines()[0] if text else "terraform failed", text))
         return result
 
