@@ -13,7 +13,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps terraform tfdouble-test clean
+.PHONY: stack-zip generate validate test bench venv node checkov ocicli system-deps terraform tfdouble-test bench-tfdouble clean
 
 stack-zip: $(VENV)/.installed
 	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
@@ -71,6 +71,10 @@ $(TERRAFORM):
 # Only the provider-double tests (real Terraform against generator/tfdouble).
 tfdouble-test: $(VENV)/.installed terraform
 	$(BIN)/pytest -q tests/test_tfdouble.py tests/test_tfdouble_apply.py $(PYTEST_ARGS)
+
+# Figures for real Terraform through the double (validate + plan, PLAN and APPLY jobs).
+bench-tfdouble: $(VENV)/.installed terraform
+	$(BIN)/python tools/bench_tfdouble.py
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:
