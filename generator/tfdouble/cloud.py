@@ -66,25 +66,49 @@ CAPACITY_ERROR = (
 
 
 def digest(*parts: Any) -> str:
-    """A stable hex digest of JSON-able parts."""
+    """A stable hex digest of JSON-able parts.
+
+    Example::
+
+        >>> digest("a", 1) == digest("a", 1) != digest("a", 2)
+        True
+    """
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ocid(tf_type: str, seed: Any, region: str) -> str:
-    """A well-formed, deterministic OCID for a resource of ``tf_type``."""
+    """A well-formed, deterministic OCID for a resource of ``tf_type``.
+
+    Example::
+
+        >>> ocid("oci_core_instance", {"a": 1}, "ap-chuncheon-1").startswith("ocid1.instance.oc1.ap-chuncheon-1.")
+        True
+    """
     kind = _OCID_KIND.get(tf_type, tf_type.removeprefix("oci_").replace("_", ""))
     return f"ocid1.{kind}.oc1.{region}.aaaaaaaa{digest(tf_type, seed)[:52]}"
 
 
 def timestamp(seed: Any) -> str:
-    """A deterministic creation time, in the provider's format (Go's time.String())."""
+    """A deterministic creation time, in the provider's format (Go's time.String()).
+
+    Example::
+
+        >>> timestamp("x").endswith(" +0000 UTC") and timestamp("x") == timestamp("x")
+        True
+    """
     t = _EPOCH + dt.timedelta(seconds=int(digest(seed)[:8], 16) % (300 * 86400))
     return t.strftime("%Y-%m-%d %H:%M:%S.000 +0000 UTC")
 
 
 def public_ip(seed: Any) -> str:
-    """An address from TEST-NET-3 (203.0.113.0/24, RFC 5737), never a real host."""
+    """An address from TEST-NET-3 (203.0.113.0/24, RFC 5737), never a real host.
+
+    Example::
+
+        >>> public_ip("vnic").startswith("203.0.113.")
+        True
+    """
     return f"203.0.113.{int(digest(seed)[:4], 16) % 254 + 1}"
 
 

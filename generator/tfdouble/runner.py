@@ -39,9 +39,9 @@ from scratch (no proxies, no credentials, ``CHECKPOINT_DISABLE=1``).
 
 Example::
 
-    >>> run = TerraformRun("/nonexistent", variables={}, terraform=Terraform("/bin/false", "1.5.7"))
-    >>> run.terraform.version
-    '1.5.7'
+    >>> with TerraformRun("/nonexistent", variables={}, terraform=Terraform("/bin/false", "1.5.7")) as run:
+    ...     run.terraform.is_rm_line
+    True
 """
 
 from __future__ import annotations
@@ -131,7 +131,12 @@ class Result:
 
 
 def terraform_version(path: str) -> str:
-    """The version a terraform binary reports (``terraform version -json``)."""
+    """The version a terraform binary reports (``terraform version -json``).
+
+    Example::
+
+        terraform_version(".tools/terraform-1.5.7/terraform")   # '1.5.7'
+    """
     out = subprocess.run([path, "version", "-json"], check=False, capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "CHECKPOINT_DISABLE": "1", "HOME": tempfile.gettempdir()})
     return str(json.loads(out.stdout)["terraform_version"])
@@ -167,7 +172,15 @@ def _version_key(name: str) -> tuple[int, ...]:
 
 
 def write_launchers(directory: Path) -> Path:
-    """Write ``terraform-provider-oci``/``-random`` launchers of the double into ``directory``."""
+    """Write ``terraform-provider-oci``/``-random`` launchers of the double into ``directory``.
+
+    Example::
+
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     sorted(p.name for p in write_launchers(pathlib.Path(d)).iterdir())
+        ['terraform-provider-oci', 'terraform-provider-random']
+    """
     directory.mkdir(parents=True, exist_ok=True)
     for short in PROVIDERS:
         exe = directory / f"terraform-provider-{short}"
@@ -182,7 +195,15 @@ def write_launchers(directory: Path) -> Path:
 
 
 def write_cli_config(path: Path, provider_dir: Path) -> Path:
-    """A CLI config whose dev_overrides send both providers to the double (no registry)."""
+    """A CLI config whose dev_overrides send both providers to the double (no registry).
+
+    Example::
+
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     '"oracle/oci" = ' in write_cli_config(pathlib.Path(d) / "cli.tfrc", pathlib.Path(d)).read_text()
+        True
+    """
     overrides = "\n".join(f"    {json.dumps(src.split('/', 1)[1])} = {json.dumps(str(provider_dir))}" for src in PROVIDERS.values())
     path.write_text(
         "# Written by generator.tfdouble.runner: Terraform uses the offline provider double.\n"
@@ -193,7 +214,14 @@ def write_cli_config(path: Path, provider_dir: Path) -> Path:
 
 
 def parse_diagnostic(d: Mapping[str, Any], address: str | None = None) -> Diagnostic:
-    """One diagnostic of Terraform's JSON (validate's list or a ``diagnostic`` message)."""
+    """One diagnostic of Terraform's JSON (validate's list or a ``diagnostic`` message).
+
+    Example::
+
+        >>> parse_diagnostic({"severity": "error", "summary": "Unsupported argument",
+        ...                   "range": {"filename": "main.tf", "start": {"line": 7}}}).line
+        7
+    """
     rng = d.get("range") or {}
     return Diagnostic(
         severity=str(d.get("severity", "error")),
