@@ -82,6 +82,8 @@ def test_capacity_fault_fails_apply_with_ocis_message_and_another_ad_succeeds(te
         assert err.summary.startswith("500-InternalError, Out of host capacity.")
         assert err.address == "oci_core_instance.server"
         assert err.file == "main.tf"
+        # What rm-apply's capacity check and the emulator's job log read: Terraform's own line.
+        assert any(line.startswith("Error: 500-InternalError, Out of host capacity.") for line in a.lines), a.lines[-3:]
     with TerraformRun(tf_stack, values | {"availability_domain_number": "2"}, terraform=terraform_bin, faults=faults) as run:
         a = run.apply()
         assert a.ok, errors_text(a)
