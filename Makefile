@@ -11,8 +11,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
+# Resource Manager runs Terraform 1.5.x; tests run the stacks through this one (generator/tfdouble).
+TERRAFORM_VERSION := 1.5.7
+TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node checkov ocicli system-deps clean
+.PHONY: stack-zip generate validate test test-fast test-slow lint bench venv node checkov ocicli system-deps terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -29,10 +32,10 @@ validate: $(VENV)/.installed checkov
 
 test: lint test-fast test-slow
 
-test-fast: $(VENV)/.installed node checkov system-deps
+test-fast: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(VENV)/.installed node checkov system-deps
+test-slow: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -70,6 +73,22 @@ ocicli: .venv-ocicli/.installed
 	test -x .venv-ocicli/bin/python || $(PYTHON) -m venv .venv-ocicli
 	.venv-ocicli/bin/pip install -q oci-cli==$(OCI_CLI_VERSION)
 	touch $@
+
+# Terraform $(TERRAFORM_VERSION) (MPL-2.0) built from source through the Go module proxy, into the
+# git-ignored .tools/ (generator/tfdouble/runner.py finds it there). Needs Go; fails loudly without it.
+terraform: $(TERRAFORM)
+$(TERRAFORM):
+	@command -v go >/dev/null || { echo "make terraform: Go is needed to build Terraform $(TERRAFORM_VERSION) (or set FLOWSTACK_TERRAFORM)"; exit 1; }
+	GOBIN=$(CURDIR)/.tools/terraform-$(TERRAFORM_VERSION) nice go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
+	$(TERRAFORM) version
+
+# Only the provider-double tests (real Terraform against generator/tfdouble).
+tfdouble-test: $(VENV)/.installed terraform
+	$(BIN)/pytest -q tests/test_tfdouble.py tests/test_tfdouble_apply.py $(PYTEST_ARGS)
+
+# Figures for real Terraform through the double (validate + plan, PLAN and APPLY jobs).
+bench-tfdouble: $(VENV)/.installed terraform
+	$(BIN)/python tools/bench_tfdouble.py
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:

@@ -1,0 +1,24 @@
+"""Entry point of the provider executables: ``python -m generator.tfdouble oci|random``.
+
+Example::
+
+    TF_PLUGIN_MAGIC_COOKIE=... python -m generator.tfdouble oci
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .schema import PROVIDERS
+from .server import serve
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in PROVIDERS:
+        print(f"usage: python -m generator.tfdouble {{{'|'.join(PROVIDERS)}}}", file=sys.stderr)
+        return 2
+    return serve(argv[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
