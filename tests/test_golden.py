@@ -22,21 +22,21 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "71659f1ef7fb451664c6b850ac64a7c727693a42032104a84c683da1ac0d7b0a"
+REFERENCE_ZIP_SHA256 = "7cd0a33b7c2c263867751220b288e2d644c65f2da8071c249bb1543cc9d9b397"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "8f44a4c37cb287094c25d915ae67d3f6da8330ebb5539c4805aab6f34fb95b7b",
-    "tls-internal": "5f99890228837b413978bd09746ddf3ad2571f4bd5c3a632660119673913295c",
-    "tls-cloudflare-origin": "64c2244576a45f755185bc6af022feb7274258c7e76649c40beef0542c3ca632",
-    "socket-image": "710767bb6b0794bd2b8e906e2195a5d6a1bb55e61504f2857789d5e6573c6a67",
-    "turn-tls": "bbd6c95efd1dfc334ed2276db4989caa22e8e4089b1c4b556125078c6efbb4cb",
-    "turn-tls-internal": "f029169074b6584d4422eca2218623e7e6ef206e6eda65054ef59b49d51fe87a",
-    "turn-tls-cloudflare-origin": "ca74d0e45144e0582c7ff5ecd6d2a1c60bc42b1020ead0e6ea7ac59aee1ca81c",
-    "turn-via-caddy": "e819267e29a230a522e9556d904c52d547330b138551231c89eaa65cdbce3eba",
-    "turn-via-caddy-cloudflare-origin": "706f4618dd6fcad06a0f502bad37e8a6ece0d1f5a5eb0a4232b83a707099fac5",
-    "turn-via-caddy-internal": "6a878f3ab24dfe73d653776d877ab8187f4adedbc20b2237db011c2827dfeb26",
-    "secret-env": "1f1de3f15ea508549abc4af7cf8414a6ca74c50deb9d769e2d6f0ba095dcae97",
+    "reference": "e6127722e57a351ebba494f4e52416ab507a85130cb6966cdc1a4c06e0d015b1",
+    "tls-internal": "33a949cceacb6ec45bbc40063d3526b5f88b429a95b3c54834c0ba7a30a4a7a9",
+    "tls-cloudflare-origin": "273dddbf99282cda455f38945195d0298d9e693834fe0aa17ab97be2ce61e4ee",
+    "socket-image": "cdf07cec9ce38a60d775445323b99ca96cc360549d26149dc593a838ce308947",
+    "turn-tls": "a6121cbd3eea2f85a5680b6274a3237e5c5b07e8b6afe00086db8ab3ddcb8fb0",
+    "turn-tls-internal": "42d02093de7907cb7b5c46686b87b3a694424eb22e8b8e2a5313b8d8b87dac91",
+    "turn-tls-cloudflare-origin": "7457faca97bca62808b5695b36b14f49f3a8320ea37bcf47f3ecff5aca00c62e",
+    "turn-via-caddy": "c8929c785c9fbcf5c4971ae902a38e2ab9e0ee5be46794e56a188c5dc620099f",
+    "turn-via-caddy-cloudflare-origin": "dcf6632e220d844a38796f9910d714a40e42f6f4a4d675d12ff7baa8578ae7a6",
+    "turn-via-caddy-internal": "3d6ca78645b0fe4be3484e1bc4909b25ebc7c20bf67551992a8ef418e3fa27d0",
+    "secret-env": "094a703af9e754ade85fc0cacdf495961013794c31e7544537e6b5b0d5929550",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -53,10 +53,10 @@ PREVIEW_SHA256 = {
     "secret-env": "95f64b3a45bd00cf6a3d7cffbbae27de5fba6c7b80981a1493dc979df27b87a8",
 }
 ALERT_SHA256 = {
-    "budget": "a4b8e7caafb339434f7b8f83dbc9ee88b67ecb157f7d06bbe7f5fd846abc0d0d",
-    "alarm": "dfec080fe84bc5bd8ef88b231aa637bd2691faa8322f0e67aefc11b1c9531c72",
-    "alarm+slack": "6128b73a5e3d005cbae70e26edccdd4b16e3bdaf740832936607a464960e7c20",
-    "both": "626fd2c0d6f8ca6706004d6502e1786875f24c6ea57160e98d321e414747111e",
+    "budget": "2f837738f98a76290638f5cf06e5ffc7a430be652149c0a0e7f2ab8736601a6a",
+    "alarm": "36f3fe766d2f2d802db66afb0285e0364b5cb7d860cca6dcf93ae41d4e5cf100",
+    "alarm+slack": "f4b4abeb0b2bba94f8986c5f49d37eec39621a9b13928e0e26164c25771c1a15",
+    "both": "0feb96b41b9918a2a7df8cc380bf37dd3d50b85fecc016c974cb79080f206697",
 }
 
 

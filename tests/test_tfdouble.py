@@ -213,12 +213,21 @@ def test_a_good_value_passes_the_same_rules(terraform_bin: Terraform, tf_stack: 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="variables.tf's guard `can(cidrhost(v, 0)) && !endswith(v, \"/0\")` accepts "
-                   "0.0.0.0/00 (Terraform parses /00 as /0: SSH open to the world); to be fixed in the template (issue 11)")
-def test_ssh_guard_rejects_slash_double_zero(terraform_bin: Terraform, tf_stack: Path) -> None:
-    with TerraformRun(tf_stack, sample_variables(tf_stack, ssh_source_cidr="0.0.0.0/00"), terraform=terraform_bin) as run:
+# Issue 13 item 3: the guard was `!endswith(v, "/0")`, which 0.0.0.0/00 passed (a strict xfail until
+# the rule read the prefix length); now every spelling of a too-wide source is refused by Terraform.
+@pytest.mark.parametrize("cidr", ["0.0.0.0/00", "0.0.0.0/000", "0.0.0.0/0", "0.0.0.0/1", "0.0.0.0/7", "::/00", "::/0",
+                                  "10.0.0.0/08", "1.2.3.4/32 ", "1.2.3.4/32\n"])
+def test_ssh_guard_rejects_any_spelling_of_too_wide(terraform_bin: Terraform, tf_stack: Path, cidr: str) -> None:
+    with TerraformRun(tf_stack, sample_variables(tf_stack, ssh_source_cidr=cidr), terraform=terraform_bin) as run:
         r = run.plan(None)
-    assert any(d.summary == "Invalid value for variable" for d in r.errors), "0.0.0.0/00 was accepted"
+    assert any(d.summary == "Invalid value for variable" for d in r.errors), f"{cidr!r} was accepted"
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/8", "198.51.100.7/32", "203.0.113.0/24", "100.64.0.0/10"])
+def test_ssh_guard_accepts_sensible_sources(terraform_bin: Terraform, tf_stack: Path, cidr: str) -> None:
+    with TerraformRun(tf_stack, sample_variables(tf_stack, ssh_source_cidr=cidr), terraform=terraform_bin) as run:
+        r = run.plan(None)
+    assert r.errors == []
 
 
 # ---------------- the image filter really selects ----------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from generator.samples import SAMPLE_VARIABLES
 from generator.tfdouble.runner import (
     Result,
     planned_changes,
@@ -24,18 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOWSTACK = Path(sys.executable).parent / "flowstack"
 REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 
-PEM = "-----BEGIN CERTIFICATE-----\nU0FNUExFIE9OTFk=\n-----END CERTIFICATE-----\n"
-KEY = "-----BEGIN PRIVATE KEY-----\nU0FNUExFIE9OTFk=\n-----END PRIVATE KEY-----\n"
-# Values for required variables, as strings (as Resource Manager passes them).
-SAMPLE = {
-    "tenancy_ocid": "ocid1.tenancy.oc1..aaaaaaaasampletenancy",
-    "compartment_ocid": "ocid1.compartment.oc1..aaaaaaaasamplecompartment",
-    "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISE= test",
-    "ssh_source_cidr": "198.51.100.7/32",
-    "tls_origin_certificate": PEM,
-    "tls_origin_private_key": KEY,
-    "alarm_slack_url": "https://hooks.slack.example/services/T0/B0/x",
-}
+
+# Values for required variables, as strings (as Resource Manager passes them): the one home
+# of sample values (generator/samples.py), shared with `preview --sample` and `validate`.
+SAMPLE = dict(SAMPLE_VARIABLES)
 
 # Config variants: the reference stack and every opt-in part of the config.
 VARIANTS: dict[str, dict[str, Any]] = {

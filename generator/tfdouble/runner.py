@@ -63,34 +63,21 @@ from typing import Any
 
 from typing_extensions import Self
 
+from .binary import (
+    REPO_ROOT,
+    TERRAFORM_ENV,
+    Terraform,
+    TerraformNotFound,
+    find_terraform,
+    terraform_version,
+)
 from .cloud import FAULTS_ENV
 from .schema import PROVIDERS
 
-TERRAFORM_ENV = "FLOWSTACK_TERRAFORM"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS_DIR = REPO_ROOT / ".tools"
-HOW_TO_GET = ("install Terraform 1.5.x (Resource Manager's line), run `make terraform` "
-              f"(builds 1.5.7 into .tools/), or set {TERRAFORM_ENV}=/path/to/terraform")
-
+__all__ = ["TERRAFORM_ENV", "Diagnostic", "PlannedChange", "Result", "Terraform", "TerraformFailed",
+           "TerraformNotFound", "TerraformRun", "find_terraform", "planned_changes", "terraform_version"]
 
 _CHECKED_AT = re.compile(r"checked by the validation rule at (?P<file>[^\s:]+):(?P<line>\d+),")
-
-
-class TerraformNotFound(Exception):
-    """No terraform binary: the message says how to get one."""
-
-
-@dataclass(frozen=True)
-class Terraform:
-    """A terraform binary and its version (``1.5.7``)."""
-
-    path: str
-    version: str
-
-    @property
-    def is_rm_line(self) -> bool:
-        """True for 1.5.x, the line OCI Resource Manager runs."""
-        return self.version.startswith("1.5.")
 
 
 @dataclass(frozen=True)
@@ -128,47 +115,6 @@ class Result:
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
-
-
-def terraform_version(path: str) -> str:
-    """The version a terraform binary reports (``terraform version -json``).
-
-    Example::
-
-        terraform_version(".tools/terraform-1.5.7/terraform")   # '1.5.7'
-    """
-    out = subprocess.run([path, "version", "-json"], check=False, capture_output=True, text=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin", "CHECKPOINT_DISABLE": "1", "HOME": tempfile.gettempdir()})
-    return str(json.loads(out.stdout)["terraform_version"])
-
-
-def find_terraform(env: Mapping[str, str] | None = None, tools_dir: Path = TOOLS_DIR) -> Terraform:
-    """The terraform to use (see the module docstring for the order).
-
-    Example::
-
-        >>> find_terraform({"FLOWSTACK_TERRAFORM": "/no/such/terraform"})
-        Traceback (most recent call last):
-        ...
-        generator.tfdouble.runner.TerraformNotFound: FLOWSTACK_TERRAFORM=/no/such/terraform is not an executable; ...
-    """
-    env = os.environ if env is None else env
-    chosen = env.get(TERRAFORM_ENV)
-    if chosen:
-        if not (os.path.isfile(chosen) and os.access(chosen, os.X_OK)):
-            raise TerraformNotFound(f"{TERRAFORM_ENV}={chosen} is not an executable; {HOW_TO_GET}")
-        return Terraform(chosen, terraform_version(chosen))
-    built = sorted(tools_dir.glob("terraform-1.5.*/terraform"), key=lambda p: _version_key(p.parent.name))
-    if built:
-        return Terraform(str(built[-1]), terraform_version(str(built[-1])))
-    on_path = shutil.which("terraform", path=env.get("PATH"))
-    if on_path:
-        return Terraform(on_path, terraform_version(on_path))
-    raise TerraformNotFound(f"no terraform found; {HOW_TO_GET}")
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", name))
 
 
 def write_launchers(directory: Path) -> Path:

@@ -45,7 +45,7 @@ def _rebuild(nested: dict[str, Any], value: Any, elements: list[Any]) -> Any:
     if mode in ("single", "group"):
         return elements[0]
     if mode == "map":
-        return dict(zip(value.keys(), elements))
+        return dict(zip(value.keys(), elements, strict=True))
     return elements
 
 
