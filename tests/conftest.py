@@ -133,7 +133,7 @@ class RMEmulator:
     """A `flowstack emulator` subprocess and the credentials to talk to it."""
 
     def __init__(self, workdir: Path, *, job_seconds: float = 0.05, faults: dict | None = None,
-                 extra_public_keys: tuple[str, ...] = ()) -> None:
+                 extra_public_keys: tuple[str, ...] = (), terraform: bool = False) -> None:
         from generator.emulator.auth import write_demo_credentials
 
         self.workdir = workdir
@@ -149,6 +149,8 @@ class RMEmulator:
         self.log_file = workdir / "emulator.log"
         self.job_seconds = job_seconds
         self.extra_public_keys = tuple(str(k) for k in extra_public_keys)
+        # The fast RM tests run on the simulated jobs; terraform=True runs real Terraform per job.
+        self.terraform = terraform
         self.port = 0
         self.url = ""
         self.proc: _rm_subprocess.Popen | None = None
@@ -161,7 +163,7 @@ class RMEmulator:
     def _start(self, faults_file: Path | None = None) -> None:
         args = [_rm_sys.executable, "-m", "generator.cli", "emulator", "--port", str(self.port),
                 "--state", str(self.state_file), "--public-key", str(self.public_key_file),
-                "--job-seconds", str(self.job_seconds)]
+                "--job-seconds", str(self.job_seconds)] + ([] if self.terraform else ["--simulate"])
         for key in self.extra_public_keys:
             args += ["--public-key", key]
         if faults_file:

@@ -439,7 +439,7 @@ def plan_job(  # noqa: C901 - to split (tests/test_sizes.py DEBT)
 
     build = TERRAFORM_BUILDS.get(terraform_version, TERRAFORM_BUILDS[DEFAULT_TERRAFORM_VERSION])
     preamble: list[tuple[str, str, list[str] | None]] = [
-        ("INFO", f"Executing {operation} job {job_id}", None),
+        ("INFO", f"Executing {operation} job {job_id} (simulated: the emulator runs no Terraform here)", None),
         ("INFO", f"Terraform v{build}", None),
         ("INFO", "on linux_amd64", None),
         ("INFO", "Initializing the backend...", None),

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import simulate
+from . import simulate, tfjobs
 from .auth import Principal
 from .errors import EmulatorError
 from .faults import FaultSpec
@@ -130,6 +130,7 @@ class EmulatorState:
             self._load()
         # Faults given on the command line win; otherwise the saved ones carry on.
         self.faults = faults if faults is not None else FaultSpec(self.data.get("faults") or {}, source=str(self.path))
+        self.tfjobs = tfjobs.from_env(self.path)  # real Terraform per job when given a job program
         self.save()
 
     # ------------------------------------------------------------------ persistence
@@ -524,23 +525,22 @@ class EmulatorState:
             "workingDirectory": stack["configSource"].get("workingDirectory"),
             "variables": variables,
             "configSource": {"configSourceRecordType": "ZIP_UPLOAD"},
-            "isThirdPartyProviderExperienceEnabled": False,
-            "isProviderUpgradeRequired": False,
+            "isThirdPartyProviderExperienceEnabled": False, "isProviderUpgradeRequired": False,
             "freeformTags": tags,
             "definedTags": defined_tags or {},
             "_startMs": start,
             "_zip": zip_digest,
             "_durationMs": plan.duration_ms,
-            "_acceptedMs": plan.accepted_ms,
-            "_endState": plan.state,
+            "_acceptedMs": plan.accepted_ms, "_endState": plan.state,
             "_failure": plan.failure,
             "_outputs": plan.outputs,
             "_script": [line.to_json() for line in plan.script],
-            "_cancel": None,
-            "_done": False,
-            "_replace": replace,
+            "_cancel": None, "_done": False, "_replace": replace,
         }
         self.data["jobs"][job_id] = job
+        if self.tfjobs:  # faults decided above reach the provider double: capacity per AD, a replacement
+            self.tfjobs.start(self, job, self._blob(zip_digest), tf_variables, replace=bool(replace) and operation == "PLAN",
+                              capacity_ad=simulate.availability_domain(tf_variables, config, self.faults.ad_variables()) if capacity else None)
         return job
 
     def get_job(self, job_id: str) -> dict[str, Any]:
