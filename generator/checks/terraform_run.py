@@ -25,16 +25,19 @@ from .report import FAIL, PASS, SKIP, CheckResult
 from .stack import Stack
 
 
-def plan_inputs(files: Mapping[str, bytes], given: Mapping[str, str]) -> dict[str, str]:
+def plan_inputs(files: Mapping[str, bytes], given: Mapping[str, str], *, strict: bool = True) -> dict[str, str]:
     """A string for every variable without a default (given, else the sample), plus the given ones.
 
-    Raises `FlowstackError` for a required variable flowstack has no sample for.
+    Raises `FlowstackError` for a required variable flowstack has no sample for (``strict``;
+    otherwise it is left out, and Terraform's own validate speaks first).
     """
     values: dict[str, str] = {}
     for name, body in Stack(dict(files)).variables().items():
         if "default" in body or name in given:
             continue
         sample = sample_variable(name)
+        if sample is None and not strict:
+            continue
         if sample is None:
             raise FlowstackError(f"variable {name} has no default and no sample value: pass --var {name}=VALUE")
         values[name] = sample
@@ -68,16 +71,17 @@ def terraform_checks(files: Mapping[str, bytes], variables: Mapping[str, str] | 
         tf = find_terraform()
     except TerraformNotFound:
         return [CheckResult("terraform", SKIP, f"no terraform found: {HOW_TO_GET}")]
-    try:
-        inputs = plan_inputs(files, variables or {})
-    except FlowstackError as exc:
-        return [CheckResult("terraform plan", FAIL, str(exc), [str(exc)])]
+    inputs = plan_inputs(files, variables or {}, strict=False)
     with tempfile.TemporaryDirectory(prefix="flowstack-validate-") as d, TerraformRun(d, inputs, terraform=tf) as run:
         _write(files, Path(d))
         v = run.validate()
         if not v.ok:
             return [CheckResult("terraform validate", FAIL, f"Terraform {tf.version}: {len(v.errors)} error(s)", [_problem(e) for e in v.errors])]
         results = [CheckResult("terraform validate", PASS, f"Terraform {tf.version}: the configuration is valid")]
+        try:
+            plan_inputs(files, variables or {})
+        except FlowstackError as exc:
+            return [*results, CheckResult("terraform plan", FAIL, str(exc), [str(exc)])]
         p = run.plan(None)
         if not p.ok:
             results.append(CheckResult("terraform plan", FAIL, f"Terraform {tf.version}: {len(p.errors)} error(s)", [_problem(e) for e in p.errors]))
