@@ -42,7 +42,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check generator
 	$(BIN)/mypy generator
 
-bench: $(VENV)/.installed ocicli
+bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
 

@@ -57,6 +57,31 @@ def _once(stack: Path, mode: str) -> tuple[float, float, str]:
     return wall, answer["seconds"], answer["terraform"]
 
 
+def _validate(stack: Path) -> tuple[float, float, str]:
+    """`flowstack validate DIR` as the user runs it: every check, Terraform's validate + plan included."""
+    t = time.perf_counter()
+    out = subprocess.run([str(Path(sys.executable).parent / "flowstack"), "validate", str(stack), "--json"],
+                         capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t
+    checks = {c["check"]: c["status"] for c in json.loads(out.stdout)["checks"]}
+    if checks.get("terraform plan") != "pass":
+        raise SystemExit(f"flowstack validate: terraform plan did not pass: {checks}")
+    return wall, wall, ""
+
+
+def _job(stack: Path, operation: str, tmp: Path) -> tuple[float, float, str]:
+    """What one emulator job runs: `python -m generator.tfdouble job OP DIR` (real Terraform)."""
+    var_file = tmp / "job-vars.json"
+    var_file.write_text(json.dumps(VALUES), encoding="utf-8")
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "generator.tfdouble", "job", operation, str(stack), "--vars", str(var_file),
+                          "--plan-file", "job.tfplan"], capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t
+    if not json.loads(out.stdout.strip().splitlines()[-1])["result"]["ok"]:
+        raise SystemExit(f"job {operation} failed")
+    return wall, wall, ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -74,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
             plans.append(_once(stack, "plan"))
             applies.append(_once(stack, "apply"))
         rows += [("emulator PLAN job: plan -out", plans), ("emulator APPLY job: apply the plan", applies)]
+        rows.append(("flowstack validate (all checks, new process)", [_validate(base) for _ in range(args.runs)]))
+        job_plans, job_applies = [], []
+        for i in range(args.runs):
+            stack = Path(shutil.copytree(base, Path(tmp) / f"job-{i}"))
+            job_plans.append(_job(stack, "PLAN", Path(tmp)))
+            job_applies.append(_job(stack, "APPLY", Path(tmp)))
+        rows += [("emulator job program: PLAN", job_plans), ("emulator job program: APPLY", job_applies)]
         version = walls[0][2]
         print(f"terraform {version} + flowstack provider double, reference stack, median of {args.runs}:")
         for name, samples in rows:
