@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("variables", ["model"]),
     ("artefacts", ["server", "schema_form"]),
     ("render", ["render"]),
-    ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.external", "checks.run"]),
+    ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.terraform_run", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.rm", "deploy.workflow"]),

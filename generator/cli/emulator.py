@@ -68,7 +68,7 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
     """
     # Imported here: the other commands should not pay for cryptography and the server (keeps `--help` fast).
     from ..emulator.run import serve
-    click.echo(f"emulator: {choose_job_runner(simulate)}", err=True)
+    choose_job_runner(simulate)  # not printed: stderr carries only errors before the server is up
 
     serve(state_file=state_file, public_keys=list(public_keys), demo_dir=demo_dir, host=host, port=port,
           job_seconds=job_seconds, faults_file=faults_file, quiet=quiet,
