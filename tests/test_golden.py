@@ -22,21 +22,21 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "7cd0a33b7c2c263867751220b288e2d644c65f2da8071c249bb1543cc9d9b397"
+REFERENCE_ZIP_SHA256 = "6cbecd0c821c0d9acce8d927765812335e32716ba16e762ae181017a5acfa2fb"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "e6127722e57a351ebba494f4e52416ab507a85130cb6966cdc1a4c06e0d015b1",
-    "tls-internal": "33a949cceacb6ec45bbc40063d3526b5f88b429a95b3c54834c0ba7a30a4a7a9",
-    "tls-cloudflare-origin": "273dddbf99282cda455f38945195d0298d9e693834fe0aa17ab97be2ce61e4ee",
-    "socket-image": "cdf07cec9ce38a60d775445323b99ca96cc360549d26149dc593a838ce308947",
-    "turn-tls": "a6121cbd3eea2f85a5680b6274a3237e5c5b07e8b6afe00086db8ab3ddcb8fb0",
-    "turn-tls-internal": "42d02093de7907cb7b5c46686b87b3a694424eb22e8b8e2a5313b8d8b87dac91",
-    "turn-tls-cloudflare-origin": "7457faca97bca62808b5695b36b14f49f3a8320ea37bcf47f3ecff5aca00c62e",
-    "turn-via-caddy": "c8929c785c9fbcf5c4971ae902a38e2ab9e0ee5be46794e56a188c5dc620099f",
-    "turn-via-caddy-cloudflare-origin": "dcf6632e220d844a38796f9910d714a40e42f6f4a4d675d12ff7baa8578ae7a6",
-    "turn-via-caddy-internal": "3d6ca78645b0fe4be3484e1bc4909b25ebc7c20bf67551992a8ef418e3fa27d0",
-    "secret-env": "094a703af9e754ade85fc0cacdf495961013794c31e7544537e6b5b0d5929550",
+    "reference": "fe8fb610f45b23b7c51d8cea2df29a996d356192dc47ff05856d49e2930fe020",
+    "tls-internal": "207acb51bb8e10ec4594a4ceb0c34d6f8159cca808eb85f55c3eaba348a6e880",
+    "tls-cloudflare-origin": "7476e594157bcd6fe3df999eee0387dcd29ee1e8b7904d3d92ed510fea2f1af4",
+    "socket-image": "7cfb93d6a4b2527f7ed823e62af1c53d6c497bb73522e8e4a16d922763e1ed75",
+    "turn-tls": "eb538292085ac90c01f1895e8c1b12312476f98187775c7bc7ada0c602ac30a7",
+    "turn-tls-internal": "4c6013985698529426c1a132b97970336faae654f883fed053561afb1596f964",
+    "turn-tls-cloudflare-origin": "754d49f2924e622781fa548ef877539ac2d79d879d511a6f23e2e3bd77c8b6af",
+    "turn-via-caddy": "44f1f627045cc8493582587d6de7e9f9bb527a96449669f5b409c330a9afeaf6",
+    "turn-via-caddy-cloudflare-origin": "6a31f98c82d15bfc318e5054b98740ed517c1432c1361d9d5c11c56c675634e6",
+    "turn-via-caddy-internal": "6f601116ebd1f14d2c41c1b57ef9b93dd902da89b486795aca0df051aedffdbd",
+    "secret-env": "c89d1a320b7a58db098a9c99730ab30dca4c21fa56b8c4b572c4c6c1f9975bf3",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -53,10 +53,10 @@ PREVIEW_SHA256 = {
     "secret-env": "95f64b3a45bd00cf6a3d7cffbbae27de5fba6c7b80981a1493dc979df27b87a8",
 }
 ALERT_SHA256 = {
-    "budget": "2f837738f98a76290638f5cf06e5ffc7a430be652149c0a0e7f2ab8736601a6a",
-    "alarm": "36f3fe766d2f2d802db66afb0285e0364b5cb7d860cca6dcf93ae41d4e5cf100",
-    "alarm+slack": "f4b4abeb0b2bba94f8986c5f49d37eec39621a9b13928e0e26164c25771c1a15",
-    "both": "0feb96b41b9918a2a7df8cc380bf37dd3d50b85fecc016c974cb79080f206697",
+    "budget": "34fbdf4d759737153aa86e06c1ac97b1a1ff928e8c3a3a37fdb09ebd37d0e9eb",
+    "alarm": "af29147c0f2d2b8a2c3a7b55a68d5663a2a16c97b963c4bf0cbda441fe0fca34",
+    "alarm+slack": "a1178cb0e7eff1177880f06ff258a0f8d9481b664ed7db3a7e84d2f67062dbcd",
+    "both": "178a33157bd74f49e4e1246c2f7db63f508b1189c1fe2317f5b63567fe00526c",
 }
 
 

@@ -8,6 +8,7 @@ Slow: each case is a `flowstack validate` process running Terraform twice.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,6 +48,19 @@ def test_planted_defect_is_a_terraform_fail_with_file_and_line(name: str, tf_sta
     assert code != 0
     problems = [p for c in terraform_results(report).values() if c["status"] == "fail" for p in c["problems"]]
     assert any(p.startswith(f"{filename}:{line}: {summary}") for p in problems), problems
+
+
+def test_image_filter_selecting_a_minimal_image_is_a_terraform_fail(tf_stack: Path) -> None:
+    main = tf_stack / "main.tf"
+    text = main.read_text(encoding="utf-8")
+    loose = re.sub(r'values = \["[^"]*"\]', r'values = ["^Canonical-Ubuntu-22\\\\.04-"]', text, count=1)
+    assert loose != text
+    main.write_text(loose, encoding="utf-8")
+    code, report = validate(tf_stack)
+    line = _line_of(loose, "      condition     = length(self.images)")
+    plan = terraform_results(report)["terraform plan"]
+    assert code != 0 and plan["status"] == "fail"
+    assert any(p.startswith(f"main.tf:{line}: Resource postcondition failed") and "Minimal" in p for p in plan["problems"]), plan
 
 
 def test_templatefile_placeholder_without_a_value_is_a_terraform_fail(tf_stack: Path) -> None:
