@@ -92,3 +92,18 @@ def test_replacement_guard_on_real_terraform(tf_cli) -> None:
     result = tf_cli("rm-apply", "--auto-approve")
     assert result.exit_code != 0
     assert "replace" in result.output.lower()
+
+
+def test_a_terraform_job_cut_off_by_a_restart_fails_instead_of_running_forever(tf_cli) -> None:
+    import oci
+
+    assert tf_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    (stack,) = stacks_named(tf_cli.emulator)
+    client = tf_cli.emulator.client()
+    job = client.create_job(oci.resource_manager.models.CreateJobDetails(
+        stack_id=stack.id, job_operation_details=oci.resource_manager.models.CreatePlanJobOperationDetails())).data
+    tf_cli.emulator.restart()  # Terraform takes ~2 s: the job is still running when its emulator stops
+    done = tf_cli.emulator.wait_for_job(job.id, timeout=30)
+    assert done.lifecycle_state == "FAILED"
+    details = tf_cli.emulator.client().get_job(job.id).data.failure_details
+    assert details.code == "TERRAFORM_EXECUTION_ERROR" and "emulator stopped" in details.message

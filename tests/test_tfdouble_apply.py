@@ -59,7 +59,7 @@ def test_apply_outputs_then_edited_cloud_init_replans_with_no_change(terraform_b
 
         # The check can fail: without ignore_changes the same edit replaces the server.
         main = tf_stack / "main.tf"
-        main.write_text(re.sub(r"\n  lifecycle \{\n.*?\n  \}\n", "\n", main.read_text(encoding="utf-8"), count=1, flags=re.DOTALL))
+        main.write_text(re.sub(r"\n  lifecycle \{\n    ignore_changes.*?\n  \}\n", "\n", main.read_text(encoding="utf-8"), count=1, flags=re.DOTALL))
         assert run.plan("tfplan3").ok
         plan3 = run.show("tfplan3")
         assert resource_changes(plan3)["oci_core_instance.server"] == ["delete", "create"]

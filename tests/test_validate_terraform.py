@@ -101,3 +101,22 @@ def test_reedited_cloud_init_changes_nothing_on_the_instance(tf_stack: Path, tmp
         assert run.plan("again.tfplan").ok
         changes = {c["address"]: c["change"]["actions"] for c in run.show("again.tfplan")["resource_changes"]}
     assert changes["oci_core_instance.server"] == ["no-op"]
+
+
+def test_flowstack_plan_lists_exactly_the_reference_resources() -> None:
+    from tfdouble_support import REFERENCE, REFERENCE_RESOURCES
+
+    r = subprocess.run([str(FLOWSTACK), "plan", str(REFERENCE)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert {line.split()[1] for line in lines[:-1]} == REFERENCE_RESOURCES
+    assert all(line.startswith("create ") for line in lines[:-1])
+    assert lines[-1].startswith("7 resource(s) to create, update or replace") and "Plan: 7 to add" in lines[-1]
+
+
+def test_flowstack_plan_refuses_a_bad_var_with_terraforms_message() -> None:
+    from tfdouble_support import REFERENCE
+
+    r = subprocess.run([str(FLOWSTACK), "plan", str(REFERENCE), "--var", "instance_ocpus=8"], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and r.stdout == ""
+    assert r.stderr.count("Error:") == 1 and "variables.tf:" in r.stderr and "Always Free allows at most 4 A1 OCPUs" in r.stderr

@@ -130,7 +130,7 @@ class EmulatorState:
             self._load()
         # Faults given on the command line win; otherwise the saved ones carry on.
         self.faults = faults if faults is not None else FaultSpec(self.data.get("faults") or {}, source=str(self.path))
-        self.tfjobs = tfjobs.from_env(self.path)  # real Terraform per job when given a job program
+        self.tfjobs = tfjobs.attach(self.path, self.data["jobs"], self.now_ms())  # real Terraform per job, if given
         self.save()
 
     # ------------------------------------------------------------------ persistence

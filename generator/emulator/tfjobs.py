@@ -36,8 +36,16 @@ RUNNING_MS = 10**12  # a job's duration until its program has finished
 KEEP = ("terraform.tfstate", "terraform.tfstate.backup")
 
 
-def from_env(state_path: Path, command: str | None = None) -> TerraformJobs | None:
-    """The Terraform job runner named by ``command`` or ``FLOWSTACK_EMULATOR_TF_JOB`` (None: simulate)."""
+def attach(state_path: Path, jobs: dict[str, dict[str, Any]], now_ms: int, command: str | None = None) -> TerraformJobs | None:
+    """The Terraform job runner named by ``command`` or ``FLOWSTACK_EMULATOR_TF_JOB`` (None: simulate).
+
+    A Terraform job the saved state shows running had its process end with the previous
+    emulator: it fails now (TERRAFORM_EXECUTION_ERROR, saying so) instead of running forever.
+    """
+    for job in jobs.values():
+        if job.get("_terraform") and not job.get("_done") and job.get("_durationMs") == RUNNING_MS:
+            job.update(_durationMs=max(now_ms - job["_startMs"], job.get("_acceptedMs", 0) + 1), _endState="FAILED",
+                       _failure={"code": "TERRAFORM_EXECUTION_ERROR", "message": "the emulator stopped while Terraform ran this job"})
     cmd = command or os.environ.get(JOB_ENV)
     return TerraformJobs(shlex.split(cmd), Path(f"{state_path}.terraform")) if cmd else None
 
