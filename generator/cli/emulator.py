@@ -68,8 +68,8 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
     """
     # Imported here: the other commands should not pay for cryptography and the server (keeps `--help` fast).
     from ..emulator.run import serve
-    choose_job_runner(simulate)  # not printed: stderr carries only errors before the server is up
+    runner = choose_job_runner(simulate)  # printed once the server is up (before that, stderr is for errors)
 
     serve(state_file=state_file, public_keys=list(public_keys), demo_dir=demo_dir, host=host, port=port,
-          job_seconds=job_seconds, faults_file=faults_file, quiet=quiet,
+          job_seconds=job_seconds, faults_file=faults_file, quiet=quiet, runner_note=f"emulator: {runner}",
           out=click.echo, note=lambda text: click.echo(text, err=True))
