@@ -69,7 +69,9 @@ def run_job(operation: str, workdir: Path, variables: dict[str, str], *, plan_fi
     def on_line(line: str) -> None:
         emit({"log": line, "level": "INFO"})
 
-    with TerraformRun(workdir, variables, faults=faults) as run:
+    # TF_VAR_ strings, as RM passes them: Terraform converts them and evaluates the validation
+    # blocks; unlike a tfvars file, RM's extra ones (current_user_ocid) raise no warning.
+    with TerraformRun(workdir, variables, faults=faults, var_mode="env") as run:
         emit({"log": f"Terraform v{run.terraform.version} with the offline provider double (flowstack emulator)", "level": "INFO"})
         replaces: list[str] = []
         if operation == "PLAN":
