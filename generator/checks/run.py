@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import load_config
@@ -67,13 +68,16 @@ def validate_files(
         ("secrets", lambda: secrets.check_secrets(stack, config)),
     ]
     results = []
-    for name, fn in checks:
-        if name != "syntax" and not stack.parsed_ok:
-            results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
-            continue
-        results.append(fn())
-    if external:
-        results += [*terraform_checks(files, variables), external_checkov(files)]
+    with ThreadPoolExecutor(1) as pool:
+        # Terraform (seconds, in other processes) runs while the model checks run here.
+        terraform_results = pool.submit(terraform_checks, files, variables) if external else None
+        for name, fn in checks:
+            if name != "syntax" and not stack.parsed_ok:
+                results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
+                continue
+            results.append(fn())
+        if terraform_results is not None:
+            results += [*terraform_results.result(), external_checkov(files)]
     return Report(results)
 
 

@@ -13,14 +13,24 @@ stay as a fast pre-check; this is the authority. SKIP only when there is no terr
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FlowstackError
 from ..samples import sample_variable
 from ..tfdouble.binary import HOW_TO_GET
-from ..tfdouble.runner import Diagnostic, PlannedChange, Result, TerraformNotFound, TerraformRun, find_terraform, planned_changes
+from ..tfdouble.runner import (
+    Diagnostic,
+    PlannedChange,
+    Result,
+    Terraform,
+    TerraformNotFound,
+    TerraformRun,
+    find_terraform,
+    planned_changes,
+)
 from .report import FAIL, PASS, SKIP, CheckResult
 from .stack import Stack
 
@@ -72,22 +82,32 @@ def terraform_checks(files: Mapping[str, bytes], variables: Mapping[str, str] | 
     except TerraformNotFound:
         return [CheckResult("terraform", SKIP, f"no terraform found: {HOW_TO_GET}")]
     inputs = plan_inputs(files, variables or {}, strict=False)
-    with tempfile.TemporaryDirectory(prefix="flowstack-validate-") as d, TerraformRun(d, inputs, terraform=tf) as run:
+    with tempfile.TemporaryDirectory(prefix="flowstack-validate-") as d:
         _write(files, Path(d))
-        v = run.validate()
-        if not v.ok:
-            return [CheckResult("terraform validate", FAIL, f"Terraform {tf.version}: {len(v.errors)} error(s)", [_problem(e) for e in v.errors])]
-        results = [CheckResult("terraform validate", PASS, f"Terraform {tf.version}: the configuration is valid")]
-        try:
-            plan_inputs(files, variables or {})
-        except FlowstackError as exc:
-            return [*results, CheckResult("terraform plan", FAIL, str(exc), [str(exc)])]
-        p = run.plan(None)
-        if not p.ok:
-            results.append(CheckResult("terraform plan", FAIL, f"Terraform {tf.version}: {len(p.errors)} error(s)", [_problem(e) for e in p.errors]))
-        else:
-            results.append(CheckResult("terraform plan", PASS, f"Terraform {tf.version}: {_plan_summary(p)}"))
+        # validate and plan at once (each its own run: private homes; plan(None) writes nothing
+        # in the stack dir): about 1 s less than one after the other. The plan counts only if
+        # the configuration is valid.
+        with ThreadPoolExecutor(2) as pool:
+            planned = pool.submit(_run, d, inputs, tf, lambda run: run.plan(None))
+            v = _run(d, inputs, tf, lambda run: run.validate())
+            p = planned.result()
+    if not v.ok:
+        return [CheckResult("terraform validate", FAIL, f"Terraform {tf.version}: {len(v.errors)} error(s)", [_problem(e) for e in v.errors])]
+    results = [CheckResult("terraform validate", PASS, f"Terraform {tf.version}: the configuration is valid")]
+    try:
+        plan_inputs(files, variables or {})
+    except FlowstackError as exc:
+        return [*results, CheckResult("terraform plan", FAIL, str(exc), [str(exc)])]
+    if not p.ok:
+        results.append(CheckResult("terraform plan", FAIL, f"Terraform {tf.version}: {len(p.errors)} error(s)", [_problem(e) for e in p.errors]))
+    else:
+        results.append(CheckResult("terraform plan", PASS, f"Terraform {tf.version}: {_plan_summary(p)}"))
     return results
+
+
+def _run(workdir: str, inputs: dict[str, str], tf: Terraform, command: Callable[[TerraformRun], Result]) -> Result:
+    with TerraformRun(workdir, inputs, terraform=tf) as run:
+        return command(run)
 
 
 @dataclass(frozen=True)
