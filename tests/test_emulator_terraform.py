@@ -107,3 +107,24 @@ def test_a_terraform_job_cut_off_by_a_restart_fails_instead_of_running_forever(t
     assert done.lifecycle_state == "FAILED"
     details = tf_cli.emulator.client().get_job(job.id).data.failure_details
     assert details.code == "TERRAFORM_EXECUTION_ERROR" and "emulator stopped" in details.message
+
+
+def test_auto_approved_apply_and_destroy_run_terraform(tf_cli) -> None:
+    import oci
+
+    m = oci.resource_manager.models
+    assert tf_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    (stack,) = stacks_named(tf_cli.emulator)
+    client = tf_cli.emulator.client()
+    applied = client.create_job(m.CreateJobDetails(stack_id=stack.id, job_operation_details=m.CreateApplyJobOperationDetails(
+        execution_plan_strategy="AUTO_APPROVED"))).data
+    assert tf_cli.emulator.wait_for_job(applied.id, timeout=60).lifecycle_state == "SUCCEEDED"
+    apply_lines = _logs(tf_cli.emulator, applied.id)
+    assert "Apply complete! Resources: 0 added, 0 changed, 0 destroyed." in apply_lines, apply_lines  # the kept state
+    destroyed = client.create_job(m.CreateJobDetails(stack_id=stack.id, job_operation_details=m.CreateDestroyJobOperationDetails(
+        execution_plan_strategy="AUTO_APPROVED"))).data
+    assert tf_cli.emulator.wait_for_job(destroyed.id, timeout=60).lifecycle_state == "SUCCEEDED"
+    lines = _logs(tf_cli.emulator, destroyed.id)
+    assert "Destroy complete! Resources: 7 destroyed." in lines, lines
+    state = (Path(f"{tf_cli.emulator.state_file}.terraform") / stack.id / "terraform.tfstate").read_text()
+    assert '"resources": []' in state
