@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ..errors import FlowstackError
 from ..samples import sample_variable
-from ..tfdouble.binary import HOW_TO_GET
 from ..tfdouble.runner import (
     Diagnostic,
     PlannedChange,
@@ -70,7 +69,7 @@ def _plan_summary(r: Result) -> str:
 
 
 def terraform_checks(files: Mapping[str, bytes], variables: Mapping[str, str] | None = None) -> list[CheckResult]:
-    """``terraform validate`` then (when valid) ``terraform plan``, each a `CheckResult`.
+    """``terraform validate`` and ``terraform plan`` (counted when valid), each a `CheckResult`.
 
     Example::
 
@@ -79,8 +78,8 @@ def terraform_checks(files: Mapping[str, bytes], variables: Mapping[str, str] | 
     """
     try:
         tf = find_terraform()
-    except TerraformNotFound:
-        return [CheckResult("terraform", SKIP, f"no terraform found: {HOW_TO_GET}")]
+    except TerraformNotFound as exc:
+        return [CheckResult("terraform", SKIP, str(exc))]
     inputs = plan_inputs(files, variables or {}, strict=False)
     with tempfile.TemporaryDirectory(prefix="flowstack-validate-") as d:
         _write(files, Path(d))
@@ -91,17 +90,18 @@ def terraform_checks(files: Mapping[str, bytes], variables: Mapping[str, str] | 
             planned = pool.submit(_run, d, inputs, tf, lambda run: run.plan(None))
             v = _run(d, inputs, tf, lambda run: run.validate())
             p = planned.result()
+    label = f"Terraform {tf.version}" + ("" if tf.is_rm_line else " (Resource Manager runs 1.5.x)")
     if not v.ok:
-        return [CheckResult("terraform validate", FAIL, f"Terraform {tf.version}: {len(v.errors)} error(s)", [_problem(e) for e in v.errors])]
-    results = [CheckResult("terraform validate", PASS, f"Terraform {tf.version}: the configuration is valid")]
+        return [CheckResult("terraform validate", FAIL, f"{label}: {len(v.errors)} error(s)", [_problem(e) for e in v.errors])]
+    results = [CheckResult("terraform validate", PASS, f"{label}: the configuration is valid")]
     try:
         plan_inputs(files, variables or {})
     except FlowstackError as exc:
         return [*results, CheckResult("terraform plan", FAIL, str(exc), [str(exc)])]
     if not p.ok:
-        results.append(CheckResult("terraform plan", FAIL, f"Terraform {tf.version}: {len(p.errors)} error(s)", [_problem(e) for e in p.errors]))
+        results.append(CheckResult("terraform plan", FAIL, f"{label}: {len(p.errors)} error(s)", [_problem(e) for e in p.errors]))
     else:
-        results.append(CheckResult("terraform plan", PASS, f"Terraform {tf.version}: {_plan_summary(p)}"))
+        results.append(CheckResult("terraform plan", PASS, f"{label}: {_plan_summary(p)}"))
     return results
 
 
