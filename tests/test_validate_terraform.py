@@ -120,3 +120,16 @@ def test_flowstack_plan_refuses_a_bad_var_with_terraforms_message() -> None:
     r = subprocess.run([str(FLOWSTACK), "plan", str(REFERENCE), "--var", "instance_ocpus=8"], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and r.stdout == ""
     assert r.stderr.count("Error:") == 1 and "variables.tf:" in r.stderr and "Always Free allows at most 4 A1 OCPUs" in r.stderr
+
+
+@pytest.mark.parametrize("source", ["starter", "fixture"])
+def test_the_starter_and_the_fixture_config_get_terraforms_pass(source: str, tmp_path: Path) -> None:
+    """A config path (rendered first) as well as a stack directory: `flowstack init`'s starter and valid.yaml."""
+    if source == "starter":
+        config = tmp_path / "stacks" / "mine.yaml"
+        subprocess.run([str(FLOWSTACK), "init", str(config)], check=True, capture_output=True, timeout=60)
+    else:
+        config = Path(__file__).parent / "fixtures" / "configs" / "valid.yaml"
+    code, report = validate(config)
+    tf = terraform_results(report)
+    assert tf["terraform validate"]["status"] == "pass" and tf["terraform plan"]["status"] == "pass", tf
