@@ -68,16 +68,17 @@ def validate_files(
         ("secrets", lambda: secrets.check_secrets(stack, config)),
     ]
     results = []
-    with ThreadPoolExecutor(1) as pool:
-        # Terraform (seconds, in other processes) runs while the model checks run here.
+    with ThreadPoolExecutor(2) as pool:
+        # Terraform and Checkov (seconds each, in other processes) run while the model checks run here.
         terraform_results = pool.submit(terraform_checks, files, variables) if external else None
+        checkov_result = pool.submit(external_checkov, files) if external else None
         for name, fn in checks:
             if name != "syntax" and not stack.parsed_ok:
                 results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
                 continue
             results.append(fn())
-        if terraform_results is not None:
-            results += [*terraform_results.result(), external_checkov(files)]
+        if terraform_results is not None and checkov_result is not None:
+            results += [*terraform_results.result(), checkov_result.result()]
     return Report(results)
 
 
