@@ -12,8 +12,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VERSION := 3.3.30
 OCI_CLI_VERSION := 3.95.1
+# Resource Manager runs Terraform 1.5.x; tests run the stacks through this one (generator/tfdouble).
+TERRAFORM_VERSION := 1.5.7
+TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 clean
+.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -30,11 +33,11 @@ validate: $(VENV)/.installed checkov
 
 test: lint test-fast test-slow
 
-test-fast: $(VENV)/.installed node checkov system-deps
+test-fast: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # The slow tests include the LiveKit rig and doctor --media, which need the built server and layer4 Caddy.
-test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps livekit caddy-l4
+test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -45,7 +48,7 @@ lint: $(VENV)/.installed
 test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ocicli
+bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
 	$(BIN)/python bench/bench_status.py
@@ -97,6 +100,22 @@ livekit: $(VENV)/.installed
 
 caddy-l4: $(VENV)/.installed
 	PYTHON=$(BIN)/python tools/build-caddy-l4.sh
+
+# Terraform $(TERRAFORM_VERSION) (MPL-2.0) built from source through the Go module proxy, into the
+# git-ignored .tools/ (generator/tfdouble/runner.py finds it there). Needs Go; fails loudly without it.
+terraform: $(TERRAFORM)
+$(TERRAFORM):
+	@command -v go >/dev/null || { echo "make terraform: Go is needed to build Terraform $(TERRAFORM_VERSION) (or set FLOWSTACK_TERRAFORM)"; exit 1; }
+	GOBIN=$(CURDIR)/.tools/terraform-$(TERRAFORM_VERSION) nice go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
+	$(TERRAFORM) version
+
+# Only the provider-double tests (real Terraform against generator/tfdouble).
+tfdouble-test: $(VENV)/.installed terraform
+	$(BIN)/pytest -q tests/test_tfdouble.py tests/test_tfdouble_apply.py $(PYTEST_ARGS)
+
+# Figures for real Terraform through the double (validate + plan, PLAN and APPLY jobs).
+bench-tfdouble: $(VENV)/.installed terraform
+	$(BIN)/python tools/bench_tfdouble.py
 
 # caddy, cloud-init and iptables from Debian: the tests run the real validators.
 system-deps:

@@ -58,7 +58,7 @@ class Emulator:
         demo = workdir / "demo"
         args = [sys.executable, "-m", "generator.cli", "emulator", "--port", "0", "--quiet",
                 "--state", str(workdir / "state.json"), "--demo-config", str(demo),
-                "--job-seconds", str(job_seconds)]
+                "--job-seconds", str(job_seconds), "--simulate"]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL)
         try:

@@ -22,6 +22,7 @@ from .config_base import Model as _Model
 from .config_base import Port
 from .regions import bounds
 from .versions import livekit_image
+from .contract import SSH_MIN_PREFIX, secret_env_variable
 
 # Patterns for values that reach the server through Terraform variables. The same text is
 # used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),
@@ -57,8 +58,9 @@ class Network(_Model):
     def _subnet_inside(self) -> Network:
         if not self.subnet_cidr.subnet_of(self.vcn_cidr):
             raise ValueError(f"subnet_cidr {self.subnet_cidr} is not inside vcn_cidr {self.vcn_cidr}")
-        if self.ssh_source_cidr is not None and self.ssh_source_cidr.prefixlen == 0:
-            raise ValueError("ssh_source_cidr 0.0.0.0/0 opens SSH to the internet; give your own address, e.g. 203.0.113.7/32")
+        if self.ssh_source_cidr is not None and self.ssh_source_cidr.prefixlen < SSH_MIN_PREFIX:
+            raise ValueError(f"ssh_source_cidr {self.ssh_source_cidr} opens SSH to (nearly) the whole internet; give your own "
+                             f"address, e.g. 203.0.113.7/32 (at widest a /{SSH_MIN_PREFIX})")
         return self
 
 
@@ -229,6 +231,14 @@ class SocketApp(_Model):
     def _one_source(self) -> SocketApp:
         if self.image is not None and self.git is not None:
             raise ValueError("give at most one of socket.image or socket.git (neither runs the built-in sample app)")
+        seen: dict[str, str] = {}
+        for name in self.secret_env:
+            var = secret_env_variable(name)
+            if var in seen:
+                # Terraform refuses two `variable` blocks of one name ("Duplicate variable declaration").
+                raise ValueError(f"secret_env names {seen[var]} and {name} both become the Terraform variable {var}; "
+                                 "keep one of them (names are compared ignoring case)")
+            seen[var] = name
         clash = set(self.env) & set(self.secret_env)
         if clash:
             raise ValueError(f"{sorted(clash)[0]} is in both env and secret_env")

@@ -23,6 +23,26 @@ FIREWALL_SCRIPT = "/usr/local/sbin/flowstack-firewall"
 # -- Variables Resource Manager fills in itself: never asked for, never required from --var --
 AUTO_FILLED = ("tenancy_ocid", "compartment_ocid", "region")
 
+# -- Who may reach SSH ----------------------------------------------------------------------
+# The widest SSH source a stack accepts: a /8 (16M addresses) is already a whole provider's
+# range; anything wider (/0 to /7, however spelt: /00, /000) is "the internet" in practice.
+# IPv4 only: the VCN has no IPv6 prefix, so an IPv6 source could never match.
+SSH_MIN_PREFIX = 8
+# The spelling Terraform's rule and the local pre-check both accept: four decimal octets and a
+# prefix length from SSH_MIN_PREFIX to 32 without leading zeros (so /00, /000, /08 and ::/0 fail
+# the regex itself; nothing relies on endswith). RE2 and Python read it alike.
+SSH_CIDR_REGEX = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/([89]|[12][0-9]|3[0-2])$"
+
+
+def secret_env_variable(env_name: str) -> str:
+    """THE name of the Terraform variable holding secret env ``env_name`` (case folds: a collision rule).
+
+    >>> secret_env_variable("API_KEY") == secret_env_variable("api_key")
+    True
+    """
+    return f"socket_secret_{env_name.lower()}"
+
+
 # -- THE secret rule ---------------------------------------------------------------------
 # A name is a secret when it says so. ``api_key`` alone is not: LiveKit's API key is an
 # identifier clients see; its secret is ``livekit_api_secret``. The zip's secret check, the

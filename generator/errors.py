@@ -223,6 +223,16 @@ class UnknownVariable(FlowstackError):
         super().__init__("; ".join(parts))
 
 
+class InvalidVariable(FlowstackError):
+    """A ``--var`` value breaks the stack's own ``validation`` rule (checked before any request)."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, shown_value: str, rule_message: str) -> None:
+        self.name, self.rule_message = name, rule_message
+        super().__init__(f"--var {name}={shown_value}: {rule_message} (the stack's validation rule; nothing was sent)")
+
+
 class MissingVariables(FlowstackError):
     """Variables with no default and no value, found before anything is uploaded or run.
 

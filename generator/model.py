@@ -8,12 +8,17 @@ apart (the flaw of the oracle-quickstart template this replaces).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import math
+import operator
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
 from .config_schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
-from .contract import is_secret
+from .contract import SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
 from .hcl import hcl_string
 from .ports import PortRule, policy
 from .regions import bounds
@@ -26,8 +31,59 @@ WEBHOOK_REGEX = r"""^https://[^\s?#"'\\]+$"""
 
 @dataclass(frozen=True)
 class Validation:
+    """One ``validation`` block, and the same rule in Python for checking ``--var`` locally.
+
+    ``local`` takes the value as Resource Manager passes it (a string) and answers what the
+    HCL ``condition`` answers; `tests/test_var_rules.py` holds both to the same verdicts with
+    real Terraform. A value Terraform cannot convert to the variable's type is left to
+    Terraform (``local`` answers True).
+
+    >>> _regex_rule("x", "^a+$", "only a").local("aa\\n")   # RE2's $ is the end of the text
+    False
+    """
+
     condition: str  # an HCL expression, written as is
     error_message: str
+    local: Callable[[str], bool] = field(default=lambda _v: True, compare=False, repr=False)
+
+
+def _re2_search(pattern: str, value: str) -> bool:
+    """``can(regex(pattern, value))``: Python's ``$`` also matches before a final newline, RE2's does not."""
+    m = re.search(pattern, value)
+    return m is not None and (not pattern.endswith("$") or m.end() == len(value))
+
+
+def _regex_rule(var: str, pattern: str, message: str) -> Validation:
+    return Validation(f"can(regex({_hcl_str(pattern)}, var.{var}))", message, lambda v: _re2_search(pattern, v))
+
+
+_OPS = {"<=": operator.le, ">=": operator.ge, ">": operator.gt}
+
+
+def _number_rule(var: str, *bounds: tuple[str, float], message: str) -> Validation:
+    """``var.x <= 4`` (and more bounds joined by &&) on a number Resource Manager passes as a string."""
+
+    def local(v: str) -> bool:
+        try:
+            x = float(v)
+        except ValueError:
+            return True  # not a number: Terraform's type conversion reports it
+        return math.isfinite(x) and all(_OPS[op](x, bound) for op, bound in bounds)
+
+    condition = " && ".join(f"var.{var} {op} {_num(bound)}" for op, bound in bounds)
+    return Validation(condition, message, local)
+
+
+def _ssh_source_ok(v: str) -> bool:
+    try:
+        ipaddress.IPv4Network(v, strict=False)
+    except ValueError:
+        return False
+    return _re2_search(SSH_CIDR_REGEX, v)
+
+
+def _emails_ok(v: str) -> bool:
+    return all(_re2_search(EMAIL_REGEX, e) for e in (x.strip() for x in v.split(",")) if e)
 
 
 @dataclass(frozen=True)
@@ -147,7 +203,10 @@ def _base_variables(c: StackConfig) -> list[Variable]:
             default=str(c.network.ssh_source_cidr) if c.network.ssh_source_cidr else None,
             has_default=c.network.ssh_source_cidr is not None,
             validations=(
-                Validation("can(cidrhost(var.ssh_source_cidr, 0)) && !endswith(var.ssh_source_cidr, \"/0\")", "ssh_source_cidr must be a CIDR such as 203.0.113.7/32, and not open to the whole internet."),
+                # The prefix length is read by the regex (never endswith "/0": /00 and /000 are /0 too).
+                Validation(f"can(cidrhost(var.ssh_source_cidr, 0)) && can(regex({_hcl_str(SSH_CIDR_REGEX)}, var.ssh_source_cidr))",
+                           f"ssh_source_cidr must be an IPv4 CIDR such as 203.0.113.7/32, at widest a /{SSH_MIN_PREFIX}: never open to the whole internet.",
+                           _ssh_source_ok),
             ),
         ),
     ]
@@ -156,11 +215,11 @@ def _base_variables(c: StackConfig) -> list[Variable]:
     v += [
         Variable(
             "socket_host", "string", "Host name of the Socket.IO server; point its DNS A record at public_ip.", "service", "Socket.IO host name",
-            default=c.domains.socket_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.socket_host))", "socket_host must be a DNS host name such as space-socket.example.com."),),
+            default=c.domains.socket_host, validations=(_regex_rule("socket_host", HOSTNAME_REGEX, "socket_host must be a DNS host name such as space-socket.example.com."),),
         ),
         Variable(
             "livekit_host", "string", "Host name of the LiveKit server; point its DNS A record at public_ip.", "service", "LiveKit host name",
-            default=c.domains.livekit_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.livekit_host))", "livekit_host must be a DNS host name such as space-livekit.example.com."),),
+            default=c.domains.livekit_host, validations=(_regex_rule("livekit_host", HOSTNAME_REGEX, "livekit_host must be a DNS host name such as space-livekit.example.com."),),
         ),
     ]
     return v
@@ -171,25 +230,25 @@ def _service_variables(c: StackConfig) -> list[Variable]:
     if c.domains.turn_host:
         v.append(Variable(
             "turn_host", "string", "Host name of LiveKit's TURN/TLS endpoint; point its DNS A record at public_ip.", "service", "TURN host name",
-            default=c.domains.turn_host, validations=(Validation(f"can(regex({_hcl_str(HOSTNAME_REGEX)}, var.turn_host))", "turn_host must be a DNS host name."),),
+            default=c.domains.turn_host, validations=(_regex_rule("turn_host", HOSTNAME_REGEX, "turn_host must be a DNS host name."),),
         ))
     v.append(Variable(
         "livekit_api_key", "string", "LiveKit API key name; its secret is generated by Terraform and shown only as a sensitive output.",
         "service", "LiveKit API key", default=c.livekit.api_key,
-        validations=(Validation('can(regex("^[A-Za-z0-9_]{3,64}$", var.livekit_api_key))', "livekit_api_key must be 3-64 letters, digits or underscores."),),
+        validations=(_regex_rule("livekit_api_key", "^[A-Za-z0-9_]{3,64}$", "livekit_api_key must be 3-64 letters, digits or underscores."),),
     ))
     # The built-in sample app (neither image nor git) ships inside cloud-init: nothing to ask.
     if c.socket.image:
         v.append(Variable("socket_image", "string", "Container image of the Socket.IO app.", "service", "Socket.IO app image", default=c.socket.image,
-                          validations=(Validation(f"can(regex({_hcl_str(IMAGE_REGEX)}, var.socket_image))", "socket_image must be an image reference such as ghcr.io/you/app:1.0."),)))
+                          validations=(_regex_rule("socket_image", IMAGE_REGEX, "socket_image must be an image reference such as ghcr.io/you/app:1.0."),)))
     elif c.socket.git is not None:
         # No default when the config has no real URL (absent, or the reference config's example):
         # the form and rm-apply then ask for it, instead of deploying a server that can never be ready.
         url = c.socket.git.known_url
         v.append(Variable("socket_git_url", "string", "https:// git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
-                          default=url, has_default=url is not None, validations=(Validation(f"can(regex({_hcl_str(GIT_URL_REGEX)}, var.socket_git_url))", "socket_git_url must be an https:// git URL."),)))
+                          default=url, has_default=url is not None, validations=(_regex_rule("socket_git_url", GIT_URL_REGEX, "socket_git_url must be an https:// git URL."),)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
-                          default=c.socket.git.ref, validations=(Validation(f"can(regex({_hcl_str(GIT_REF_REGEX)}, var.socket_git_ref))", "socket_git_ref may hold only letters, digits and . _ / + -."),)))
+                          default=c.socket.git.ref, validations=(_regex_rule("socket_git_ref", GIT_REF_REGEX, "socket_git_ref may hold only letters, digits and . _ / + -."),)))
     return v
 
 
@@ -218,7 +277,7 @@ def _within(name: str, low: float, high: float, why: str = "") -> dict[str, Any]
 
     Example: ``_within("x", 1, 3)["schema_extra"]`` -> ``{"minimum": 1, "maximum": 3}``.
     """
-    check = Validation(f"var.{name} >= {_num(low)} && var.{name} <= {_num(high)}", f"{name} must be between {_num(low)} and {_num(high)}{why}.")
+    check = _number_rule(name, (">=", low), ("<=", high), message=f"{name} must be between {_num(low)} and {_num(high)}{why}.")
     return {"validations": (check,), "schema_extra": {"minimum": low, "maximum": high}}
 
 
@@ -237,7 +296,8 @@ def _secret_variables(c: StackConfig) -> list[Variable]:
         var = secret_env_variable(name)
         v.append(Variable(var, "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True,
                           # The value is written single-quoted into compose's env_file: a quote or line break would end it early.
-                          validations=(Validation(f"!can(regex(\"['\\\\r\\\\n]\", var.{var}))", f"{var} may not contain single quotes or line breaks."),)))
+                          validations=(Validation(f"!can(regex(\"['\\\\r\\\\n]\", var.{var}))", f"{var} may not contain single quotes or line breaks.",
+                                                  lambda v: re.search(r"['\r\n]", v) is None),)))
     return v
 
 
@@ -246,7 +306,7 @@ def _alert_variables(c: StackConfig) -> list[Variable]:
     if c.budget.enabled:
         v += [
             Variable("budget_amount", "number", "Monthly budget amount in the account's currency.", "alerts", "Budget amount", default=c.budget.amount,
-                     validations=(Validation("var.budget_amount > 0", "budget_amount must be above 0."),)),
+                     validations=(_number_rule("budget_amount", (">", 0), message="budget_amount must be above 0."),)),
             Variable("budget_alert_recipients", "string", "Comma-separated e-mail addresses that receive budget alerts.", "alerts", "Budget alert e-mails",
                      default=", ".join(c.budget.recipients), has_default=bool(c.budget.recipients),
                      validations=(_email_list_check("budget_alert_recipients"),)),
@@ -260,7 +320,8 @@ def _alert_variables(c: StackConfig) -> list[Variable]:
             v.append(Variable("alarm_slack_url", "string", "Slack-format webhook URL for the traffic alarm (Slack incoming webhook; a Discord webhook URL with /slack appended is untested with OCI: unverified).",
                               "alerts", "Alarm webhook URL", has_default=False, sensitive=True,
                               validations=(Validation(f"length(var.alarm_slack_url) <= 512 && can(regex({_hcl_str(WEBHOOK_REGEX)}, var.alarm_slack_url))",
-                                                      "alarm_slack_url must be an https:// webhook URL without spaces or query parameters, at most 512 characters."),)))
+                                                      "alarm_slack_url must be an https:// webhook URL without spaces or query parameters, at most 512 characters.",
+                                                      lambda v: len(v) <= 512 and _re2_search(WEBHOOK_REGEX, v)),)))
     return v
 
 
@@ -277,11 +338,8 @@ def _email_list_check(name: str) -> Validation:
     return Validation(
         f"alltrue([for e in compact([for x in split(\",\", var.{name}) : trimspace(x)]) : can(regex({_hcl_str(EMAIL_REGEX)}, e))])",
         f"{name} must be e-mail addresses separated by commas, such as ops@example.com, me@example.com.",
+        _emails_ok,
     )
-
-
-def secret_env_variable(env_name: str) -> str:
-    return f"socket_secret_{env_name.lower()}"
 
 
 def _num(x: float) -> str:

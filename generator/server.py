@@ -39,6 +39,7 @@ from .contract import (
     WAIT_DNS_SCRIPT,
     boot_mark,
     placeholder,
+    secret_env_variable,
 )
 from .errors import RenderError
 from .hcl import template_escape
@@ -47,6 +48,7 @@ from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_entries
+from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, sample_variable
 from .templating import render_template
 from .versions import caddy_l4_image
 from .yamlio import dump_yaml
@@ -339,12 +341,11 @@ def apply_template(text: str, values: dict[str, str]) -> str:
 
 def sample_values(config: StackConfig) -> dict[str, str]:
     """Plausible deploy-time values for `preview --sample` (never real secrets)."""
-    pem = "-----BEGIN CERTIFICATE-----\nU0FNUExFIE9OTFk=\n-----END CERTIFICATE-----\n"
-    key = "-----BEGIN PRIVATE KEY-----\nU0FNUExFIE9OTFk=\n-----END PRIVATE KEY-----\n"
-    secrets_env = "".join(f"{name}='sample-{name.lower()}'\n" for name in config.socket.secret_env)
+    pem, key = SAMPLE_PEM, SAMPLE_KEY
+    secrets_env = "".join(f"{name}='{sample_variable(secret_env_variable(name))}'\n" for name in config.socket.secret_env)
     values = {
         "livekit_api_key": config.livekit.api_key,
-        "livekit_api_secret": "SampleSecretForPreviewOnly0123456789abcdefXYZ",
+        "livekit_api_secret": SAMPLE_LIVEKIT_SECRET,
         "socket_host": config.domains.socket_host or "",
         "livekit_host": config.domains.livekit_host or "",
         "turn_host": config.domains.turn_host or "",

@@ -88,7 +88,13 @@ def test_reference_config_defaults(root: Path) -> None:
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
-        ("network:\n  ssh_source_cidr: 0.0.0.0/0\n", "ssh_source_cidr 0.0.0.0/0 opens SSH to the internet"),
+        # Issue 13 item 3: any source wider than a /8 is refused, not only /0.
+        ("network:\n  ssh_source_cidr: 0.0.0.0/0\n", "ssh_source_cidr 0.0.0.0/0 opens SSH to (nearly) the whole internet"),
+        ("network:\n  ssh_source_cidr: 0.0.0.0/1\n", "ssh_source_cidr 0.0.0.0/1 opens SSH to (nearly) the whole internet"),
+        ("network:\n  ssh_source_cidr: 0.0.0.0/7\n", "at widest a /8"),
+        ("socket:\n  image: a/b:1\n  secret_env: [API_KEY, api_key]\n", "secret_env names API_KEY and api_key both become the Terraform variable socket_secret_api_key"),
+        ("socket:\n  image: a/b:1\n  secret_env: [DB_URL, Db_Url]\n", "both become the Terraform variable socket_secret_db_url"),
+        ("socket:\n  image: a/b:1\n  secret_env: [TOKEN, TOKEN]\n", "secret_env names TOKEN and TOKEN both become"),
         ("network:\n  subnet_cidr: 192.168.0.0/24\n", "is not inside vcn_cidr"),
         ("livekit:\n  turn:\n    udp_port: null\n", "invalid TURN ports"),
         ("livekit:\n  image: livekit/livekit-server:latest\n", "pin the image to a version"),

@@ -21,14 +21,18 @@ PKG = Path(__file__).resolve().parent.parent / "generator"
 # Lowest first. A module may import from layers below it and from modules of its own layer
 # listed before it.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("shared", ["errors", "contract", "hcl", "yamlio", "caddyquote", "templating", "limits", "prices", "versions", "regions", "swap", "files", "provider_schema", "autodomain"]),
+    # The provider double is a leaf (imports nothing else of generator): the checks, the build
+    # and the emulator's job program run Terraform through it.
+    ("provider double", ["tfdouble", "tfdouble.schema", "tfdouble.values", "tfdouble.cloud", "tfdouble.behaviour",
+                         "tfdouble.server", "tfdouble.binary", "tfdouble.runner", "tfdouble.job", "tfdouble.__main__"]),
+    ("shared", ["errors", "contract", "samples", "hcl", "yamlio", "caddyquote", "templating", "limits", "prices", "versions", "regions", "swap", "files", "provider_schema", "autodomain"]),
     ("config schema", ["yamlguard", "config_base", "config_alerts", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["inputguard", "config", "jsonschema_out"]),
     ("variables", ["model"]),
     ("artefacts", ["sampleapp", "bootnames", "caddyconf", "server", "schema_form"]),
     ("render", ["render"]),
-    ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.external", "checks.run"]),
+    ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.terraform_run", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter"]),
     ("cost", ["cost.estimate", "cost.table", "cost.sizing"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.stackcreate", "deploy.endpoint", "deploy.rm", "deploy.workflow"]),
@@ -163,10 +167,17 @@ def test_no_function_level_imports_of_generator() -> None:
     assert bad == []
 
 
+def leaf_violations(edges: dict[str, set[str]], package: str) -> list[str]:
+    return [f"{m} -> {t}" for m, ts in edges.items() if m.startswith(package) for t in ts if not t.startswith(package)]
+
+
 def test_emulator_is_a_leaf() -> None:
-    edges = graph()
-    bad = [f"{m} -> {t}" for m, ts in edges.items() if m.startswith("emulator") for t in ts if not t.startswith("emulator")]
-    assert bad == []
+    assert leaf_violations(graph(), "emulator") == []
+
+
+def test_provider_double_is_a_leaf() -> None:
+    assert leaf_violations(graph(), "tfdouble") == []
+    assert leaf_violations({"tfdouble.runner": {"checks.report"}}, "tfdouble") == ["tfdouble.runner -> checks.report"]
 
 
 @pytest.mark.parametrize("path", sorted(p for p in PKG.rglob("*.py") if "cli" not in p.relative_to(PKG).parts), ids=str)

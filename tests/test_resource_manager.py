@@ -207,6 +207,15 @@ def test_first_deploy(rm_cli) -> None:
     assert apply_job.job_operation_details.execution_plan_strategy == "FROM_PLAN_JOB_ID"
 
 
+def test_simulated_job_logs_say_so_in_their_first_line(rm_cli) -> None:
+    """Issue 11: the fast tests' emulator runs `--simulate`; nobody may mistake its logs for Terraform's."""
+    assert rm_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
+    (stack,) = stacks_named(rm_cli.emulator)
+    for job in jobs_of(rm_cli.emulator, stack.id):
+        first = rm_cli.emulator.client().get_job_logs(job.id).data[0].message
+        assert "simulated" in first, first
+
+
 def test_redeploy_updates_the_same_stack(rm_cli, tmp_path: Path) -> None:
     assert rm_cli("rm-apply", "--auto-approve", first_run=True).exit_code == 0
     (stack,) = stacks_named(rm_cli.emulator)

@@ -269,11 +269,14 @@ def test_external_rows_say_not_installed(stack: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("PATH", str(tmp_path))  # no terraform, no checkov on PATH
     monkeypatch.setenv("FLOWSTACK_CHECKOV", str(tmp_path / "none"))
     import generator.checks.external as v
+    import generator.tfdouble.binary as b
 
     monkeypatch.setattr(v, "checkov_executable", lambda: None)
+    monkeypatch.setattr(b, "TOOLS_DIR", tmp_path)  # nor the repository's .tools/ build
+    monkeypatch.setattr(b.find_terraform, "__defaults__", (None, tmp_path))
     report = validate_files(read_stack_dir(stack), None, external=True)
     rows = {r.check: r for r in report.results}
-    assert rows["terraform validate"].status == "skip" and "not installed" in rows["terraform validate"].detail
+    assert rows["terraform"].status == "skip" and "make terraform" in rows["terraform"].detail
     assert rows["checkov"].status == "skip" and "not installed" in rows["checkov"].detail
     assert report.ok
 

@@ -1,4 +1,4 @@
-"""Checks by external tools, when installed: Terraform and Checkov.
+"""Checkov, when installed (Terraform itself runs in `checks.terraform_run`).
 
 Checkov is found through ``FLOWSTACK_CHECKOV`` (the Makefile points it at its own
 virtualenv: Checkov's hcl2 would shadow python-hcl2) or on PATH.
@@ -24,32 +24,6 @@ def _write_tmp(files: dict[str, bytes]) -> tempfile.TemporaryDirectory[str]:
     for name, data in files.items():
         (Path(tmp.name) / name).write_bytes(data)
     return tmp
-
-
-def external_terraform(files: dict[str, bytes]) -> CheckResult:
-    exe = shutil.which("terraform")
-    if not exe:
-        return CheckResult("terraform validate", SKIP, "not installed (terraform not on PATH)")
-    with _write_tmp(files) as d:
-        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
-        try:
-            init = subprocess.run([exe, "init", "-backend=false", "-input=false", "-no-color"], cwd=d, env=env,
-                                  capture_output=True, text=True, timeout=120)
-        except subprocess.TimeoutExpired:
-            return CheckResult("terraform validate", SKIP, "terraform init timed out fetching providers (offline?)")
-        if init.returncode != 0:
-            reason = next((ln.strip() for ln in init.stdout.splitlines() + init.stderr.splitlines() if ln.strip().startswith("Error")), "init failed")
-            return CheckResult("terraform validate", SKIP, f"installed, but terraform init could not fetch the providers: {reason}")
-        out = subprocess.run([exe, "validate", "-json", "-no-color"], cwd=d, env=env, capture_output=True, text=True, timeout=120)
-        try:
-            result = json.loads(out.stdout)
-        except json.JSONDecodeError:
-            return CheckResult("terraform validate", FAIL, "terraform validate printed no JSON", [out.stderr.strip()[:500]])
-        if result.get("valid"):
-            return CheckResult("terraform validate", PASS, "terraform validate: the configuration is valid")
-        diags = [f"{d.get('range', {}).get('filename', '?')}:{d.get('range', {}).get('start', {}).get('line', '?')}: {d.get('summary')}: {d.get('detail', '')}"
-                 for d in result.get("diagnostics", [])]
-        return CheckResult("terraform validate", FAIL, f"{result.get('error_count', len(diags))} error(s)", diags)
 
 
 def checkov_executable() -> str | None:

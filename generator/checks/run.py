@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import load_config
@@ -19,9 +20,10 @@ from ..config_schema import StackConfig
 from ..errors import PackageError
 from ..render import render_stack
 from . import fit, notes, ports, secrets, terraform
-from .external import external_checkov, external_terraform
+from .external import external_checkov
 from .report import SKIP, CheckResult, Report
 from .stack import Stack
+from .terraform_run import OfflinePlan, offline_plan, terraform_checks
 
 # A stack file is a few kB; anything far larger (or a device, a FIFO) is not one.
 MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
@@ -43,14 +45,18 @@ def read_stack_dir(path: Path) -> dict[str, bytes]:
 
 
 def validate_path(
-    path: str | Path, *, external: bool = True, allow_paid: bool = False, on: dt.date | None = None
+    path: str | Path, *, external: bool = True, allow_paid: bool = False, on: dt.date | None = None,
+    variables: dict[str, str] | None = None,
 ) -> Report:
-    """Validate a config file (rendered first) or an already generated stack directory."""
+    """Validate a config file (rendered first) or an already generated stack directory.
+
+    ``variables`` (``--var``) reach Terraform's plan; the others get sample values.
+    """
     p = Path(path)
     if p.is_dir():
-        return validate_files(read_stack_dir(p), None, external=external, allow_paid=allow_paid, on=on)
+        return validate_files(read_stack_dir(p), None, external=external, allow_paid=allow_paid, on=on, variables=variables)
     config = load_config(p)
-    return validate_files(render_stack(config, on), config, external=external, allow_paid=allow_paid, on=on)
+    return validate_files(render_stack(config, on), config, external=external, allow_paid=allow_paid, on=on, variables=variables)
 
 
 def validate_files(
@@ -60,8 +66,10 @@ def validate_files(
     external: bool = False,
     allow_paid: bool = False,
     on: dt.date | None = None,
+    variables: dict[str, str] | None = None,
 ) -> Report:
-    """Run every check on a stack's files. ``external`` adds Terraform and Checkov when installed."""
+    """Run every check on a stack's files. ``external`` adds Terraform (validate and plan through
+    the provider double: Terraform's verdict is the authority) and Checkov when installed."""
     stack = Stack(files)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("syntax", lambda: terraform.check_syntax(stack)),
@@ -75,11 +83,27 @@ def validate_files(
         ("deploy notes", lambda: notes.check_notes(stack)),
     ]
     results = []
-    for name, fn in checks:
-        if name != "syntax" and not stack.parsed_ok:
-            results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
-            continue
-        results.append(fn())
-    if external:
-        results += [external_terraform(files), external_checkov(files)]
+    with ThreadPoolExecutor(2) as pool:
+        # Terraform and Checkov (seconds each, in other processes) run while the model checks run here.
+        terraform_results = pool.submit(terraform_checks, files, variables) if external else None
+        checkov_result = pool.submit(external_checkov, files) if external else None
+        for name, fn in checks:
+            if name != "syntax" and not stack.parsed_ok:
+                results.append(CheckResult(name, SKIP, "skipped: fix the syntax errors first"))
+                continue
+            results.append(fn())
+        if terraform_results is not None and checkov_result is not None:
+            results += [*terraform_results.result(), checkov_result.result()]
     return Report(results)
+
+
+def plan_path(path: str | Path, variables: dict[str, str] | None = None, *, on: dt.date | None = None) -> OfflinePlan:
+    """`flowstack plan`: the offline Terraform plan of a config (rendered first) or a stack directory.
+
+    Example::
+
+        [c.address for c in plan_path("stacks/flowspace.yaml").changes][:1]   # ['oci_core_instance.server']
+    """
+    p = Path(path)
+    files = read_stack_dir(p) if p.is_dir() else render_stack(load_config(p), on)
+    return offline_plan(files, variables)

@@ -6,7 +6,31 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
+
 import click
+
+from ..tfdouble.binary import TerraformNotFound, find_terraform
+
+# The emulator reads its job program from this variable (generator/emulator/tfjobs.py: it imports
+# nothing of generator, so the CLI names the program: real Terraform against the provider double).
+TF_JOB_ENV = "FLOWSTACK_EMULATOR_TF_JOB"
+TF_JOB_COMMAND = shlex.join([sys.executable, "-m", "generator.tfdouble", "job"])
+
+
+def choose_job_runner(simulate: bool) -> str:
+    """Set the emulator's job program (real Terraform when found) and say which runs the jobs."""
+    os.environ.pop(TF_JOB_ENV, None)
+    if simulate:
+        return "jobs are simulated (--simulate): no Terraform runs"
+    try:
+        tf = find_terraform()
+    except TerraformNotFound as exc:
+        return f"jobs are simulated: {exc}"
+    os.environ[TF_JOB_ENV] = TF_JOB_COMMAND
+    return f"jobs run Terraform {tf.version} ({tf.path}) against the offline provider double"
 
 
 @click.command("emulator")
@@ -25,13 +49,17 @@ import click
               help="Instances and metric series for the Compute/Monitoring APIs (see generator/emulator/telemetry.py); change later with POST /_emulator/metrics.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--quiet", is_flag=True, help="Do not log each request on stderr.")
+@click.option("--simulate", is_flag=True, help="Simulate the jobs (timed, made-up logs) even when Terraform is found.")
 def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], demo_dir: str | None,
-                     job_seconds: float, faults_file: str | None, metrics_file: str | None, host: str, quiet: bool) -> None:
+                     job_seconds: float, faults_file: str | None, metrics_file: str | None, host: str, quiet: bool,
+                     simulate: bool) -> None:
     """Run a local OCI Resource Manager to try the rm-* commands without an OCI account.
 
     Serves the Resource Manager REST API (20180917) for stacks and jobs, checks every
-    request's OCI signature against the given public keys, and runs simulated Terraform
-    jobs with logs and outputs. State survives restarts. Stop it with Ctrl-C.
+    request's OCI signature against the given public keys, and runs each job with real
+    Terraform against flowstack's offline provider double (simulated jobs when no terraform
+    is found, or with --simulate; --job-seconds only times those). State survives restarts.
+    Stop it with Ctrl-C.
 
     \b
     Example:
@@ -43,7 +71,8 @@ def emulator_command(port: int, state_file: str, public_keys: tuple[str, ...], d
     """
     # Imported here: the other commands should not pay for cryptography and the server (keeps `--help` fast).
     from ..emulator.run import serve
+    runner = choose_job_runner(simulate)  # printed once the server is up (before that, stderr is for errors)
 
     serve(state_file=state_file, public_keys=list(public_keys), demo_dir=demo_dir, host=host, port=port,
-          job_seconds=job_seconds, faults_file=faults_file, quiet=quiet, metrics_file=metrics_file,
+          job_seconds=job_seconds, faults_file=faults_file, quiet=quiet, metrics_file=metrics_file, runner_note=f"emulator: {runner}",
           out=click.echo, note=lambda text: click.echo(text, err=True))

@@ -1,4 +1,4 @@
-"""Stack commands: init, generate, zip, validate, ports, preview, env.
+"""Stack commands: init, generate, zip, validate, plan, ports, preview, env.
 
 Each parses its arguments, calls one library function and prints.
 
@@ -16,7 +16,7 @@ import click
 from ..bootnames import auto_domain_lines
 from ..build import build, default_build_dir, default_zip_path
 from ..checks.report import format_table
-from ..checks.run import validate_path
+from ..checks.run import plan_path, validate_path
 from ..config import load_config
 from ..envfile import ENV_HEADER, env_block, read_outputs
 from ..errors import ValidationFailed
@@ -116,12 +116,16 @@ def zip_command(config_path: str, output: str | None, allow_paid: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON only.")
 @click.option("--no-external", is_flag=True, help="Skip Terraform and Checkov even when installed.")
 @click.option("--allow-paid", is_flag=True, help="Allow a size over the Always Free limits.")
-def validate_command(path: str, as_json: bool, no_external: bool, allow_paid: bool) -> None:
+@click.option("--var", "values", multiple=True, callback=_parse_vars, metavar="NAME=VALUE",
+              help="A deploy-time value for Terraform's plan (others get samples); repeatable.")
+def validate_command(path: str, as_json: bool, no_external: bool, allow_paid: bool, values: dict[str, str]) -> None:
     """Check a config file or a generated stack directory; exit non-zero on any failure.
+
+    Terraform itself validates and plans the stack (offline, against flowstack's provider double).
 
     Example: flowstack validate build/flowspace --json
     """
-    report = validate_path(path, external=not no_external, allow_paid=allow_paid)
+    report = validate_path(path, external=not no_external, allow_paid=allow_paid, variables=values)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         if not report.ok:
@@ -130,6 +134,23 @@ def validate_command(path: str, as_json: bool, no_external: bool, allow_paid: bo
     click.echo(format_table(report))
     if not report.ok:
         raise ValidationFailed(report, report.summary())
+
+
+@click.command("plan")
+@click.argument("path", metavar="CONFIG", type=click.Path(exists=False))
+@click.option("--var", "values", multiple=True, callback=_parse_vars, metavar="NAME=VALUE",
+              help="A deploy-time value (others get samples); repeatable.")
+def plan_command(path: str, values: dict[str, str]) -> None:
+    """Print the offline Terraform plan of CONFIG (or a stack directory): what Resource Manager will create.
+
+    Example: flowstack plan stacks/flowspace.yaml --var instance_ocpus=2
+    """
+    plan = plan_path(path, values)
+    for change in plan.changes:
+        if change.actions not in (("no-op",), ("read",)):
+            action = "replace" if change.replaces else "+".join(change.actions)
+            click.echo(f"{action:8} {change.address}")
+    click.echo(f"{plan.count} resource(s) to create, update or replace (Terraform {plan.terraform_version}, offline plan): {plan.summary}")
 
 
 @click.command("ports")
@@ -192,4 +213,4 @@ def env_command(outputs_path: str, show_sensitive: bool, output: str | None) -> 
 
 
 
-COMMANDS = (init_command, schema_command, generate_command, zip_command, validate_command, ports_command, preview_command, env_command)
+COMMANDS = (init_command, schema_command, generate_command, zip_command, validate_command, plan_command, ports_command, preview_command, env_command)

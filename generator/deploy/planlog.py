@@ -19,10 +19,12 @@ NO_CHANGES = re.compile(r"No changes\.")
 # Terraform's plan naming an instance it will replace or destroy, with or without a module
 # path or an index:  "  # oci_core_instance.server must be replaced",
 # "-/+ resource "oci_core_instance" "server" {" (+/- with create_before_destroy), and
-# "  # oci_core_instance.server will be destroyed".
+# "  # oci_core_instance.server will be destroyed"; and Terraform's machine-readable plan
+# messages (what the emulator's Terraform jobs print): "oci_core_instance.server: Plan to replace".
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _INSTANCE = r"(?:module\.[\w-]+(?:\[[^\]]*\])?\.)*oci_core_instance\.[\w-]+(?:\[[^\]]*\])?"
 INSTANCE_CHANGE = re.compile(rf"#\s+({_INSTANCE})\s+(must be replaced|will be replaced|will be destroyed)")
+INSTANCE_PLAN_MESSAGE = re.compile(rf"^({_INSTANCE}): Plan to (replace|delete)$")
 INSTANCE_REPLACE_BLOCK = re.compile(r'^\s*(-/\+|\+/-)\s+resource\s+"oci_core_instance"\s+"([\w-]+)"')
 
 
@@ -36,6 +38,10 @@ def instance_changes(lines: Iterable[str]) -> list[tuple[str, str]]:
         if match:
             action = "destroyed" if match.group(2) == "will be destroyed" else "replaced"
             found.setdefault(match.group(1), action)
+            continue
+        match = INSTANCE_PLAN_MESSAGE.search(line.strip())
+        if match:
+            found.setdefault(match.group(1), "destroyed" if match.group(2) == "delete" else "replaced")
             continue
         match = INSTANCE_REPLACE_BLOCK.search(line)
         if match:

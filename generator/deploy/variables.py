@@ -10,12 +10,12 @@ console form do.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..contract import AUTO_FILLED, is_secret
-from ..errors import MissingVariables, ResourceManagerError, UnknownVariable
+from ..errors import InvalidVariable, MissingVariables, ResourceManagerError, UnknownVariable
 
 MASK = "********"
 # Sample values for the "--var NAME=VALUE" hint when a variable has no value.
@@ -71,13 +71,15 @@ class VariableSpec:
     """The variables a stack declares, from the stack model (``build_model(config).variables``).
 
     ``names`` is every variable plus the auto-filled ones; ``required`` those with no
-    default that are not filled in automatically; ``sensitive`` those never printed.
+    default that are not filled in automatically; ``sensitive`` those never printed;
+    ``rules`` each variable's ``validation`` rules as (local check, Terraform's message).
     """
 
     stack: str
     names: frozenset[str]
     required: tuple[str, ...]
     sensitive: frozenset[str]
+    rules: Mapping[str, tuple[tuple[Callable[[str], bool], str], ...]] = field(default_factory=dict)
 
     @classmethod
     def from_variables(cls, stack: str, variables: Iterable[Any], auto_filled: Iterable[str] = AUTO_FILLED) -> VariableSpec:
@@ -89,7 +91,19 @@ class VariableSpec:
             names=frozenset(v.name for v in variables) | auto,
             required=tuple(v.name for v in variables if not v.has_default and v.name not in auto),
             sensitive=frozenset(v.name for v in variables if is_secret(v.name, sensitive=v.sensitive)),
+            rules={v.name: tuple((r.local, r.error_message) for r in getattr(v, "validations", ())) for v in variables},
         )
+
+    def check_rules(self, variables: Mapping[str, str]) -> None:
+        """Raise `InvalidVariable` for the first value its variable's ``validation`` rule refuses.
+
+        The same rules Terraform evaluates (`model.Validation.local`), so a bad ``--var`` is
+        refused before the zip is uploaded. A secret's value is never repeated.
+        """
+        for name, value in sorted(variables.items()):
+            for ok, message in self.rules.get(name, ()):
+                if not ok(value):
+                    raise InvalidVariable(name, MASK if is_masked(name, self.sensitive) else value, message)
 
     def check_names(self, variables: Iterable[str]) -> None:
         """Raise `UnknownVariable` for names the stack does not declare (no request made)."""

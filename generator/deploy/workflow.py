@@ -35,6 +35,7 @@ def prepare(config_path: str, variables: dict[str, str]) -> Prepared:
     built = build(config_path)
     spec = VariableSpec.from_variables(built.config.name, build_model(built.config).variables, AUTO_FILLED)
     spec.check_names(variables)
+    spec.check_rules(variables)
     return Prepared(built, spec, variables)
 
 

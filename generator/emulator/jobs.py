@@ -119,6 +119,10 @@ class JobsMixin(Progress):
             "_startMs": start, "_zip": stack["_zip"], **_script_fields(plan), "_replace": faults.replace,
         }
         self.data["jobs"][job_id] = job
+        if self.tfjobs:  # faults decided above reach the provider double: capacity per AD, a replacement
+            ad = simulate.availability_domain(tf_variables, config, self.faults.ad_variables()) if faults.capacity_failure else None
+            self.tfjobs.start(self, job, self._blob(stack["_zip"]), tf_variables,
+                              replace=bool(faults.replace) and operation == "PLAN", capacity_ad=ad)
         return job
 
     def _auto_variables(self, stack: dict[str, Any], principal: Principal | None) -> dict[str, str]:

@@ -95,7 +95,7 @@ def preamble_lines(operation: str, job_id: str, terraform_version: str) -> list[
     """``terraform init``, as every job starts."""
     build = TERRAFORM_BUILDS.get(terraform_version, TERRAFORM_BUILDS[DEFAULT_TERRAFORM_VERSION])
     return [
-        ("INFO", f"Executing {operation} job {job_id}", None),
+        ("INFO", f"Executing {operation} job {job_id} (simulated: the emulator runs no Terraform here)", None),
         ("INFO", f"Terraform v{build}", None),
         ("INFO", "on linux_amd64", None),
         ("INFO", "Initializing the backend...", None),

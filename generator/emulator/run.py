@@ -21,6 +21,7 @@ from .server import stderr_log
 
 def serve(*, state_file: str, public_keys: list[str], demo_dir: str | None = None, host: str = "127.0.0.1",
           port: int = 0, job_seconds: float = 3.0, faults_file: str | None = None, quiet: bool = False, metrics_file: str | None = None,
+          runner_note: str = "",
           out: Callable[[str], None] = print, note: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> None:
     """Serve until Ctrl-C or SIGTERM; raises `EmulatorError` when it cannot start."""
     keys = list(public_keys)
@@ -33,6 +34,8 @@ def serve(*, state_file: str, public_keys: list[str], demo_dir: str | None = Non
                             job_seconds=job_seconds, faults_file=faults_file, log=None if quiet else stderr_log)
     out(f"{LISTENING}{server.url}")
     sys.stdout.flush()
+    if runner_note:
+        note(runner_note)
     if demo:
         note(f"OCI config: {demo.config_file} (profile {demo.profile}); compartment: {demo.tenancy}")
 

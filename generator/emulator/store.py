@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import tfjobs
 from .errors import EmulatorError
 from .faults import FaultSpec
 from .records import ApiError, not_found
@@ -59,6 +60,7 @@ class Store:
             self._load()
         # Faults given on the command line win; otherwise the saved ones carry on.
         self.faults = faults if faults is not None else FaultSpec(self.data.get("faults") or {}, source=str(self.path))
+        self.tfjobs = tfjobs.attach(self.path, self.data["jobs"], self.now_ms())  # real Terraform per job, if given
         self.save()
 
     # ------------------------------------------------------------------ persistence
