@@ -20,9 +20,9 @@ from pydantic import Field, field_validator, model_validator
 from .config_alerts import Budget, TrafficAlarm
 from .config_base import Model as _Model
 from .config_base import Port
+from .contract import SSH_MIN_PREFIX, secret_env_variable
 from .regions import bounds
 from .versions import livekit_image
-from .contract import SSH_MIN_PREFIX, secret_env_variable
 
 # Patterns for values that reach the server through Terraform variables. The same text is
 # used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),

@@ -1,14 +1,16 @@
 """THE sample values: what `preview --sample` fills into cloud-init and what `validate` /
 `plan` give Terraform for variables without a default. Never real secrets.
 
-Both views share the certificate and key (the template gets them base64-encoded, Terraform
-gets the PEM). Values are strings, as Resource Manager passes them.
+Both views share the certificate and key, base64-encoded for both (the template writes them
+with cloud-init's b64; a `file` form field reaches Terraform so). Values are strings, as RM passes them.
 
 >>> sample_variable("socket_secret_api_key")
 'sample-api_key'
 """
 
 from __future__ import annotations
+
+import base64
 
 SAMPLE_PEM = "-----BEGIN CERTIFICATE-----\nU0FNUExFIE9OTFk=\n-----END CERTIFICATE-----\n"
 SAMPLE_KEY = "-----BEGIN PRIVATE KEY-----\nU0FNUExFIE9OTFk=\n-----END PRIVATE KEY-----\n"
@@ -20,8 +22,11 @@ SAMPLE_VARIABLES: dict[str, str] = {
     "compartment_ocid": "ocid1.compartment.oc1..aaaaaaaasamplecompartment",
     "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISE= sample",
     "ssh_source_cidr": "198.51.100.7/32",
-    "tls_origin_certificate": SAMPLE_PEM,
-    "tls_origin_private_key": SAMPLE_KEY,
+    # `type: file` in the form: Resource Manager passes an uploaded file base64-encoded.
+    "tls_origin_certificate": base64.b64encode(SAMPLE_PEM.encode()).decode(),
+    "tls_origin_private_key": base64.b64encode(SAMPLE_KEY.encode()).decode(),
+    # Asked at deploy time when the config keeps the example repository (or gives none).
+    "socket_git_url": "https://github.com/flow-coder/flow_metaverse.git",
     "alarm_slack_url": "https://hooks.slack.example/services/T0/B0/sample",
     "budget_alert_recipients": "ops@example.com",
     "alarm_emails": "ops@example.com",

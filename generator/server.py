@@ -48,7 +48,7 @@ from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_entries
-from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, sample_variable
+from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
 from .templating import render_template
 from .versions import caddy_l4_image
 from .yamlio import dump_yaml
@@ -350,7 +350,7 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "livekit_host": config.domains.livekit_host or "",
         "turn_host": config.domains.turn_host or "",
         "socket_image": config.socket.image or "",
-        "socket_git_url": (config.socket.git.url or "https://github.com/your-repo/app.git") if config.socket.git else "",
+        "socket_git_url": (config.socket.git.known_url or SAMPLE_VARIABLES["socket_git_url"]) if config.socket.git else "",
         "socket_git_ref": config.socket.git.ref if config.socket.git else "",
         "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),

@@ -149,7 +149,7 @@ def test_more_than_200_ingress_rules_refused() -> None:
     parse_config(merged({"extra_ports": _ports(150)}), "c.yaml")
 
 
-@pytest.mark.parametrize(("ocpus", "mem", "ok"), [(1, 0.5, False), (2, 1.5, False), (1, 65, False), (2, 130, False), (1, 1, True), (1, 64, True), (2, 12, True)])
+@pytest.mark.parametrize(("ocpus", "mem", "ok"), [(4, 3.5, False), (2, 1.5, False), (1, 65, False), (2, 130, False), (1, 1, True), (1, 64, True), (2, 12, True)])
 def test_a1_memory_per_ocpu(ocpus: float, mem: float, ok: bool) -> None:
     changes = {"instance": {"ocpus": ocpus, "memory_gbs": mem}, "always_free": False}
     if ok:

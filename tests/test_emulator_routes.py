@@ -123,7 +123,9 @@ def test_admin_endpoints_answer_loopback_clients_only(tmp_path: Path) -> None:
         assert refused.status == 403 and b"loopback" in refused.body
         health = server.handle("GET", "/_emulator/health", {}, b"", "127.0.0.1")
         assert health.status == 200 and creds.fingerprint.encode() in health.body
-        assert server.handle("PUT", "/_emulator/faults", {}, b"", "127.0.0.1").status == 404
-        assert server.handle("POST", "/_emulator/faults", {}, b'{"bogus": 1}', "::1").status == 400
+        json_type = {"content-type": "application/json"}  # a browser form cannot send it (limits.admin_request_problem)
+        assert server.handle("PUT", "/_emulator/faults", json_type, b"", "127.0.0.1").status == 404
+        assert server.handle("POST", "/_emulator/faults", json_type, b'{"bogus": 1}', "::1").status == 400
+        assert server.handle("POST", "/_emulator/faults", {}, b'{"bogus": 1}', "::1").status == 403
     finally:
         server.stop()

@@ -22,35 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "6ea96163e94db537b656274e04ca90bf11d347e214c6447899e76e408e82e9a8"
+REFERENCE_ZIP_SHA256 = "c4342c60eb51ffd3bd86b13a19ec49ed9fbe4dd36812b5387ff56ef31ee31bf5"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "a04c672fa898097fca3a7c8961203e01ead242c988a71f4163e78195555c0a5f",
-    "tls-internal": "d5330300fc1e9411dc8d2decaae0921b581657d2acf282cd23af99db3d34ce82",
-    "tls-cloudflare-origin": "9bd2547c1210a028f5bca7c08b253b8d42f1d1f6843cab9b8e998657c7317216",
-    "socket-image": "5ccdec4d846b11708c528f4a82940697da259d8ec28a5f958169fde32265b55a",
-    "turn-via-caddy": "00d26da6229b0ff57e220e885dd6aafae9008bf612dd388dfd8e84fa53e3fd73",
-    "turn-via-caddy-internal": "b8a591a95180fc32d950cd6702bfbf6e7e062b94a39bcb1af65e04c326870bb2",
-    "socket-git-url": "9996b8f860d88b264f49fbf17719960c3dd31e1ee636170991d8e429fe142a9c",
-    "secret-env": "1611d7ab06e4fda5619b6f830088a9f64d9bdd4aa6e4dd7592ca18517b5be518",
+    "reference": "35384c899a25edc81897f6ca549da607388db1a9d4a3ed48b53b7b6a79e6a264",
+    "tls-internal": "d159f02eb2586b530ad81271626ddcfa19df3828bccfe0934c5ee6861ff7504d",
+    "tls-cloudflare-origin": "e603e400206c592cb850bd6254267ec00d291f71b60fbcb65457de9a95a9d98d",
+    "socket-image": "80965ec7276099bbe5571475d031913a4fa60174895dbe0c9dc3038778e2bb3a",
+    "turn-via-caddy": "87c62553cc122f910b714207e5bd4b9b9956f47bd0cf2a869bf4a3cf771c5e0e",
+    "turn-via-caddy-internal": "773f4ccd7a536fdb0a4122e3b5015fec9cb79b2b7070139c59fe00d49d408c23",
+    "socket-git-url": "d6bf06870f15f34395d54f293fdbc6499666ed44fb996f73de74ceff188241e2",
+    "secret-env": "77ea9e1dfa1db8f2ae77489b813d802c41e9dcd7e81ca263fd7ce471f36adaea",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "1b8219c3e200ac47b98ff8b2f6c744a104279149bcb5ee86ad4b4c64b8ea736f",
-    "tls-internal": "6d55f112241448533a2fac01017081aea6fd7e00122c06fbbdb5cdd796e02a96",
-    "tls-cloudflare-origin": "98d1bbf7f93ddfc208ebd7b2bb60b0450b32bb4dd425c1777c59559083b79089",
+    "reference": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
+    "tls-internal": "23533dbaa2b91870e9deee831bbd760e9c8d67fc90f98a72bbef188bce84584f",
+    "tls-cloudflare-origin": "bff58004ee9a24522ff4aa91d6c6b8324cc5c20ecf21c0665734a0b51b4fc099",
     "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
-    "turn-via-caddy": "b75712a03a89b54fb94c9fdd63bd7c2a481f99ad237b992131132153fa96873b",
-    "turn-via-caddy-internal": "a657d4077ad91ab9de02b7e8bfca22ecd6010f384845ad9f91bb6d3fab69b7e4",
+    "turn-via-caddy": "8797d1d43db838c20b2687d95c2516990c52a962616094b17f746dfcd9e13f01",
+    "turn-via-caddy-internal": "363690ec3a120c9841f4ba4c804647f33d880b8f7c1f64dbefed7b7dbe3b8801",
     "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
-    "secret-env": "1af644bb1f6e10b1b3a6397298cba0b0902bdcb87bc00a51b9ebf819406ec52c",
+    "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
 }
 ALERT_SHA256 = {
-    "budget": "cae47a60f0d3ec182360e67d948dd565b7f4329c829cb11d222ab3003fae800a",
-    "alarm": "42984ae746cc08194fb4a5a372f16f0f0004963b74068d59bbb0a58f585a7a95",
-    "alarm+slack": "7fabea9a2602cddd6f149336976ab255a0036155386d9b70e2c0c6b527e21222",
-    "both": "02f20dc39bff3bf901b8b5b299c55e1e72de22c03229d4571194de3e002fc8ad",
+    "budget": "0614d693c641b0f82eb0872eb7a0aa13bb63b852897356bc0b61bf7c390da36e",
+    "alarm": "073a17107991e0116d16b1b7526535979037433fbc9862d13bec040701ab9e5a",
+    "alarm+slack": "e8291f0d9183942367f1bd11b7b3034eb8fa7a14402be0919dff0175458c9b07",
+    "both": "e9f35803cdf1eca994bb6a4c9141a608d1bcaf43e4ade8f9233edaf73fd97ca0",
 }
 
 
