@@ -13,23 +13,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from stun_support import RFC5769_IPV4_RESPONSE, RFC5769_PASSWORD, RFC5769_TID
 
 from generator import autodomain as ad
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = yaml.safe_load((ROOT / "generator" / "data" / "domains.yaml").read_text(encoding="utf-8"))
 
-# RFC 5769 section 2.2: a Binding success response carrying XOR-MAPPED-ADDRESS
-# 192.0.2.1:32853, SOFTWARE "test vector", MESSAGE-INTEGRITY and FINGERPRINT.
-RFC5769_TID = bytes.fromhex("b7e7a701bc34d686fa87dfae")
-RFC5769_IPV4_RESPONSE = bytes.fromhex(
-    "0101003c2112a442b7e7a701bc34d686fa87dfae"
-    "8022000b7465737420766563746f7220"
-    "002000080001a147e112a643"
-    "000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7"
-    "80280004c07d4c96"
-)
-RFC5769_PASSWORD = b"VOkJxbRl1RmTxUk/WvJxBt"
 
 
 def test_hosts_for_every_stack_name() -> None:

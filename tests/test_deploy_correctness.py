@@ -22,15 +22,13 @@ import json
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+from stun_support import StunServer
 import yaml
 from click.testing import CliRunner
 from test_server_files import VARIANTS
@@ -235,32 +233,6 @@ def test_bring_up_unit_retries_without_limit_and_passes_systemd_analyze(tmp_path
 
 # ---------------------------------------------------------------------------
 # Item 7: wait for DNS before Caddy starts ACME
-
-
-class StunServer:
-    """A real RFC 5389 binding responder on 127.0.0.1; ``mapped`` overrides the address it reports."""
-
-    def __init__(self, mapped: str | None = None) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.mapped = mapped
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(2048)
-            except OSError:
-                return
-            magic, tid = struct.unpack("!I", data[4:8])[0], data[8:20]
-            ip = struct.unpack("!I", socket.inet_aton(self.mapped or peer[0]))[0] ^ magic
-            attr = struct.pack("!HHBBHI", 0x0020, 8, 0, 1, peer[1] ^ (magic >> 16), ip)
-            self.sock.sendto(struct.pack("!HHI", 0x0101, len(attr), magic) + tid + attr, peer)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _wait_dns(tmp_path: Path, stun: StunServer, hosts: list[str], wait: str) -> subprocess.CompletedProcess[str]:

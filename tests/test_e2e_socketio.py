@@ -27,7 +27,6 @@ import ssl
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,13 +39,13 @@ import yaml
 from generator.config import parse_config
 from generator.config_schema import StackConfig
 from generator.server import render_caddyfile
+from e2e_support import Proc, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 HOSTS = {"socket_host": "socket.localhost", "livekit_host": "livekit.localhost", "turn_host": "turn.localhost"}
-START_TIMEOUT = 30.0
 
 SOCKET_SERVER = r'''
 """A small real Socket.IO app: what the FlowSpace server does at its edges."""
@@ -102,12 +101,6 @@ uvicorn.run(app, host="127.0.0.1", port=port, ws="wsproto", log_level="warning",
 '''
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def make_config(socket_port: int) -> StackConfig:
     data = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
     data["tls"] = {"mode": "internal"}
@@ -115,47 +108,6 @@ def make_config(socket_port: int) -> StackConfig:
     # No TURN/TLS here: it only runs through Caddy's layer4 build (caddy.json), which the
     # LiveKit rig (tests/test_livekit_rig.py) runs; this test drives Debian's Caddy with the Caddyfile.
     return parse_config(yaml.safe_dump(data), "e2e")
-
-
-class Proc:
-    """A child process with its output in a log file; stop() always ends it."""
-
-    def __init__(self, args: list[str], log: Path, **kwargs: Any) -> None:
-        self.log = log
-        self._out = open(log, "wb")
-        self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._out.close()
-
-
-def wait_until(check, what: str, proc: Proc, timeout: float = START_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise AssertionError(f"{what}: process exited ({proc.proc.returncode}):\n{proc.output()}")
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not ready after {timeout} s (last error: {last!r}):\n{proc.output()}")
 
 
 @pytest.fixture

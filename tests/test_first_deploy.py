@@ -14,19 +14,16 @@ import base64
 import gzip
 import json
 import os
-import socket
-import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from stun_support import StunServer
 import yaml
 from click.testing import CliRunner
 from compose_spec import PyCompose
 
-from generator import autodomain
 from generator.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, HOSTNAMES_SCRIPT
 from generator.build import build
 from generator.cli import cli
@@ -155,31 +152,6 @@ def test_caddy_reads_the_names_from_the_environment(tmp_path: Path) -> None:
 
 
 # --- the boot step, run for real -------------------------------------------------------------
-
-
-class StunServer:
-    """A STUN Binding responder on 127.0.0.1 that reports ``address`` as the mapped address."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(2048)
-            except OSError:
-                return
-            cookie = struct.pack("!I", autodomain.STUN_MAGIC_COOKIE)
-            raw = bytes(a ^ b for a, b in zip(socket.inet_aton(self.address), cookie, strict=True))
-            attr = struct.pack("!HHBBH", 0x0020, 8, 0, 1, 40000 ^ (autodomain.STUN_MAGIC_COOKIE >> 16)) + raw
-            self.sock.sendto(struct.pack("!HHI", 0x0101, len(attr), autodomain.STUN_MAGIC_COOKIE) + data[8:20] + attr, peer)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _boot_step(tmp_path: Path, answers: list[str], tls: bool = True) -> subprocess.CompletedProcess[str]:

@@ -9,18 +9,11 @@ import zlib
 
 import pytest
 
+from stun_support import RFC5769_IPV4_RESPONSE, RFC5769_TID
+
 from generator.ops import stun
 
-# RFC 5769 section 2.2, "Sample IPv4 Response": SOFTWARE "test vector", XOR-MAPPED-ADDRESS
-# 192.0.2.1:32853, MESSAGE-INTEGRITY, FINGERPRINT.
-RFC5769_IPV4_RESPONSE = bytes.fromhex(
-    "0101003c2112a442b7e7a701bc34d686fa87dfae"
-    "8022000b7465737420766563746f7220"
-    "002000080001a147e112a643"
-    "000800142b91f599fd9e90c38c7489f92af9ba53f06be7d7"
-    "80280004c07d4c96"
-)
-TID = bytes.fromhex("b7e7a701bc34d686fa87dfae")
+TID = RFC5769_TID
 
 
 def test_the_vector_is_intact() -> None:
