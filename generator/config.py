@@ -52,6 +52,7 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise ConfigError(source, "the config file is empty", expected="a mapping with at least name, domains and socket (see `flowstack init`)")
     check_bounded(text, source)  # before anything walks the tree: alias bombs, deep nesting
+    _refuse_hidden_line_breaks(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_duplicate_keys(node)
@@ -70,8 +71,20 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
         raise _to_config_error(exc, source, node) from None
     _check_ports(config, source, node)
     for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/inputguard.py)
-        raise ConfigError(source, f.problem, field=".".join(map(str, f.loc)), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
+        raise ConfigError(source, f.problem, field=field_path(f.loc), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
     return config
+
+
+# YAML reads these as line breaks, so text holding them raw would not arrive as written.
+_HIDDEN_BREAKS = {"\x85": "NEL", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+
+
+def _refuse_hidden_line_breaks(text: str, source: str) -> None:
+    at = next((i for i, ch in enumerate(text) if ch in _HIDDEN_BREAKS), None)
+    if at is not None:
+        name = _HIDDEN_BREAKS[text[at]]
+        raise ConfigError(source, f"the file holds a raw {name} character, which YAML reads as a line break", line=text.count("\n", 0, at) + 1,
+                          expected=f"a plain line break, or the escape \\u{ord(text[at]):04x} inside a double-quoted string")
 
 
 def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> None:
@@ -118,6 +131,15 @@ def _refuse_duplicate_keys(node: yaml.Node | None) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             _refuse_duplicate_keys(item)
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``a.b.0.c`` for an error's location; a key that is not plain text (a tag key with a line
+    break, spaces or dots) is shown quoted, so the error stays one readable line.
+
+    Example: ``field_path(("tags", "a\\nb"))`` -> ``"tags.'a\\nb'"``.
+    """
+    return ".".join(str(p) if isinstance(p, int) or (str(p).isprintable() and str(p).strip() == str(p) and str(p) and "." not in str(p)) else repr(str(p)) for p in loc)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -193,7 +215,7 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
     loc = tuple(p for p in err["loc"])
     etype = err["type"]
     # Errors from a model_validator carry the model's own loc; field errors carry the field's.
-    field = ".".join(str(p) for p in loc) or None
+    field = field_path(loc) or None
     line = _line_of(node, loc)
     value = err.get("input")
     if etype == "extra_forbidden":
@@ -201,7 +223,7 @@ def _to_config_error(exc: ValidationError, source: str, node: yaml.Node | None) 
         model = _model_at(loc[:-1])
         choices = list(model.model_fields) if model else []
         hint = did_you_mean(key, choices)
-        parent = ".".join(str(p) for p in loc[:-1]) or "the top level"
+        parent = field_path(loc[:-1]) or "the top level"
         return ConfigError(
             source,
             f"unknown key{hint}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,6 +65,7 @@ def limit(name: str) -> Limit:
 def findings(config: StackConfig) -> Iterator[Finding]:
     """Everything wrong with ``config`` that the schema alone cannot see, most important first."""
     yield from _secrets(config)
+    yield from _normal_form(config)
     yield from _hosts(config)
     yield from _region(config)
     yield from _email(config)
@@ -110,6 +112,36 @@ def _strings(value: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...]
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _strings(v, (*loc, i))
+
+
+# C0 controls but tab and line breaks, DEL, the C1 controls (NEL among them), U+2028 and U+2029.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _keys(value: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every mapping key of a dumped config (tag keys and env names are user text too)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield (*loc, k), str(k)
+            yield from _keys(v, (*loc, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _keys(v, (*loc, i))
+
+
+def _normal_form(config: StackConfig) -> Iterator[Finding]:
+    # HCL (Terraform and HashiCorp's parser) normalizes every string literal to Unicode NFC, so
+    # text in another form would reach the server changed: refuse it rather than alter it.
+    dumped = config.model_dump(mode="json")
+    for loc, text in (*_strings(dumped, ()), *_keys(dumped, ())):
+        bad = next((ch for ch in text if _CONTROL.match(ch)), None)
+        if bad is not None:
+            # YAML reads NEL and the Unicode line/paragraph separators as line breaks, and control
+            # characters have no place in names, tags or descriptions: they would not arrive as written.
+            yield Finding(loc, text, f"holds the control character {bad!r}", "printable text (tabs and line breaks are fine)")
+        elif unicodedata.normalize("NFC", text) != text:
+            yield Finding(loc, text, "is not in Unicode normal form C: Terraform would silently change it",
+                          f"the same text in NFC (did you mean {unicodedata.normalize('NFC', text)!r}?)")
 
 
 def _secrets(config: StackConfig) -> Iterator[Finding]:

@@ -241,3 +241,39 @@ def test_non_finite_numbers_are_refused(field: tuple[str, ...], value: float) ->
 @pytest.mark.parametrize("key", ["", " ", "  "])
 def test_empty_tag_keys_are_refused(key: str) -> None:
     refused({"tags": {key: "x"}}, "empty tag key")
+
+
+# HCL normalizes string literals to Unicode NFC (Terraform and pygohcl alike): text in another
+# form would reach the server changed, so it is refused; NFC text of any script is accepted.
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"tags": {"team": "\U0002f800"}}, "tags.team"),          # CJK compatibility ideograph (NFC: U+4E3D)
+    ({"tags": {"team": "e\u0301quipe"}}, "tags.team"),        # decomposed é
+    ({"tags": {"\u212b": "x"}}, "tags"),                       # ANGSTROM SIGN as a key (NFC: Å)
+    ({"description": "caf\u0065\u0301"}, "description"),
+])
+def test_text_not_in_nfc_is_refused(changes: dict[str, Any], field: str) -> None:
+    refused(changes, field, "normal form C", "did you mean")
+
+
+@pytest.mark.parametrize("text", ["\u4e3d", "\u00e9quipe", "\u00c5", "café", "팀 공간", "plain"])
+def test_nfc_text_is_accepted(text: str) -> None:
+    parse_config(merged({"tags": {"team": text}}), "c.yaml")
+
+
+@pytest.mark.parametrize("text", ["a\x85b", "line\u2028sep", "para\u2029", "nul\x00", "bell\x07", "del\x7f", "csi\x9b"])
+def test_control_characters_in_text_are_refused(text: str) -> None:
+    refused({"tags": {"team": text}}, "tags.team", "control character")
+
+
+@pytest.mark.parametrize("text", ["tab\there", "two\nlines", "crlf\r\n"])
+def test_tabs_and_line_breaks_are_accepted(text: str) -> None:
+    parse_config(merged({"description": text}), "c.yaml")
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+def test_raw_yaml_line_breaks_are_refused_with_their_line(char: str) -> None:
+    """YAML reads NEL, LS and PS as line breaks: written raw, the text would arrive changed."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"name: demo\ndescription: a{char}b\n", "c.yaml")
+    assert str(info.value).startswith("c.yaml:2: ") and "line break" in str(info.value)
+    parse_config('name: demo\ndescription: "a b"\n', "c.yaml")  # the neighbour: accepted

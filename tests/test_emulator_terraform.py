@@ -45,7 +45,7 @@ def test_first_deploy_runs_terraform(tf_cli) -> None:
 
 
 @pytest.mark.parametrize("var, message", [
-    ("instance_ocpus=8", "Always Free allows at most 4 A1 OCPUs"),
+    ("instance_ocpus=8", "instance_ocpus must be between 1 and 4 (Always Free limit"),
     ("ssh_source_cidr=0.0.0.0/00", "ssh_source_cidr must be an IPv4 CIDR"),
 ])
 def test_bad_var_is_refused_locally_before_upload(tf_cli, var: str, message: str) -> None:

@@ -71,7 +71,7 @@ def test_templatefile_placeholder_without_a_value_is_a_terraform_fail(tf_stack: 
     assert code != 0 and any(p.startswith("main.tf:") and "not_given" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("var, message", [("instance_ocpus=8", "Always Free allows at most 4 A1 OCPUs"),
+@pytest.mark.parametrize("var, message", [("instance_ocpus=8", "instance_ocpus must be between 1 and 4 (Always Free limit"),
                                           ("ssh_source_cidr=0.0.0.0/00", "ssh_source_cidr must be an IPv4 CIDR")])
 def test_bad_var_fails_terraforms_validation_rule(tf_stack: Path, var: str, message: str) -> None:
     code, report = validate(tf_stack, "--var", var)
@@ -119,7 +119,7 @@ def test_flowstack_plan_refuses_a_bad_var_with_terraforms_message() -> None:
 
     r = subprocess.run([str(FLOWSTACK), "plan", str(REFERENCE), "--var", "instance_ocpus=8"], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and r.stdout == ""
-    assert r.stderr.count("Error:") == 1 and "variables.tf:" in r.stderr and "Always Free allows at most 4 A1 OCPUs" in r.stderr
+    assert r.stderr.count("Error:") == 1 and "variables.tf:" in r.stderr and "instance_ocpus must be between 1 and 4 (Always Free limit" in r.stderr
 
 
 @pytest.mark.parametrize("source", ["starter", "fixture"])

@@ -35,9 +35,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reference": {},
     "ubuntu-24.04-frankfurt": {"region": "eu-frankfurt-1", "instance": {"image": {"version": "24.04"}}},
     "image-app-secret-env": {"socket": {"image": "ghcr.io/example/app:1.0", "git": None, "secret_env": ["API_KEY", "DB_URL"]}},
-    "cloudflare-origin-turn-tls": {"tls": {"mode": "cloudflare_origin"},
-                                   "domains": {"turn_host": "turn.flow-coder.com"},
-                                   "livekit": {"turn": {"tls_port": 5349}}},
+    # TURN/TLS runs only through Caddy on 443, and never with an origin certificate (issue 10).
+    "cloudflare-origin": {"tls": {"mode": "cloudflare_origin"}},
+    "acme-turn-tls-via-caddy": {"domains": {"turn_host": "turn.flow-coder.com"},
+                                "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
     "internal-tls-extra-port": {"tls": {"mode": "internal"},
                                 "extra_ports": [{"protocol": "tcp", "port": 8443, "reason": "admin console"}]},
     "budget-and-traffic-alarm": {"budget": {"enabled": True, "recipients": ["ops@example.com"]},
