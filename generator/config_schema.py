@@ -275,8 +275,13 @@ class Turn(_Model):
         False,
         description="Route TURN/TLS through 443 by SNI (Caddy layer4), as LiveKit's own generator does: the only TURN/TLS mode that works (not with tls.mode cloudflare_origin).",
     )
-    relay_range_start: Port = Field(30000, description="Start of the TURN relay UDP range (public).")
-    relay_range_end: Port = Field(40000, description="End of the TURN relay UDP range (public).")
+    # Kept in livekit.yaml (LiveKit would pick 30000-40000 anyway): the range is where the
+    # relay sockets bind, so the port-clash check keeps it off the media range. Never an
+    # inbound rule: only replies to the relay's own packets arrive there (ports.py).
+    relay_range_start: Port = Field(
+        30000, description="Start of the local UDP ports LiveKit's TURN binds relay sockets on (never opened inbound: not needed)."
+    )
+    relay_range_end: Port = Field(40000, description="End of the TURN relay socket range (local; never opened inbound).")
 
     @model_validator(mode="after")
     def _ports(self) -> Turn:

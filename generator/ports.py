@@ -20,6 +20,24 @@ SSH_SOURCE = "var.ssh_source_cidr"
 # LiveKit's code defaults, used when livekit.yaml omits a key; unchanged in the pinned v1.13.5:
 # pkg/config DefaultConfig (port 7880, rtc.tcp_port 7881), NewConfig (relay 30000-40000) and
 # mediatransportutil rtcconfig Validate (50000-60000 when neither a range nor udp_port is set).
+#
+# The TURN relay range is a local listener, never an inbound rule (README "Ports"). In v1.13.5
+# (pkg/service/turn.go NewTurnServer, pion/turn v5.0.12) the relay sockets are bound by
+# RelayAddressGeneratorPortRange{RelayAddress: rtc.node_ip, MinPort/MaxPort: the relay range},
+# and the permission handler refuses loopback, private, link-local, multicast and unspecified
+# peers, so with LiveKit's clients the one peer is LiveKit's own node IP (its ICE candidates;
+# config-sample.yaml: "UDP port range for TURN relay to connect to LiveKit SFU"). pion drops
+# what a relay socket receives from an address without a permission or channel
+# (allocation.go packetConnHandler) and the client's ICE checks make the relay socket send
+# to LiveKit, so what reaches a relay port is LiveKit's reply on a flow the relay opened:
+# host conntrack takes it as ESTABLISHED, and OCI's security list lets it in through the
+# stateful egress rule ("when an instance sends traffic that matches a stateful egress rule,
+# the incoming response is automatically allowed, regardless of any ingress rules",
+# Network/Concepts/securityrules.htm). A check of LiveKit's that races ahead of the relay's
+# first send is dropped and retransmitted, as ICE expects. The node IP is the public IP (1:1
+# NAT), so the relay's packets hairpin out and back in on LiveKit's media range, which is open.
+# LiveKit's own port table (docs.livekit.io/transport/self-hosting/ports-firewall) lists no
+# relay range either. The rig proves it: relayed media with no relay rule at all.
 LK_DEFAULT_PORT = 7880
 LK_DEFAULT_TCP_PORT = 7881
 LK_DEFAULT_RANGE = (50000, 60000)
@@ -81,6 +99,20 @@ def _udp_mux(v: Any) -> tuple[int, int] | None:
     return (p, p)
 
 
+RELAY_OWNER = "livekit.turn.relay_range_start"
+RELAY_WHY = "LiveKit's TURN relay range, which needs no inbound rule (only replies to the relay's own packets arrive there)"
+
+
+def relay_range(turn: dict[str, Any]) -> tuple[int, int]:
+    """The UDP ports LiveKit's TURN binds relay sockets on (its default when either end is unset).
+
+    >>> relay_range({"relay_range_start": 31000, "relay_range_end": 31999})
+    (31000, 31999)
+    """
+    lo, hi = _int(turn.get("relay_range_start")), _int(turn.get("relay_range_end"))
+    return (lo, hi) if lo and hi else LK_DEFAULT_RELAY
+
+
 def livekit_needs(lk: dict[str, Any]) -> tuple[list[PortRule], list[Listener]]:
     """Public rules and local listeners of a LiveKit server run with settings ``lk``."""
     rules: list[PortRule] = []
@@ -112,9 +144,8 @@ def livekit_needs(lk: dict[str, Any]) -> tuple[list[PortRule], list[Listener]]:
                 local.append(Listener("tcp", tls, tls, "livekit.turn.tls_port"))
             else:
                 rules.append(PortRule("tcp", tls, tls, ANYWHERE, "LiveKit TURN", "TURN over TLS for clients that only reach TCP"))
-        lo = _int(turn.get("relay_range_start") or LK_DEFAULT_RELAY[0])
-        hi = _int(turn.get("relay_range_end") or LK_DEFAULT_RELAY[1])
-        rules.append(PortRule("udp", lo, hi, ANYWHERE, "LiveKit TURN", "TURN relay ports allocated per relayed client"))
+        # Local only: replies on flows the relay opened (see the comment at LK_DEFAULT_RELAY).
+        local.append(Listener("udp", *relay_range(turn), RELAY_OWNER))
     prom = (lk.get("prometheus") or {}).get("port") or lk.get("prometheus_port")
     if prom:
         local.append(Listener("tcp", _int(prom), _int(prom), "livekit.prometheus.port"))
@@ -181,7 +212,6 @@ def listeners(config: StackConfig) -> list[Listener]:
         (("udp", lk.rtc.udp_port, lk.rtc.udp_port), "livekit.rtc.udp_port"),
         (("udp", lk.turn.udp_port, lk.turn.udp_port), "livekit.turn.udp_port"),
         (("tcp", lk.turn.tls_port, lk.turn.tls_port), "livekit.turn.tls_port"),
-        (("udp", lk.turn.relay_range_start, lk.turn.relay_range_end), "livekit.turn.relay_range_start"),
         (("udp", *LK_DEFAULT_RANGE), "livekit.rtc (LiveKit's default UDP range)"),
     ]
     for r in rules:

@@ -153,6 +153,10 @@ def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, 
     keys = {(r.protocol, r.low, r.high) for r in wanted}
     assert {(p.protocol, p.low, p.high) for p in map(parse_rule, added)} <= keys
     assert len(added) == len(set(added))
+    # TURN's relay range (custom-range moves it to 31000-31999) is never opened: the relay
+    # sockets only get replies to their own packets (generator/ports.py, the LiveKit rig).
+    lo, hi = config.livekit.turn.relay_range_start, config.livekit.turn.relay_range_end
+    assert not [ln for ln in added if (r := parse_rule(ln)).protocol == "udp" and r.low is not None and r.high is not None and r.low <= hi and lo <= r.high]
 
 
 def test_firewall_creates_missing_rules_file(scripts: dict[str, tuple[StackConfig, Path]], tmp_path: Path) -> None:

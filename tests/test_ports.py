@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import parse_config
-from generator.ports import livekit_needs
+from generator.ports import RELAY_OWNER, livekit_needs
 from generator.render import render_stack
 from generator.checks.run import validate_files
 from generator.checks.stack import Stack as _Stack
@@ -24,8 +24,11 @@ BASE = (Path(__file__).parent / "fixtures" / "configs" / "valid.yaml").read_text
 SSH, WEB = {("tcp", 22, 22)}, {("tcp", 80, 80), ("tcp", 443, 443)}
 PATH_MTU = {("icmp", 3, 4)}  # security list only: the host firewall already accepts all ICMP
 
+# TURN's relay range (30000-40000) is in none of them: the relay sockets only receive
+# LiveKit's replies to packets they sent, which come in as established traffic (ports.py;
+# proven by tests/test_livekit_rig.py with no relay rule in the firewall).
 CASES = {
-    "defaults": ({}, {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)}),
+    "defaults": ({}, {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478)}),
     "udp mux only": (
         {"livekit": {"rtc": {"port_range_start": None, "port_range_end": None, "udp_port": 7882}, "turn": {"enabled": False}}},
         {("tcp", 7881, 7881), ("udp", 7882, 7882)},
@@ -42,18 +45,18 @@ CASES = {
     "turn off": ({"livekit": {"turn": {"enabled": False}}}, {("tcp", 7881, 7881), ("udp", 50000, 60000)}),
     "turn udp only": (
         {"livekit": {"turn": {"udp_port": 3478, "tls_port": None}}},
-        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478)},
     ),
     # TURN/TLS only (no TURN/UDP), through Caddy: direct tls_port is refused (issue 10), so
     # 5349 is never public.
     "turn tls only": (
         {"domains": {"turn_host": "turn.example.com"}, "livekit": {"turn": {"udp_port": None, "tls_port": 5349, "via_caddy": True}}},
-        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 30000, 40000)},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000)},
     ),
     # TURN/TLS through Caddy on 443: 5349 stays on the host, not public.
     "turn tls via caddy": (
         {"domains": {"turn_host": "turn.example.com"}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}},
-        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478), ("udp", 30000, 40000)},
+        {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478)},
     ),
     "ice tcp off": ({"livekit": {"rtc": {"tcp_port": None}, "turn": {"enabled": False}}}, {("udp", 50000, 60000)}),
 }
@@ -103,5 +106,25 @@ def test_ports_command_prints_the_policy(root: Path) -> None:
     assert lines[0].split() == ["port", "protocol", "source", "who", "why"]
     assert lines[1].split()[:6] == ["type", "3", "code", "4", "icmp", "0.0.0.0/0"]
     assert lines[2].split()[:4] == ["22", "tcp", "ssh_source_cidr", "operator"]
-    assert any(ln.split()[:3] == ["30000-40000", "udp", "0.0.0.0/0"] for ln in lines)
+    assert any(ln.split()[:3] == ["3478", "udp", "0.0.0.0/0"] for ln in lines)
+    assert not any(ln.split()[0] == "30000-40000" for ln in lines[1:])  # the TURN relay range is never opened
     assert not any(ln.split()[0] in ("3001", "7880") for ln in lines[1:])
+
+
+def test_turn_relay_range_is_a_local_listener_not_a_public_rule() -> None:
+    """A custom relay range reaches livekit.yaml (LiveKit binds its relay sockets there) and the
+    port-clash check, but opens nothing. Without the change this test guards, the range was
+    the policy's fifth LiveKit rule and this fails."""
+    data = yaml.safe_load(BASE)
+    data.setdefault("livekit", {}).setdefault("turn", {}).update({"relay_range_start": 31000, "relay_range_end": 31999})
+    config = parse_config(yaml.safe_dump(data))
+    files = render_stack(config)
+    stack = _Stack(files)
+    lk = stack.livekit_settings()
+    assert (lk["turn"]["relay_range_start"], lk["turn"]["relay_range_end"]) == (31000, 31999)
+    rules, local = livekit_needs(lk)
+    assert ("udp", 31000, 31999, RELAY_OWNER) in {(x.protocol, x.low, x.high, x.owner) for x in local}
+    opened = {(r.protocol, r.low, r.high) for r in stack.security_list_rules()} | {(r.protocol, r.low, r.high) for r in stack.firewall_rules()}
+    assert not any(p == "udp" and lo <= 31999 and 31000 <= hi for p, lo, hi in opened), opened
+    assert not any(r.low <= 31999 and 31000 <= r.high for r in rules)
+    assert validate_files(files, config).ok

@@ -59,11 +59,11 @@ def remove_icmp_rule(main: Path) -> None:
     main.write_text(new)
 
 
-def add_public_rule(main: Path, port: int) -> None:
+def add_public_rule(main: Path, port: int, port_end: int | None = None, proto: str = "tcp") -> None:
     rule = (
         "  ingress_security_rules {\n"
-        '    protocol = "6"\n    source   = "0.0.0.0/0"\n\n'
-        f"    tcp_options {{\n      min = {port}\n      max = {port}\n    }}\n  }}\n"
+        f'    protocol = "{ {"tcp": 6, "udp": 17}[proto]}"\n    source   = "0.0.0.0/0"\n\n'
+        f"    {proto}_options {{\n      min = {port}\n      max = {port_end or port}\n    }}\n  }}\n"
     )
     edit(main, "  egress_security_rules {", rule + "\n  egress_security_rules {")
 
@@ -104,9 +104,16 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         lambda d: edit(d / "main.tf", "source      = var.ssh_source_cidr", 'source      = "0.0.0.0/0"'),
         "port policy", "security list: SSH (22/tcp) is open to the internet (0.0.0.0/0); use source = var.ssh_source_cidr",
     ),
-    "TURN enabled without its relay range": (
-        lambda d: remove_ingress_rule(d / "main.tf", "udp", 30000),
-        "port policy", "security list: 30000-40000/udp from the internet (0.0.0.0/0) is missing (LiveKit TURN: TURN relay ports",
+    # Older stacks opened it: the check says why it is not needed (ports.py, the LiveKit rig).
+    "TURN relay range open to the internet": (
+        lambda d: add_public_rule(d / "main.tf", 30000, 40000, "udp"),
+        "port policy", "security list: 30000-40000/udp is open to the internet (0.0.0.0/0) but is LiveKit's TURN relay range, "
+        "which needs no inbound rule (only replies to the relay's own packets arrive there); remove the rule",
+    ),
+    "TURN relay range open in the host firewall": (
+        lambda d: edit(d / "cloud-init.yaml", "    add '-p udp -m udp --dport 3478 -j ACCEPT'\n",
+                       "    add '-p udp -m udp --dport 3478 -j ACCEPT'\n    add '-p udp -m udp --dport 30000:40000 -j ACCEPT'\n"),
+        "port policy", "host firewall: 30000-40000/udp is opened but not in the policy (LiveKit's TURN relay range, which needs no inbound rule",
     ),
     "path MTU discovery not allowed": (
         lambda d: remove_icmp_rule(d / "main.tf"),

@@ -13,6 +13,8 @@ from ..contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
 from ..livekit import unknown_keys
 from ..ports import (
     ANYWHERE,
+    RELAY_OWNER,
+    RELAY_WHY,
     SSH_SOURCE,
     LiveKitSettingsError,
     PortRule,
@@ -45,11 +47,14 @@ def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
         if key not in have_keys:
             problems.append(f"security list: {r.ports}/{r.protocol} from {_src(r.source)} is missing ({r.who}: {r.why}); add an ingress rule")
     _, local = livekit_needs(lk)
-    local_ports = {(x.protocol, x.low) for x in local}
+    relay = {(x.protocol, x.low, x.high) for x in local if x.owner == RELAY_OWNER}
+    local_ports = {(x.protocol, x.low) for x in local if x.owner != RELAY_OWNER}
     for key, r in have_keys.items():
         if key in want_keys:
             continue
-        if (r.protocol, r.low) in local_ports or (r.protocol, r.low) == ("tcp", _socket_port(stack)):
+        if (r.protocol, r.low, r.high) in relay:
+            problems.append(f"security list: {r.ports}/{r.protocol} is open to {_src(r.source)} but is {RELAY_WHY}; remove the rule")
+        elif (r.protocol, r.low) in local_ports or (r.protocol, r.low) == ("tcp", _socket_port(stack)):
             problems.append(
                 f"security list: {r.ports}/{r.protocol} is open to {_src(r.source)} but is only reached through Caddy on the host; remove the rule"
             )
@@ -68,7 +73,8 @@ def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
         for proto, low, high in sorted(want_host - have_host):
             problems.append(f"host firewall: {_ports(low, high)}/{proto} is not opened before OCI's REJECT rule; add it to the firewall script")
         for proto, low, high in sorted(have_host - want_host):
-            problems.append(f"host firewall: {_ports(low, high)}/{proto} is opened but not in the policy; remove it")
+            why = f" ({RELAY_WHY})" if (proto, low, high) in relay else ""
+            problems.append(f"host firewall: {_ports(low, high)}/{proto} is opened but not in the policy{why}; remove it")
     if problems:
         return CheckResult("port policy", FAIL, f"security list and host firewall differ from the {len(wanted)}-rule policy", problems)
     return CheckResult("port policy", PASS, f"policy, security list and host firewall agree on {len(wanted)} rules")

@@ -185,4 +185,9 @@ def input_counters(topo: Topology) -> dict[str, int]:
         m = re.match(r"^-A INPUT -p (\w+) -m \w+ --dport (\S+) -m comment --comment rig-count -c (\d+) (\d+)$", line)
         if m:
             counters[f"all {m[1]} {m[2]}"] = int(m[3])
+            continue
+        # ... and those counting only packets that are not replies: "new udp 30000:40000"
+        m = re.match(r"^-A INPUT -p (\w+) -m \w+ --dport (\S+) -m conntrack --ctstate NEW -m comment --comment rig-count-new -c (\d+) (\d+)$", line)
+        if m:
+            counters[f"new {m[1]} {m[2]}"] = int(m[3])
     return counters

@@ -38,7 +38,8 @@ CLIENT = Path(__file__).resolve().parent / "lk_client.py"
 TURN_PROBE = Path(__file__).resolve().parent / "turn_probe.py"
 OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"
 APP = "files/opt/flowstack"
-COUNTED = [("udp", "50000:60000"), ("udp", "30000:40000"), ("udp", "3478"), ("tcp", "7881"), ("tcp", "443")]
+RELAY_PORTS = "30000:40000"  # the stack's TURN relay range (livekit.yaml), never opened inbound
+COUNTED = [("udp", "50000:60000"), ("udp", RELAY_PORTS), ("udp", "3478"), ("tcp", "7881"), ("tcp", "443")]
 
 # Caddy installs its internal root into the system trust store at start; a private mount
 # namespace with empty trust directories keeps the host's store untouched.
@@ -106,6 +107,10 @@ class Stack:
         # nothing), first in INPUT, so tests see which ports carried traffic.
         for proto, ports in COUNTED:
             topo.run("server", ["iptables", "-I", "INPUT", "1", "-p", proto, "-m", proto, "--dport", ports, "-m", "comment", "--comment", "rig-count"])
+        # And the relay range's packets that are not replies (conntrack NEW): with no relay rule
+        # these are the ones the firewall turns away.
+        topo.run("server", ["iptables", "-I", "INPUT", "1", "-p", "udp", "-m", "udp", "--dport", RELAY_PORTS,
+                            "-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", "rig-count-new"])
 
         lk_log = work / "livekit.log"
         lk_proc = topo.start("server", [str(livekit_bin), "--config", str(work / "livekit.yaml")], lk_log, cwd=work)
