@@ -22,18 +22,19 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "c4342c60eb51ffd3bd86b13a19ec49ed9fbe4dd36812b5387ff56ef31ee31bf5"
+REFERENCE_ZIP_SHA256 = "994aa91d8bb17b047e1f4f9b7bb67f13432be0c85a07e0c6f12ceefd796e3e75"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "35384c899a25edc81897f6ca549da607388db1a9d4a3ed48b53b7b6a79e6a264",
-    "tls-internal": "d159f02eb2586b530ad81271626ddcfa19df3828bccfe0934c5ee6861ff7504d",
-    "tls-cloudflare-origin": "e603e400206c592cb850bd6254267ec00d291f71b60fbcb65457de9a95a9d98d",
-    "socket-image": "80965ec7276099bbe5571475d031913a4fa60174895dbe0c9dc3038778e2bb3a",
-    "turn-via-caddy": "87c62553cc122f910b714207e5bd4b9b9956f47bd0cf2a869bf4a3cf771c5e0e",
-    "turn-via-caddy-internal": "773f4ccd7a536fdb0a4122e3b5015fec9cb79b2b7070139c59fe00d49d408c23",
-    "socket-git-url": "d6bf06870f15f34395d54f293fdbc6499666ed44fb996f73de74ceff188241e2",
-    "secret-env": "77ea9e1dfa1db8f2ae77489b813d802c41e9dcd7e81ca263fd7ce471f36adaea",
+    "reference": "ea99da8d230816110577a09a4e1ecb958786d7a730c39d1bbc0b0a8a54b3b656",
+    "tls-internal": "b3556a312467f16fe936fe51198b38327775ce3e6c145b94ccdf3566ae1a50ea",
+    "tls-cloudflare-origin": "bd931a97a8ee64e47a9d231767c211d7d4dd75ca90811841c6e999992e8990e2",
+    "socket-image": "152a04fe52289c66a8fb9d0cdc479d7c367bb9cfd2e27d644186c82b943fa509",
+    "turn-via-caddy": "d3a409d3f02f04bc5f9710a32a4968f6c52fd33e52cbf4a35a607709e9176b83",
+    "turn-via-caddy-internal": "7c4e94acf9ba43e3a36ba6d3d42bbf0ea60b3f1c0aa0a72adadf67f2653f7472",
+    "socket-git-url": "96713101609e8e27ca0c5e2cbfd7e266bf52c83feff8998eaff23d29005df5a4",
+    "ephemeral-ip": "4c71c767594c3741ab07b22b2cab7e8c69f2c368c6a84a704c051513b87026c5",
+    "secret-env": "a96551736df057dcebffcff0c0949b2c9bf922b13424fa819d34b7141c93149b",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -44,13 +45,14 @@ PREVIEW_SHA256 = {
     "turn-via-caddy": "8797d1d43db838c20b2687d95c2516990c52a962616094b17f746dfcd9e13f01",
     "turn-via-caddy-internal": "363690ec3a120c9841f4ba4c804647f33d880b8f7c1f64dbefed7b7dbe3b8801",
     "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
+    "ephemeral-ip": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
     "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
 }
 ALERT_SHA256 = {
-    "budget": "0614d693c641b0f82eb0872eb7a0aa13bb63b852897356bc0b61bf7c390da36e",
-    "alarm": "073a17107991e0116d16b1b7526535979037433fbc9862d13bec040701ab9e5a",
-    "alarm+slack": "e8291f0d9183942367f1bd11b7b3034eb8fa7a14402be0919dff0175458c9b07",
-    "both": "e9f35803cdf1eca994bb6a4c9141a608d1bcaf43e4ade8f9233edaf73fd97ca0",
+    "budget": "05c395976c83fdf834c11078cc39461f48e57c9827a5a733b44ebcbc412e4ab5",
+    "alarm": "d0e51bb5d5a2759997a5edfa9b5c021737056cf59170e003025886b216403609",
+    "alarm+slack": "52e1ca09eb64dda943156cba5da1299efa0add828d735877a5c42dc769bf14a8",
+    "both": "d6c4df37a6f25f667778f9b20b722d2bf941526a3992ca8639138d30f2c6752d",
 }
 
 

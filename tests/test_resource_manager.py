@@ -188,8 +188,8 @@ def test_first_deploy(rm_cli) -> None:
         "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test, ssh_source_cidr=203.0.113.7/32",
     ]
     assert notes[2].startswith("PLAN job ") and notes[3].startswith("APPLY job ")
-    assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
-    assert "Apply complete! Resources: 7 added, 0 changed, 0 destroyed." in result.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy (job " in result.stdout
+    assert "Apply complete! Resources: 8 added, 0 changed, 0 destroyed." in result.stdout
     # The secret output is masked, the others are printed.
     assert "  LIVEKIT_API_SECRET      = ********\n" in result.stdout
     assert "  LIVEKIT_API_KEY         = APIFlowspace\n" in result.stdout
@@ -242,7 +242,7 @@ def test_json_prints_only_data(rm_cli) -> None:
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     data = json.loads(result.stdout)
-    assert data["plan"] == {"add": 7, "change": 0, "destroy": 0}
+    assert data["plan"] == {"add": 8, "change": 0, "destroy": 0}
     assert data["state"] == "SUCCEEDED" and data["stack_created"] is True and data["attempts"] == 1
     assert data["outputs"]["LIVEKIT_API_SECRET"] is None
     assert data["outputs"]["LIVEKIT_API_KEY"] == "APIFlowspace"
@@ -258,7 +258,7 @@ def test_json_prints_only_data(rm_cli) -> None:
 def test_apply_without_tty_stops_after_plan(rm_cli) -> None:
     result = rm_cli("rm-apply", first_run=True)
     assert result.exit_code == 1
-    assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy (job " in result.stdout
     em = rm_cli.emulator
     assert result.stderr.splitlines()[-1] == (
         "Error: plan not applied: there is no terminal to confirm on; to go ahead, run: "
@@ -451,7 +451,7 @@ def test_status_and_logs_of_the_newest_job(rm_cli) -> None:
     assert json.loads(status.stdout)["state"] == "SUCCEEDED"
     logs = rm_cli("rm-logs")
     assert logs.exit_code == 0
-    assert "Plan: 7 to add, 0 to change, 0 to destroy." in logs.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy." in logs.stdout
     no_outputs = rm_cli("rm-outputs")
     assert no_outputs.exit_code == 5
     assert no_outputs.stderr == f"Error: stack 'flowspace' ({stack.id}) has no succeeded APPLY job yet\n"

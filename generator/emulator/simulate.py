@@ -60,6 +60,8 @@ _ORDER = {
     "oci_core_network_security_group_security_rule": 4,
     "oci_core_subnet": 5,
     "oci_core_instance": 8,
+    # Assigned to the instance's private IP (through data sources that read the instance).
+    "oci_core_public_ip": 9,
 }
 
 

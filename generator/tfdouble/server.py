@@ -68,6 +68,12 @@ class DoubleServicer(rpc.ProviderServicer):
         self.stop = stop
         self.legacy = schema.short == "oci"
         self.cloud = Cloud(schema, DEFAULT_REGION, load_faults())
+        # Replacements: when applying a replacement, Terraform destroys the old object, then
+        # plans the new one again (no prior state) and creates it, all in one provider process.
+        # The destroyed object's id rides in that plan's private data, so the new object gets a
+        # new OCID (as a new launch does in OCI) and stays deterministic.
+        self._destroyed: dict[tuple[str, Any], str] = {}
+        self._lock = threading.Lock()
 
     def GetMetadata(self, request: Any, context: Any) -> Any:
         return pb.GetMetadata.Response(
@@ -119,9 +125,15 @@ class DoubleServicer(rpc.ProviderServicer):
         if proposed is None:  # destroy: nothing to plan
             return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state, legacy_type_system=self.legacy)
         planned, replace = self.cloud.plan(request.type_name, prior, proposed)
+        private = request.prior_private
+        if prior is None:
+            with self._lock:
+                replaced = self._destroyed.pop((request.type_name, proposed.get("display_name")), None)
+            private = json.dumps({"replaces": replaced}).encode() if replaced else b""
         return pb.PlanResourceChange.Response(
             planned_state=to_dynamic_value(planned),
             requires_replace=[_path(p) for p in replace],
+            planned_private=private,
             legacy_type_system=self.legacy,
         )
 
@@ -131,8 +143,15 @@ class DoubleServicer(rpc.ProviderServicer):
         R = pb.ApplyResourceChange.Response
         try:
             if planned is None:
+                if prior is not None and isinstance(prior.get("id"), str):
+                    with self._lock:
+                        self._destroyed[(request.type_name, prior.get("display_name"))] = prior["id"]
                 return R(new_state=to_dynamic_value(None), legacy_type_system=self.legacy)
-            new = (self.cloud.create if prior is None else self.cloud.update)(request.type_name, planned)
+            if prior is None:
+                replaces = json.loads(request.planned_private or b"{}").get("replaces")
+                new = self.cloud.create(request.type_name, planned, replaces=replaces)
+            else:
+                new = self.cloud.update(request.type_name, planned)
         except ProviderError as exc:
             return R(new_state=request.prior_state, diagnostics=[_diag(str(exc))], legacy_type_system=self.legacy)
         return R(new_state=to_dynamic_value(new), legacy_type_system=self.legacy)
