@@ -25,6 +25,7 @@ from generator.config import load_config
 from generator.errors import ConfigError
 from generator.render import STACK_FILES, render_stack
 from generator.checks.external import checkov_executable
+from generator.checks.notes import SLACK_UNVERIFIED
 from generator.checks.report import PASS
 from generator.checks.run import validate_files
 
@@ -141,7 +142,7 @@ def test_stack_with_alerts_passes_every_internal_check(mode: str, tmp_path: Path
     # The one expected note: a Discord /slack webhook through OCI is unverified (issue 10 item 13).
     assert [(r.check, r.status) for r in report.results if r.status != PASS and r.check != "deploy notes"] == [], report.to_dict()
     (notes,) = [r for r in report.results if r.check == "deploy notes"]
-    slack_note = any("unverified" in p for p in notes.problems)
+    slack_note = SLACK_UNVERIFIED in notes.problems
     assert slack_note == config.traffic_alarm.slack, notes
     assert {r.check for r in report.results} >= {"syntax", "references", "provider schema", "resource manager fit", "secrets"}
 

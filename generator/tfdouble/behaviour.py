@@ -106,7 +106,7 @@ class Cloud:
         rid = planned["id"] if isinstance(planned.get("id"), str) else fake.ocid(tf_type, seed, self.region)
         if tf_type == "random_password":
             return _password_apply(planned)
-        specific = self._specific(tf_type, planned, rid)
+        specific = self._specific(tf_type, planned, rid, replaces)
 
         def fill(path: list[str], ty: Any) -> Any:
             name = path[-1]
@@ -120,7 +120,7 @@ class Cloud:
 
         return apply_values(block, planned, fill)
 
-    def _specific(self, tf_type: str, planned: dict[str, Any], rid: str) -> dict[str, Any]:
+    def _specific(self, tf_type: str, planned: dict[str, Any], rid: str, replaces: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rid, "state": _STATE.get(tf_type, "ACTIVE"), "region": self.region}
         if tf_type == "oci_core_vcn":
             cidrs = planned.get("cidr_blocks") or []
@@ -141,7 +141,7 @@ class Cloud:
             # in the provider's schema, parsed as a bool; unset means true): without one the
             # instance has no public address of its own.
             ephemeral = [str(v).lower() for v in value_at(planned, "create_vnic_details.assign_public_ip")] != ["false"]
-            out |= {"public_ip": fake.public_ip(vnic) if ephemeral else "", "private_ip": primary_private_ip(vnic),
+            out |= {"public_ip": _ephemeral_ip(vnic, replaces, self.region) if ephemeral else "", "private_ip": primary_private_ip(vnic),
                     "boot_volume_id": fake.ocid("bootvolume", rid, self.region), "image": (value_at(planned, "source_details.source_id") or [None])[0],
                     "launch_mode": "PARAVIRTUALIZED", "fault_domain": "FAULT-DOMAIN-1"}
         elif tf_type == "oci_core_public_ip":
@@ -215,6 +215,17 @@ class Cloud:
 def vnic_id(instance_id: str, region: str) -> str:
     """The primary VNIC of an instance (the same in the instance's state and in data sources)."""
     return fake.ocid("vnic", instance_id, region)
+
+
+def _ephemeral_ip(vnic: str, replaces: str | None, region: str) -> str:
+    """An instance's ephemeral address; a replacement never gets the one it replaces (OCI hands
+    a new launch an address from its pool: reusing the old one at once is not to be relied on)."""
+    old = fake.public_ip(vnic_id(replaces, region)) if replaces else None
+    n, address = 0, fake.public_ip(vnic)
+    while address == old:
+        n += 1
+        address = fake.public_ip((vnic, n))
+    return address
 
 
 def primary_private_ip(vnic: str) -> str:

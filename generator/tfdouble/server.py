@@ -69,9 +69,9 @@ class DoubleServicer(rpc.ProviderServicer):
         self.legacy = schema.short == "oci"
         self.cloud = Cloud(schema, DEFAULT_REGION, load_faults())
         # Replacements: when applying a replacement, Terraform destroys the old object, then
-        # plans the new one again (no prior state) and creates it, all in one provider process.
-        # The destroyed object's id rides in that plan's private data, so the new object gets a
-        # new OCID (as a new launch does in OCI) and stays deterministic.
+        # creates the new one, in one provider process. The create is seeded with the destroyed
+        # object's id, so the new object gets a new OCID (as a new launch does in OCI) and stays
+        # deterministic. (create_before_destroy creates first: that new object keeps the old seed.)
         self._destroyed: dict[tuple[str, Any], str] = {}
         self._lock = threading.Lock()
 
@@ -125,15 +125,9 @@ class DoubleServicer(rpc.ProviderServicer):
         if proposed is None:  # destroy: nothing to plan
             return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state, legacy_type_system=self.legacy)
         planned, replace = self.cloud.plan(request.type_name, prior, proposed)
-        private = request.prior_private
-        if prior is None:
-            with self._lock:
-                replaced = self._destroyed.pop((request.type_name, proposed.get("display_name")), None)
-            private = json.dumps({"replaces": replaced}).encode() if replaced else b""
         return pb.PlanResourceChange.Response(
             planned_state=to_dynamic_value(planned),
             requires_replace=[_path(p) for p in replace],
-            planned_private=private,
             legacy_type_system=self.legacy,
         )
 
@@ -148,7 +142,8 @@ class DoubleServicer(rpc.ProviderServicer):
                         self._destroyed[(request.type_name, prior.get("display_name"))] = prior["id"]
                 return R(new_state=to_dynamic_value(None), legacy_type_system=self.legacy)
             if prior is None:
-                replaces = json.loads(request.planned_private or b"{}").get("replaces")
+                with self._lock:
+                    replaces = self._destroyed.pop((request.type_name, planned.get("display_name")), None)
                 new = self.cloud.create(request.type_name, planned, replaces=replaces)
             else:
                 new = self.cloud.update(request.type_name, planned)
