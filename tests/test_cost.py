@@ -374,6 +374,8 @@ def test_format_table_whole(config_file: Path) -> None:
 
 
 def test_cli_cost_table(config_file: Path) -> None:
+    # The guide's table has no reserved public IP (tests/test_reserved_ip.py checks that section).
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "network:\n  reserved_ip: false\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["cost", str(config_file), "--spaces", "2", "--date", "2026-01-07"])
     assert result.exit_code == 0, result.output
     # Issue 16: the sizing block follows the table (tests/test_sizing.py checks its content).
