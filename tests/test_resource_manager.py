@@ -692,7 +692,8 @@ def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
     message = refused.stderr.splitlines()[-1]
     prefix = (
         f"Error: PLAN job {plan.id} would replace the server (oci_core_instance.server): its boot disk would be "
-        "wiped and its public IP would change (this happens when cloud-init (the server setup in the config) or "
+        "wiped, and its public IP would change unless it is a reserved one (network.reserved_ip) (this happens when "
+        "cloud-init (the server setup in the config) or "
         "the image changed); nothing was applied. To go ahead anyway, run: "
     )
     assert message.startswith(prefix)
