@@ -8,6 +8,7 @@ Manager emulator (a subprocess started by the fixtures in conftest.py), with sho
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import signal
 import socket
@@ -688,7 +689,10 @@ def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
     plan = jobs_of(em, stack.id)[-1]
     assert [j.operation for j in jobs_of(em, stack.id)] == ["PLAN", "APPLY", "PLAN", "PLAN"]  # no APPLY
     assert '-/+ resource "oci_core_instance" "server" {\n' in refused.stdout
-    assert refused.stdout.endswith(f"Plan: 1 to add, 0 to change, 1 to destroy (job {plan.id}).\n")
+    # The reserved public IP moves to the new instance in place (issue 15): its address stays.
+    assert "  # oci_core_public_ip.server will be updated in-place\n" in refused.stdout
+    assert re.search(r'\n      ~ private_ip_id        = "ocid1\.privateip\.[^"]+" -> \(known after apply\)\n', refused.stdout)
+    assert refused.stdout.endswith(f"Plan: 1 to add, 1 to change, 1 to destroy (job {plan.id}).\n")
     message = refused.stderr.splitlines()[-1]
     prefix = (
         f"Error: PLAN job {plan.id} would replace the server (oci_core_instance.server): its boot disk would be "
@@ -707,7 +711,8 @@ def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
     assert allowed.exit_code == 0, allowed.output
     assert "--allow-replace: going ahead although this plan changes the server (oci_core_instance.server replaced)" in allowed.stderr
     assert "oci_core_instance.server: Destroying... [id=" in allowed.stdout
-    assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in allowed.stdout
+    assert "Apply complete! Resources: 1 added, 1 changed, 1 destroyed." in allowed.stdout
+    assert "oci_core_public_ip.server: Modifications complete after 1s [id=" in allowed.stdout
     jobs = jobs_of(em, stack.id)
     assert [(j.operation, j.lifecycle_state) for j in jobs[-2:]] == [("PLAN", "SUCCEEDED"), ("APPLY", "SUCCEEDED")]
     assert em.faults() == {}  # each fault fired once
