@@ -53,6 +53,12 @@ class Network(_Model):
         description="Default for the deploy-time ssh_source_cidr variable (who may reach port 22). "
         "Leave empty to make it a required answer at deploy time; 0.0.0.0/0 is refused.",
     )
+    reserved_ip: bool = Field(
+        True,
+        description="Give the server a reserved public IP, kept when the instance is replaced (DNS is set once; "
+        "destroying the stack releases it). false: an ephemeral IP, which changes with every new instance. "
+        "`flowstack cost` shows its price and whether that is verified.",
+    )
 
     @model_validator(mode="after")
     def _subnet_inside(self) -> Network:

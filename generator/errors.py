@@ -273,7 +273,7 @@ class InstanceReplacement(FlowstackError):
             what = f"replace the server ({', '.join(replaced)})"
             if destroyed:
                 what += f" and destroy {', '.join(destroyed)}"
-            effect = "its boot disk would be wiped and its public IP would change"
+            effect = "its boot disk would be wiped, and its public IP would change unless it is a reserved one (network.reserved_ip)"
             cause = "this happens when cloud-init (the server setup in the config) or the image changed"
         else:
             what = f"destroy the server ({', '.join(destroyed)})"

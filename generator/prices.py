@@ -50,6 +50,22 @@ class DatedPrice:
 
 
 @dataclass(frozen=True)
+class OptionalPrice:
+    """A dated price that may be unknown: ``usd`` None means no price was found (not zero)."""
+
+    item: str
+    usd: Decimal | None
+    unit: str
+    as_of: dt.date
+    source: str
+    verified: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item": self.item, "usd": None if self.usd is None else float(self.usd), "unit": self.unit,
+                "as_of": self.as_of.isoformat(), "source": self.source, "verified": self.verified}
+
+
+@dataclass(frozen=True)
 class PriceGroup:
     """An outbound-transfer price group of Oracle's price list."""
 
@@ -80,6 +96,7 @@ class PriceBook:
     hours_per_month: Decimal
     a1_ocpu: DatedPrice
     a1_memory: DatedPrice
+    reserved_ip: OptionalPrice
     livekit_plans: tuple[LiveKitPlan, ...]
     livekit_as_of: dt.date
     livekit_source: str
@@ -108,6 +125,7 @@ def price_book() -> PriceBook:
     region_group = {region: gid for gid, regions in raw["regions"]["groups"].items() for region in regions}
     a1 = raw["a1_compute"]
     lk = raw["livekit_cloud"]
+    rip = raw["reserved_public_ip"]
     return PriceBook(
         gb_per_tb=dec(raw["gb_per_tb"]),
         groups=groups,
@@ -118,6 +136,8 @@ def price_book() -> PriceBook:
         hours_per_month=dec(a1["hours_per_month"]),
         a1_ocpu=DatedPrice("A1 OCPU", dec(a1["ocpu"]["usd_per_ocpu_hour"]), "OCPU-hour", a1["ocpu"]["as_of"], a1["ocpu"]["source"]),
         a1_memory=DatedPrice("A1 memory", dec(a1["memory"]["usd_per_gb_hour"]), "GB-hour", a1["memory"]["as_of"], a1["memory"]["source"]),
+        reserved_ip=OptionalPrice("reserved public IP", None if rip["usd_per_hour"] is None else dec(rip["usd_per_hour"]),
+                                  "address-hour", rip["as_of"], rip["source"], bool(rip["verified"])),
         livekit_plans=tuple(
             LiveKitPlan(
                 name=p["name"],

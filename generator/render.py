@@ -38,6 +38,7 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
         "dns_label": dns_label(config.name),
         "dns_records": dns_records_expression(config),
         "hosts": host_expressions(config),
+        "public_ip": public_ip_expression(config),
     }
     files = {
         "main.tf": render_template("main.tf.j2", **ctx),
@@ -86,12 +87,23 @@ def dns_label(name: str) -> str:
     return "".join(ch for ch in name if ch.isalnum())[:15]
 
 
+def public_ip_expression(config: StackConfig) -> str:
+    """The Terraform expression of the server's public address: the reserved IP's, or (with
+    ``network.reserved_ip: false``) the instance's ephemeral one. Everything that names the
+    address (outputs, DNS records, sslip.io names) uses this one expression.
+
+    >>> public_ip_expression(StackConfig.model_validate({"name": "demo"}))  # doctest: +SKIP
+    'oci_core_public_ip.server.ip_address'
+    """
+    return "oci_core_public_ip.server.ip_address" if config.network.reserved_ip else "oci_core_instance.server.public_ip"
+
+
 def host_expressions(config: StackConfig) -> dict[str, str]:
     """Each host name as HCL string-template text: the variable, or (auto domains) the sslip.io
     name derived from the instance's IP, read after apply, so there is no cycle."""
     if not config.domains.auto:
         return {h: f"${{var.{h}}}" for h in ("socket_host", "livekit_host", "turn_host")}
-    label = '${replace(oci_core_instance.server.public_ip, ".", "-")}'
+    label = f'${{replace({public_ip_expression(config)}, ".", "-")}}'
     return {key: f"{prefix}.{label}.{autodomain.SSLIP_SUFFIX}" for key, prefix in autodomain.DEFAULT_PREFIXES.items()}
 
 
@@ -101,5 +113,5 @@ def dns_records_expression(config: StackConfig) -> str:
     keys = ["socket_host", "livekit_host"] + (["turn_host"] if turn else [])
     if config.domains.auto:
         return "[" + ", ".join(f'"{hosts[k]}"' for k in keys) + "]"
-    items = ", ".join(f'"{hosts[k]} A ${{oci_core_instance.server.public_ip}}"' for k in keys)
+    items = ", ".join(f'"{hosts[k]} A ${{{public_ip_expression(config)}}}"' for k in keys)
     return f"[{items}]"

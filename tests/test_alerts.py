@@ -25,6 +25,7 @@ from generator.config import load_config
 from generator.errors import ConfigError
 from generator.render import STACK_FILES, render_stack
 from generator.checks.external import checkov_executable
+from generator.checks.notes import SLACK_UNVERIFIED
 from generator.checks.report import PASS
 from generator.checks.run import validate_files
 
@@ -141,7 +142,7 @@ def test_stack_with_alerts_passes_every_internal_check(mode: str, tmp_path: Path
     # The one expected note: a Discord /slack webhook through OCI is unverified (issue 10 item 13).
     assert [(r.check, r.status) for r in report.results if r.status != PASS and r.check != "deploy notes"] == [], report.to_dict()
     (notes,) = [r for r in report.results if r.check == "deploy notes"]
-    slack_note = any("unverified" in p for p in notes.problems)
+    slack_note = SLACK_UNVERIFIED in notes.problems
     assert slack_note == config.traffic_alarm.slack, notes
     assert {r.check for r in report.results} >= {"syntax", "references", "provider schema", "resource manager fit", "secrets"}
 
@@ -274,10 +275,12 @@ def test_topic_name_derives_from_the_stack_name(tmp_path: Path) -> None:
 
 
 def test_alarm_watches_the_server_vnic_outbound_bytes(tmp_path: Path) -> None:
-    text = render(tmp_path, MODES["alarm"])["alerts.tf"]
-    vnic = blocks(text, "data")[("oci_core_vnic_attachments", "server")]
+    files = render(tmp_path, MODES["alarm"])
+    text = files["alerts.tf"]
+    # One VNIC look-up in main.tf serves the alarm and the reserved public IP.
+    vnic = blocks(files["main.tf"], "data")[("oci_core_vnic_attachments", "server")]
     assert vnic["instance_id"] == "${oci_core_instance.server.id}"
-    assert "server_vnic_id = data.oci_core_vnic_attachments.server.vnic_attachments[0].vnic_id" in text
+    assert 'data "oci_core_vnic_attachments"' not in text
     alarms = {name: body for (typ, name), body in blocks(text).items() if typ == "oci_monitoring_alarm"}
     assert set(alarms) == {"traffic_warning", "traffic_critical"}
     for body in alarms.values():

@@ -30,6 +30,7 @@ from click.testing import CliRunner
 
 from generator import prices
 from generator.cost import estimate as cost
+from generator.cost import reserved_ip as cost_reserved_ip
 from generator.cost import table as cost_table
 from generator.cli import cli
 from generator.cost.estimate import Scenario, estimate, traffic
@@ -252,7 +253,8 @@ def test_unknown_region_is_an_error_with_a_hint(region: str, hint: str) -> None:
 
 def test_every_price_has_a_date_and_a_source() -> None:
     raw = yaml.safe_load((DATA / "prices.yaml").read_text("utf-8"))
-    entries = [*raw["outbound_transfer"]["groups"].values(), raw["a1_compute"]["ocpu"], raw["a1_compute"]["memory"], raw["livekit_cloud"], raw["regions"]]
+    entries = [*raw["outbound_transfer"]["groups"].values(), raw["a1_compute"]["ocpu"], raw["a1_compute"]["memory"], raw["livekit_cloud"], raw["regions"],
+               raw["reserved_public_ip"]]
     for entry in entries:
         assert isinstance(entry["as_of"], dt.date)
         assert entry["source"].strip()
@@ -265,7 +267,7 @@ def test_no_price_or_limit_is_a_number_in_the_code() -> None:
     # 9 h x 22 days, 1.5 Mbps) and display precision may be literals in the cost modules; any other
     # number (0.025, 730, 150000, 3000 ...) belongs in a data file with its date.
     allowed = {"0", "1", "2", "8", "24", "31", "60", "100", "1000", "3600", "50", "9", "22", "1.5"}
-    source = "\n".join(Path(m.__file__).read_text("utf-8") for m in (cost, cost_table, prices))
+    source = "\n".join(Path(m.__file__).read_text("utf-8") for m in (cost, cost_table, cost_reserved_ip, prices))
     numbers = {tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.NUMBER}
     assert numbers - allowed == set()
 
@@ -372,6 +374,8 @@ def test_format_table_whole(config_file: Path) -> None:
 
 
 def test_cli_cost_table(config_file: Path) -> None:
+    # The guide's table has no reserved public IP (tests/test_reserved_ip.py checks that section).
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "network:\n  reserved_ip: false\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["cost", str(config_file), "--spaces", "2", "--date", "2026-01-07"])
     assert result.exit_code == 0, result.output
     # Issue 16: the sizing block follows the table (tests/test_sizing.py checks its content).

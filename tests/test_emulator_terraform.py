@@ -27,7 +27,7 @@ def _logs(emulator, job_id: str) -> list[str]:
 def test_first_deploy_runs_terraform(tf_cli) -> None:
     result = tf_cli("rm-apply", "--auto-approve", first_run=True)
     assert result.exit_code == 0, result.output
-    assert "Apply complete! Resources: 7 added, 0 changed, 0 destroyed." in result.stdout
+    assert "Apply complete! Resources: 8 added, 0 changed, 0 destroyed." in result.stdout
     assert "  LIVEKIT_API_SECRET      = ********\n" in result.stdout  # isSensitive from Terraform's output -json
     (stack,) = stacks_named(tf_cli.emulator)
     plan_job, apply_job = jobs_of(tf_cli.emulator, stack.id)
@@ -35,7 +35,7 @@ def test_first_deploy_runs_terraform(tf_cli) -> None:
     assert lines[0].startswith("Terraform v") and "simulated" not in lines[0]
     # Terraform's own plan lines (its -json messages), not the simulation's script.
     assert "oci_core_instance.server: Plan to create" in lines
-    assert "Plan: 7 to add, 0 to change, 0 to destroy." in lines
+    assert "Plan: 8 to add, 0 to change, 0 to destroy." in lines
     workdir = Path(f"{tf_cli.emulator.state_file}.terraform") / stack.id
     assert (workdir / "terraform.tfstate").is_file() and (workdir / f"{plan_job.id}.tfplan").is_file()
     # A second run: Terraform reads the kept state and finds nothing to do.
@@ -125,6 +125,6 @@ def test_auto_approved_apply_and_destroy_run_terraform(tf_cli) -> None:
         execution_plan_strategy="AUTO_APPROVED"))).data
     assert tf_cli.emulator.wait_for_job(destroyed.id, timeout=60).lifecycle_state == "SUCCEEDED"
     lines = _logs(tf_cli.emulator, destroyed.id)
-    assert "Destroy complete! Resources: 7 destroyed." in lines, lines
+    assert "Destroy complete! Resources: 8 destroyed." in lines, lines
     state = (Path(f"{tf_cli.emulator.state_file}.terraform") / stack.id / "terraform.tfstate").read_text()
     assert '"resources": []' in state

@@ -74,13 +74,14 @@ def test_init_then_zip_with_no_edits(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_outputs_derive_the_names_from_the_instance_ip() -> None:
     files = render_stack(parse_config(BARE))
     outputs = files["outputs.tf"].decode()
-    label = '${replace(oci_core_instance.server.public_ip, ".", "-")}'
+    label = '${replace(oci_core_public_ip.server.ip_address, ".", "-")}'
     assert f'value       = "https://socket.{label}.sslip.io"' in outputs
     assert f'value       = "wss://livekit.{label}.sslip.io"' in outputs
     # No cycle: nothing the instance takes (user_data) refers to its own IP.
     main = files["main.tf"].decode()
     user_data = main.split("user_data = base64gzip(templatefile(")[1].split("}))")[0]
-    assert "oci_core_instance" not in user_data and "server.public_ip" not in main
+    assert "oci_core_instance" not in user_data and "oci_core_public_ip" not in user_data
+    assert "oci_core_instance.server.public_ip" not in main
 
 
 def test_preview_shows_sslip_names_and_the_sample_app(bare: Path) -> None:

@@ -22,35 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "b644a6c2caf0d658c51bfe16308d15987e091f631df644f122982354a8e143b3"
+REFERENCE_ZIP_SHA256 = "994aa91d8bb17b047e1f4f9b7bb67f13432be0c85a07e0c6f12ceefd796e3e75"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "7ce98d6189259c05e64cf50984ac30e12314104cdefd4fa67555a63e16814ebc",
-    "tls-internal": "a2a0df80928917fbbe0ba68e5a1e9bd677cd85eb01e8f26933c07793035d5066",
-    "tls-cloudflare-origin": "b74d52242dae230c8743d7b49a9d37899ab39e43e6ee940a735ff18f62696ff6",
-    "socket-image": "1dc5942e004cd240d5473e42639be4467c44db3c4ec7b02f6362e2e4c43b4c86",
-    "turn-via-caddy": "cee8c4b4424c858c984e3d2c95eb6406b4e2fa1f9ab3816140c0608cf39efe43",
-    "turn-via-caddy-internal": "02fc6fc1ae1af2e25ee939062c01cd1c77df5e80bb38b28866bef4d859b5dd1e",
-    "socket-git-url": "4fb0508df0346ccb5afbbc0b567021e065311fe586ea66dd4bb73267531f66c3",
-    "secret-env": "27de3a797233cd54e5554faf080b8beccb6de9558e4dea7aae87fc65b1599e0a",
+    "reference": "ea99da8d230816110577a09a4e1ecb958786d7a730c39d1bbc0b0a8a54b3b656",
+    "tls-internal": "b3556a312467f16fe936fe51198b38327775ce3e6c145b94ccdf3566ae1a50ea",
+    "tls-cloudflare-origin": "bd931a97a8ee64e47a9d231767c211d7d4dd75ca90811841c6e999992e8990e2",
+    "socket-image": "152a04fe52289c66a8fb9d0cdc479d7c367bb9cfd2e27d644186c82b943fa509",
+    "turn-via-caddy": "d3a409d3f02f04bc5f9710a32a4968f6c52fd33e52cbf4a35a607709e9176b83",
+    "turn-via-caddy-internal": "7c4e94acf9ba43e3a36ba6d3d42bbf0ea60b3f1c0aa0a72adadf67f2653f7472",
+    "socket-git-url": "96713101609e8e27ca0c5e2cbfd7e266bf52c83feff8998eaff23d29005df5a4",
+    "ephemeral-ip": "4c71c767594c3741ab07b22b2cab7e8c69f2c368c6a84a704c051513b87026c5",
+    "secret-env": "a96551736df057dcebffcff0c0949b2c9bf922b13424fa819d34b7141c93149b",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "22d9b52148b6873fac1ca6cd9d8db21abb6317296487bc6dd3bbbaa82ad98a68",
-    "tls-internal": "f5f400b1f490461174c5eff556660c756eb28492269ac3bb7a9440a198372687",
-    "tls-cloudflare-origin": "0898fe16e2aac4d5ab8be94d1a8d7fdec1c0dce709e2dd6552c612ade0ab2c37",
-    "socket-image": "2bb290c86f9013544161f974391924a735a5faa807e88a9ebc7ed781a293ddd5",
-    "turn-via-caddy": "91767876a3ac928b1ea012eaf4573becd09a6cbb4f5b1e8a203ad5d140ac32c3",
-    "turn-via-caddy-internal": "3aa0b135f083a42519d885b01b13d59c14d0106635df02801935ed78556337e3",
-    "socket-git-url": "16c4335e58c818103e5a76b079ce2781eb35a0267c2d0d160e867c1152d1ee95",
-    "secret-env": "e084d7e0dd44713a3f01eb42244b0a644015f81638a3acfb2f0ee382c0adcecf",
+    "reference": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
+    "tls-internal": "23533dbaa2b91870e9deee831bbd760e9c8d67fc90f98a72bbef188bce84584f",
+    "tls-cloudflare-origin": "bff58004ee9a24522ff4aa91d6c6b8324cc5c20ecf21c0665734a0b51b4fc099",
+    "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
+    "turn-via-caddy": "8797d1d43db838c20b2687d95c2516990c52a962616094b17f746dfcd9e13f01",
+    "turn-via-caddy-internal": "363690ec3a120c9841f4ba4c804647f33d880b8f7c1f64dbefed7b7dbe3b8801",
+    "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
+    "ephemeral-ip": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
+    "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
 }
 ALERT_SHA256 = {
-    "budget": "52b75e2a23120dff6599ba0f9a76c1571b7331022114c4bbacd1165cce5b010c",
-    "alarm": "83d9a06f6e94cba695aaaaabf9ab6a0c23ea35b2185d0037808d919fe3e2fddf",
-    "alarm+slack": "1c5396f6f6626fe2a24380e5f55f572cb75a23bcf608852bc651f3c1ad14ede1",
-    "both": "2309bcd39e94766a3ddeebcadb52c752d8c4cdc9fd8093e848fc14d49e70090e",
+    "budget": "05c395976c83fdf834c11078cc39461f48e57c9827a5a733b44ebcbc412e4ab5",
+    "alarm": "d0e51bb5d5a2759997a5edfa9b5c021737056cf59170e003025886b216403609",
+    "alarm+slack": "52e1ca09eb64dda943156cba5da1299efa0add828d735877a5c42dc769bf14a8",
+    "both": "d6c4df37a6f25f667778f9b20b722d2bf941526a3992ca8639138d30f2c6752d",
 }
 
 

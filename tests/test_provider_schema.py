@@ -28,11 +28,11 @@ TOOLS = ROOT / "tools"
 
 EMITTED = {
     "oci_core_vcn", "oci_core_internet_gateway", "oci_core_route_table", "oci_core_security_list",
-    "oci_core_subnet", "oci_core_instance", "oci_core_network_security_group",
+    "oci_core_subnet", "oci_core_instance", "oci_core_public_ip", "oci_core_network_security_group",
     "oci_core_network_security_group_security_rule", "oci_budget_budget", "oci_budget_alert_rule",
     "oci_ons_notification_topic", "oci_ons_subscription", "oci_monitoring_alarm", "random_password",
     "data.oci_identity_availability_domains", "data.oci_core_images", "data.oci_core_vnic_attachments",
-    "data.oci_core_vnic", "data.oci_identity_compartment",
+    "data.oci_core_vnic", "data.oci_core_private_ips", "data.oci_identity_compartment",
 }
 
 
@@ -206,7 +206,7 @@ def test_type_names_data_source_as_resource_undescribed_type_and_near_miss_prefi
     problems = _check_fixture("type_kinds.tf")
     assert [(p.address, p.code, p.severity) for p in problems] == [
         ("oci_core_images.ubuntu", "wrong-kind-of-type", "error"),
-        ("oci_core_public_ip.reserved", "not-in-snapshot", "warning"),
+        ("oci_core_nat_gateway.nat", "not-in-snapshot", "warning"),
         ("oic_core_vcn.main", "unknown-type", "error"),
     ]
     assert 'did you mean "oci_core_vcn"' in problems[2].message
@@ -249,8 +249,8 @@ def test_terraform_tool_converts_hand_made_schema_json(tmp_path: Path) -> None:
     stamps = {p["provider"]: p for p in doc["providers"]}
     assert stamps["oracle/oci"]["version"] == "7.19.0" and stamps["hashicorp/random"]["version"] == "3.7.2"
     assert "terraform providers schema -json" in stamps["oracle/oci"]["generated_from"]
-    assert "oci_core_public_ip" in stamps["oracle/oci"]["resource_types"]
-    assert "oci_core_public_ip" not in doc["resources"]
+    assert "oci_core_nat_gateway" in stamps["oracle/oci"]["resource_types"]
+    assert "oci_core_nat_gateway" not in doc["resources"]
     assert set(doc["resources"]) | {f"data.{t}" for t in doc["data_sources"]} == EMITTED
 
     instance = doc["resources"]["oci_core_instance"]["block"]

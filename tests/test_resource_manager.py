@@ -8,6 +8,7 @@ Manager emulator (a subprocess started by the fixtures in conftest.py), with sho
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import signal
 import socket
@@ -188,8 +189,8 @@ def test_first_deploy(rm_cli) -> None:
         "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test, ssh_source_cidr=203.0.113.7/32",
     ]
     assert notes[2].startswith("PLAN job ") and notes[3].startswith("APPLY job ")
-    assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
-    assert "Apply complete! Resources: 7 added, 0 changed, 0 destroyed." in result.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy (job " in result.stdout
+    assert "Apply complete! Resources: 8 added, 0 changed, 0 destroyed." in result.stdout
     # The secret output is masked, the others are printed.
     assert "  LIVEKIT_API_SECRET      = ********\n" in result.stdout
     assert "  LIVEKIT_API_KEY         = APIFlowspace\n" in result.stdout
@@ -242,7 +243,7 @@ def test_json_prints_only_data(rm_cli) -> None:
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     data = json.loads(result.stdout)
-    assert data["plan"] == {"add": 7, "change": 0, "destroy": 0}
+    assert data["plan"] == {"add": 8, "change": 0, "destroy": 0}
     assert data["state"] == "SUCCEEDED" and data["stack_created"] is True and data["attempts"] == 1
     assert data["outputs"]["LIVEKIT_API_SECRET"] is None
     assert data["outputs"]["LIVEKIT_API_KEY"] == "APIFlowspace"
@@ -258,7 +259,7 @@ def test_json_prints_only_data(rm_cli) -> None:
 def test_apply_without_tty_stops_after_plan(rm_cli) -> None:
     result = rm_cli("rm-apply", first_run=True)
     assert result.exit_code == 1
-    assert "Plan: 7 to add, 0 to change, 0 to destroy (job " in result.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy (job " in result.stdout
     em = rm_cli.emulator
     assert result.stderr.splitlines()[-1] == (
         "Error: plan not applied: there is no terminal to confirm on; to go ahead, run: "
@@ -451,7 +452,7 @@ def test_status_and_logs_of_the_newest_job(rm_cli) -> None:
     assert json.loads(status.stdout)["state"] == "SUCCEEDED"
     logs = rm_cli("rm-logs")
     assert logs.exit_code == 0
-    assert "Plan: 7 to add, 0 to change, 0 to destroy." in logs.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy." in logs.stdout
     no_outputs = rm_cli("rm-outputs")
     assert no_outputs.exit_code == 5
     assert no_outputs.stderr == f"Error: stack 'flowspace' ({stack.id}) has no succeeded APPLY job yet\n"
@@ -688,11 +689,15 @@ def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
     plan = jobs_of(em, stack.id)[-1]
     assert [j.operation for j in jobs_of(em, stack.id)] == ["PLAN", "APPLY", "PLAN", "PLAN"]  # no APPLY
     assert '-/+ resource "oci_core_instance" "server" {\n' in refused.stdout
-    assert refused.stdout.endswith(f"Plan: 1 to add, 0 to change, 1 to destroy (job {plan.id}).\n")
+    # The reserved public IP moves to the new instance in place (issue 15): its address stays.
+    assert "  # oci_core_public_ip.server will be updated in-place\n" in refused.stdout
+    assert re.search(r'\n      ~ private_ip_id        = "ocid1\.privateip\.[^"]+" -> \(known after apply\)\n', refused.stdout)
+    assert refused.stdout.endswith(f"Plan: 1 to add, 1 to change, 1 to destroy (job {plan.id}).\n")
     message = refused.stderr.splitlines()[-1]
     prefix = (
         f"Error: PLAN job {plan.id} would replace the server (oci_core_instance.server): its boot disk would be "
-        "wiped and its public IP would change (this happens when cloud-init (the server setup in the config) or "
+        "wiped, and its public IP would change unless it is a reserved one (network.reserved_ip) (this happens when "
+        "cloud-init (the server setup in the config) or "
         "the image changed); nothing was applied. To go ahead anyway, run: "
     )
     assert message.startswith(prefix)
@@ -706,7 +711,8 @@ def test_replacing_the_server_needs_allow_replace(rm_cli) -> None:
     assert allowed.exit_code == 0, allowed.output
     assert "--allow-replace: going ahead although this plan changes the server (oci_core_instance.server replaced)" in allowed.stderr
     assert "oci_core_instance.server: Destroying... [id=" in allowed.stdout
-    assert "Apply complete! Resources: 1 added, 0 changed, 1 destroyed." in allowed.stdout
+    assert "Apply complete! Resources: 1 added, 1 changed, 1 destroyed." in allowed.stdout
+    assert "oci_core_public_ip.server: Modifications complete after 1s [id=" in allowed.stdout
     jobs = jobs_of(em, stack.id)
     assert [(j.operation, j.lifecycle_state) for j in jobs[-2:]] == [("PLAN", "SUCCEEDED"), ("APPLY", "SUCCEEDED")]
     assert em.faults() == {}  # each fault fired once

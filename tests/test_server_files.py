@@ -60,6 +60,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     # The app source given (not the reference's example repository), and an explicit time zone.
     "socket-git-url": {"socket": {"git": {"url": "https://github.com/flow-coder/flow_metaverse.git"}}, "instance": {"timezone": "UTC"}},
+    # An ephemeral public IP instead of the reserved one (issue 15): the address changes with the instance.
+    "ephemeral-ip": {"network": {"reserved_ip": False}},
     "secret-env": {
         "tls": {"email": "ops@flow-coder.com"},
         # "$" and "${" must reach the app as written: through Terraform's template

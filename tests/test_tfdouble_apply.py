@@ -39,11 +39,14 @@ def test_apply_outputs_then_edited_cloud_init_replans_with_no_change(terraform_b
         streamed: list[str] = []
         a = run.apply("tfplan", on_line=streamed.append)
         assert a.ok, errors_text(a)
-        assert "Apply complete! Resources: 7 added, 0 changed, 0 destroyed." in streamed
+        assert "Apply complete! Resources: 8 added, 0 changed, 0 destroyed." in streamed
         outs = run.output()
         state = run.show()
         inst = next(r for r in state["values"]["root_module"]["resources"] if r["address"] == "oci_core_instance.server")["values"]
-        assert ipaddress.ip_address(inst["public_ip"]) in ipaddress.ip_network("203.0.113.0/24")
+        reserved = next(r for r in state["values"]["root_module"]["resources"] if r["address"] == "oci_core_public_ip.server")["values"]
+        # The address is the reserved IP's; the instance itself has no (ephemeral) public IP.
+        assert ipaddress.ip_address(reserved["ip_address"]) in ipaddress.ip_network("203.0.113.0/24")
+        assert inst["public_ip"] == "" and outs["public_ip"]["value"] == reserved["ip_address"]
         assert inst["id"].startswith("ocid1.instance.oc1.eu-frankfurt-1.")
         assert inst["availability_domain"] == "Uocm:EU-FRANKFURT-1-AD-1"
         secret = outs["LIVEKIT_API_SECRET"]
@@ -68,7 +71,7 @@ def test_apply_outputs_then_edited_cloud_init_replans_with_no_change(terraform_b
 
         d = run.destroy()
         assert d.ok, errors_text(d)
-        assert "Destroy complete! Resources: 7 destroyed." in d.lines
+        assert "Destroy complete! Resources: 8 destroyed." in d.lines
 
 
 @pytest.mark.slow
@@ -99,7 +102,9 @@ def test_replacement_fault_shows_a_replace_in_the_plan(terraform_bin: Terraform,
         plan = run.show("tfplan")
     changes = resource_changes(plan)
     assert changes["oci_core_instance.server"] == ["delete", "create"]
-    assert {a for a, act in changes.items() if act != ["no-op"]} == {"oci_core_instance.server"}
+    # The reserved public IP only moves to the new instance's private IP (in place).
+    assert {a: act for a, act in changes.items() if act != ["no-op"]} == {
+        "oci_core_instance.server": ["delete", "create"], "oci_core_public_ip.server": ["update"]}
     inst = next(c for c in plan["resource_changes"] if c["address"] == "oci_core_instance.server")["change"]
     assert ["availability_domain"] in inst["replace_paths"]
 

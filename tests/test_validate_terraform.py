@@ -111,7 +111,7 @@ def test_flowstack_plan_lists_exactly_the_reference_resources() -> None:
     lines = r.stdout.splitlines()
     assert {line.split()[1] for line in lines[:-1]} == REFERENCE_RESOURCES
     assert all(line.startswith("create ") for line in lines[:-1])
-    assert lines[-1].startswith("7 resource(s) to create, update or replace") and "Plan: 7 to add" in lines[-1]
+    assert lines[-1].startswith("8 resource(s) to create, update or replace") and "Plan: 8 to add" in lines[-1]
 
 
 def test_flowstack_plan_refuses_a_bad_var_with_terraforms_message() -> None:

@@ -49,7 +49,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 REFERENCE_RESOURCES = {
     "oci_core_vcn.main", "oci_core_internet_gateway.main", "oci_core_route_table.public",
     "oci_core_security_list.public", "oci_core_subnet.public", "random_password.livekit_api_secret",
-    "oci_core_instance.server",
+    "oci_core_instance.server", "oci_core_public_ip.server",
 }
 
 

@@ -56,6 +56,7 @@ RESOURCE_TYPES: dict[str, list[str]] = {
         "oci_core_internet_gateway",
         "oci_core_network_security_group",
         "oci_core_network_security_group_security_rule",
+        "oci_core_public_ip",
         "oci_core_route_table",
         "oci_core_security_list",
         "oci_core_subnet",
@@ -70,6 +71,7 @@ RESOURCE_TYPES: dict[str, list[str]] = {
 DATA_SOURCE_TYPES: dict[str, list[str]] = {
     "oracle/oci": [
         "oci_core_images",
+        "oci_core_private_ips",
         "oci_core_vnic",
         "oci_core_vnic_attachments",
         "oci_identity_availability_domains",

@@ -7,6 +7,8 @@
 - A variable with no default that is not a secret or filled in by Resource Manager is a
   question the form (or ``rm-apply --var``) must answer, e.g. ``socket_git_url`` when the
   config keeps the example repository.
+- A reserved public IP whose price ``data/prices.yaml`` does not know (or has not verified):
+  the stack asks OCI for something whose cost is unverified.
 
 >>> check_notes(Stack({})).status  # doctest: +SKIP
 'pass'
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+from ..prices import price_book
 from .report import PASS, WARN, CheckResult
 from .stack import Stack
 
@@ -32,6 +35,14 @@ def check_notes(stack: Stack) -> CheckResult:
     if git_url is not None and "default" not in git_url:
         notes.append("socket_git_url has no default (the config gives no app repository, or only the example): "
                      "the console form requires it, and rm-apply needs --var socket_git_url=https://...")
+    reserved = [n for _f, t, n, body in stack.all_blocks("resource")
+                if t == "oci_core_public_ip" and str(body.get("lifetime", "")).strip('"') == "RESERVED"]
+    price = price_book().reserved_ip
+    if reserved and (price.usd is None or not price.verified):
+        known = "no price known" if price.usd is None else f"${price.usd}/{price.unit}, not verified"
+        notes.append(f"reserved public IP (oci_core_public_ip.{reserved[0]}): {known} as of {price.as_of.isoformat()} "
+                     "(generator/data/prices.yaml; `flowstack cost` shows it): unverified; network.reserved_ip: false "
+                     "keeps an ephemeral IP instead")
     if notes:
         return CheckResult("deploy notes", WARN, f"{len(notes)} thing(s) to know before deploying", notes)
     return CheckResult("deploy notes", PASS, "nothing left unverified or unanswered")

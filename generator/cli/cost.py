@@ -56,7 +56,8 @@ def cost_command(
         mbps_per_user=mbps_per_user,
     )
     day = on.date() if on is not None else None  # type: ignore[attr-defined]
-    report = estimate(config.region, config.instance.ocpus, config.instance.memory_gbs, scenario, on=day)
+    report = estimate(config.region, config.instance.ocpus, config.instance.memory_gbs, scenario, on=day,
+                      reserved_ip=config.network.reserved_ip)
     advice = size(config.instance.ocpus, spaces=spaces, users_per_space=users_per_space, subscribed_per_user=subscribed_per_user, on=day)
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "sizing": advice.to_dict()}, indent=2))

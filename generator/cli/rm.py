@@ -213,7 +213,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
 @_var_option
 @click.option("--auto-approve", is_flag=True, help="Apply the plan without asking.")
 @click.option("--allow-replace", is_flag=True,
-              help="Apply even if the plan replaces or destroys the instance (its disk is wiped, its public IP changes).")
+              help="Apply even if the plan replaces or destroys the instance (its disk is wiped; an ephemeral public IP changes, a reserved one stays).")
 @click.option("--retry-capacity", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help='On "Out of host capacity", retry up to N times in the next availability domain.')
 @click.option("--capacity-pause", type=click.FloatRange(min=0), default=16.0, show_default=True, metavar="SECONDS",

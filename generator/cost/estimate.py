@@ -33,6 +33,7 @@ from ..errors import CostError
 from ..limits import LimitReading, in_force
 from ..prices import DatedPrice, LiveKitPlan, PriceBook, PriceGroup, price_book, price_group
 from ..prices import dec as _dec
+from .reserved_ip import ReservedIpCost, reserved_ip_cost
 
 CENT = Decimal("0.01")
 # Limits on scenario inputs: beyond these the input is a typo, not a workload.
@@ -148,10 +149,12 @@ class OracleCost:
     limits: LimitReading
     egress: EgressCost
     compute: ComputeCost
+    # The reserved public IP's month when its price is known (an unknown one is in no total).
+    reserved_ip_usd: Decimal = Decimal(0)
 
     @property
     def usd(self) -> Decimal:
-        return self.egress.usd + self.compute.usd
+        return self.egress.usd + self.compute.usd + self.reserved_ip_usd
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class CostReport:
     livekit_verified: bool
     a1_ocpu_price: DatedPrice
     a1_memory_price: DatedPrice
+    reserved_ip: ReservedIpCost | None = None  # None: network.reserved_ip is false
 
     @property
     def prices(self) -> tuple[DatedPrice, ...]:
@@ -208,6 +212,7 @@ class CostReport:
             "oracle": [_oracle_dict(o) for o in self.oracle],
             "livekit_cloud": self._livekit_dict(cheapest),
             "prices": [p.to_dict() for p in self.prices],
+            "reserved_ip": self.reserved_ip.to_dict() if self.reserved_ip else None,
         }
 
     def _livekit_dict(self, cheapest: LiveKitQuote | None) -> dict[str, Any]:
@@ -287,12 +292,14 @@ def _over(used: Decimal, free: Decimal) -> Decimal:
     return max(used - free, Decimal(0))
 
 
-def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, on: dt.date | None = None) -> CostReport:
+def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, on: dt.date | None = None,
+             reserved_ip: bool = False) -> CostReport:
     """Monthly cost of ``scenario`` on an A1 VM of the given size in ``region``.
 
     ``on`` picks the Always Free limits in force (default today).  When a newer,
     unverified limits reading is in force as well, the report holds one Oracle figure
-    per reading, the verified one first.
+    per reading, the verified one first.  ``reserved_ip`` (config ``network.reserved_ip``)
+    adds the reserved public IP: to the totals when its price is known, else only as a line.
     """
     on = on or dt.date.today()
     book = price_book()
@@ -305,7 +312,9 @@ def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, o
     if cpu <= 0 or mem <= 0:
         raise CostError("instance", f"{ocpus} OCPU / {memory_gbs} GB", "OCPUs and memory must be more than 0")
 
-    oracle = [_oracle_cost(reading, book, region, group, tr, cpu, mem) for reading in readings]
+    rip = reserved_ip_cost(book) if reserved_ip else None
+    oracle = [_oracle_cost(reading, book, region, group, tr, cpu, mem, (rip.usd if rip else None) or Decimal(0))
+              for reading in readings]
     quotes = [_livekit_quote(plan, tr) for plan in book.livekit_plans]
 
     return CostReport(
@@ -322,11 +331,12 @@ def estimate(region: str, ocpus: float, memory_gbs: float, scenario: Scenario, o
         livekit_verified=book.livekit_verified,
         a1_ocpu_price=book.a1_ocpu,
         a1_memory_price=book.a1_memory,
+        reserved_ip=rip,
     )
 
 
 def _oracle_cost(reading: LimitReading, book: PriceBook, region: str, group: PriceGroup, tr: Traffic,
-                 cpu: Decimal, mem: Decimal) -> OracleCost:
+                 cpu: Decimal, mem: Decimal, reserved_ip_usd: Decimal) -> OracleCost:
     """Oracle's bill under one limits reading: outbound transfer and A1 hours beyond the free allowance."""
     free_gb = _dec(reading.outbound_tb_per_month) * book.gb_per_tb
     billable = _over(tr.egress_gb, free_gb)
@@ -353,7 +363,7 @@ def _oracle_cost(reading: LimitReading, book: PriceBook, region: str, group: Pri
         over_gb_hours=over_gbh,
         memory_usd=over_gbh * book.a1_memory.usd,
     )
-    return OracleCost(limits=reading, egress=egress, compute=compute)
+    return OracleCost(limits=reading, egress=egress, compute=compute, reserved_ip_usd=reserved_ip_usd)
 
 
 def _livekit_quote(plan: LiveKitPlan, tr: Traffic) -> LiveKitQuote:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from ..prices import dec as _dec
 from .estimate import CENT, CostReport, round_to
+from .reserved_ip import reserved_ip_lines
 
 
 def _num(value: Decimal, places: int = 2) -> str:
@@ -60,6 +61,8 @@ def format_table(report: CostReport) -> str:
         f"Oracle Cloud, {report.region}: outbound price group {group.name} ({group.part_number}), {_unit_price(group.price.usd)}/GB",
     ]
     lines += _oracle_lines(report)
+    if report.reserved_ip:
+        lines += ["", *reserved_ip_lines(report.reserved_ip, _usd, _unit_price)]
     lines += _livekit_lines(report)
     lines += _price_lines(report)
     return "\n".join(lines)
@@ -139,6 +142,10 @@ def _price_lines(report: CostReport) -> list[str]:
     price_rows = []
     for price in report.prices:
         price_rows.append([price.item, f"{_unit_price(price.usd)}/{price.unit}", f"as of {price.as_of.isoformat()}"])
+    rip = report.reserved_ip
+    if rip:
+        shown = "unknown" if rip.price.usd is None else f"{_unit_price(rip.price.usd)}/{rip.price.unit}"
+        price_rows.append([rip.price.item, shown, f"as of {rip.price.as_of.isoformat()}, {rip.mark}"])
     price_rows.append(
         [
             "LiveKit Cloud plans",

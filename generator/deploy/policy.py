@@ -79,15 +79,15 @@ def _plan(d: Any, stack: Any, attempt: int, *, apply: bool, allow_replace: bool)
         listed = ", ".join(f"{address} {action}" for address, action in changes)
         if not apply:
             d.hooks.on_note(
-                f"This plan changes the server ({listed}): its boot disk would be wiped and its public IP "
-                "would change; rm-apply refuses it without --allow-replace"
+                f"This plan changes the server ({listed}): its boot disk would be wiped, and its public IP "
+                "would change unless it is a reserved one (network.reserved_ip); rm-apply refuses it without --allow-replace"
             )
         elif not allow_replace:
             raise InstanceReplacement(plan_job.id, changes, summary)
         else:
             d.hooks.on_note(
                 f"--allow-replace: going ahead although this plan changes the server ({listed}); "
-                "its boot disk is wiped and its public IP changes"
+                "its boot disk is wiped (a reserved public IP stays, an ephemeral one changes)"
             )
     return DeployResult(stack, plan_job, summary, attempts=attempt, instance_changes=changes)
 

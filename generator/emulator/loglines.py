@@ -125,6 +125,26 @@ def replacement_lines(resource: Resource, rid: str, stack_id: str) -> list[str]:
     ]
 
 
+def public_ip_move_lines(resource: Resource, rid: str, stack_id: str) -> list[str]:
+    """Terraform's plan for a reserved public IP whose instance is replaced: updated in place,
+    its private IP id known only after the new instance exists, its address unchanged."""
+    old = fake_private_ip_ocid(stack_id, resource.address)
+    return [
+        f"  # {resource.address} will be updated in-place",
+        f'  ~ resource "{resource.type}" "{resource.name}" {{',
+        f'        id                   = "{rid}"',
+        f'        ip_address           = "{public_ip(stack_id, resource.address + ".ip_address")}"',
+        f'      ~ private_ip_id        = "{old}" -> (known after apply)',
+        "        # (12 unchanged attributes hidden)",
+        "    }",
+    ]
+
+
+def fake_private_ip_ocid(stack_id: str, address: str) -> str:
+    """A stable private IP OCID for a plan line (the emulator keeps no per-resource state)."""
+    return "ocid1.privateip.oc1..aaaaaaaa" + hashlib.sha256(f"{stack_id}/{address}".encode()).hexdigest()[:52]
+
+
 def failure_lines(message: str) -> list[str]:
     """An injected failure's message as Terraform error lines (the first starts with ``Error``)."""
     lines = [line for line in message.splitlines() if line.strip()] or ["Error"]

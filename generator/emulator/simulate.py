@@ -14,7 +14,7 @@ up where it was, from the recorded start time alone.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .loglines import (
@@ -30,6 +30,7 @@ from .loglines import (
     failure_lines,
     finished,
     preamble_lines,
+    public_ip_move_lines,
     replacement_lines,
     spread,
 )
@@ -60,6 +61,8 @@ _ORDER = {
     "oci_core_network_security_group_security_rule": 4,
     "oci_core_subnet": 5,
     "oci_core_instance": 8,
+    # Assigned to the instance's private IP (through data sources that read the instance).
+    "oci_core_public_ip": 9,
 }
 
 
@@ -85,6 +88,8 @@ class _Changes:
     to_add: list[Resource]
     to_destroy: list[str]
     replaced: list[Resource]
+    # Updated in place: a reserved public IP moves to a replaced instance's new private IP.
+    updated: list[Resource] = field(default_factory=list)
 
 
 def plan_job(
@@ -163,11 +168,14 @@ def _changes(operation: str, config: TfConfig, applied: list[str], replace: list
     wanted_addresses = [r.address for r in wanted]
     if operation == "DESTROY":
         return _Changes(ids, [], list(reversed(applied)), [])
+    replaced = [r for r in wanted if r.address in replace and r.address in applied]
+    moves = any(r.type == "oci_core_instance" for r in replaced)
     return _Changes(
         ids,
         to_add=[r for r in wanted if r.address not in applied],
         to_destroy=[a for a in reversed(applied) if a not in wanted_addresses],
-        replaced=[r for r in wanted if r.address in replace and r.address in applied],
+        replaced=replaced,
+        updated=[r for r in wanted if moves and r.type == "oci_core_public_ip" and r.address in applied and r not in replaced],
     )
 
 
@@ -181,8 +189,10 @@ def _plan(script: list[ScriptLine], times: _Timeline, changes: _Changes, stack_i
         body += [("INFO", f"  # {r.address} will be created", None) for r in to_add]
         for r in replaced:
             body += [("INFO", text, None) for text in replacement_lines(r, changes.ids[r.address], stack_id)]
+        for r in changes.updated:
+            body += [("INFO", text, None) for text in public_ip_move_lines(r, changes.ids[r.address], stack_id)]
         body += [("INFO", f"  # {a} will be destroyed", None) for a in to_destroy]
-        summary = (f"Plan: {len(to_add) + len(replaced)} to add, 0 to change, "
+        summary = (f"Plan: {len(to_add) + len(replaced)} to add, {len(changes.updated)} to change, "
                    f"{len(to_destroy) + len(replaced)} to destroy.")
     else:
         summary = "No changes. Your infrastructure matches the configuration."
@@ -201,6 +211,11 @@ def _apply(operation: str, script: list[ScriptLine], times: _Timeline, changes: 
         to_destroy = [*to_destroy, *(r.address for r in reversed(changes.replaced))]
         to_add = sorted([*to_add, *changes.replaced], key=_order_key)
     body, failed_at = _apply_body(to_add, to_destroy, changes.ids, stack_id, region, capacity_failure)
+    if failed_at is None:
+        for r in changes.updated:
+            rid = changes.ids[r.address]
+            body += [("INFO", f"{r.address}: Modifying... [id={rid}]", None),
+                     ("INFO", f"{r.address}: Modifications complete after 1s [id={rid}]", None)]
     if failed_at is not None:
         return _failed(script, times, "TERRAFORM_EXECUTION_ERROR", capacity_error_lines(failed_at, region), body)
     if injected_failure:
@@ -210,7 +225,7 @@ def _apply(operation: str, script: list[ScriptLine], times: _Timeline, changes: 
         outputs: list[dict[str, Any]] = []
     else:
         outputs = job_outputs(config, variables, stack_id, region)
-        tail = _apply_tail(len(to_add), len(to_destroy), outputs)
+        tail = _apply_tail(len(to_add), len(to_destroy), outputs, len(changes.updated))
     full = script + spread(body, times.init_end + 1, times.body_end) + spread(tail, times.body_end + 1, times.duration)
     return finished(full, times.duration, times.accepted, "SUCCEEDED", None, outputs)
 
@@ -235,9 +250,9 @@ def _apply_body(to_add: list[Resource], to_destroy: list[str], ids: dict[str, st
     return body, None
 
 
-def _apply_tail(added: int, destroyed: int, outputs: list[dict[str, Any]]) -> list[Line]:
+def _apply_tail(added: int, destroyed: int, outputs: list[dict[str, Any]], changed: int = 0) -> list[Line]:
     """``Apply complete!`` and the outputs, as Terraform prints them."""
-    tail: list[Line] = [("INFO", f"Apply complete! Resources: {added} added, 0 changed, {destroyed} destroyed.", None)]
+    tail: list[Line] = [("INFO", f"Apply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.", None)]
     if outputs:
         tail.append(("INFO", "Outputs:", None))
         for item in outputs:

@@ -83,22 +83,30 @@ class Cloud:
         return paths
 
     # ---------- apply ----------
-    def create(self, tf_type: str, planned: dict[str, Any]) -> dict[str, Any]:
+    def create(self, tf_type: str, planned: dict[str, Any], replaces: str | None = None) -> dict[str, Any]:
+        """A new object; ``replaces`` (the id of the object it replaces) makes its OCID a new one."""
         if tf_type == "oci_core_instance" and self.faults.capacity_fails(planned.get("availability_domain") or ""):
             raise ProviderError(fake.CAPACITY_ERROR.format(
                 region=self.region, request_id=fake.digest("opc", planned).upper()[:32]))
-        return self._fill(tf_type, planned)
+        return self._fill(tf_type, planned, replaces)
 
     def update(self, tf_type: str, planned: dict[str, Any]) -> dict[str, Any]:
-        return self._fill(tf_type, planned)
+        new = self._fill(tf_type, planned)
+        if tf_type == "oci_core_public_ip":
+            # UpdatePublicIp moves the address to another private IP (or unassigns it); the
+            # address itself (ip_address, kept from the prior state) never changes. The
+            # provider reads the assignment back, so it shows the new private IP.
+            new |= _public_ip_assignment(planned)
+        return new
 
-    def _fill(self, tf_type: str, planned: dict[str, Any]) -> dict[str, Any]:
+    def _fill(self, tf_type: str, planned: dict[str, Any], replaces: str | None = None) -> dict[str, Any]:
         block = self.schema.resources[tf_type]["block"]
         known = {k: v for k, v in planned.items() if v is not UNKNOWN}
-        rid = planned["id"] if isinstance(planned.get("id"), str) else fake.ocid(tf_type, known, self.region)
+        seed: Any = [known, replaces] if replaces else known
+        rid = planned["id"] if isinstance(planned.get("id"), str) else fake.ocid(tf_type, seed, self.region)
         if tf_type == "random_password":
             return _password_apply(planned)
-        specific = self._specific(tf_type, planned, rid)
+        specific = self._specific(tf_type, planned, rid, replaces)
 
         def fill(path: list[str], ty: Any) -> Any:
             name = path[-1]
@@ -112,7 +120,7 @@ class Cloud:
 
         return apply_values(block, planned, fill)
 
-    def _specific(self, tf_type: str, planned: dict[str, Any], rid: str) -> dict[str, Any]:
+    def _specific(self, tf_type: str, planned: dict[str, Any], rid: str, replaces: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rid, "state": _STATE.get(tf_type, "ACTIVE"), "region": self.region}
         if tf_type == "oci_core_vcn":
             cidrs = planned.get("cidr_blocks") or []
@@ -129,9 +137,19 @@ class Cloud:
                     "virtual_router_ip": _first_host(planned.get("cidr_block"))}
         elif tf_type == "oci_core_instance":
             vnic = vnic_id(rid, self.region)
-            out |= {"public_ip": fake.public_ip(vnic), "private_ip": _first_host("10.0.1.0/24", 1 + int(fake.digest(vnic)[:2], 16) % 200),
+            # An ephemeral IP unless create_vnic_details.assign_public_ip says "false" (a string
+            # in the provider's schema, parsed as a bool; unset means true): without one the
+            # instance has no public address of its own.
+            ephemeral = [str(v).lower() for v in value_at(planned, "create_vnic_details.assign_public_ip")] != ["false"]
+            out |= {"public_ip": _ephemeral_ip(vnic, replaces, self.region) if ephemeral else "", "private_ip": primary_private_ip(vnic),
                     "boot_volume_id": fake.ocid("bootvolume", rid, self.region), "image": (value_at(planned, "source_details.source_id") or [None])[0],
                     "launch_mode": "PARAVIRTUALIZED", "fault_domain": "FAULT-DOMAIN-1"}
+        elif tf_type == "oci_core_public_ip":
+            # A reserved IP is regional (no availability domain); its address is drawn once,
+            # at creation, from TEST-NET-3 like every address of the double.
+            reserved = planned.get("lifetime") == "RESERVED"
+            out |= {"ip_address": fake.public_ip(("publicip", rid)), "scope": "REGION" if reserved else "AVAILABILITY_DOMAIN",
+                    "availability_domain": "", "public_ip_pool_id": ""} | _public_ip_assignment(planned)
         elif tf_type == "oci_ons_notification_topic":
             out |= {"api_endpoint": f"https://cell1.notification.{self.region}.oci.oraclecloud.com",
                     "topic_id": rid, "short_topic_id": fake.digest(rid)[:10], "etag": fake.digest(rid, "etag")[:32]}
@@ -180,6 +198,15 @@ class Cloud:
             vid = config.get("vnic_id") or ""
             return {"public_ip_address": fake.public_ip(vid), "private_ip_address": "10.0.1.2", "is_primary": True,
                     "state": "AVAILABLE", "hostname_label": "server", "mac_address": "02:00:17:00:00:01"}
+        if tf_type == "oci_core_private_ips":
+            vid = config.get("vnic_id") or ""
+            # Only the VNIC's primary private IP exists (the stacks add no secondary ones); an
+            # unknown VNIC has none.
+            ips = [{"id": fake.ocid("oci_core_private_ip", vid, self.region), "vnic_id": vid, "is_primary": True,
+                    "ip_address": primary_private_ip(vid), "hostname_label": "server", "is_reserved": False,
+                    "ip_state": "ASSIGNED", "lifetime": "EPHEMERAL", "display_name": "primary",
+                    "compartment_id": config.get("compartment_id") or "", "time_created": fake.timestamp(("privateip", vid))}] if vid else []
+            return {"private_ips": fake.apply_filters(ips, filters)}
         if tf_type == "oci_identity_compartment":
             return {"name": "flowstack", "description": "fake compartment (flowstack offline double)", "state": "ACTIVE"}
         return {}
@@ -188,6 +215,29 @@ class Cloud:
 def vnic_id(instance_id: str, region: str) -> str:
     """The primary VNIC of an instance (the same in the instance's state and in data sources)."""
     return fake.ocid("vnic", instance_id, region)
+
+
+def _ephemeral_ip(vnic: str, replaces: str | None, region: str) -> str:
+    """An instance's ephemeral address; a replacement never gets the one it replaces (OCI hands
+    a new launch an address from its pool: reusing the old one at once is not to be relied on)."""
+    old = fake.public_ip(vnic_id(replaces, region)) if replaces else None
+    n, address = 0, fake.public_ip(vnic)
+    while address == old:
+        n += 1
+        address = fake.public_ip((vnic, n))
+    return address
+
+
+def primary_private_ip(vnic: str) -> str:
+    """The primary private IP address of a VNIC (the same in the instance and in data sources)."""
+    return _first_host("10.0.1.0/24", 1 + int(fake.digest(vnic)[:2], 16) % 200)
+
+
+def _public_ip_assignment(planned: dict[str, Any]) -> dict[str, Any]:
+    """What a public IP is assigned to, as GetPublicIp reports it."""
+    target = planned.get("private_ip_id") or ""
+    return {"assigned_entity_id": target, "assigned_entity_type": "PRIVATE_IP" if target else "",
+            "private_ip_id": target, "state": "ASSIGNED" if target else "AVAILABLE"}
 
 
 def _first_host(cidr: str | None, n: int = 1) -> str:

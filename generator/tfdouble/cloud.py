@@ -40,6 +40,8 @@ _OCID_KIND = {
     "oci_core_network_security_group": "networksecuritygroup",
     "oci_core_network_security_group_security_rule": "networksecuritygroupsecurityrule",
     "oci_core_instance": "instance",
+    "oci_core_public_ip": "publicip",
+    "oci_core_private_ip": "privateip",
     "oci_budget_budget": "budget",
     "oci_budget_alert_rule": "alertrule",
     "oci_ons_notification_topic": "onstopic",

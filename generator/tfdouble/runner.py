@@ -56,7 +56,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,8 +317,10 @@ class TerraformRun:
         r.lines = [str(d) for d in r.diagnostics] or ["Success! The configuration is valid."]
         return r
 
-    def plan(self, out: str | None = "tfplan", *, destroy: bool = False, on_line: Callable[[str], None] | None = None) -> Result:
-        args = ["plan", "-json", "-no-color", "-input=false", *self._var_args()]
+    def plan(self, out: str | None = "tfplan", *, destroy: bool = False, replace: Sequence[str] = (),
+             on_line: Callable[[str], None] | None = None) -> Result:
+        """``terraform plan``; ``replace`` names resources to plan as replaced (``-replace=ADDRESS``)."""
+        args = ["plan", "-json", "-no-color", "-input=false", *self._var_args(), *(f"-replace={a}" for a in replace)]
         return self.run(args + (["-destroy"] if destroy else []) + ([f"-out={out}"] if out else []), on_line)
 
     def apply(self, plan_file: str | None = None, on_line: Callable[[str], None] | None = None) -> Result:

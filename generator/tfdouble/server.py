@@ -68,6 +68,12 @@ class DoubleServicer(rpc.ProviderServicer):
         self.stop = stop
         self.legacy = schema.short == "oci"
         self.cloud = Cloud(schema, DEFAULT_REGION, load_faults())
+        # Replacements: when applying a replacement, Terraform destroys the old object, then
+        # creates the new one, in one provider process. The create is seeded with the destroyed
+        # object's id, so the new object gets a new OCID (as a new launch does in OCI) and stays
+        # deterministic. (create_before_destroy creates first: that new object keeps the old seed.)
+        self._destroyed: dict[tuple[str, Any], str] = {}
+        self._lock = threading.Lock()
 
     def GetMetadata(self, request: Any, context: Any) -> Any:
         return pb.GetMetadata.Response(
@@ -131,8 +137,16 @@ class DoubleServicer(rpc.ProviderServicer):
         R = pb.ApplyResourceChange.Response
         try:
             if planned is None:
+                if prior is not None and isinstance(prior.get("id"), str):
+                    with self._lock:
+                        self._destroyed[(request.type_name, prior.get("display_name"))] = prior["id"]
                 return R(new_state=to_dynamic_value(None), legacy_type_system=self.legacy)
-            new = (self.cloud.create if prior is None else self.cloud.update)(request.type_name, planned)
+            if prior is None:
+                with self._lock:
+                    replaces = self._destroyed.pop((request.type_name, planned.get("display_name")), None)
+                new = self.cloud.create(request.type_name, planned, replaces=replaces)
+            else:
+                new = self.cloud.update(request.type_name, planned)
         except ProviderError as exc:
             return R(new_state=request.prior_state, diagnostics=[_diag(str(exc))], legacy_type_system=self.legacy)
         return R(new_state=to_dynamic_value(new), legacy_type_system=self.legacy)
