@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "994aa91d8bb17b047e1f4f9b7bb67f13432be0c85a07e0c6f12ceefd796e3e75"
+REFERENCE_ZIP_SHA256 = "dff765c7fe8eec33d37ce5507d454631a331999aac5c26b8a3e8da51ae4b3385"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "ea99da8d230816110577a09a4e1ecb958786d7a730c39d1bbc0b0a8a54b3b656",
-    "tls-internal": "b3556a312467f16fe936fe51198b38327775ce3e6c145b94ccdf3566ae1a50ea",
-    "tls-cloudflare-origin": "bd931a97a8ee64e47a9d231767c211d7d4dd75ca90811841c6e999992e8990e2",
-    "socket-image": "152a04fe52289c66a8fb9d0cdc479d7c367bb9cfd2e27d644186c82b943fa509",
-    "turn-via-caddy": "d3a409d3f02f04bc5f9710a32a4968f6c52fd33e52cbf4a35a607709e9176b83",
-    "turn-via-caddy-internal": "7c4e94acf9ba43e3a36ba6d3d42bbf0ea60b3f1c0aa0a72adadf67f2653f7472",
-    "socket-git-url": "96713101609e8e27ca0c5e2cbfd7e266bf52c83feff8998eaff23d29005df5a4",
-    "ephemeral-ip": "4c71c767594c3741ab07b22b2cab7e8c69f2c368c6a84a704c051513b87026c5",
-    "secret-env": "a96551736df057dcebffcff0c0949b2c9bf922b13424fa819d34b7141c93149b",
+    "reference": "40c3b1ce6c1a31b60cd19b0fd719975e89741a523116ccb8a18524f792702567",
+    "tls-internal": "d5ebc5fcce2033f8a22e3a0381b65b91d53e5618f76396cc8c53e1f16b65ac18",
+    "tls-cloudflare-origin": "f57754d328f69a8054a7042aecf7f535b626059d75298cae4117788fc78fd980",
+    "socket-image": "4535bdef5aa4cbeaa47f4db8d2313de1a21e62fedf3267f9088340b3c5276edb",
+    "turn-via-caddy": "5bf60cd5bb7eac0f5b0fb8e3d8526c38c5c2f67591481b5538ad016d9612d547",
+    "turn-via-caddy-internal": "83e514e0011d4a2588a6c2f7a365448f922f2d87aa800f87efb98c592806fd2f",
+    "socket-git-url": "52f528783e6758e21b07722095a287ee952919af51799ff4c739a90e9be4df3b",
+    "ephemeral-ip": "3558e47f00df95cf7e801fdd5dc6994d8e361a90d777c8cab346033c94c8b200",
+    "secret-env": "e99f466ecd4f03f98b60921be2f045f6901ca430a313396c83986c93b67f11dc",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
-    "tls-internal": "23533dbaa2b91870e9deee831bbd760e9c8d67fc90f98a72bbef188bce84584f",
-    "tls-cloudflare-origin": "bff58004ee9a24522ff4aa91d6c6b8324cc5c20ecf21c0665734a0b51b4fc099",
-    "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
-    "turn-via-caddy": "8797d1d43db838c20b2687d95c2516990c52a962616094b17f746dfcd9e13f01",
-    "turn-via-caddy-internal": "363690ec3a120c9841f4ba4c804647f33d880b8f7c1f64dbefed7b7dbe3b8801",
-    "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
-    "ephemeral-ip": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
-    "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
+    "reference": "22d9b52148b6873fac1ca6cd9d8db21abb6317296487bc6dd3bbbaa82ad98a68",
+    "tls-internal": "f5f400b1f490461174c5eff556660c756eb28492269ac3bb7a9440a198372687",
+    "tls-cloudflare-origin": "0898fe16e2aac4d5ab8be94d1a8d7fdec1c0dce709e2dd6552c612ade0ab2c37",
+    "socket-image": "2bb290c86f9013544161f974391924a735a5faa807e88a9ebc7ed781a293ddd5",
+    "turn-via-caddy": "91767876a3ac928b1ea012eaf4573becd09a6cbb4f5b1e8a203ad5d140ac32c3",
+    "turn-via-caddy-internal": "3aa0b135f083a42519d885b01b13d59c14d0106635df02801935ed78556337e3",
+    "socket-git-url": "16c4335e58c818103e5a76b079ce2781eb35a0267c2d0d160e867c1152d1ee95",
+    "ephemeral-ip": "22d9b52148b6873fac1ca6cd9d8db21abb6317296487bc6dd3bbbaa82ad98a68",
+    "secret-env": "e084d7e0dd44713a3f01eb42244b0a644015f81638a3acfb2f0ee382c0adcecf",
 }
 ALERT_SHA256 = {
-    "budget": "05c395976c83fdf834c11078cc39461f48e57c9827a5a733b44ebcbc412e4ab5",
-    "alarm": "d0e51bb5d5a2759997a5edfa9b5c021737056cf59170e003025886b216403609",
-    "alarm+slack": "52e1ca09eb64dda943156cba5da1299efa0add828d735877a5c42dc769bf14a8",
-    "both": "d6c4df37a6f25f667778f9b20b722d2bf941526a3992ca8639138d30f2c6752d",
+    "budget": "ba6960db40ec0e66f857574346ff00ad2d5d737162ed233bdc7e3d57061e873a",
+    "alarm": "87af59d07c45a1d8f17ecd22760b190c3aae608996d0d3a9cbe8953c15aaf30e",
+    "alarm+slack": "e6d6426f930f27b3b6fdaf5bd682bb96a81621539a00106431622159045b40d2",
+    "both": "853425db56029a9bb8eb810c653fc743bb459d226503f8625152b6085992ed77",
 }
 
 
