@@ -28,9 +28,9 @@ from typing import Any
 
 from .config_schema import StackConfig
 from .contract import APP_DIR, BUNDLE_DIR, BUNDLE_FORMAT, BUNDLE_MANIFEST, PLACEHOLDER_RE
+from .hcl import hcl_string
 from .model import template_variable_expressions
 from .server import WriteFile, apply_template, bundle_files, to_template
-from .hcl import hcl_string
 from .templating import render_template
 
 
