@@ -22,35 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "c4342c60eb51ffd3bd86b13a19ec49ed9fbe4dd36812b5387ff56ef31ee31bf5"
+REFERENCE_ZIP_SHA256 = "3b1738ae6e24dbe5334ca875255314d3ea5e8564569a6aba8ec30d6d815c607e"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "35384c899a25edc81897f6ca549da607388db1a9d4a3ed48b53b7b6a79e6a264",
-    "tls-internal": "d159f02eb2586b530ad81271626ddcfa19df3828bccfe0934c5ee6861ff7504d",
-    "tls-cloudflare-origin": "e603e400206c592cb850bd6254267ec00d291f71b60fbcb65457de9a95a9d98d",
-    "socket-image": "80965ec7276099bbe5571475d031913a4fa60174895dbe0c9dc3038778e2bb3a",
-    "turn-via-caddy": "87c62553cc122f910b714207e5bd4b9b9956f47bd0cf2a869bf4a3cf771c5e0e",
-    "turn-via-caddy-internal": "773f4ccd7a536fdb0a4122e3b5015fec9cb79b2b7070139c59fe00d49d408c23",
-    "socket-git-url": "d6bf06870f15f34395d54f293fdbc6499666ed44fb996f73de74ceff188241e2",
-    "secret-env": "77ea9e1dfa1db8f2ae77489b813d802c41e9dcd7e81ca263fd7ce471f36adaea",
+    "reference": "bc904a6d609f489a652f6d953bbc090b7249cac58e600ae8f104659bb7950c72",
+    "tls-internal": "e5e3ae45bc94c1a43fd4ef978c6c5c8cdb69d89589583f66e56d5716200e943e",
+    "tls-cloudflare-origin": "2208373af6351397dbba8f2ea8974bab0e94f60d2850626656ce31c793049e42",
+    "socket-image": "b1b23c74f528b61720104cb190f4a51ecbd7503e3361be80b0122578a9b4537f",
+    "turn-via-caddy": "bbdfbe72a8b15121fa12f38c43e014545a1e5a102705c769ff2a527d496a9712",
+    "turn-via-caddy-internal": "12d0cc9b7e772ccb3e3aaccb895c151ffc550ceddb80e4c1eef961ac5abc9483",
+    "socket-git-url": "b9717684b0149490b0d4e36de4cf72ff8f3f1d2aab8ebda32422eb16a3fc4d5f",
+    "secret-env": "c184f34dbba8b1699510fd7c97ada5103e595d6b7bca5e3d771ca0534afba4cf",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
-    "tls-internal": "23533dbaa2b91870e9deee831bbd760e9c8d67fc90f98a72bbef188bce84584f",
-    "tls-cloudflare-origin": "bff58004ee9a24522ff4aa91d6c6b8324cc5c20ecf21c0665734a0b51b4fc099",
-    "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
-    "turn-via-caddy": "8797d1d43db838c20b2687d95c2516990c52a962616094b17f746dfcd9e13f01",
-    "turn-via-caddy-internal": "363690ec3a120c9841f4ba4c804647f33d880b8f7c1f64dbefed7b7dbe3b8801",
-    "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
-    "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
+    "reference": "a7c08be3885cc9bc0fe5f0e6e6176229ff0b5446095b8b3ceeb48c33c62bfb5b",
+    "tls-internal": "6de8db62518a868111c926fc2f14e79410f614c30ca5a86af7e9e7d776a1355f",
+    "tls-cloudflare-origin": "8b254d529a3b22c25954de16f2726d8082f3875c53ba3a9298aeb08f33b21dd0",
+    "socket-image": "70a20f846ae06c272fd42bfac033f44e6665907d9e2d1723569f0cfb91e5b847",
+    "turn-via-caddy": "7ce2fcbe5601db060e5943de9d6439bb66bd9ba989c50cef5b6a840b4314062b",
+    "turn-via-caddy-internal": "c8859556ef1c85577be887cf4d8278bc982f1f27a5e0810c123ce64959c1dc86",
+    "socket-git-url": "0bda53987d5813121d2e33d20cbb7e0f374e09cc91e2c78ef789493a8f94c3e7",
+    "secret-env": "2df3365ad34804f4ef1c3e0c99e0a420e18151ae9a8d7e17155f6e4d1a1b9bfa",
 }
 ALERT_SHA256 = {
-    "budget": "0614d693c641b0f82eb0872eb7a0aa13bb63b852897356bc0b61bf7c390da36e",
-    "alarm": "073a17107991e0116d16b1b7526535979037433fbc9862d13bec040701ab9e5a",
-    "alarm+slack": "e8291f0d9183942367f1bd11b7b3034eb8fa7a14402be0919dff0175458c9b07",
-    "both": "e9f35803cdf1eca994bb6a4c9141a608d1bcaf43e4ade8f9233edaf73fd97ca0",
+    "budget": "31735cb308b1acffdb3538525decec9728726a134dfb63e462954989a392a3be",
+    "alarm": "576154f04bf374cd9d167b4831c98539a46b593b37ac6d77cb413e8949590c9b",
+    "alarm+slack": "87549d0f71f16abc9d465cad1981ef39502bf8e5515856d0c64938c44815d268",
+    "both": "71cf7c7136d742264414bf6ce1d30c101c2089ab9ff369c47bca045e1e75f1e0",
 }
 
 
