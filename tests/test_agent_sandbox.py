@@ -35,7 +35,9 @@ import pytest
 from agent_support import pack, unpack
 from variants import make_config
 
+from generator.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS
 from generator.bundle import bundle_digest, bundle_value
+from generator.config import parse_config
 from generator.config_schema import StackConfig
 from generator.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGENT_STATE_DIR, BUNDLE_METADATA_KEY, COMPOSE_FILE, LIVEKIT_CONFIG
 from generator.preview import preview_files
@@ -233,3 +235,26 @@ def test_holds_a_change_until_the_quiet_hour(server: Server) -> None:
     server.serve(_bundle(apply_at="04:00", livekit_api_key="APINewKey"))
     r, calls = server.agent(clock="2026-12-03T03:10")
     assert calls == [] and server.status()["state"] == "unchanged"
+
+
+def test_fills_the_boot_steps_names_into_files_it_rewrites(server: Server) -> None:
+    """sslip.io names: the boot step fills its marks into livekit.yaml (keeping livekit.yaml.in);
+    a later bundle must not bring the marks back."""
+    config = parse_config("name: firstrun\nlivekit: {turn: {tls_port: 5349, via_caddy: true}}\n")
+    files = preview_files(config, sample=True)
+    settings = server.root / HOSTNAMES_SETTINGS.lstrip("/")
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_bytes(files["files" + HOSTNAMES_SETTINGS])
+    server.serve(_bundle(config))
+    r, _ = server.agent("--now", "--no-restart")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"__FLOWSTACK_TURN_HOST__" in server.file(LIVEKIT_CONFIG)  # first boot: the boot step runs next
+    env = server.root / HOSTNAMES_ENV.lstrip("/")
+    env.write_text("PUBLIC_IP=203.0.113.7\nSOCKET_HOST=socket.203-0-113-7.sslip.io\nTURN_HOST=turn.203-0-113-7.sslip.io\n")
+    server.serve(_bundle(config, livekit_api_key="APINewKey"))
+    r, calls = server.agent()
+    assert r.returncode == 0, r.stdout + r.stderr
+    live = server.file(LIVEKIT_CONFIG)
+    assert b"turn.203-0-113-7.sslip.io" in live and b"__FLOWSTACK_" not in live and b"APINewKey" in live
+    assert b"__FLOWSTACK_TURN_HOST__" in server.file(LIVEKIT_CONFIG + ".in")  # the pristine copy for the boot step
+    assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]

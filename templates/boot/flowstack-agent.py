@@ -374,7 +374,11 @@ def main(argv):
         sys.stderr.write("flowstack-agent: cannot read %s\n" % here(settings_path))
         return 2
     if "--fetch-source" in args:
-        fetch_source(settings)
+        try:
+            fetch_source(settings)
+        except (Refused, OSError, subprocess.CalledProcessError) as exc:
+            log(settings, "cannot fetch the app source: %s" % exc)
+            return 1
         return 0
     return run_once(settings, force="--now" in args, restart="--no-restart" not in args)
 
