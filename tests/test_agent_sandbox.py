@@ -92,13 +92,14 @@ class Server:
     def serve(self, value: str) -> None:
         (self.served / BUNDLE_METADATA_KEY).write_text(value)
 
-    def agent(self, *args: str, clock: str | None = None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    def agent(self, *args: str, clock: str | None = None, extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         """Run the agent once; returns (result, docker calls made by this run)."""
         before = self.docker_calls()
         env = {"PATH": f"{self.tmp / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
                "FLOWSTACK_RULES_FILE": str(self.tmp / "rules.v4")}
         if clock:
             env["FLOWSTACK_AGENT_CLOCK"] = clock
+        env.update(extra or {})
         r = self.exec(["python3", str(self.root / AGENT_SCRIPT.lstrip("/")), *args], check=False, env=env)
         return r, self.docker_calls()[len(before):]
 
@@ -258,3 +259,39 @@ def test_fills_the_boot_steps_names_into_files_it_rewrites(server: Server) -> No
     assert b"turn.203-0-113-7.sslip.io" in live and b"__FLOWSTACK_" not in live and b"APINewKey" in live
     assert b"__FLOWSTACK_TURN_HOST__" in server.file(LIVEKIT_CONFIG + ".in")  # the pristine copy for the boot step
     assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.test", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_a_new_git_ref_is_cloned_built_and_only_the_app_recreated(server: Server) -> None:
+    """Real git: https://git.example.test/ is mapped to a local repository by git's own
+    url.insteadOf (GIT_CONFIG_GLOBAL), so the clone reads files and sends no packet."""
+    repo = server.tmp / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "server.js").write_text("// v1\n")
+    _git(repo, "add", "server.js")
+    _git(repo, "commit", "-q", "-m", "v1")
+    _git(repo, "tag", "v1")
+    (repo / "server.js").write_text("// v2\n")
+    _git(repo, "commit", "-q", "-am", "v2")
+    _git(repo, "tag", "v2")
+    gitconfig = server.tmp / "gitconfig"
+    gitconfig.write_text(f'[url "file://{repo}/"]\n\tinsteadOf = https://git.example.test/\n[safe]\n\tdirectory = *\n')
+    extra = {"GIT_CONFIG_GLOBAL": str(gitconfig), "HOME": str(server.tmp)}
+    url = "https://git.example.test/"  # -> the local repository, by insteadOf
+    server.serve(_bundle(socket_git_url=url, socket_git_ref="v1"))
+    r, _ = server.agent("--now", "--no-restart", extra=extra)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, _ = server.agent("--fetch-source", extra=extra)  # the bootstrap's step 4
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.file("/opt/flowstack/app/server.js") == b"// v1\n"
+
+    server.serve(_bundle(socket_git_url=url, socket_git_ref="v2"))
+    r, calls = server.agent(extra=extra)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.file("/opt/flowstack/app/server.js") == b"// v2\n"
+    assert calls == [f"docker compose -f {COMPOSE_FILE} build socket", f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate socket"]
+    assert server.status()["services"] == ["socket-build"]

@@ -24,8 +24,8 @@ from tfdouble_support import REFERENCE, errors_text, generate, resource_changes,
 from generator.agent import agent_settings
 from generator.bundle import bundle_digest
 from generator.checks.fit import bundle_size
-from generator.checks.stack import Stack
 from generator.checks.run import read_stack_dir
+from generator.checks.stack import Stack
 from generator.contract import BUNDLE_METADATA_KEY
 from generator.tfdouble.runner import Terraform, TerraformRun
 
