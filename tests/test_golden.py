@@ -22,35 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "3b1738ae6e24dbe5334ca875255314d3ea5e8564569a6aba8ec30d6d815c607e"
+REFERENCE_ZIP_SHA256 = "ea2c1c223d07fa9d141aaf9547ac40cb20e513857dc94f6f6d328cc37d7e4463"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "bc904a6d609f489a652f6d953bbc090b7249cac58e600ae8f104659bb7950c72",
-    "tls-internal": "e5e3ae45bc94c1a43fd4ef978c6c5c8cdb69d89589583f66e56d5716200e943e",
-    "tls-cloudflare-origin": "2208373af6351397dbba8f2ea8974bab0e94f60d2850626656ce31c793049e42",
-    "socket-image": "b1b23c74f528b61720104cb190f4a51ecbd7503e3361be80b0122578a9b4537f",
-    "turn-via-caddy": "bbdfbe72a8b15121fa12f38c43e014545a1e5a102705c769ff2a527d496a9712",
-    "turn-via-caddy-internal": "12d0cc9b7e772ccb3e3aaccb895c151ffc550ceddb80e4c1eef961ac5abc9483",
-    "socket-git-url": "b9717684b0149490b0d4e36de4cf72ff8f3f1d2aab8ebda32422eb16a3fc4d5f",
-    "secret-env": "c184f34dbba8b1699510fd7c97ada5103e595d6b7bca5e3d771ca0534afba4cf",
+    "reference": "24212f4b0c98afc68c11b8ee2f2df3631158563099e2bb55eb7171bfbc61a2c1",
+    "tls-internal": "b41f21bd07384e10301fcb164058053c1ce7583dcf02459b0d4369febcb290b6",
+    "tls-cloudflare-origin": "13cf19ee1b3506ec7705800e9ed68290e50f2ef2c306d6a3e3c33c8275e6d1f6",
+    "socket-image": "a7efa726174308558188fdaa570b64656aa57b58b47b8ede28cab167db0f8d02",
+    "turn-via-caddy": "6505ffb384fe76bbfe0240577924c52f89ae6c771fa2a8f25cae3e55a4b9fa6a",
+    "turn-via-caddy-internal": "5a2267b5d581e1da488a9ecc161758f5fc6b4af20c491f72292733db9020bf5d",
+    "socket-git-url": "f98f2bdba0bb23a6795c7f545ae1d7b262e0b88f87c6fbe4da3070c9ad04e861",
+    "secret-env": "fe8f0ec1e2fbac5e3c659d611bb3f6482269c0e3ee7e0f84db041cfa25621d1b",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "a7c08be3885cc9bc0fe5f0e6e6176229ff0b5446095b8b3ceeb48c33c62bfb5b",
-    "tls-internal": "6de8db62518a868111c926fc2f14e79410f614c30ca5a86af7e9e7d776a1355f",
-    "tls-cloudflare-origin": "8b254d529a3b22c25954de16f2726d8082f3875c53ba3a9298aeb08f33b21dd0",
-    "socket-image": "70a20f846ae06c272fd42bfac033f44e6665907d9e2d1723569f0cfb91e5b847",
-    "turn-via-caddy": "7ce2fcbe5601db060e5943de9d6439bb66bd9ba989c50cef5b6a840b4314062b",
-    "turn-via-caddy-internal": "c8859556ef1c85577be887cf4d8278bc982f1f27a5e0810c123ce64959c1dc86",
-    "socket-git-url": "0bda53987d5813121d2e33d20cbb7e0f374e09cc91e2c78ef789493a8f94c3e7",
-    "secret-env": "2df3365ad34804f4ef1c3e0c99e0a420e18151ae9a8d7e17155f6e4d1a1b9bfa",
+    "reference": "09d02a1ea5e12279d56ef63269dcb7819fbf3971ed0a00f87f7282033d8f5e7b",
+    "tls-internal": "69bb63f6f0e07ade82d7bc857ec2029028a12e81d7e3ee62ea0e5d2eebc7c29c",
+    "tls-cloudflare-origin": "26d4e314f27c4896a5a189f7d9636a04206e4140277eaaf44b0f5317a186cd7d",
+    "socket-image": "049776c865d80dadcb50e464e8e268018cf1ed251179b5dcacf90f67fcbd760e",
+    "turn-via-caddy": "6aa228aca973b1dc3473294c1864780ef13a9f37ec06daad6a8e2cb79561d6e7",
+    "turn-via-caddy-internal": "6afeb1d11fa69bb1eb19dcf92222599e225860ddc1ef988d8dbccfb8d68adc63",
+    "socket-git-url": "341635da81da01decc94b6c9b5d06b8addb5d2117b1945b7b84b6c747ffa340f",
+    "secret-env": "be2077f743f002fbd706a43d73a5750c828f993c97db7c11ca68f4f38ee88a0b",
 }
 ALERT_SHA256 = {
-    "budget": "31735cb308b1acffdb3538525decec9728726a134dfb63e462954989a392a3be",
-    "alarm": "576154f04bf374cd9d167b4831c98539a46b593b37ac6d77cb413e8949590c9b",
-    "alarm+slack": "87549d0f71f16abc9d465cad1981ef39502bf8e5515856d0c64938c44815d268",
-    "both": "71cf7c7136d742264414bf6ce1d30c101c2089ab9ff369c47bca045e1e75f1e0",
+    "budget": "a8c2c03c642307c5f7420c9fb488887d58584ab49d7321d36877c63e42efd077",
+    "alarm": "f810fa19e9e67a6b8ccb03ba939f7b15b23f04a4153c48b09a144d2f1daefae0",
+    "alarm+slack": "b9c2af8fb80bb49d363305d2f0975c03582ec07f213a6b9108285834c79097db",
+    "both": "90e254eb5034e1c65900b6298807b40372201785371eccd03165b92e7c9a06de",
 }
 
 
