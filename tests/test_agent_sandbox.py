@@ -229,6 +229,7 @@ def test_holds_a_change_until_the_quiet_hour(server: Server) -> None:
         assert server.status()["state"] == "pending" and server.status()["pending_until"] == "2026-12-03 03:00"
         assert "pending until 2026-12-03 03:00" in server.log().splitlines()[-1]
         assert server.file(LIVEKIT_CONFIG) == old
+    assert server.log().count("pending until") == 1  # one line per event, not one per run
     r, calls = server.agent(clock="2026-12-03T03:02")
     assert r.returncode == 0 and server.status()["state"] == "applied"
     assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]

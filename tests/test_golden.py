@@ -22,35 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "ea2c1c223d07fa9d141aaf9547ac40cb20e513857dc94f6f6d328cc37d7e4463"
+REFERENCE_ZIP_SHA256 = "c0abdfaeb77fe1eac8e49a278567d7ae4ae4c292421c612cda8e6743919266e2"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "24212f4b0c98afc68c11b8ee2f2df3631158563099e2bb55eb7171bfbc61a2c1",
-    "tls-internal": "b41f21bd07384e10301fcb164058053c1ce7583dcf02459b0d4369febcb290b6",
-    "tls-cloudflare-origin": "13cf19ee1b3506ec7705800e9ed68290e50f2ef2c306d6a3e3c33c8275e6d1f6",
-    "socket-image": "a7efa726174308558188fdaa570b64656aa57b58b47b8ede28cab167db0f8d02",
-    "turn-via-caddy": "6505ffb384fe76bbfe0240577924c52f89ae6c771fa2a8f25cae3e55a4b9fa6a",
-    "turn-via-caddy-internal": "5a2267b5d581e1da488a9ecc161758f5fc6b4af20c491f72292733db9020bf5d",
-    "socket-git-url": "f98f2bdba0bb23a6795c7f545ae1d7b262e0b88f87c6fbe4da3070c9ad04e861",
-    "secret-env": "fe8f0ec1e2fbac5e3c659d611bb3f6482269c0e3ee7e0f84db041cfa25621d1b",
+    "reference": "dfb5441bb6b3b8fc884b592998e5d91dbf57c9e5b92adc8ef5187ffc94447d6e",
+    "tls-internal": "e6d21fd585164a052e0ea54a9080c9f7a2aa6a5c08bd5b7b42d79ec704b4863b",
+    "tls-cloudflare-origin": "42c53a09af868059233d735fdf3b8ac91067231810e273abbe1fbe8c1a11f088",
+    "socket-image": "ea0d3819ac6d61cf361b8ef2ec61b20459d99c5eb09e93f9a3f861cd19134ccf",
+    "turn-via-caddy": "b3ac07051a1c028cd7164b00958f7e15cba254788b54c77b073c83cfb3425cb9",
+    "turn-via-caddy-internal": "26286af8b566947910990ca8e376ea3f513e962e7c34ac7ff5d76cf65e94fad4",
+    "socket-git-url": "03748d23deb68c7f3f2b450dcddd5442cb60907ea0ebfe387fc562f821807dcf",
+    "secret-env": "0d433e54b2e1a537a05ff12ef2ec838450416ce82b0f0b76b314440d645cb8d9",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "09d02a1ea5e12279d56ef63269dcb7819fbf3971ed0a00f87f7282033d8f5e7b",
-    "tls-internal": "69bb63f6f0e07ade82d7bc857ec2029028a12e81d7e3ee62ea0e5d2eebc7c29c",
-    "tls-cloudflare-origin": "26d4e314f27c4896a5a189f7d9636a04206e4140277eaaf44b0f5317a186cd7d",
-    "socket-image": "049776c865d80dadcb50e464e8e268018cf1ed251179b5dcacf90f67fcbd760e",
-    "turn-via-caddy": "6aa228aca973b1dc3473294c1864780ef13a9f37ec06daad6a8e2cb79561d6e7",
-    "turn-via-caddy-internal": "6afeb1d11fa69bb1eb19dcf92222599e225860ddc1ef988d8dbccfb8d68adc63",
-    "socket-git-url": "341635da81da01decc94b6c9b5d06b8addb5d2117b1945b7b84b6c747ffa340f",
-    "secret-env": "be2077f743f002fbd706a43d73a5750c828f993c97db7c11ca68f4f38ee88a0b",
+    "reference": "a724b34cf2fa68641ac67229f3c8fa94ec4f448be006e70b1211381ac552d0e9",
+    "tls-internal": "0abba20b039f72c7a5777f816c8e91488365690e523b98d00148b8e7cdb241d2",
+    "tls-cloudflare-origin": "e9cc614ec35f3c741fdc6aa78a88d39bb4bdb07effcac3ef9c168adf7ae09339",
+    "socket-image": "174f463c3ca25b306a54e545c547ff67aefa133bc050710df1c6db6c2a58f496",
+    "turn-via-caddy": "9e62dd0ac628606ee7ca428e795ff8ac9e0b899170fd21a82ac690d7163ab678",
+    "turn-via-caddy-internal": "672cb65d600ee6cfb3f58999ab766a9f7b6f9799c8c61f7308506417c15a79a6",
+    "socket-git-url": "1587833f31a39c585a54a07b3be2ce75c3edc09960bf476d45a461890ec61451",
+    "secret-env": "b47d1b9eaf597a63aeea1fca6399e7fb8133e2c5ee1809273ad8f390e2dc9569",
 }
 ALERT_SHA256 = {
-    "budget": "a8c2c03c642307c5f7420c9fb488887d58584ab49d7321d36877c63e42efd077",
-    "alarm": "f810fa19e9e67a6b8ccb03ba939f7b15b23f04a4153c48b09a144d2f1daefae0",
-    "alarm+slack": "b9c2af8fb80bb49d363305d2f0975c03582ec07f213a6b9108285834c79097db",
-    "both": "90e254eb5034e1c65900b6298807b40372201785371eccd03165b92e7c9a06de",
+    "budget": "b31cdf6088440ff731b10868299ab9522c28825854c4fba44caabe0ca51f7405",
+    "alarm": "43ec6c15e4239c53f1baad8b732707f193b40b2c8f24e15974c524bd54a60334",
+    "alarm+slack": "fcca4650d0a02e6550d9905ff0b4996b086a13bf62ed3fcee87adfd47e3bb769",
+    "both": "335f54c0a8801f0e367ff73a6a7390c868d45eb48caf71cbf34e8cb8e35f9690",
 }
 
 

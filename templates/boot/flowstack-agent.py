@@ -199,16 +199,21 @@ def boot_names(settings):
 
 
 def write_files(changed, checked, settings):
-    """Writes the changed files; returns what each path held before (None: absent), to roll back."""
+    """Writes the changed files; returns {file: (bytes before or None, mode)}, to roll back."""
     fill, marks = boot_names(settings)
     backup = {}
+
+    def keep(target, mode):
+        backup[target] = (open(target, "rb").read() if os.path.exists(target) else None, mode)
+
     for path in changed:
         data, f = checked[path]
         target = here(path)
-        backup[path] = open(target, "rb").read() if os.path.exists(target) else None
         mode = int(f["mode"], 8)
+        keep(target, mode)
         if path in fill:
             # The boot step's pristine copy; the live file gets the names it found (if any yet).
+            keep(target + ".in", mode)
             write_atomic(target + ".in", data, mode)
             text = data.decode("utf-8")
             for mark, host in marks.items():
@@ -218,12 +223,12 @@ def write_files(changed, checked, settings):
     return backup
 
 
-def roll_back(backup, checked):
-    for path, old in backup.items():
+def roll_back(backup):
+    for target, (old, mode) in backup.items():
         if old is None:
-            os.unlink(here(path))
+            os.unlink(target)
         else:
-            write_atomic(here(path), old, int(checked[path][1]["mode"], 8))
+            write_atomic(target, old, mode)
 
 
 def docker(settings, *args):
@@ -325,8 +330,9 @@ def run_once(settings, force=False, restart=True):
         return finish(settings, state, status, "unchanged", None, 0)
     until = held(bundle, digest, state, force)
     if until is not None:
+        status["pending_until"] = until.strftime("%Y-%m-%d %H:%M")
         return finish(settings, state, status, "pending", "bundle %s pending until %s (apply_at %s, server time)" % (
-            digest[:12], until.strftime("%Y-%m-%d %H:%M"), bundle["apply_at"]), 0)
+            digest[:12], status["pending_until"], bundle["apply_at"]), 0)
     return apply(settings, state, status, current, checked, digest, restart)
 
 
@@ -339,7 +345,7 @@ def apply(settings, state, status, current, checked, digest, restart):
         if settings["compose_file"] in changed:
             compose_ok(settings)
     except Refused as exc:
-        roll_back(backup, checked)
+        roll_back(backup)
         return finish(settings, state, status, "refused", "bundle %s refused, running files kept: %s" % (digest[:12], exc), 1)
     status.update(changed=sorted(changed), services=sorted(services))
     try:
@@ -348,6 +354,8 @@ def apply(settings, state, status, current, checked, digest, restart):
         return finish(settings, state, status, "error", "bundle %s written, but: %s (retried next run)" % (digest[:12], exc), 1)
     files = {p: {"sha256": f["sha256"], "service": f["service"], "mode": f["mode"]} for p, (_, f) in checked.items()}
     write_json(os.path.join(state, "current.json"), {"digest": digest, "files": files})
+    if os.path.exists(os.path.join(state, "pending.json")):
+        os.unlink(os.path.join(state, "pending.json"))
     status["applied_digest"] = digest
     what = "; ran: " + ", ".join(done) if done else ("; no restart (--no-restart)" if not restart else "")
     return finish(settings, state, status, "applied", "applied bundle %s: %d file(s) changed (%s)%s" % (
@@ -355,11 +363,13 @@ def apply(settings, state, status, current, checked, digest, restart):
 
 
 def finish(settings, state, status, result, message, code):
+    path = os.path.join(state, "status.json")
+    before = read_json(path) or {}
     status.update(state=result, message=message or "bundle %s already applied" % status.get("digest", "")[:12])
-    if result == "pending":
-        status["pending_until"] = message.split(" pending until ", 1)[1].split(" (", 1)[0]
-    write_json(os.path.join(state, "status.json"), status)
-    if message:  # an unchanged run leaves only the status file's time: the log stays short
+    write_json(path, status)
+    # One log line per event: an unchanged run, or the same pending change or refusal seen again
+    # every 2 minutes, only refreshes the status file's time.
+    if message and (before.get("state"), before.get("message")) != (result, message):
         log(settings, message)
     return code
 
