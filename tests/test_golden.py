@@ -22,18 +22,18 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "c0abdfaeb77fe1eac8e49a278567d7ae4ae4c292421c612cda8e6743919266e2"
+REFERENCE_ZIP_SHA256 = "3641949d4a3bc102f975591926fc9e17e8d5d6c10da7c23d7d8f53cdf1562310"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "dfb5441bb6b3b8fc884b592998e5d91dbf57c9e5b92adc8ef5187ffc94447d6e",
-    "tls-internal": "e6d21fd585164a052e0ea54a9080c9f7a2aa6a5c08bd5b7b42d79ec704b4863b",
-    "tls-cloudflare-origin": "42c53a09af868059233d735fdf3b8ac91067231810e273abbe1fbe8c1a11f088",
-    "socket-image": "ea0d3819ac6d61cf361b8ef2ec61b20459d99c5eb09e93f9a3f861cd19134ccf",
-    "turn-via-caddy": "b3ac07051a1c028cd7164b00958f7e15cba254788b54c77b073c83cfb3425cb9",
-    "turn-via-caddy-internal": "26286af8b566947910990ca8e376ea3f513e962e7c34ac7ff5d76cf65e94fad4",
-    "socket-git-url": "03748d23deb68c7f3f2b450dcddd5442cb60907ea0ebfe387fc562f821807dcf",
-    "secret-env": "0d433e54b2e1a537a05ff12ef2ec838450416ce82b0f0b76b314440d645cb8d9",
+    "reference": "9b9f0e7789d4108f356e9065abf69000c73cc40cc3738dfd5eb8aafcb089d354",
+    "tls-internal": "50006e21f7f52f23726bf32e4c2ca05f8ed8c696eba88b1fe7b84bb21db42d9c",
+    "tls-cloudflare-origin": "123b016d22e10dbe74a63bcaf3d306093384a202e0eb8aa6174707b8b88df87c",
+    "socket-image": "811d1e16412dd092d774786dabf921c9638ff9800799cc173b8b751ffd126759",
+    "turn-via-caddy": "928d40d952e4d01845ebaf6ff1eaa77cb78e2c7fb40c530ebf1cb11e859ffafc",
+    "turn-via-caddy-internal": "7fe94f0d3bd1d724c0eb56855fce7ae41e8a068c6165b6a53d437b1cf1f3530e",
+    "socket-git-url": "ee1f488ffa83d49a879f539dec4155e719c7eb894429ffae22d2f94d9cc7d874",
+    "secret-env": "6500c4922a40422118ce91954a2b54808a9246f90a7fc498b722eca091a127df",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -47,10 +47,10 @@ PREVIEW_SHA256 = {
     "secret-env": "b47d1b9eaf597a63aeea1fca6399e7fb8133e2c5ee1809273ad8f390e2dc9569",
 }
 ALERT_SHA256 = {
-    "budget": "b31cdf6088440ff731b10868299ab9522c28825854c4fba44caabe0ca51f7405",
-    "alarm": "43ec6c15e4239c53f1baad8b732707f193b40b2c8f24e15974c524bd54a60334",
-    "alarm+slack": "fcca4650d0a02e6550d9905ff0b4996b086a13bf62ed3fcee87adfd47e3bb769",
-    "both": "335f54c0a8801f0e367ff73a6a7390c868d45eb48caf71cbf34e8cb8e35f9690",
+    "budget": "8d709fde45124359ee5f59ee001d446934595f75d06749f2e918a8746f22224e",
+    "alarm": "e5c2f58e1ec27e436707c912f280fee164ef0e46c534f1aa7ef909ded648bba6",
+    "alarm+slack": "e5d69e10d2fe6e63a02a66b625e415fef863f55e2dd3d9ad53e9d2a8cfa52ca1",
+    "both": "c64137ac7412902b087057e1b01154719eae4f23fd9a2e2550e39c0d20bba650",
 }
 
 
