@@ -94,3 +94,24 @@ WAIT_DNS_SCRIPT = "/usr/local/sbin/flowstack-wait-dns"
 DNS_WAIT_SECONDS = 1800
 STUN_SERVERS = ("stun.l.google.com:19302", "stun1.l.google.com:19302")
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
+
+# -- Config changes in place (issue 15): the bundle in instance metadata and its agent ------
+# The bundle rides in its own metadata key: the provider updates every key but user_data and
+# ssh_authorized_keys in place (research.md A), so a config change never replaces the server.
+BUNDLE_METADATA_KEY = "flowstack_bundle"
+BUNDLE_FORMAT = 1
+BUNDLE_DIR = "bundle"  # the stack zip's folder of server-file templates
+BUNDLE_MANIFEST = f"{BUNDLE_DIR}/manifest.json"
+# What a changed file means on the server (the agent acts on it; rm-apply names it).
+BUNDLE_SERVICES = ("livekit", "caddy", "socket", "socket-build", "compose", "firewall", "none")
+# The agent writes only below these roots (it refuses a bundle that names any other path).
+BUNDLE_ROOTS = (f"{APP_DIR}/", "/usr/local/sbin/flowstack-")
+APPLY_AT_REGEX = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
+AGENT_SCRIPT = "/usr/local/sbin/flowstack-agent"
+AGENT_SERVICE = "flowstack-agent.service"
+AGENT_TIMER = "flowstack-agent.timer"
+AGENT_STATE_DIR = "/var/lib/flowstack/agent"
+AGENT_LOG = "/var/log/flowstack-agent.log"
+AGENT_SETTINGS = "/etc/flowstack/agent.json"  # the agent reads its paths and rules from here
+# The app's git source as a bundle file (JSON: url, ref), which the agent clones from.
+SOCKET_SOURCE_FILE = f"{APP_DIR}/socket-source.json"

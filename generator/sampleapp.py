@@ -1,10 +1,10 @@
 """The built-in sample Socket.IO app (templates/sample-app/), as the server receives it.
 
-When a config gives neither ``socket.image`` nor ``socket.git``, cloud-init writes these
-files (each gzip-compressed and base64-encoded: ``encoding: gz+b64``) under
-``SAMPLE_APP_DIR`` and docker compose builds them there. They travel inside the
-instance's user_data, so they count against OCI's 32,000-byte metadata limit, which the
-resource-manager-fit check measures on the rendered cloud-init. The wheel carries the
+When a config gives neither ``socket.image`` nor ``socket.git``, the config bundle carries
+these files (generator/bundle.py; the agent writes them under ``SAMPLE_APP_DIR``, service
+``socket-build``) and docker compose builds them there. The bundle is gzip-compressed as a
+whole in the instance metadata, so they count against OCI's 32,000-byte metadata limit,
+which the resource-manager-fit check measures. The wheel carries the
 files (templates/ is force-included as generator/templates, dotfiles too).
 
 Example:
@@ -14,8 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import gzip
 from pathlib import Path
 
 from .contract import APP_DIR
@@ -48,23 +46,3 @@ def sample_app_files() -> dict[str, bytes]:
         except FileNotFoundError:
             raise RenderError(f"the sample app file {root / name} is missing from the package: reinstall flowstack") from None
     return out
-
-
-def gz_b64(data: bytes) -> str:
-    """cloud-init's ``gz+b64`` encoding, byte-reproducible (no timestamp in the gzip header).
-
-    Example:
-        >>> gzip.decompress(base64.b64decode(gz_b64(b"hi")))
-        b'hi'
-    """
-    return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
-
-
-def sample_app_entries() -> list[tuple[str, str]]:
-    """(absolute server path, gz+b64 content) for each sample app file.
-
-    Example:
-        >>> sample_app_entries()[0][0]
-        '/opt/flowstack/sample-app/.dockerignore'
-    """
-    return [(f"{SAMPLE_APP_DIR}/{name}", gz_b64(data)) for name, data in sample_app_files().items()]

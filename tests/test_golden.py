@@ -22,37 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "dff765c7fe8eec33d37ce5507d454631a331999aac5c26b8a3e8da51ae4b3385"
+REFERENCE_ZIP_SHA256 = "3641949d4a3bc102f975591926fc9e17e8d5d6c10da7c23d7d8f53cdf1562310"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "40c3b1ce6c1a31b60cd19b0fd719975e89741a523116ccb8a18524f792702567",
-    "tls-internal": "d5ebc5fcce2033f8a22e3a0381b65b91d53e5618f76396cc8c53e1f16b65ac18",
-    "tls-cloudflare-origin": "f57754d328f69a8054a7042aecf7f535b626059d75298cae4117788fc78fd980",
-    "socket-image": "4535bdef5aa4cbeaa47f4db8d2313de1a21e62fedf3267f9088340b3c5276edb",
-    "turn-via-caddy": "5bf60cd5bb7eac0f5b0fb8e3d8526c38c5c2f67591481b5538ad016d9612d547",
-    "turn-via-caddy-internal": "83e514e0011d4a2588a6c2f7a365448f922f2d87aa800f87efb98c592806fd2f",
-    "socket-git-url": "52f528783e6758e21b07722095a287ee952919af51799ff4c739a90e9be4df3b",
-    "ephemeral-ip": "3558e47f00df95cf7e801fdd5dc6994d8e361a90d777c8cab346033c94c8b200",
-    "secret-env": "e99f466ecd4f03f98b60921be2f045f6901ca430a313396c83986c93b67f11dc",
+    "reference": "9b9f0e7789d4108f356e9065abf69000c73cc40cc3738dfd5eb8aafcb089d354",
+    "tls-internal": "50006e21f7f52f23726bf32e4c2ca05f8ed8c696eba88b1fe7b84bb21db42d9c",
+    "tls-cloudflare-origin": "123b016d22e10dbe74a63bcaf3d306093384a202e0eb8aa6174707b8b88df87c",
+    "socket-image": "811d1e16412dd092d774786dabf921c9638ff9800799cc173b8b751ffd126759",
+    "turn-via-caddy": "928d40d952e4d01845ebaf6ff1eaa77cb78e2c7fb40c530ebf1cb11e859ffafc",
+    "turn-via-caddy-internal": "7fe94f0d3bd1d724c0eb56855fce7ae41e8a068c6165b6a53d437b1cf1f3530e",
+    "socket-git-url": "ee1f488ffa83d49a879f539dec4155e719c7eb894429ffae22d2f94d9cc7d874",
+    "secret-env": "6500c4922a40422118ce91954a2b54808a9246f90a7fc498b722eca091a127df",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "22d9b52148b6873fac1ca6cd9d8db21abb6317296487bc6dd3bbbaa82ad98a68",
-    "tls-internal": "f5f400b1f490461174c5eff556660c756eb28492269ac3bb7a9440a198372687",
-    "tls-cloudflare-origin": "0898fe16e2aac4d5ab8be94d1a8d7fdec1c0dce709e2dd6552c612ade0ab2c37",
-    "socket-image": "2bb290c86f9013544161f974391924a735a5faa807e88a9ebc7ed781a293ddd5",
-    "turn-via-caddy": "91767876a3ac928b1ea012eaf4573becd09a6cbb4f5b1e8a203ad5d140ac32c3",
-    "turn-via-caddy-internal": "3aa0b135f083a42519d885b01b13d59c14d0106635df02801935ed78556337e3",
-    "socket-git-url": "16c4335e58c818103e5a76b079ce2781eb35a0267c2d0d160e867c1152d1ee95",
-    "ephemeral-ip": "22d9b52148b6873fac1ca6cd9d8db21abb6317296487bc6dd3bbbaa82ad98a68",
-    "secret-env": "e084d7e0dd44713a3f01eb42244b0a644015f81638a3acfb2f0ee382c0adcecf",
+    "reference": "a724b34cf2fa68641ac67229f3c8fa94ec4f448be006e70b1211381ac552d0e9",
+    "tls-internal": "0abba20b039f72c7a5777f816c8e91488365690e523b98d00148b8e7cdb241d2",
+    "tls-cloudflare-origin": "e9cc614ec35f3c741fdc6aa78a88d39bb4bdb07effcac3ef9c168adf7ae09339",
+    "socket-image": "174f463c3ca25b306a54e545c547ff67aefa133bc050710df1c6db6c2a58f496",
+    "turn-via-caddy": "9e62dd0ac628606ee7ca428e795ff8ac9e0b899170fd21a82ac690d7163ab678",
+    "turn-via-caddy-internal": "672cb65d600ee6cfb3f58999ab766a9f7b6f9799c8c61f7308506417c15a79a6",
+    "socket-git-url": "1587833f31a39c585a54a07b3be2ce75c3edc09960bf476d45a461890ec61451",
+    "secret-env": "b47d1b9eaf597a63aeea1fca6399e7fb8133e2c5ee1809273ad8f390e2dc9569",
 }
 ALERT_SHA256 = {
-    "budget": "ba6960db40ec0e66f857574346ff00ad2d5d737162ed233bdc7e3d57061e873a",
-    "alarm": "87af59d07c45a1d8f17ecd22760b190c3aae608996d0d3a9cbe8953c15aaf30e",
-    "alarm+slack": "e6d6426f930f27b3b6fdaf5bd682bb96a81621539a00106431622159045b40d2",
-    "both": "853425db56029a9bb8eb810c653fc743bb459d226503f8625152b6085992ed77",
+    "budget": "8d709fde45124359ee5f59ee001d446934595f75d06749f2e918a8746f22224e",
+    "alarm": "e5c2f58e1ec27e436707c912f280fee164ef0e46c534f1aa7ef909ded648bba6",
+    "alarm+slack": "e5d69e10d2fe6e63a02a66b625e415fef863f55e2dd3d9ad53e9d2a8cfa52ca1",
+    "both": "c64137ac7412902b087057e1b01154719eae4f23fd9a2e2550e39c0d20bba650",
 }
 
 

@@ -82,7 +82,10 @@ def _shape(block: dict[str, Any]) -> Any:
 
 @pytest.mark.slow
 def test_validate_and_plan_leave_the_stack_directory_as_it_was(terraform_bin: Terraform, tf_stack: Path, tmp_path: Path) -> None:
-    before = {p.name: p.read_bytes() for p in tf_stack.iterdir()}
+    def tree() -> dict[str, bytes]:  # the stack's files, the config bundle's bundle/ folder included
+        return {str(p.relative_to(tf_stack)): p.read_bytes() for p in tf_stack.rglob("*") if p.is_file()}
+
+    before = tree()
     with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
         assert run.validate().ok
         assert run.plan(None).ok
@@ -90,7 +93,7 @@ def test_validate_and_plan_leave_the_stack_directory_as_it_was(terraform_bin: Te
         assert len(planned_changes(run.show(str(tmp_path / "outside.tfplan")))) == len(REFERENCE_RESOURCES)
         home = run.cli_config.parent
         assert home.is_dir()
-    assert {p.name: p.read_bytes() for p in tf_stack.iterdir()} == before
+    assert tree() == before and not (tf_stack / ".terraform").exists()
     assert not home.exists()  # the run's CLI config, launchers and tfvars are gone
 
 

@@ -41,6 +41,8 @@ VALUES: dict[str, list[str]] = {
     "livekit_api_key": ["APIFlowspace", "ab", "a" * 64, "a" * 65, "key-with-dash", "key\n"],
     "socket_git_url": ["https://github.com/a/b.git", "http://github.com/a/b.git", "https://x/${y}", "https://a b", "https://a\n"],
     "socket_git_ref": ["main", "v1.0", "feature/x", "a b", "a;b", "main\n"],
+    # Issue 15: the quiet hour the agent waits for (HH:MM or empty).
+    "server_apply_at": ["", "03:00", "23:59", "00:00", "24:00", "3:00", "03:60", "03:00\n", " 03:00", "0300", "12:5"],
 }
 
 

@@ -62,8 +62,11 @@ def test_wheel_runs_init_zip_validate_emulator_and_rm_apply(installed: tuple[Pat
     zipped = run([flowstack, "zip", "stacks/demo.yaml"], work, env)
     assert "Wrote dist/demo-stack.zip" in zipped.stdout
     assert zipfile.ZipFile(work / "dist" / "demo-stack.zip").namelist()[:2] == ["main.tf", "variables.tf"]
-    # The starter runs the sample app, read from the installed package into cloud-init.
-    assert b"/opt/flowstack/sample-app/.dockerignore" in zipfile.ZipFile(work / "dist" / "demo-stack.zip").read("cloud-init.yaml")
+    # The starter runs the sample app, read from the installed package into the config bundle;
+    # the config agent (a template file too) into cloud-init.
+    names = zipfile.ZipFile(work / "dist" / "demo-stack.zip").namelist()
+    assert "bundle/sample-app/.dockerignore" in names and "bundle.tf" in names
+    assert b"/usr/local/sbin/flowstack-agent" in zipfile.ZipFile(work / "dist" / "demo-stack.zip").read("cloud-init.yaml")
     checked = run([flowstack, "validate", "stacks/demo.yaml"], work, env)
     assert "PASS" in checked.stdout and "tools/" not in checked.stdout + checked.stderr
 
