@@ -22,35 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "3641949d4a3bc102f975591926fc9e17e8d5d6c10da7c23d7d8f53cdf1562310"
+REFERENCE_ZIP_SHA256 = "10dd28381251a6e4ebca0952e1d6b91ed23e63ee6ff403c14e04c56accba9c52"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "9b9f0e7789d4108f356e9065abf69000c73cc40cc3738dfd5eb8aafcb089d354",
-    "tls-internal": "50006e21f7f52f23726bf32e4c2ca05f8ed8c696eba88b1fe7b84bb21db42d9c",
-    "tls-cloudflare-origin": "123b016d22e10dbe74a63bcaf3d306093384a202e0eb8aa6174707b8b88df87c",
-    "socket-image": "811d1e16412dd092d774786dabf921c9638ff9800799cc173b8b751ffd126759",
-    "turn-via-caddy": "928d40d952e4d01845ebaf6ff1eaa77cb78e2c7fb40c530ebf1cb11e859ffafc",
-    "turn-via-caddy-internal": "7fe94f0d3bd1d724c0eb56855fce7ae41e8a068c6165b6a53d437b1cf1f3530e",
-    "socket-git-url": "ee1f488ffa83d49a879f539dec4155e719c7eb894429ffae22d2f94d9cc7d874",
-    "secret-env": "6500c4922a40422118ce91954a2b54808a9246f90a7fc498b722eca091a127df",
+    "reference": "619c0b8884ef8fe0fc8170f18c95c76e651e219bdb0ccfb174e66d560a2d961a",
+    "tls-internal": "394f1554e4679b3c37763c1f12fe86207991a5db63ca637e71b0eeb33937f059",
+    "tls-cloudflare-origin": "f2cec457b54e8e4b1bc324e4d2f16be0319ed134453d510ee2d532fb533d04ff",
+    "socket-image": "43f6b51731b59d49812fec2fe55e688b3e24a2ca134f931c6a3a905e173e5a31",
+    "turn-via-caddy": "cb9fdc0c7261d631f8c124d234c9d0df89fc566bcff1d2433dfad8b300058a9c",
+    "turn-via-caddy-internal": "b5b9f1c0c8ba2f69027f42c82c63b8c561aa1cfe3d3fd7e8750b4e4367f1e33d",
+    "socket-git-url": "0ae9d0623d2c7a9f5371fafda0beca11d68bdd3f9a8165772cc07cf0e6011baf",
+    "ephemeral-ip": "df93064685ca79ea6795486133ccf11a4fa405baf55b611354eb285aac79e171",
+    "secret-env": "25b6e8520787a75f6c7b4bbc7dab771b08ca134c158a9a6fdd05d3645509c94b",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "a724b34cf2fa68641ac67229f3c8fa94ec4f448be006e70b1211381ac552d0e9",
-    "tls-internal": "0abba20b039f72c7a5777f816c8e91488365690e523b98d00148b8e7cdb241d2",
-    "tls-cloudflare-origin": "e9cc614ec35f3c741fdc6aa78a88d39bb4bdb07effcac3ef9c168adf7ae09339",
-    "socket-image": "174f463c3ca25b306a54e545c547ff67aefa133bc050710df1c6db6c2a58f496",
-    "turn-via-caddy": "9e62dd0ac628606ee7ca428e795ff8ac9e0b899170fd21a82ac690d7163ab678",
-    "turn-via-caddy-internal": "672cb65d600ee6cfb3f58999ab766a9f7b6f9799c8c61f7308506417c15a79a6",
-    "socket-git-url": "1587833f31a39c585a54a07b3be2ce75c3edc09960bf476d45a461890ec61451",
-    "secret-env": "b47d1b9eaf597a63aeea1fca6399e7fb8133e2c5ee1809273ad8f390e2dc9569",
+    "reference": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
+    "tls-internal": "89ee8c876e01fcf05e90ffb1adcf99c3a73dce0b4afda523ad0f52fe248628b6",
+    "tls-cloudflare-origin": "f35a07093e43821d7b9d2213e1b54c69668ed59bfaa9de52757455305b2ac343",
+    "socket-image": "a039fdd2dd102333d41c2bd9a4e7e67c047585e7785ff3be6e773b9ffeec9c5e",
+    "turn-via-caddy": "40b7311566862bfacab752b6cb3964ae74a21efa7c9b51c2298226426d4eb687",
+    "turn-via-caddy-internal": "1c5dc5fad6d9a0d748e290e80535aa82b6fdb30d577285989b7da3b782c94d88",
+    "socket-git-url": "a691e78fbb36f0f95389ca41ee15884562b98b40691657f151a24b1d0055e313",
+    "ephemeral-ip": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
+    "secret-env": "a59d6356d816496071a02552fd258971e712b34ac8656c7f3ddee0c089bab55c",
 }
 ALERT_SHA256 = {
-    "budget": "8d709fde45124359ee5f59ee001d446934595f75d06749f2e918a8746f22224e",
-    "alarm": "e5c2f58e1ec27e436707c912f280fee164ef0e46c534f1aa7ef909ded648bba6",
-    "alarm+slack": "e5d69e10d2fe6e63a02a66b625e415fef863f55e2dd3d9ad53e9d2a8cfa52ca1",
-    "both": "c64137ac7412902b087057e1b01154719eae4f23fd9a2e2550e39c0d20bba650",
+    "budget": "1d7d4e44e52942c15ca903e2fb0d5e8c05fe036acd44532982cc4d99077afeae",
+    "alarm": "cf99d73947f1a43d89311115c882c2422b06f985c487de190f4d2dc626a63ca1",
+    "alarm+slack": "3095e6c28e18545cb39bb4f3bd1242f2e554ee2c21e47d6ecacac28d0f409f19",
+    "both": "4e7830c72e65c712491a8b00f1635a339003ad2446f4ea3f7f04342eab05e576",
 }
 
 
