@@ -94,3 +94,14 @@ WAIT_DNS_SCRIPT = "/usr/local/sbin/flowstack-wait-dns"
 DNS_WAIT_SECONDS = 1800
 STUN_SERVERS = ("stun.l.google.com:19302", "stun1.l.google.com:19302")
 DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
+
+# -- Config changes in place (issue 15): the bundle in instance metadata and its agent ------
+# The bundle rides in its own metadata key: the provider updates every key but user_data and
+# ssh_authorized_keys in place (research.md A), so a config change never replaces the server.
+BUNDLE_METADATA_KEY = "flowstack_bundle"
+BUNDLE_FORMAT = 1
+BUNDLE_DIR = "bundle"  # the stack zip's folder of server-file templates
+BUNDLE_MANIFEST = f"{BUNDLE_DIR}/manifest.json"
+APPLY_AT_REGEX = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# The quiet hour: `rm-apply --at HH:MM` sets this stack variable (server time zone).
+APPLY_AT_VARIABLE = "server_apply_at"

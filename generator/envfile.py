@@ -10,6 +10,7 @@ Reads any of the three shapes outputs come in: `terraform output -json`
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,12 @@ class OutputsError(FlowstackError, ValueError):
 
 
 def read_outputs(path: str | Path) -> dict[str, tuple[Any, bool]]:
-    """``{name: (value, sensitive)}`` from an outputs JSON file."""
+    """``{name: (value, sensitive)}`` from an outputs JSON file; ``-`` reads standard input
+    (so `rm-outputs --json --show-sensitive | flowstack env - -o FILE` leaves no secret in a
+    file of its own)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
     except FileNotFoundError:
         raise OutputsError(f"{path}: outputs file not found") from None
     except json.JSONDecodeError as exc:

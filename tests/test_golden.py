@@ -22,18 +22,18 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "c4342c60eb51ffd3bd86b13a19ec49ed9fbe4dd36812b5387ff56ef31ee31bf5"
+REFERENCE_ZIP_SHA256 = "b5e89cfb1545d8f17b4dd4c0bf5c8db5363208dd6a067676a237d8c88ebb2e29"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "35384c899a25edc81897f6ca549da607388db1a9d4a3ed48b53b7b6a79e6a264",
-    "tls-internal": "d159f02eb2586b530ad81271626ddcfa19df3828bccfe0934c5ee6861ff7504d",
-    "tls-cloudflare-origin": "e603e400206c592cb850bd6254267ec00d291f71b60fbcb65457de9a95a9d98d",
-    "socket-image": "80965ec7276099bbe5571475d031913a4fa60174895dbe0c9dc3038778e2bb3a",
-    "turn-via-caddy": "87c62553cc122f910b714207e5bd4b9b9956f47bd0cf2a869bf4a3cf771c5e0e",
-    "turn-via-caddy-internal": "773f4ccd7a536fdb0a4122e3b5015fec9cb79b2b7070139c59fe00d49d408c23",
-    "socket-git-url": "d6bf06870f15f34395d54f293fdbc6499666ed44fb996f73de74ceff188241e2",
-    "secret-env": "77ea9e1dfa1db8f2ae77489b813d802c41e9dcd7e81ca263fd7ce471f36adaea",
+    "reference": "6f3f2055d96b02c7d21966c85859542426bb5b70251970b11bb52bb710f23c7c",
+    "tls-internal": "67312466475dc452a27b7289dda030b7d2e4fb5dd348037372b1f04564448a58",
+    "tls-cloudflare-origin": "c5b1f3a9087702e81cb989ba8a8ed5e81e7215feec187cd7ec07ce92cd129f66",
+    "socket-image": "3a1751d8d8d5a7910debd6a08c81e56ed431ef5638420dd1383dad2c9c8f48ea",
+    "turn-via-caddy": "2cee592763ae7d83864effa1d7145971a9dbeb89632a3c3ed4412392cf7de3cf",
+    "turn-via-caddy-internal": "7a4603fd7778baa5cb70805b7c87c4e8b833c2ac929aef5b76d89a5bb99088a4",
+    "socket-git-url": "31b2274e07d5dd9134a21be5ff23200b7f13945d8cb51c4bc88b4b873b45f262",
+    "secret-env": "164d621ed12530427206cd9c9abd2e64c4fecf26332cf52b68659cc497198ce9",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -47,10 +47,10 @@ PREVIEW_SHA256 = {
     "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
 }
 ALERT_SHA256 = {
-    "budget": "0614d693c641b0f82eb0872eb7a0aa13bb63b852897356bc0b61bf7c390da36e",
-    "alarm": "073a17107991e0116d16b1b7526535979037433fbc9862d13bec040701ab9e5a",
-    "alarm+slack": "e8291f0d9183942367f1bd11b7b3034eb8fa7a14402be0919dff0175458c9b07",
-    "both": "e9f35803cdf1eca994bb6a4c9141a608d1bcaf43e4ade8f9233edaf73fd97ca0",
+    "budget": "88597def8e0adfe90662401915b290f5a17b8d7af496f73d2855e9f7d417df87",
+    "alarm": "adec51c86dc7a378b0a9efe707bdbb809bb79faf15c02b9e387af95bc3433c13",
+    "alarm+slack": "1a6568c7ff3a15970a68d72d37bfa36725c31e14503810b3a7c05b7bde93b94b",
+    "both": "fa0dcc6110fa570cf196b6382d9b87a7e77d9a312188227d0b8dc38e049cb8c2",
 }
 
 

@@ -113,3 +113,10 @@ def dedupe(deployer: Any, name: str, compartment_id: str) -> tuple[Any, list[str
             deployer._call(f"deleting duplicate stack {stack.id}", deployer.client.delete_stack, stack.id)
             deleted.append(stack.id)
     return keep, deleted
+
+
+def current_config(deployer: Any, stack_id: str) -> tuple[bytes, dict[str, str]]:
+    """The stack's current zip (``GET /stacks/{id}/tfConfig``) and variables: what the server runs now."""
+    stack = deployer._call(f"reading stack {stack_id}", deployer.client.get_stack, stack_id).data
+    response = deployer._call(f"reading the current zip of stack {stack_id}", deployer.client.get_stack_tf_config, stack_id)
+    return response.data.content, dict(stack.variables or {})
