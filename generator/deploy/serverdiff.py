@@ -93,7 +93,7 @@ class ServerDiff:
         if self.first_deploy:
             return ["Server: first deploy (no stack yet): the server is set up from this zip at its first boot."]
         if self.unavailable:
-            return [f"Server: {self.unavailable}"]
+            return [f"Server: {self.unavailable}"] + (["LiveKit API secret: rotated (masked)"] if self.rotated else [])
         if not self.files and not self.rotated:
             return ["Server: no server file changes; nothing restarts."]
         out = ["Server changes (the running bundle -> this zip; secrets masked):"]
@@ -265,12 +265,16 @@ def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
         old, new = Side(old_files, old_vars), Side(new_files, new_vars)
     except (ValueError, KeyError, TypeError) as exc:
         return ServerDiff(unavailable=f"cannot read the server bundle ({exc}); the diff is not shown")
-    if new.manifest is None:
-        return ServerDiff(unavailable="this zip has no server bundle (bundle/manifest.json): no server diff")
-    if old.manifest is None:
-        return ServerDiff(unavailable="the stack's current zip has no server bundle (made by an older flowstack): "
-                                      "the running server's files cannot be compared")
     result = ServerDiff(rotated=old.secret_version != new.secret_version)
+    if result.rotated:
+        result.restart("livekit", "new API secret")
+    if new.manifest is None:
+        result.unavailable = "this zip has no server bundle (bundle/manifest.json): no server file diff"
+        return result
+    if old.manifest is None:
+        result.unavailable = ("the stack's current zip has no server bundle (made by an older flowstack): "
+                              "the running server's files cannot be compared")
+        return result
     before = {f.path: (f, old) for f in old.manifest}
     after = {f.path: (f, new) for f in new.manifest}
     for path in sorted(set(before) | set(after)):
@@ -278,8 +282,6 @@ def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
         if change is not None:
             result.files.append(change)
             _restarts(result, change, before.get(path), after.get(path))
-    if result.rotated:
-        result.restart("livekit", "new API secret")
     return result
 
 

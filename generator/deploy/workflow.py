@@ -104,7 +104,7 @@ def server_changes(prepared: Prepared, deployer: rm.Deployer, compartment: str) 
 def server_lines(diff: ServerDiff, prepared: Prepared) -> list[str]:
     """What rm-apply prints about the server: the diff, when it applies, and what drops."""
     lines = diff.lines()
-    if diff.first_deploy or diff.unavailable:
+    if diff.first_deploy or (diff.unavailable and not diff.rotated):
         return lines
     zone = server_timezone(prepared.built.config)
     at = prepared.variables.get(APPLY_AT_VARIABLE, "")
