@@ -129,7 +129,8 @@ class Side:
         stack = Stack({k: v for k, v in files.items() if k.endswith(".tf")})
         declared = stack.variables()
         self.sensitive = {name for name, body in declared.items() if body.get("sensitive") is True}
-        defaults = {name: body["default"] for name, body in declared.items() if isinstance(body.get("default"), str)}
+        # python-hcl2 keeps a string literal's quotes.
+        defaults = {name: unquote(body["default"]) for name, body in declared.items() if isinstance(body.get("default"), str)}
         self.values = {**defaults, **variables}
         self.secret_version = _secret_version(stack)
         self.manifest = _manifest(files)
