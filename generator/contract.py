@@ -102,6 +102,18 @@ BUNDLE_METADATA_KEY = "flowstack_bundle"
 BUNDLE_FORMAT = 1
 BUNDLE_DIR = "bundle"  # the stack zip's folder of server-file templates
 BUNDLE_MANIFEST = f"{BUNDLE_DIR}/manifest.json"
+# What a changed file means on the server (the agent acts on it; rm-apply names it).
+BUNDLE_SERVICES = ("livekit", "caddy", "socket", "socket-build", "compose", "firewall", "none")
+# The agent writes only below these roots (it refuses a bundle that names any other path).
+BUNDLE_ROOTS = (f"{APP_DIR}/", "/usr/local/sbin/flowstack-")
 APPLY_AT_REGEX = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # The quiet hour: `rm-apply --at HH:MM` sets this stack variable (server time zone).
 APPLY_AT_VARIABLE = "server_apply_at"
+AGENT_SCRIPT = "/usr/local/sbin/flowstack-agent"
+AGENT_SERVICE = "flowstack-agent.service"
+AGENT_TIMER = "flowstack-agent.timer"
+AGENT_STATE_DIR = "/var/lib/flowstack/agent"
+AGENT_LOG = "/var/log/flowstack-agent.log"
+AGENT_SETTINGS = "/etc/flowstack/agent.json"  # the agent reads its paths and rules from here
+# The app's git source as a bundle file (JSON: url, ref), which the agent clones from.
+SOCKET_SOURCE_FILE = f"{APP_DIR}/socket-source.json"

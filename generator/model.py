@@ -18,7 +18,7 @@ from typing import Any
 
 from . import limits
 from .config_schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
-from .contract import SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
+from .contract import APPLY_AT_REGEX, SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
 from .hcl import hcl_string
 from .ports import PortRule, policy
 from .regions import bounds
@@ -249,6 +249,9 @@ def _service_variables(c: StackConfig) -> list[Variable]:
                           default=url, has_default=url is not None, validations=(_regex_rule("socket_git_url", GIT_URL_REGEX, "socket_git_url must be an https:// git URL."),)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
                           default=c.socket.git.ref, validations=(_regex_rule("socket_git_ref", GIT_REF_REGEX, "socket_git_ref may hold only letters, digits and . _ / + -."),)))
+    v.append(Variable("server_apply_at", "string", "Quiet hour (HH:MM, server time zone) at which the server applies a config change; empty: at once",
+                      "service", "Apply config changes at (HH:MM)", default="",
+                      validations=(_regex_rule("server_apply_at", APPLY_AT_REGEX, "server_apply_at must be HH:MM (00:00 to 23:59), or empty to apply at once."),)))
     return v
 
 

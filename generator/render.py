@@ -11,11 +11,14 @@ import datetime as dt
 from decimal import Decimal
 
 from . import autodomain, limits
+from .bundle import render_bundle
 from .config_schema import StackConfig
+from .contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
 from .model import build_model, secret_env_lines, template_variable_expressions
 from .schema_form import render_schema
-from .server import render_cloud_init
+from .server import cloud_config, render_cloud_init
 from .templating import render_template
+from .yamlio import dump_yaml
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
@@ -32,7 +35,8 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
     ctx = {
         "m": model,
         "c": config,
-        "template_vars": template_variable_expressions(config),
+        "template_vars": boot_template_vars(config),
+        "bundle_key": BUNDLE_METADATA_KEY,
         "secret_env": secret_env_lines(config),
         "image_regex": image_name_regex(config.instance.image.version),
         "dns_label": dns_label(config.name),
@@ -48,7 +52,15 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
     }
     if config.budget.enabled or config.traffic_alarm.enabled:
         files["alerts.tf"] = render_template("alerts.tf.j2", **ctx, traffic=traffic_pace(on))
-    return {name: files[name].encode("utf-8") for name in stack_file_order() if name in files}
+    bundle = render_bundle(config)  # bundle.tf, bundle/manifest.json, bundle/<file>: after the rest
+    ordered = {name: files[name] for name in stack_file_order() if name in files} | bundle
+    return {name: text.encode("utf-8") for name, text in ordered.items()}
+
+
+def boot_template_vars(config: StackConfig) -> dict[str, str]:
+    """The template variables user_data (boot-only) uses; the bundle's files take the rest in bundle.tf."""
+    used = set(PLACEHOLDER_RE.findall(dump_yaml(cloud_config(config))))
+    return {name: expr for name, expr in template_variable_expressions(config).items() if name in used}
 
 
 def stack_file_order() -> tuple[str, ...]:

@@ -19,14 +19,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .agent import agent_files
 from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
 from .caddyconf import caddy_l4_config, host_refs
 from .config_schema import StackConfig
 from .contract import (
+    AGENT_SCRIPT,
+    AGENT_TIMER,
     APP_DIR,
     BOOT_LOG,
     BOOTSTRAP_SCRIPT,
     BOOTSTRAP_UNIT,
+    BUNDLE_METADATA_KEY,
     COMPOSE_FILE,
     DNS_WAIT_SECONDS,
     DOCKER_DAEMON_JSON,
@@ -35,6 +39,7 @@ from .contract import (
     PLACEHOLDER_MARK,
     PLACEHOLDER_RE,
     READY_MARKER,
+    SOCKET_SOURCE_FILE,
     STUN_SERVERS,
     WAIT_DNS_SCRIPT,
     boot_mark,
@@ -47,7 +52,7 @@ from .livekit import livekit_settings
 from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
-from .sampleapp import SAMPLE_APP_DIR, sample_app_entries
+from .sampleapp import SAMPLE_APP_DIR, sample_app_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
 from .templating import render_template
 from .versions import caddy_l4_image
@@ -67,7 +72,10 @@ class WriteFile:
     content: str
     permissions: str = "0644"
     b64: bool = False
-    gz: bool = False  # content is gzip + base64 (the sample app's files)
+    gz: bool = False  # content is gzip + base64
+    # What a change of the file means on the server (contract.BUNDLE_SERVICES): such a file
+    # travels in the config bundle (generator/bundle.py). None: boot-only, in user_data.
+    service: str | None = None
 
     def as_cloud_config(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": self.path, "owner": "root:root", "permissions": self.permissions}
@@ -226,7 +234,7 @@ def _bring_up_files(config: StackConfig) -> list[WriteFile]:
             BOOTSTRAP_SCRIPT,
             render_template(
                 "bootstrap.sh.j2", c=config, app_dir=APP_DIR, ready=READY_MARKER, log=BOOT_LOG, firewall=FIREWALL_SCRIPT,
-                git_url=ph("socket_git_url"), git_ref=ph("socket_git_ref"),
+                agent=AGENT_SCRIPT, bundle_key=BUNDLE_METADATA_KEY, source_file=SOCKET_SOURCE_FILE,
                 socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
                 livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
                 hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None, sample_dir=SAMPLE_APP_DIR,
@@ -245,24 +253,29 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     rules = policy(config)
     turn_ref = host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
     lk = livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
+    # Everything from the config that can change later carries a `service` (it goes into the
+    # bundle, applied in place by the agent); the rest is boot-only (user_data).
     files = [
-        WriteFile(COMPOSE_FILE, dump_yaml(_compose(config))),
+        WriteFile(COMPOSE_FILE, dump_yaml(_compose(config)), service="compose"),
         # Holds the LiveKit API secret: root only.
-        WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600"),
+        WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600", service="livekit"),
     ]
     if config.livekit.turn.via_caddy:
-        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), indent=2) + "\n"))
+        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), indent=2) + "\n", service="caddy"))
     else:
-        files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config)))
+        files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config), service="caddy"))
     if config.socket.secret_env:
-        files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True))
+        files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.sample:
-        files += [WriteFile(path, content, gz=True) for path, content in sample_app_entries()]
+        files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_files().items()]
+    elif config.socket.git:
+        source = {"url": ph("socket_git_url"), "ref": ph("socket_git_ref")}
+        files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))
     if config.domains.auto:
         files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(config)]
     if config.tls.mode == "cloudflare_origin":
-        files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True))
-        files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True))
+        files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True, service="caddy"))
+        files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True, service="caddy"))
     files += [
         # Read by Docker at its first start (the bootstrap installs it after cloud-init wrote this).
         WriteFile(DOCKER_DAEMON_JSON, json.dumps(docker_daemon_settings(), indent=2) + "\n"),
@@ -270,10 +283,26 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile(
             FIREWALL_SCRIPT,
             render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules), strict=True))),
-            permissions="0755",
+            permissions="0755", service="firewall",
         ),
     ]
-    return files + _bring_up_files(config)
+    return files + _bring_up_files(config) + [WriteFile(p, c, permissions=m) for p, c, m in agent_files()]
+
+
+def to_template(text: str) -> str:
+    """Server-file text as a Terraform template: ``${`` / ``%{`` made literal, then our marks -> ``${name}``.
+
+    Example: ``to_template("a ${b} " + placeholder("c"))`` -> ``"a $${b} ${c}"``.
+    """
+    text = PLACEHOLDER_RE.sub(lambda m: "${" + m.group(1) + "}", template_escape(text))
+    if PLACEHOLDER_MARK in text:
+        raise RenderError("a placeholder mark was split by the YAML serializer")
+    return text
+
+
+def bundle_files(config: StackConfig) -> list[WriteFile]:
+    """The server files the config bundle carries (each with its ``service``)."""
+    return [f for f in server_files(config) if f.service is not None]
 
 
 def _boot_names(config: StackConfig) -> list[tuple[str, str, str]]:
@@ -291,12 +320,15 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
         "package_update": False,
         # The clock's zone: scheduled jobs and log times follow the region's local hours.
         "timezone": server_timezone(config),
-        "write_files": [f.as_cloud_config() for f in server_files(config)],
+        # Boot-only files: the rest arrives in the config bundle, which the agent writes.
+        "write_files": [f.as_cloud_config() for f in server_files(config) if f.service is None],
         # Enable the bring-up unit before any network step, then start it without blocking
         # cloud-init: a failed try is retried by systemd (after a reboot too) until ready.
         "runcmd": [
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", BOOTSTRAP_UNIT],
+            # The agent's timer: config changes reach the running server (it waits for READY_MARKER).
+            ["systemctl", "enable", "--now", AGENT_TIMER],
             ["systemctl", "start", "--no-block", BOOTSTRAP_UNIT],
         ],
         "final_message": "flowstack: cloud-init finished after $UPTIME seconds",
@@ -305,13 +337,7 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
 
 def render_cloud_init(config: StackConfig) -> str:
     """cloud-init.yaml as Terraform will read it with templatefile()."""
-    text = "#cloud-config\n" + dump_yaml(cloud_config(config))
-    # First make every "${" / "%{" literal for Terraform, then turn our marks into placeholders.
-    text = template_escape(text)
-    text = PLACEHOLDER_RE.sub(lambda m: "${" + m.group(1) + "}", text)
-    if PLACEHOLDER_MARK in text:
-        raise RenderError("a placeholder mark was split by the YAML serializer")
-    return text
+    return to_template("#cloud-config\n" + dump_yaml(cloud_config(config)))
 
 
 # ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["inputguard", "config", "jsonschema_out"]),
     ("variables", ["model"]),
-    ("artefacts", ["sampleapp", "bootnames", "caddyconf", "server", "schema_form"]),
+    ("artefacts", ["sampleapp", "bootnames", "agent", "caddyconf", "server", "bundle", "schema_form"]),
     ("render", ["render"]),
     ("checks", ["checks.report", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.terraform_run", "checks.external", "checks.run"]),
     ("build", ["build", "preview", "envfile", "starter", "rotate"]),

@@ -22,6 +22,7 @@ from .report import FAIL, PASS, SKIP, CheckResult
 def _write_tmp(files: dict[str, bytes]) -> tempfile.TemporaryDirectory[str]:
     tmp = tempfile.TemporaryDirectory(prefix="flowstack-validate-")
     for name, data in files.items():
+        (Path(tmp.name) / name).parent.mkdir(parents=True, exist_ok=True)  # bundle/... files
         (Path(tmp.name) / name).write_bytes(data)
     return tmp
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
+import json
 import re
 from typing import Any
 
@@ -93,15 +94,18 @@ def check_rm_fit(stack: Stack) -> CheckResult:
     if size > ZIP_LIMIT_BYTES:
         problems.append(f"zip is {size:,} bytes, over the console's ~11 MB upload limit (community report, unverified)")
     problems += _schema_agreement(stack)
-    user_data = _user_data_size(stack)
-    if user_data is not None and user_data + SSH_KEY_ALLOWANCE > METADATA_LIMIT_BYTES:
-        problems.append(f"user_data is {user_data:,} bytes (gzip+base64) + ~{SSH_KEY_ALLOWANCE} for the SSH key: over OCI's {METADATA_LIMIT_BYTES:,}-byte metadata limit")
+    user_data, bundle = _user_data_size(stack), bundle_size(stack)
+    total = (user_data or 0) + (bundle or 0) + SSH_KEY_ALLOWANCE
+    if user_data is not None and total > METADATA_LIMIT_BYTES:
+        problems.append(f"instance metadata is ~{total:,} bytes: user_data {user_data:,} + config bundle {bundle or 0:,} (gzip+base64) "
+                        f"+ ~{SSH_KEY_ALLOWANCE} for the SSH key, over OCI's {METADATA_LIMIT_BYTES:,}-byte limit for metadata + extended_metadata; "
+                        "make the sample app or secret env smaller, or use socket.image / socket.git")
     if problems:
         return CheckResult("resource manager fit", FAIL, "the stack will not upload or launch as is", problems)
     if "schema.yaml" not in stack.text:
         return CheckResult("resource manager fit", WARN, f"zip {size:,} B; no schema.yaml, so the console shows a plain variable form",
                            ["add schema.yaml (flowstack generate writes one) for pickers and groups"])
-    ud = f"user_data {user_data:,} B of {METADATA_LIMIT_BYTES:,}" if user_data is not None else "no user_data"
+    ud = f"metadata ~{total:,} B of {METADATA_LIMIT_BYTES:,} (user_data {user_data:,}, bundle {bundle or 0:,})" if user_data is not None else "no user_data"
     return CheckResult("resource manager fit", PASS, f"zip {size:,} B; schema.yaml agrees with variables.tf; {ud}")
 
 
@@ -157,6 +161,28 @@ def _user_data_size(stack: Stack) -> int | None:
     # Deploy-time values are unknown here: count each placeholder as a 64-character value.
     filled = TEMPLATE_TOKEN.sub(lambda m: "x" * 64 if m.group(1) else m.group(0)[1:], text)
     return len(base64.b64encode(gzip.compress(filled.encode(), mtime=0)))
+
+
+# Each file entry's JSON keys and a 64-hex sha256, as bundle.tf adds them around the content.
+_ENTRY_OVERHEAD = '{"content":"","encoding":"text","mode":"0644","path":"","service":"socket-build","sha256":""},'
+
+
+def bundle_size(stack: Stack) -> int | None:
+    """The config bundle's metadata value size (gzip+base64 of its JSON), estimated from the
+    bundle/ templates with each placeholder as a 64-character value; None without a bundle.
+
+    Example: ``bundle_size(Stack({"main.tf": b""}))`` -> ``None``.
+    """
+    entries = stack.bundle_entries()
+    if not entries:
+        return None
+    parts = []
+    for e in entries:
+        text = stack.text.get(str(e.get("source")), "")
+        filled = TEMPLATE_TOKEN.sub(lambda m: "x" * 64 if m.group(1) else m.group(0)[1:], text)
+        parts.append(json.dumps({"path": e.get("path"), "content": filled}) + _ENTRY_OVERHEAD + "0" * 64)
+    doc = '{"apply_at":"00:00","digest":"' + "0" * 64 + '","files":[' + ",".join(parts) + '],"format":1}'
+    return len(base64.b64encode(gzip.compress(doc.encode(), mtime=0)))
 
 
 def _n(x: Any) -> str:

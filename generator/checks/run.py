@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..config_schema import StackConfig
+from ..contract import BUNDLE_DIR
 from ..errors import PackageError
 from ..render import render_stack
 from . import fit, notes, ports, secrets, terraform
@@ -30,15 +31,17 @@ MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
 
 
 def read_stack_dir(path: Path) -> dict[str, bytes]:
-    """The stack files of a directory (its top level, as Resource Manager reads a zip)."""
+    """The stack files of a directory: its top level and the bundle/ folder of server files."""
     out = {}
     try:
-        for p in sorted(path.iterdir()):
-            if p.name.startswith(".") or not p.is_file():
+        bundle = path / BUNDLE_DIR
+        inner = sorted(p for p in bundle.rglob("*") if p.is_file()) if bundle.is_dir() else []
+        for p in [*sorted(path.iterdir()), *inner]:
+            if any(part.startswith(".") for part in p.relative_to(path).parts) or not p.is_file():
                 continue
             if p.stat().st_size > MAX_STACK_FILE_BYTES:
                 raise PackageError(f"cannot read {p}: {p.stat().st_size:,} bytes is not a stack file (at most {MAX_STACK_FILE_BYTES:,})")
-            out[p.name] = p.read_bytes()
+            out[p.relative_to(path).as_posix()] = p.read_bytes()
     except OSError as exc:
         raise PackageError(f"cannot read the stack directory {path}: {exc.strerror or exc}") from None
     return out

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import base64
+import json
 import re
 from functools import cached_property
 from typing import Any
@@ -23,7 +24,7 @@ import hcl2
 import pygohcl
 import yaml
 
-from ..contract import FIREWALL_SCRIPT, LIVEKIT_CONFIG
+from ..contract import BUNDLE_MANIFEST, FIREWALL_SCRIPT, LIVEKIT_CONFIG
 from ..hcl import blocks as _blocks
 from ..hcl import unquote as _unquote
 from ..ports import (
@@ -115,7 +116,23 @@ class Stack:
             return {}
         return data if isinstance(data, dict) else {}
 
+    @cached_property
+    def bundle_manifest(self) -> dict[str, Any]:
+        """bundle/manifest.json (the server files that change in place), or {} without one."""
+        try:
+            data = json.loads(self.text.get(BUNDLE_MANIFEST, "{}"))
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def bundle_entries(self) -> list[dict[str, Any]]:
+        return [e for e in self.bundle_manifest.get("files") or [] if isinstance(e, dict)]
+
     def written_file(self, path: str) -> str | None:
+        """A server file's text (placeholders as ${name}): from the bundle, else from cloud-init.yaml."""
+        for e in self.bundle_entries():
+            if e.get("path") == path and e.get("source") in self.text:
+                return None if e.get("encoding") == "b64" else self.text[e["source"]]
         for entry in self.cloud_config.get("write_files", []) or []:
             if entry.get("path") == path:
                 content = entry.get("content", "")

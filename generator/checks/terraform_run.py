@@ -61,6 +61,7 @@ def _problem(d: Diagnostic) -> str:
 
 def _write(files: Mapping[str, bytes], directory: Path) -> None:
     for name, data in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)  # bundle/... files
         (directory / name).write_bytes(data)
 
 

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""flowstack-agent: applies the config bundle from the instance metadata (issue 15).
+
+Terraform puts every server file that comes from the config into the instance metadata key
+named in the settings (``flowstack_bundle``): base64(gzip(JSON {format, apply_at, digest,
+files: [{path, mode, encoding, service, sha256, content}]})). The provider updates that key in
+place, so a config change reaches a running server without replacing it. This agent (run
+every 2 minutes by flowstack-agent.timer, and once by the bootstrap at first boot) reads it
+over IMDSv2, checks it, and when its digest differs from the applied one writes the files
+atomically and restarts exactly the services whose files changed.
+
+A bundle is refused (old files kept, reason in the log and status.json) when: it does not
+decode, its format is unknown, a file's sha256 or the digest does not match, a path lies
+outside the allowed roots, a mode or service is unknown, a JSON file does not parse, or
+`docker compose config -q` rejects the compose file. File contents (secrets) never reach
+the log or the status file.
+
+Standard library only: Ubuntu's python3 runs it before Docker is installed.
+
+Usage: flowstack-agent [--now] [--no-restart] [--fetch-source] [--settings FILE]
+  --now           apply at once, ignoring the bundle's apply_at quiet hour
+  --no-restart    write the files only (first boot: the bootstrap starts the services)
+  --fetch-source  clone the app's git source named by the bundle (the bootstrap's step 3)
+Environment: FLOWSTACK_ROOT prefixes every path read or written (tests run it in a temp
+tree; empty on a server). FLOWSTACK_AGENT_CLOCK (test seam, "YYYY-MM-DDTHH:MM", the
+server's local time) replaces the clock for the apply_at decision.
+"""
+
+import base64
+import binascii
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+SETTINGS = "/etc/flowstack/agent.json"
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024  # decompressed; the metadata limit keeps it far smaller
+ROOT = os.environ.get("FLOWSTACK_ROOT", "")
+
+
+class Refused(Exception):
+    """The bundle is broken: it is not applied, the running files stay."""
+
+
+def here(path):
+    return ROOT + path
+
+
+def now_local():
+    seam = os.environ.get("FLOWSTACK_AGENT_CLOCK")
+    if seam:
+        return datetime.datetime.strptime(seam, "%Y-%m-%dT%H:%M")
+    return datetime.datetime.now()
+
+
+def log(settings, text):
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    line = "%s flowstack-agent: %s\n" % (stamp, text)
+    path = here(settings["log"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+    sys.stdout.write(line)
+
+
+def write_json(path, data, mode=0o600):
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode)
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write_atomic(path, data, mode):
+    """Temp file in the same directory, right mode (and root owner on a server), fsync, rename."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        if os.geteuid() == 0:
+            os.chown(tmp, 0, 0)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- reading and checking the bundle --------------------------------------------------------
+
+def fetch(settings):
+    """The metadata value over IMDSv2 (the stack disables the legacy endpoints)."""
+    request = urllib.request.Request(settings["metadata_url"], headers={"Authorization": "Bearer Oracle"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode("ascii", "replace").strip()
+
+
+def decode(raw):
+    try:
+        packed = base64.b64decode(raw, validate=True)
+        with gzip.GzipFile(fileobj=io.BytesIO(packed)) as g:
+            text = g.read(MAX_BUNDLE_BYTES + 1)
+    except (binascii.Error, ValueError, OSError, EOFError) as exc:
+        raise Refused("the bundle does not decode (base64 + gzip): %s" % exc) from None
+    if len(text) > MAX_BUNDLE_BYTES:
+        raise Refused("the bundle is over %d bytes decompressed" % MAX_BUNDLE_BYTES)
+    try:
+        return json.loads(text.decode("utf-8"))
+    except ValueError as exc:
+        raise Refused("the bundle is not JSON: %s" % exc) from None
+
+
+def digest_of(files):
+    """The digest Terraform writes: sha256 over path, mode, service and sha256 of each file."""
+    text = "".join("%s\n%s\n%s\n%s\n" % (f["path"], f["mode"], f["service"], f["sha256"]) for f in files)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check(bundle, settings):
+    """Every rule a bundle must meet; returns {path: (bytes, file entry)}."""
+    if not isinstance(bundle, dict) or bundle.get("format") != settings["format"]:
+        raise Refused("unknown bundle format %r (this agent reads format %d)" % (
+            bundle.get("format") if isinstance(bundle, dict) else None, settings["format"]))
+    if not isinstance(bundle.get("apply_at"), str) or not re.search(settings["apply_at_regex"], bundle["apply_at"]):
+        raise Refused("apply_at %r is not HH:MM or empty" % bundle.get("apply_at"))
+    files = bundle.get("files")
+    if not isinstance(files, list) or not files:
+        raise Refused("the bundle lists no files")
+    out = {}
+    for f in files:
+        path, data = check_file(f, settings)
+        if path in out:
+            raise Refused("%s appears twice" % path)
+        out[path] = (data, f)
+    if bundle.get("digest") != digest_of(files):
+        raise Refused("the digest does not match the files (expected %s)" % str(bundle.get("digest"))[:12])
+    return out
+
+
+def check_file(f, settings):
+    keys = ("path", "mode", "encoding", "service", "sha256", "content")
+    if not isinstance(f, dict) or any(not isinstance(f.get(k), str) for k in keys):
+        raise Refused("a file entry lacks one of %s" % ", ".join(keys))
+    path = f["path"]
+    if os.path.normpath(path) != path or not path.startswith("/") or not any(path.startswith(r) for r in settings["roots"]):
+        raise Refused("%s is not a path the agent may write (allowed under: %s)" % (path, ", ".join(settings["roots"])))
+    if not re.fullmatch(r"0[0-7][0-7][0-7]", f["mode"]) or int(f["mode"], 8) & 0o022:
+        raise Refused("%s: mode %s is not one the agent writes (0NNN, not group/world writable)" % (path, f["mode"]))
+    if f["service"] not in settings["services"]:
+        raise Refused("%s: unknown service %r" % (path, f["service"]))
+    if hashlib.sha256(f["content"].encode("utf-8")).hexdigest() != f["sha256"]:
+        raise Refused("%s: content does not match its sha256" % path)
+    if f["encoding"] == "text":
+        data = f["content"].encode("utf-8")
+    elif f["encoding"] == "b64":
+        try:
+            data = base64.b64decode(f["content"], validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused("%s: content is not base64" % path) from None
+    else:
+        raise Refused("%s: unknown encoding %r" % (path, f["encoding"]))
+    if path.endswith(".json"):
+        try:
+            json.loads(data.decode("utf-8"))
+        except ValueError as exc:
+            raise Refused("%s does not parse as JSON: %s" % (path, exc)) from None
+    return path, data
+
+
+# -- writing, with a way back -----------------------------------------------------------------
+
+def boot_names(settings):
+    """(fill files, {mark: host}) of the boot step (auto domains), once it has found the names."""
+    hs = read_json(here(settings["hostnames_settings"])) or {}
+    env = {}
+    try:
+        with open(here(hs.get("env_file", "/nonexistent")), encoding="utf-8") as f:
+            env = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    except OSError:
+        pass
+    marks = {mark: env[name] for name, mark in (hs.get("marks") or {}).items() if name in env}
+    return set(hs.get("fill_files") or []), marks
+
+
+def write_files(changed, checked, settings):
+    """Writes the changed files; returns what each path held before (None: absent), to roll back."""
+    fill, marks = boot_names(settings)
+    backup = {}
+    for path in changed:
+        data, f = checked[path]
+        target = here(path)
+        backup[path] = open(target, "rb").read() if os.path.exists(target) else None
+        mode = int(f["mode"], 8)
+        if path in fill:
+            # The boot step's pristine copy; the live file gets the names it found (if any yet).
+            write_atomic(target + ".in", data, mode)
+            text = data.decode("utf-8")
+            for mark, host in marks.items():
+                text = text.replace(mark, host)
+            data = text.encode("utf-8")
+        write_atomic(target, data, mode)
+    return backup
+
+
+def roll_back(backup, checked):
+    for path, old in backup.items():
+        if old is None:
+            os.unlink(here(path))
+        else:
+            write_atomic(here(path), old, int(checked[path][1]["mode"], 8))
+
+
+def docker(settings, *args):
+    cmd = ["docker", "compose", "-f", here(settings["compose_file"]), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def compose_ok(settings):
+    if shutil.which("docker") is None:
+        return None  # first boot: Docker is not installed yet
+    r = docker(settings, "config", "-q")
+    if r.returncode != 0:
+        raise Refused("docker compose config rejects %s: %s" % (settings["compose_file"], (r.stderr or r.stdout).strip()[:300]))
+    return True
+
+
+# -- acting on a change -----------------------------------------------------------------------
+
+def fetch_source(settings):
+    """Clone the app's git source (URL and ref from the bundle's source file) into APP/app."""
+    src = read_json(here(settings["source_file"])) or {}
+    url, ref = src.get("url", ""), src.get("ref", "")
+    if not re.search(settings["git_url_regex"], url) or not re.search(settings["git_ref_regex"], ref):
+        raise Refused("%s does not hold a valid https:// git URL and ref" % settings["source_file"])
+    app = here(settings["app_dir"] + "/app")
+    new = app + ".new"
+    shutil.rmtree(new, ignore_errors=True)
+    subprocess.run(["git", "clone", "--depth", "1", "--branch", ref, "--", url, new], check=True)
+    if os.path.exists(app):
+        shutil.rmtree(app + ".old", ignore_errors=True)
+        os.rename(app, app + ".old")
+    os.rename(new, app)
+    shutil.rmtree(app + ".old", ignore_errors=True)
+
+
+def act(services, changed, settings):
+    """Runs what the changed files need, in order; returns the commands run (for the log)."""
+    done = []
+
+    def run(what, cmd):
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False) if not callable(cmd) else cmd()
+        done.append(what)
+        if r is not None and r.returncode != 0:
+            raise RuntimeError("%s failed (exit %d): %s" % (what, r.returncode, (r.stderr or r.stdout).strip()[:300]))
+
+    if "firewall" in services:
+        run("firewall", [here(settings["firewall_script"])])
+    if "socket-build" in services:
+        if settings["source_file"] in changed:
+            run("fetch source", lambda: fetch_source(settings))
+        run("build socket", lambda: docker(settings, "build", "socket"))
+    if "compose" in services:
+        # Recreates exactly the services whose definition changed.
+        run("compose up -d", lambda: docker(settings, "up", "-d", "--remove-orphans"))
+    restart = sorted(({"livekit", "caddy", "socket"} & services) | ({"socket"} if "socket-build" in services else set()))
+    if restart:
+        # Recreated, not just restarted: a container re-reads its env_file only when created.
+        run("recreate " + " ".join(restart), lambda: docker(settings, "up", "-d", "--no-deps", "--force-recreate", *restart))
+    return done
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+def next_time(at, now):
+    hh, mm = (int(x) for x in at.split(":"))
+    when = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    return when if when > now else when + datetime.timedelta(days=1)
+
+
+def held(bundle, digest, state, force):
+    """The time the change waits for (apply_at), or None when it applies now."""
+    pending_path = os.path.join(state, "pending.json")
+    if force or not bundle["apply_at"]:
+        return None
+    now = now_local()
+    pending = read_json(pending_path) or {}
+    if pending.get("digest") != digest or pending.get("apply_at") != bundle["apply_at"]:
+        pending = {"digest": digest, "apply_at": bundle["apply_at"], "until": next_time(bundle["apply_at"], now).strftime("%Y-%m-%dT%H:%M")}
+        write_json(pending_path, pending)
+    until = datetime.datetime.strptime(pending["until"], "%Y-%m-%dT%H:%M")
+    return None if now >= until else until
+
+
+def run_once(settings, force=False, restart=True):
+    state = here(settings["state_dir"])
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    current = read_json(os.path.join(state, "current.json")) or {"digest": None, "files": {}}
+    status = {"checked": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "applied_digest": current["digest"]}
+    try:
+        bundle = decode(fetch(settings))
+        checked = check(bundle, settings)
+    except Refused as exc:
+        return finish(settings, state, status, "refused", "bundle refused, running files kept: %s" % exc, 1)
+    except OSError as exc:
+        return finish(settings, state, status, "error", "cannot read the metadata bundle: %s" % exc, 1)
+    digest = bundle["digest"]
+    status["digest"] = digest
+    if digest == current["digest"]:
+        return finish(settings, state, status, "unchanged", None, 0)
+    until = held(bundle, digest, state, force)
+    if until is not None:
+        return finish(settings, state, status, "pending", "bundle %s pending until %s (apply_at %s, server time)" % (
+            digest[:12], until.strftime("%Y-%m-%d %H:%M"), bundle["apply_at"]), 0)
+    return apply(settings, state, status, current, checked, digest, restart)
+
+
+def apply(settings, state, status, current, checked, digest, restart):
+    old = current.get("files") or {}
+    changed = [p for p, (_, f) in checked.items() if (old.get(p) or {}).get("sha256") != f["sha256"] or not os.path.exists(here(p))]
+    services = {checked[p][1]["service"] for p in changed}
+    backup = write_files(changed, checked, settings)
+    try:
+        if settings["compose_file"] in changed:
+            compose_ok(settings)
+    except Refused as exc:
+        roll_back(backup, checked)
+        return finish(settings, state, status, "refused", "bundle %s refused, running files kept: %s" % (digest[:12], exc), 1)
+    status.update(changed=sorted(changed), services=sorted(services))
+    try:
+        done = act(services, changed, settings) if restart else []
+    except (RuntimeError, OSError, subprocess.CalledProcessError, Refused) as exc:
+        return finish(settings, state, status, "error", "bundle %s written, but: %s (retried next run)" % (digest[:12], exc), 1)
+    files = {p: {"sha256": f["sha256"], "service": f["service"], "mode": f["mode"]} for p, (_, f) in checked.items()}
+    write_json(os.path.join(state, "current.json"), {"digest": digest, "files": files})
+    status["applied_digest"] = digest
+    what = "; ran: " + ", ".join(done) if done else ("; no restart (--no-restart)" if not restart else "")
+    return finish(settings, state, status, "applied", "applied bundle %s: %d file(s) changed (%s)%s" % (
+        digest[:12], len(changed), ", ".join(sorted(changed)) or "none", what), 0)
+
+
+def finish(settings, state, status, result, message, code):
+    status.update(state=result, message=message or "bundle %s already applied" % status.get("digest", "")[:12])
+    if result == "pending":
+        status["pending_until"] = message.split(" pending until ", 1)[1].split(" (", 1)[0]
+    write_json(os.path.join(state, "status.json"), status)
+    if message:  # an unchanged run leaves only the status file's time: the log stays short
+        log(settings, message)
+    return code
+
+
+def main(argv):
+    args = argv[1:]
+    settings_path = SETTINGS
+    if "--settings" in args:
+        settings_path = args[args.index("--settings") + 1]
+    settings = read_json(here(settings_path))
+    if settings is None:
+        sys.stderr.write("flowstack-agent: cannot read %s\n" % here(settings_path))
+        return 2
+    if "--fetch-source" in args:
+        fetch_source(settings)
+        return 0
+    return run_once(settings, force="--now" in args, restart="--no-restart" not in args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
