@@ -1,7 +1,7 @@
 """What a deploy changes on the running server: the ``bundle/`` files of two stack zips, compared.
 
-Old is the stack's current zip (Resource Manager's ``get_stack_tf_config``) with the stack's
-current variables; new is the zip about to be uploaded with the variables it will run with.
+Old is the zip and variables of the stack's newest succeeded APPLY job (Resource Manager's
+``get_job_tf_config``: the stack's own zip may be a plan's, never applied); new is the zip about to be uploaded with the variables it will run with.
 Each side's ``bundle/manifest.json`` (DAY2 format 1) lists the server files; each file is a
 Terraform template, shown with its placeholders filled: a variable's value (the stack's, else
 the zip's default), or ``********`` for every secret (`contract.is_secret`).  A secret that
@@ -71,6 +71,7 @@ class ServerDiff:
     restarts: dict[str, list[str]] = field(default_factory=dict)  # service -> why
     rotated: bool = False
     notes: list[str] = field(default_factory=list)  # changes that restart nothing (the firewall)
+    cleared_at: str = ""  # a quiet hour an earlier --at left on the stack, cleared by this run
 
     def restart(self, service: str, why: str) -> None:
         reasons = self.restarts.setdefault(service, [])
@@ -91,7 +92,7 @@ class ServerDiff:
     def lines(self) -> list[str]:
         """The diff as terminal lines (no secret in any of them)."""
         if self.first_deploy:
-            return ["Server: first deploy (no stack yet): the server is set up from this zip at its first boot."]
+            return ["Server: first deploy (no stack, or no APPLY yet): the server is set up from this zip at its first boot."]
         if self.unavailable:
             return [f"Server: {self.unavailable}"] + (["LiveKit API secret: rotated (masked)"] if self.rotated else [])
         if not self.files and not self.rotated:

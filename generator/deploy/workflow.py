@@ -80,25 +80,28 @@ def deploy(prepared: Prepared, deployer: rm.Deployer, compartment: str, *, apply
 
 
 def server_changes(prepared: Prepared, deployer: rm.Deployer, compartment: str) -> tuple[ServerDiff, Prepared]:
-    """The server diff from the stack's current zip and variables to the prepared ones.
+    """The server diff from what the last succeeded APPLY gave the server to the prepared zip.
 
     A quiet hour left on the stack by an earlier ``--at`` is cleared when this run sets none
     (so the change applies at once); the returned `Prepared` carries that.
     """
     stack = deployer.find_stack(prepared.built.config.name, compartment)
-    if stack is None:
+    running = None if stack is None else stackcreate.running_config(deployer, stack.id)
+    if running is None:
         return ServerDiff(first_deploy=True), prepared
-    old_zip, old_vars = stackcreate.current_config(deployer, stack.id)
+    old_zip, old_vars, stack_vars = running
     variables = prepared.variables
-    if old_vars.get(APPLY_AT_VARIABLE) and APPLY_AT_VARIABLE not in variables and APPLY_AT_VARIABLE in prepared.spec.names:
+    if stack_vars.get(APPLY_AT_VARIABLE) and APPLY_AT_VARIABLE not in variables and APPLY_AT_VARIABLE in prepared.spec.names:
         variables = {**variables, APPLY_AT_VARIABLE: ""}
         prepared = replace(prepared, variables=variables)
-    new_vars = {**old_vars, **variables}
+    new_vars = {**stack_vars, **variables}
     try:
-        old_files = read_zip(old_zip)
+        diff = diff_bundles(read_zip(old_zip), old_vars, prepared.built.files, new_vars)
     except ValueError as exc:
-        return ServerDiff(unavailable=f"the stack's current zip cannot be read ({exc})"), prepared
-    return diff_bundles(old_files, old_vars, prepared.built.files, new_vars), prepared
+        diff = ServerDiff(unavailable=f"the stack's current zip cannot be read ({exc})")
+    if variables.get(APPLY_AT_VARIABLE) == "" and stack_vars.get(APPLY_AT_VARIABLE):
+        diff.cleared_at = stack_vars[APPLY_AT_VARIABLE]
+    return diff, prepared
 
 
 def server_lines(diff: ServerDiff, prepared: Prepared) -> list[str]:
@@ -110,6 +113,8 @@ def server_lines(diff: ServerDiff, prepared: Prepared) -> list[str]:
     at = prepared.variables.get(APPLY_AT_VARIABLE, "")
     if at:
         lines.append(f"The server applies this change at {at} ({zone}, the server's time zone), not at once.")
+    elif diff.cleared_at:
+        lines.append(f"The quiet hour {diff.cleared_at} of an earlier --at is cleared: this change applies at once.")
     if diff.livekit_restarts:
         when = f"at {at}" if at else "when the server applies the change (within a few minutes)"
         lines.append(f"LiveKit restarts {when}: live calls drop."
