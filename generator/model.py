@@ -373,8 +373,7 @@ def template_variables(config: StackConfig) -> list[str]:
     return names
 
 
-# The HCL expression main.tf passes for each template variable: the one home of where a
-# placeholder's value comes from (rm-apply's server diff reads it too).
+# The HCL expression passed for each template variable (rm-apply's server diff reads it too).
 TEMPLATE_EXPRESSIONS = {
     "livekit_api_key": "var.livekit_api_key",
     "livekit_api_secret": "random_password.livekit_api_secret.result",
@@ -384,8 +383,7 @@ TEMPLATE_EXPRESSIONS = {
     "socket_image": "var.socket_image",
     "socket_git_url": "var.socket_git_url",
     "socket_git_ref": "var.socket_git_ref",
-    # Already base64: a schema.yaml file field arrives encoded.
-    "tls_origin_certificate_b64": "var.tls_origin_certificate",
+    "tls_origin_certificate_b64": "var.tls_origin_certificate",  # already base64 (a schema.yaml file field)
     "tls_origin_private_key_b64": "var.tls_origin_private_key",
     "socket_secret_env_b64": "local.socket_secret_env_b64",
 }

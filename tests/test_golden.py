@@ -22,35 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "b5e89cfb1545d8f17b4dd4c0bf5c8db5363208dd6a067676a237d8c88ebb2e29"
+REFERENCE_ZIP_SHA256 = "390399162852ebecdc9f6792e1326cd55519bf6422c10661c75aad9993754a50"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "6f3f2055d96b02c7d21966c85859542426bb5b70251970b11bb52bb710f23c7c",
-    "tls-internal": "67312466475dc452a27b7289dda030b7d2e4fb5dd348037372b1f04564448a58",
-    "tls-cloudflare-origin": "c5b1f3a9087702e81cb989ba8a8ed5e81e7215feec187cd7ec07ce92cd129f66",
-    "socket-image": "3a1751d8d8d5a7910debd6a08c81e56ed431ef5638420dd1383dad2c9c8f48ea",
-    "turn-via-caddy": "2cee592763ae7d83864effa1d7145971a9dbeb89632a3c3ed4412392cf7de3cf",
-    "turn-via-caddy-internal": "7a4603fd7778baa5cb70805b7c87c4e8b833c2ac929aef5b76d89a5bb99088a4",
-    "socket-git-url": "31b2274e07d5dd9134a21be5ff23200b7f13945d8cb51c4bc88b4b873b45f262",
-    "secret-env": "164d621ed12530427206cd9c9abd2e64c4fecf26332cf52b68659cc497198ce9",
+    "reference": "ba76aa5536b4a390005cd4e4865ef9ecf960337b8e371119e427847ecb9e67c3",
+    "tls-internal": "4e6b063153c4ec2b568241836b61a7dd4929a3a9421d422034dcfd3b8fd82adb",
+    "tls-cloudflare-origin": "8b6226fcb175c93444ffa517bc54167cb3cc74ce6d7f16592c0d394410b6a1a9",
+    "socket-image": "1f39ea00007684b4b42b499dd24024b01a7ebd695ec023ac6b6ea8135215103b",
+    "turn-via-caddy": "4c60eda53eb8710f52faa63637c16d032dd50d969d65bead3319db6ce985911b",
+    "turn-via-caddy-internal": "af6a8947aa8420f5e5e4c7ff64839c7f4aa863a56f5384fb9b4617580230a5ab",
+    "socket-git-url": "dff07013b82ff4ff1acd49887e5009e350388bbb6e2125e219514bf56f558b6b",
+    "secret-env": "dc84b9784c740318141b081e6a290e2b50c47019cb2e8aabee4f2d1f33e625df",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "a7dc3d2c2056cb4cf594d2789f03928c5ac157c1f2ea6b4fcdc830f5cd01e3a2",
-    "tls-internal": "23533dbaa2b91870e9deee831bbd760e9c8d67fc90f98a72bbef188bce84584f",
-    "tls-cloudflare-origin": "bff58004ee9a24522ff4aa91d6c6b8324cc5c20ecf21c0665734a0b51b4fc099",
-    "socket-image": "19838f4a40cf8148a796b069a0ab5651165f48977a7fcbcf60923d9531ba5f9b",
-    "turn-via-caddy": "8797d1d43db838c20b2687d95c2516990c52a962616094b17f746dfcd9e13f01",
-    "turn-via-caddy-internal": "363690ec3a120c9841f4ba4c804647f33d880b8f7c1f64dbefed7b7dbe3b8801",
-    "socket-git-url": "3c83a85aedbe1800f51d0737a7145abe6957be500c34dafe9bee5065f1835913",
-    "secret-env": "cc528e90996dd76d6f70c556dfd4d289df7a8b3a8f86b1df445f3cd4d3c523fc",
+    "reference": "329ef831b3a7a55c782f8becb3845bd873a1e476826a663029827bb13f127829",
+    "tls-internal": "c1023b96fc93f1129de5995ecec88f31496d2338297f149fa91b51e63be70fd3",
+    "tls-cloudflare-origin": "0fd23e3a651911ace93adfeab0b7883d250402dbbd78091fee8a030e49a90c25",
+    "socket-image": "3cc40d93e3f5d5fb8ef72dd34834932f0bcfb266da04129b7c14ec5377d3aee4",
+    "turn-via-caddy": "861aec4e2794d541b730044f445dcc63d9fdd98c35b84c76c680ca38143dd391",
+    "turn-via-caddy-internal": "c1023b96fc93f1129de5995ecec88f31496d2338297f149fa91b51e63be70fd3",
+    "socket-git-url": "f216bf0fc25d6a94f06a9ac0c74b6dce8d1f28e19183d79c47243e18b4a26337",
+    "secret-env": "329ef831b3a7a55c782f8becb3845bd873a1e476826a663029827bb13f127829",
 }
 ALERT_SHA256 = {
-    "budget": "88597def8e0adfe90662401915b290f5a17b8d7af496f73d2855e9f7d417df87",
-    "alarm": "adec51c86dc7a378b0a9efe707bdbb809bb79faf15c02b9e387af95bc3433c13",
-    "alarm+slack": "1a6568c7ff3a15970a68d72d37bfa36725c31e14503810b3a7c05b7bde93b94b",
-    "both": "fa0dcc6110fa570cf196b6382d9b87a7e77d9a312188227d0b8dc38e049cb8c2",
+    "budget": "126211d93532a587166ce35912cda1c182505dc6b9c90d078a0129d7c066161c",
+    "alarm": "b964d3ee1985d100419afb7dcdb135ca94cca786cdafe547c94194a76741dffb",
+    "alarm+slack": "e2eaabe92920b40490cb59dfba21230570fa77f899658beaf1a6d418198cc65a",
+    "both": "e9c6389b690a97e88c3720921259870148e0a3d134b5b1ea484ada9feb5eb1a0",
 }
 
 
