@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .contract import is_secret
 from .errors import FlowstackError
 
 ENV_OUTPUTS = ("NEXT_PUBLIC_SOCKET_URL", "NEXT_PUBLIC_LIVEKIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
@@ -80,7 +81,8 @@ def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = Fa
         if value is None:
             lines.append(f"# {name} was masked in these outputs: get them with `flowstack rm-outputs CONFIG --json --show-sensitive`")
             lines.append(f"{name}=")
-        elif sensitive and not show_sensitive:
+        elif (sensitive or is_secret(name)) and not show_sensitive:
+            # `rm-outputs --json --show-sensitive` loses the flag: the one secret rule still holds.
             lines.append(f"# {name} is sensitive: run with --show-sensitive or -o FILE to include it")
             lines.append(f"{name}=")
         else:
