@@ -1,9 +1,9 @@
 """Issue 15: rm-apply's server diff (generator/deploy/serverdiff.py) on ``{name: bytes}`` maps of stack zips.
 
-The zips here are real renders of real configs; their ``bundle/`` folder is written by
-`format_bundle` to DAY2.md's format 1 (each server file a Terraform template, the manifest
-naming path, source, mode, encoding and service). The end-to-end test on the generator's
-own bundle and the emulator is in test_rm_server_diff.py.
+The zips here are real renders of real configs with the generator's ``bundle/`` folder; the
+first test also runs on a ``bundle/`` written independently to DAY2.md's format 1 (each server
+file a Terraform template, the manifest naming path, source, mode, encoding and service). The
+end-to-end test against the emulator is in test_rm_server_diff.py.
 """
 
 from __future__ import annotations
@@ -32,10 +32,16 @@ OLD_TOKEN, NEW_TOKEN = "tok-OLD-7f3a9c", "tok-NEW-2b8e41"
 
 
 def format_bundle(text: str) -> dict[str, bytes]:
-    """A stack zip's files with a ``bundle/`` folder in DAY2.md's format (compose, livekit.yaml,
-    Caddyfile, secrets env, firewall script), placeholders escaped as the generator does."""
+    """A stack zip's files (``bundle/`` included), as the generator renders them."""
+    return dict(render_stack(parse_config(text)))
+
+
+def day2_format_bundle(text: str) -> dict[str, bytes]:
+    """The same zip with ``bundle/`` written independently to DAY2.md's format (compose,
+    livekit.yaml, Caddyfile, secrets env, firewall script): the diff reads the format, not
+    one generator's habits."""
     config = parse_config(text)
-    files = dict(render_stack(config))
+    files = {k: v for k, v in render_stack(config).items() if not k.startswith("bundle/")}
     entries = []
     for f in server_files(config):
         if f.path not in SERVICE:
@@ -71,12 +77,13 @@ def everything(diff: ServerDiff) -> str:
     return "\n".join(diff.lines()) + json.dumps(diff.as_json())
 
 
-def test_image_bump_host_name_and_secret_env_value() -> None:
+@pytest.mark.parametrize("zip_files", [format_bundle, day2_format_bundle])
+def test_image_bump_host_name_and_secret_env_value(zip_files) -> None:
     """The DAY2 example: LiveKit image bump + host name + a new secret env value."""
     old_text = with_secret_env(REFERENCE)
     new_text = changed(old_text, image="livekit/livekit-server:v1.13.11", host="meet-livekit.flow-coder.com")
-    diff = diff_bundles(format_bundle(old_text), {**VARS, "socket_secret_api_token": OLD_TOKEN},
-                        format_bundle(new_text), {**VARS, "socket_secret_api_token": NEW_TOKEN})
+    diff = diff_bundles(zip_files(old_text), {**VARS, "socket_secret_api_token": OLD_TOKEN},
+                        zip_files(new_text), {**VARS, "socket_secret_api_token": NEW_TOKEN})
     lines = diff.lines()
     assert lines[0] == "Server changes (the running bundle -> this zip; secrets masked):"
     text = "\n".join(lines)
@@ -153,12 +160,27 @@ def test_app_image_bump_restarts_the_app() -> None:
     assert diff.lines()[-1] == "Restarts: socket (docker-compose.yml changed)"
 
 
+def test_a_new_git_ref_rebuilds_the_app() -> None:
+    diff = diff_bundles(format_bundle(REFERENCE), VARS, format_bundle(REFERENCE.replace("    ref: main\n", "    ref: v2.0.1\n")), VARS)
+    assert [f.path for f in diff.files] == [f"{APP_DIR}/socket-source.json"]
+    assert diff.lines()[-1] == "Restarts: socket (rebuilt: socket-source.json changed)"
+    assert not diff.livekit_restarts
+
+
+def test_a_firewall_change_restarts_nothing() -> None:
+    wider = REFERENCE.replace("livekit:\n", "extra_ports:\n  - {protocol: tcp, port: 8443, reason: admin console}\n\nlivekit:\n", 1)
+    diff = diff_bundles(format_bundle(REFERENCE), VARS, format_bundle(wider), VARS)
+    lines = diff.lines()
+    assert "+add '-p tcp -m state --state NEW -m tcp --dport 8443 -j ACCEPT'" in lines
+    assert lines[-2:] == ["Firewall: flowstack-firewall changed: the rules are re-applied (no restart)", "Restarts: none"]
+
+
 def test_without_a_bundle_the_diff_says_why() -> None:
-    plain = dict(render_stack(parse_config(REFERENCE)))
+    plain = {k: v for k, v in render_stack(parse_config(REFERENCE)).items() if not k.startswith("bundle/")}
     assert diff_bundles(plain, VARS, format_bundle(REFERENCE), VARS).lines() == [
         "Server: the stack's current zip has no server bundle (made by an older flowstack): "
         "the running server's files cannot be compared"]
-    rotated = dict(render_stack(parse_config(changed(REFERENCE, version=3))))
+    rotated = {k: v for k, v in render_stack(parse_config(changed(REFERENCE, version=3))).items() if not k.startswith("bundle/")}
     assert diff_bundles(plain, VARS, rotated, VARS).lines() == [
         "Server: this zip has no server bundle (bundle/manifest.json): no server file diff",
         "LiveKit API secret: rotated (masked)"]
