@@ -170,3 +170,29 @@ def test_rotate_missing_file(tmp_path: Path) -> None:
 def test_the_json_schema_knows_the_version() -> None:
     field = config_json_schema()["$defs"]["LiveKit"]["properties"]["api_secret_version"]
     assert field["type"] == "integer" and field["minimum"] == 1 and field["default"] == 1
+
+
+@pytest.mark.slow
+def test_real_terraform_makes_a_new_secret_in_place(terraform_bin, tf_stack: Path, tmp_path: Path) -> None:
+    """Real Terraform 1.5.7 against the provider double (OCI itself replaced: unreachable here):
+    after a rotation the plan replaces only random_password and updates the server in place
+    (the bundle metadata), and the output is a new secret. Fails without the keepers: no change."""
+    from tfdouble_support import generate, resource_changes, sample_variables
+
+    from generator.tfdouble.runner import TerraformRun
+
+    config = copy_of(tmp_path, REFERENCE.read_bytes())
+    assert rotate(config).exit_code == 0
+    rotated = generate(config, tmp_path / "rotated")
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
+        assert run.apply().ok
+        before = run.output()["LIVEKIT_API_SECRET"]["value"]
+        for name in ("main.tf", "bundle.tf", "bundle/livekit.yaml"):
+            (tf_stack / name).write_bytes((rotated / name).read_bytes())
+        assert run.plan("tfplan").ok
+        changes = resource_changes(run.show("tfplan"))
+        assert changes["random_password.livekit_api_secret"] == ["delete", "create"]
+        assert changes["oci_core_instance.server"] == ["update"]
+        assert run.apply("tfplan").ok
+        after = run.output()["LIVEKIT_API_SECRET"]["value"]
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", after) and after != before

@@ -102,6 +102,17 @@ def test_image_bump_host_name_and_secret_env_value(zip_files) -> None:
     assert [f.path for f in diff.files] == [f"{APP_DIR}/Caddyfile", COMPOSE_FILE, f"{APP_DIR}/socket-secrets.env"]
 
 
+def test_an_unchanged_secret_is_not_called_changed() -> None:
+    """livekit.yaml holds the generated secret; a log level change must not say the secret changed."""
+    louder = REFERENCE.replace("livekit:\n", "livekit:\n  log_level: debug\n", 1)
+    diff = diff_bundles(format_bundle(REFERENCE), VARS, format_bundle(louder), VARS)
+    (change,) = diff.files
+    assert change.path == LIVEKIT_CONFIG and change.kind == "changed" and change.secrets == []
+    assert "-  level: info" in diff.lines() and "+  level: debug" in diff.lines()
+    assert not any("secret" in line for line in diff.lines()[1:])  # after the header
+    assert diff.lines()[-1] == "Restarts: livekit (livekit.yaml changed)"
+
+
 def test_the_same_config_restarts_nothing() -> None:
     files = format_bundle(REFERENCE)
     diff = diff_bundles(files, VARS, format_bundle(REFERENCE), dict(VARS))

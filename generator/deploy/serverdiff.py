@@ -244,20 +244,18 @@ def _unified(path: str, old: str, new: str) -> list[str]:
 
 def _compare(path: str, old: tuple[ServerFile, Side] | None, new: tuple[ServerFile, Side] | None) -> FileChange | None:
     """One file's change, or None when the server copy stays the same."""
-    entry = (new or old)[0]  # type: ignore[index]
     before = old[1].render(old[0]) if old else ("", "", [])
     after = new[1].render(new[0]) if new else ("", "", [])
-    if old and new and before[1] == after[1] and old[0].mode == new[0].mode:
+    if old is None or new is None:
+        entry = new[0] if new else old[0]  # type: ignore[index]  # one of the two is there
+        return FileChange(path, "removed" if new is None else "added", entry.service, _unified(path, before[0], after[0]))
+    if before[1] == after[1] and old[0].mode == new[0].mode:
         return None
-    kind = "added" if not old else "removed" if not new else "changed"
     diff = _unified(path, before[0], after[0])
-    secrets = sorted(set(before[2]) | set(after[2])) if before[1] != after[1] else []
-    if kind == "changed" and not diff:
-        kind = "secret" if before[1] != after[1] else "mode"
-    if kind == "secret":
-        # Name only the secrets whose value really changed.
-        secrets = [s for s in secrets if old[1].resolve(s)[1] != new[1].resolve(s)[1]]  # type: ignore[index]
-    return FileChange(path, kind, entry.service, diff, secrets if kind in ("changed", "secret") else [])
+    # Name only the secrets whose value really changed (the fingerprints differ).
+    secrets = [s for s in sorted(set(before[2]) | set(after[2])) if old[1].resolve(s)[1] != new[1].resolve(s)[1]]
+    kind = "changed" if diff else "secret" if before[1] != after[1] else "mode"
+    return FileChange(path, kind, new[0].service, diff, secrets)
 
 
 def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
