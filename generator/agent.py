@@ -35,6 +35,7 @@ from .contract import (
     READY_MARKER,
     SOCKET_SOURCE_FILE,
 )
+from .pyship import server_python
 from .templating import render_template, templates_dir
 
 # IMDSv2 (the stack disables the legacy v1 endpoints); one metadata key, read as plain text.
@@ -74,7 +75,7 @@ def agent_files() -> list[tuple[str, str, str]]:
         >>> [p for p, _, _ in agent_files()][0]
         '/usr/local/sbin/flowstack-agent'
     """
-    script = (templates_dir() / "boot" / "flowstack-agent.py").read_text(encoding="utf-8")
+    script = server_python((templates_dir() / "boot" / "flowstack-agent.py").read_text(encoding="utf-8"), "templates/boot/flowstack-agent.py")
     return [
         (AGENT_SCRIPT, script, "0755"),
         (AGENT_SETTINGS, json.dumps(agent_settings(), indent=2, sort_keys=True) + "\n", "0644"),

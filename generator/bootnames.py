@@ -29,6 +29,7 @@ from typing import Any
 from . import autodomain
 from .config_schema import StackConfig
 from .contract import APP_DIR, boot_mark
+from .pyship import server_python
 from .templating import templates_dir
 from .yamlio import load_yaml
 
@@ -93,8 +94,9 @@ def boot_files(keys: tuple[str, ...], fill_files: tuple[str, ...]) -> list[tuple
         >>> [p for p, _, _ in boot_files(("socket_host",), ())][0]
         '/usr/local/sbin/flowstack-hostnames'
     """
-    script = (templates_dir() / "boot" / "flowstack-hostnames.py").read_text(encoding="utf-8")
-    library = Path(autodomain.__file__).read_text(encoding="utf-8")
+    # Shipped without docstrings and comments: user_data and the config bundle share OCI's metadata limit.
+    script = server_python((templates_dir() / "boot" / "flowstack-hostnames.py").read_text(encoding="utf-8"), "templates/boot/flowstack-hostnames.py")
+    library = server_python(Path(autodomain.__file__).read_text(encoding="utf-8"), "generator/autodomain.py")
     return [
         (HOSTNAMES_SCRIPT, script, "0755"),
         (f"{HOSTNAMES_LIB}/autodomain.py", library, "0644"),

@@ -28,6 +28,7 @@ from typing import Any
 
 from .config_schema import StackConfig
 from .contract import APP_DIR, BUNDLE_DIR, BUNDLE_FORMAT, BUNDLE_MANIFEST, PLACEHOLDER_RE
+from .hcl import hcl_string
 from .model import template_variable_expressions
 from .server import WriteFile, apply_template, bundle_files, to_template
 from .templating import render_template
@@ -81,11 +82,27 @@ def render_bundle(config: StackConfig) -> dict[str, str]:
     """``{zip name: text}``: bundle.tf, bundle/manifest.json and each file's template."""
     files = server_bundle(config)
     exprs = template_variable_expressions(config)
-    entries = [{"file": f, "vars": {name: exprs[name] for name in f.placeholders}} for f in files]
+    entries = [{"file": f, "key": hcl_string(f.path), "vars": {name: exprs[name] for name in f.placeholders}} for f in files]
+    _align(entries)
     out = {"bundle.tf": render_template("bundle.tf.j2", c=config, entries=entries, format=BUNDLE_FORMAT),
            BUNDLE_MANIFEST: json.dumps(manifest(files), indent=2, sort_keys=True) + "\n"}
     out.update({f.source: f.template for f in files})
     return out
+
+
+def _align(entries: list[dict[str, Any]]) -> None:
+    """``terraform fmt`` aligns the ``=`` of consecutive one-line map entries (a multi-line
+    entry, one with template variables, stands alone): each entry gets its key's padded width."""
+    run: list[dict[str, Any]] = []
+    for e in [*entries, None]:
+        if e is not None and not e["vars"]:
+            run.append(e)
+            continue
+        for r in run:
+            r["width"] = max(len(x["key"]) for x in run)
+        run = []
+        if e is not None:
+            e["width"] = len(e["key"])
 
 
 # ---------------------------------------------------------------------------

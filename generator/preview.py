@@ -1,8 +1,8 @@
 """`flowstack preview`: exactly what the server will receive, readable before deploying.
 
-Applies Terraform's templatefile() substitution to cloud-init.yaml with sample (or
-given) values, then unpacks every file cloud-init would write, so real validators
-(cloud-init schema, caddy adapt, compose checks) can run on them.
+Applies Terraform's templatefile() substitution to cloud-init.yaml and to the config bundle's
+templates with sample (or given) values, then unpacks every file cloud-init and the agent
+would write, so real validators (cloud-init schema, caddy adapt, compose checks) can run on them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import yaml
 
 from . import autodomain
 from .bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS, env_name
+from .bundle import server_bundle
 from .config_schema import StackConfig
 from .errors import FlowstackError
 from .server import apply_template, render_cloud_init, sample_values, template_variables
@@ -45,6 +46,9 @@ def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, 
         content = entry.get("content", "")
         data = base64.b64decode(content) if entry.get("encoding") in ("b64", "gz+b64") else content.encode("utf-8")
         out["files" + entry["path"]] = gzip.decompress(data) if entry.get("encoding") == "gz+b64" else data
+    for f in server_bundle(config):  # what the agent writes from the bundle
+        content = apply_template(f.template, merged)
+        out["files" + f.path] = base64.b64decode(content) if f.encoding == "b64" else content.encode("utf-8")
     if config.domains.auto and sample:
         out.update(simulate_boot_names(out))
     return out
@@ -75,9 +79,10 @@ def derived_hosts(files: dict[str, bytes]) -> dict[str, str]:
     return {key: pairs[env_name(key)] for key in autodomain.DEFAULT_PREFIXES if env_name(key) in pairs}
 
 
-def preview_modes(files: dict[str, bytes]) -> dict[str, int]:
-    """The permissions cloud-init gives each written file, so a preview of secrets stays private."""
+def preview_modes(files: dict[str, bytes], config: StackConfig) -> dict[str, int]:
+    """The permissions cloud-init and the agent give each written file, so a preview of secrets stays private."""
     doc = yaml.safe_load(files["cloud-init.yaml"])
     modes = {"files" + e["path"]: int(str(e.get("permissions", "0644")), 8) for e in doc.get("write_files", [])}
+    modes.update({"files" + f.path: int(f.mode, 8) for f in server_bundle(config)})
     modes["cloud-init.yaml"] = 0o600  # it holds every deploy-time value, secrets included
     return modes

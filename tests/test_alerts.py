@@ -87,7 +87,7 @@ def pace_bytes(reading: limits.LimitReading, percent: int) -> int:
 
 def test_both_off_means_no_alerts_file_and_no_alert_variables(tmp_path: Path) -> None:
     files = render(tmp_path, {})
-    assert list(files) == list(STACK_FILES)
+    assert [name for name in files if not name.startswith("bundle")] == list(STACK_FILES)
     assert "alerts.tf" not in files
     for name in ("variables.tf", "schema.yaml"):
         for var in ("budget_amount", "budget_alert_recipients", "alarm_emails", "alarm_slack_url"):
@@ -99,7 +99,7 @@ def test_both_off_means_no_alerts_file_and_no_alert_variables(tmp_path: Path) ->
 
 def test_disabled_sections_with_values_still_render_nothing(tmp_path: Path) -> None:
     files = render(tmp_path, {"budget": {**BUDGET, "enabled": False}, "traffic_alarm": {**ALARM_SLACK, "enabled": False}})
-    assert list(files) == list(STACK_FILES)
+    assert [name for name in files if not name.startswith("bundle")] == list(STACK_FILES)
 
 
 # ---------------------------------------------------------------------------
@@ -109,8 +109,9 @@ def test_disabled_sections_with_values_still_render_nothing(tmp_path: Path) -> N
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_alerts_file_renders_after_outputs(mode: str, tmp_path: Path) -> None:
     files = render(tmp_path, MODES[mode])
-    order = list(files)
+    order = [name for name in files if not name.startswith("bundle")]  # the config bundle's files come last
     assert order == ["main.tf", "variables.tf", "outputs.tf", "alerts.tf", "cloud-init.yaml", "schema.yaml"]
+    assert list(files)[len(order)] == "bundle.tf"
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -184,6 +185,7 @@ def test_checkov_finds_no_failures_with_everything_on(tmp_path: Path) -> None:
     stack = tmp_path / "stack"
     stack.mkdir()
     for name, text in render(tmp_path, MODES["both"]).items():
+        (stack / name).parent.mkdir(parents=True, exist_ok=True)  # bundle/...
         (stack / name).write_text(text, encoding="utf-8")
     out = subprocess.run([exe, "-d", str(stack), "--framework", "terraform", "--skip-download", "-o", "json", "--quiet", "--compact"],
                          capture_output=True, text=True, timeout=300)
@@ -374,4 +376,4 @@ def test_cli_validate_generate_and_reproducible_zip_with_alerts(tmp_path: Path, 
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "a.zip") as z:
-        assert z.namelist() == ["main.tf", "variables.tf", "outputs.tf", "alerts.tf", "cloud-init.yaml", "schema.yaml"]
+        assert z.namelist()[:7] == ["main.tf", "variables.tf", "outputs.tf", "alerts.tf", "cloud-init.yaml", "schema.yaml", "bundle.tf"]

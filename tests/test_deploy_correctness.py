@@ -36,7 +36,7 @@ from variants import REFERENCE, make_config
 
 from generator.checks.run import validate_files
 from generator.cli import cli
-from generator.contract import BOOTSTRAP_SCRIPT, BOOTSTRAP_UNIT, READY_MARKER, WAIT_DNS_SCRIPT
+from generator.contract import AGENT_SCRIPT, BOOTSTRAP_SCRIPT, BOOTSTRAP_UNIT, READY_MARKER, WAIT_DNS_SCRIPT
 from generator.preview import preview_files
 from generator.render import render_stack
 from generator.server import docker_daemon_settings
@@ -133,8 +133,8 @@ def test_pem_fields_are_file_uploads_passed_through(tmp_path: Path) -> None:
     schema = yaml.safe_load(files["schema.yaml"])
     for name in ("tls_origin_certificate", "tls_origin_private_key"):
         assert schema["variables"][name]["type"] == "file"
-    main = files["main.tf"].decode()
-    # RM stores an uploaded file as base64: no second encoding on the way to cloud-init's b64.
+    main = files["main.tf"].decode() + files["bundle.tf"].decode()  # the certificates travel in the config bundle
+    # RM stores an uploaded file as base64: no second encoding on the way to the bundle's b64.
     assert "base64encode(var.tls_origin" not in main
     assert re.search(r"tls_origin_certificate_b64\s*=\s*var\.tls_origin_certificate\b", main)
     module = _variable_module(files["variables.tf"].decode(), ["tls_origin_certificate", "tls_origin_private_key"], tmp_path / "m")
@@ -156,25 +156,26 @@ def test_pem_fields_are_file_uploads_passed_through(tmp_path: Path) -> None:
 _RECORDER = """#!/bin/sh
 echo "$(basename "$0") $*" >> "$CALLS"
 """
-_GIT = _RECORDER + """if [ -e "$FAIL_GIT_ONCE" ]; then rm -f "$FAIL_GIT_ONCE"; echo "fatal: unable to access (injected failure)" >&2; exit 128; fi
-for last; do :; done
-mkdir -p "$last"
+# The config agent (issue 15) writes the bundle's files and clones the app (--fetch-source):
+# a recorder here (it is tested for real in tests/test_agent*.py), whose clone fails once.
+_AGENT = _RECORDER + """if [ "$1" = --fetch-source ] && [ -e "$FAIL_GIT_ONCE" ]; then
+  rm -f "$FAIL_GIT_ONCE"; echo "fatal: unable to access (injected failure)" >&2; exit 128
+fi
 """
 
 
 def _sandbox(tmp_path: Path, script: bytes) -> tuple[Path, dict[str, str]]:
     root, shims = tmp_path / "root", tmp_path / "bin"
     shims.mkdir()
-    for tool in ("apt-get", "systemctl", "docker", "curl"):
+    for tool in ("apt-get", "systemctl", "docker", "curl", "git"):
         (shims / tool).write_text(_RECORDER)
-    (shims / "git").write_text(_GIT)
-    for stub in ("/usr/local/sbin/flowstack-firewall", WAIT_DNS_SCRIPT):
+    for stub, text in (("/usr/local/sbin/flowstack-firewall", _RECORDER), (WAIT_DNS_SCRIPT, _RECORDER), (AGENT_SCRIPT, _AGENT)):
         p = root / stub.lstrip("/")
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(_RECORDER)
+        p.write_text(text)
     script_path = tmp_path / "flowstack-bootstrap"
     script_path.write_bytes(script)
-    for p in [*shims.iterdir(), root / "usr/local/sbin/flowstack-firewall", root / WAIT_DNS_SCRIPT.lstrip("/"), script_path]:
+    for p in [*shims.iterdir(), *(root / s.lstrip("/") for s in ("/usr/local/sbin/flowstack-firewall", WAIT_DNS_SCRIPT, AGENT_SCRIPT)), script_path]:
         p.chmod(0o755)
     env = {"PATH": f"{shims}:/usr/bin:/bin", "FLOWSTACK_ROOT": str(root), "CALLS": str(tmp_path / "calls.log"),
            "FAIL_GIT_ONCE": str(tmp_path / "fail-git-once"), "HOME": str(tmp_path)}
@@ -200,7 +201,10 @@ def test_bring_up_retries_after_a_failed_clone_until_ready(tmp_path: Path) -> No
     assert ready.exists()
     text, made = log.read_text(), calls.read_text()
     assert "bring-up try 2" in text and "ready after 2 tries" in text
-    assert made.count("git clone") == 2 and "systemctl enable --now flowstack.service" in made
+    # Each try first writes the bundle's files (no restarts: nothing runs yet), then clones.
+    assert made.count("flowstack-agent --now --no-restart") == 2 and made.count("flowstack-agent --fetch-source") == 2
+    assert made.index("flowstack-agent --now --no-restart") < made.index("flowstack-firewall")
+    assert "systemctl enable --now flowstack.service" in made
     assert "docker compose -f /opt/flowstack/docker-compose.yml".replace("/opt", str(root) + "/opt") in made
 
     # Once ready, another start (a reboot, a manual restart) changes nothing.
@@ -296,8 +300,10 @@ def test_server_time_zone_defaults_to_the_region_and_can_be_set() -> None:
     assert yaml.safe_load(unknown["cloud-init.yaml"])["timezone"] == "UTC"
     for name in VARIANTS:  # no timer runs on an implicit clock any more
         for path, data in _files(name).items():
-            if path.endswith(".timer"):
+            if path.endswith(".timer") and b"OnCalendar=" in data:
                 assert re.search(rb"^OnCalendar=.* [A-Za-z_]+/[A-Za-z_]+$", data, flags=re.M), path
+            elif path.endswith(".timer"):  # the config agent's: every 2 minutes after boot, no wall clock
+                assert re.search(rb"^OnUnitInactiveSec=", data, flags=re.M), path
 
 
 # ---------------------------------------------------------------------------

@@ -119,16 +119,21 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
     assert files == [
         "cloud-init.yaml",
         "files/etc/docker/daemon.json",
+        "files/etc/flowstack/agent.json",
+        "files/etc/systemd/system/flowstack-agent.service",
+        "files/etc/systemd/system/flowstack-agent.timer",
         "files/etc/systemd/system/flowstack-bootstrap.service",
         "files/etc/systemd/system/flowstack.service",
         "files/opt/flowstack/Caddyfile",
         "files/opt/flowstack/docker-compose.yml",
         "files/opt/flowstack/livekit.yaml",
+        "files/opt/flowstack/socket-source.json",
+        "files/usr/local/sbin/flowstack-agent",
         "files/usr/local/sbin/flowstack-bootstrap",
         "files/usr/local/sbin/flowstack-firewall",
         "files/usr/local/sbin/flowstack-wait-dns",
     ]
-    # As cloud-init writes them: the file holding the LiveKit secret is private, scripts executable.
+    # As cloud-init and the agent write them: the file holding the LiveKit secret is private, scripts executable.
     assert stat.S_IMODE((out / "files/opt/flowstack/livekit.yaml").stat().st_mode) == 0o600
     assert stat.S_IMODE((out / "files/usr/local/sbin/flowstack-bootstrap").stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "cloud-init.yaml").stat().st_mode) == 0o600

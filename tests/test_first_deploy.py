@@ -10,8 +10,6 @@ its settings (sslip.io's DNS is on the internet): what is replaced is said where
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import os
 import subprocess
@@ -28,13 +26,14 @@ from generator.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, HOSTNAMES_SCRIPT
 from generator.build import build
 from generator.cli import cli
 from generator.config import parse_config
-from generator.contract import AUTO_FILLED
+from generator.bundle import server_bundle
+from generator.contract import AUTO_FILLED, BOOTSTRAP_SCRIPT
 from generator.errors import ConfigError
 from generator.model import build_model
 from generator.preview import SAMPLE_PUBLIC_IP, preview_files
 from generator.render import render_stack
 from generator.sampleapp import sample_app_files
-from generator.server import render_caddyfile, render_cloud_init
+from generator.server import apply_template, render_caddyfile, render_cloud_init, sample_values
 from test_render import hclfmt  # the tests' one runner of HashiCorp's formatter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,23 +99,26 @@ def test_preview_shows_sslip_names_and_the_sample_app(bare: Path) -> None:
     assert compose["services"]["caddy"]["env_file"] == ["/opt/flowstack/hostnames.env"]
 
 
-def test_sample_app_travels_gzip_base64_and_counts_in_user_data(bare: Path) -> None:
-    doc = yaml.safe_load(render_cloud_init(parse_config(BARE)).replace("#cloud-config\n", ""))
-    entries = {e["path"]: e for e in doc["write_files"]}
-    entry = entries["/opt/flowstack/sample-app/server.js"]
-    assert entry["encoding"] == "gz+b64"
-    assert gzip.decompress(base64.b64decode(entry["content"])) == sample_app_files()["server.js"]
+def test_sample_app_travels_in_the_bundle_and_counts_in_the_metadata(bare: Path) -> None:
+    """Issue 15: the sample app is part of the config bundle (a new app version is a config
+    change applied in place); its text is gzip-compressed with the whole bundle."""
+    files = render_stack(parse_config(BARE))
+    boot = yaml.safe_load(files["cloud-init.yaml"].decode().replace("#cloud-config\n", ""))["write_files"]
+    assert not [e for e in boot if "sample-app" in e["path"]]
+    entry = next(e for e in json.loads(files["bundle/manifest.json"])["files"] if e["path"] == "/opt/flowstack/sample-app/server.js")
+    assert entry["service"] == "socket-build" and entry["encoding"] == "text"
+    assert apply_template(files[entry["source"]].decode(), {}).encode() == sample_app_files()["server.js"]  # no placeholder
     with_app = build(bare).report
     image = bare.parent / "image.yaml"
     image.write_text(BARE + "socket: {image: 'ghcr.io/you/app:1.0'}\n")
     without = build(image).report
 
-    def user_data(report: object) -> int:
+    def metadata(report: object) -> int:
         detail = next(r.detail for r in report.results if r.check == "resource manager fit")  # type: ignore[attr-defined]
-        return int(detail.split("user_data ")[1].split(" B")[0].replace(",", ""))
+        return int(detail.split("metadata ~")[1].split(" B")[0].replace(",", ""))
 
-    assert user_data(with_app) > user_data(without) + 5_000  # the app's files are in the measured user_data
-    assert user_data(with_app) < 32_000 - 1_000
+    assert metadata(with_app) > metadata(without) + 5_000  # the app's files are in the measured bundle
+    assert metadata(with_app) <= 32_000  # SSH key allowance included
 
 
 def test_users_image_or_domain_replace_the_defaults() -> None:
@@ -157,8 +159,8 @@ def test_caddy_reads_the_names_from_the_environment(tmp_path: Path) -> None:
 def _boot_step(tmp_path: Path, answers: list[str], tls: bool = True) -> subprocess.CompletedProcess[str]:
     config = parse_config(BARE + ("livekit: {turn: {tls_port: 5349, via_caddy: true}}\n" if tls else ""))
     files = preview_files(config)
-    # What cloud-init writes (marks intact), not the preview's simulated boot step.
-    written = {e["path"]: e["content"] for e in yaml.safe_load(files["cloud-init.yaml"])["write_files"]}
+    # What the agent writes from the bundle (marks intact), not the preview's simulated boot step.
+    written = {f.path: apply_template(f.template, sample_values(config)) for f in server_bundle(config)}
     servers = [StunServer(a) for a in answers]
     settings = json.loads(files["files/etc/flowstack/hostnames.json"])
     lib = tmp_path / "lib"
@@ -245,7 +247,8 @@ def test_bootstrap_stops_when_the_names_cannot_be_found(tmp_path: Path, exit_cod
     stub.write_text(f"#!/bin/sh\necho SOCKET_HOST=socket.8-8-4-4.sslip.io > {env}\nexit {exit_code}\n")
     stub.chmod(0o755)
     bootstrap = render_cloud_init(parse_config(BARE))
-    assert BOOTSTRAP_LINE in yaml.safe_load(bootstrap.replace("#cloud-config\n", ""))["write_files"][-1]["content"]
+    entries = yaml.safe_load(bootstrap.replace("#cloud-config\n", ""))["write_files"]
+    assert BOOTSTRAP_LINE in next(e["content"] for e in entries if e["path"] == BOOTSTRAP_SCRIPT)
     line = BOOTSTRAP_LINE.replace(HOSTNAMES_SCRIPT, str(stub)).replace(HOSTNAMES_ENV, str(env))
     done = subprocess.run(["bash", "-c", f"set -euo pipefail\n{line}\necho continued\necho \"host $SOCKET_HOST\""], capture_output=True, text=True)
     assert (done.returncode == 0) == continued
@@ -273,7 +276,7 @@ def test_bare_stacks_hcl_is_terraform_fmt_identical(tmp_path: Path) -> None:
     """HashiCorp's formatter (hclwrite as WebAssembly, tools/hclfmt.js), as for the reference."""
     files = render_stack(parse_config(BARE + "livekit: {turn: {tls_port: 5349, via_caddy: true}}\n"))
     paths = []
-    for name in ("main.tf", "variables.tf", "outputs.tf"):
+    for name in ("main.tf", "variables.tf", "outputs.tf", "bundle.tf"):
         (tmp_path / name).write_bytes(files[name])
         paths.append(tmp_path / name)
     formatted = hclfmt(ROOT, paths)

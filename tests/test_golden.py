@@ -22,35 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "390399162852ebecdc9f6792e1326cd55519bf6422c10661c75aad9993754a50"
+REFERENCE_ZIP_SHA256 = "467949d0c94589804c35f92fabdd18be483276515fea91d449871f23f918b15e"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "ba76aa5536b4a390005cd4e4865ef9ecf960337b8e371119e427847ecb9e67c3",
-    "tls-internal": "4e6b063153c4ec2b568241836b61a7dd4929a3a9421d422034dcfd3b8fd82adb",
-    "tls-cloudflare-origin": "8b6226fcb175c93444ffa517bc54167cb3cc74ce6d7f16592c0d394410b6a1a9",
-    "socket-image": "1f39ea00007684b4b42b499dd24024b01a7ebd695ec023ac6b6ea8135215103b",
-    "turn-via-caddy": "4c60eda53eb8710f52faa63637c16d032dd50d969d65bead3319db6ce985911b",
-    "turn-via-caddy-internal": "af6a8947aa8420f5e5e4c7ff64839c7f4aa863a56f5384fb9b4617580230a5ab",
-    "socket-git-url": "dff07013b82ff4ff1acd49887e5009e350388bbb6e2125e219514bf56f558b6b",
-    "secret-env": "dc84b9784c740318141b081e6a290e2b50c47019cb2e8aabee4f2d1f33e625df",
+    "reference": "4254123fbb74a9d630c28515f482fbafd451bdf09bcf70c23407ee3aa2153c06",
+    "tls-internal": "9a2a24879f4ff9a6df7218421db7b84af27850de381062fe102db4a0ef0c8c16",
+    "tls-cloudflare-origin": "ffc61e6638d847d7a8ed4acc96d4d83398c4ebd0f19175c00ccaecc35385b9dd",
+    "socket-image": "5b5902f3e06b126392f751f2f330d57aed4a01e2a367a17fb1b509b3ede19090",
+    "turn-via-caddy": "24f519fb6b5af5dc95136dd0af6bacdcaf0734ff96f5bcd9e0c5a8c177962f4e",
+    "turn-via-caddy-internal": "148c668295b75fb520fcd3dd188072943cc34fda299e3e588a666ba66821e3dd",
+    "socket-git-url": "751fb5c762eaa84dadf406569644672f6d29798bacf8f837671d2417710d59b2",
+    "secret-env": "c9b4445de9d486fc8de49d8a6d3fdd49440b69bf8532b8d1afebcfac89ba6ae4",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "329ef831b3a7a55c782f8becb3845bd873a1e476826a663029827bb13f127829",
-    "tls-internal": "c1023b96fc93f1129de5995ecec88f31496d2338297f149fa91b51e63be70fd3",
-    "tls-cloudflare-origin": "0fd23e3a651911ace93adfeab0b7883d250402dbbd78091fee8a030e49a90c25",
-    "socket-image": "3cc40d93e3f5d5fb8ef72dd34834932f0bcfb266da04129b7c14ec5377d3aee4",
-    "turn-via-caddy": "861aec4e2794d541b730044f445dcc63d9fdd98c35b84c76c680ca38143dd391",
-    "turn-via-caddy-internal": "c1023b96fc93f1129de5995ecec88f31496d2338297f149fa91b51e63be70fd3",
-    "socket-git-url": "f216bf0fc25d6a94f06a9ac0c74b6dce8d1f28e19183d79c47243e18b4a26337",
-    "secret-env": "329ef831b3a7a55c782f8becb3845bd873a1e476826a663029827bb13f127829",
+    "reference": "a7c08be3885cc9bc0fe5f0e6e6176229ff0b5446095b8b3ceeb48c33c62bfb5b",
+    "tls-internal": "6de8db62518a868111c926fc2f14e79410f614c30ca5a86af7e9e7d776a1355f",
+    "tls-cloudflare-origin": "8b254d529a3b22c25954de16f2726d8082f3875c53ba3a9298aeb08f33b21dd0",
+    "socket-image": "70a20f846ae06c272fd42bfac033f44e6665907d9e2d1723569f0cfb91e5b847",
+    "turn-via-caddy": "7ce2fcbe5601db060e5943de9d6439bb66bd9ba989c50cef5b6a840b4314062b",
+    "turn-via-caddy-internal": "c8859556ef1c85577be887cf4d8278bc982f1f27a5e0810c123ce64959c1dc86",
+    "socket-git-url": "0bda53987d5813121d2e33d20cbb7e0f374e09cc91e2c78ef789493a8f94c3e7",
+    "secret-env": "2df3365ad34804f4ef1c3e0c99e0a420e18151ae9a8d7e17155f6e4d1a1b9bfa",
 }
 ALERT_SHA256 = {
-    "budget": "126211d93532a587166ce35912cda1c182505dc6b9c90d078a0129d7c066161c",
-    "alarm": "b964d3ee1985d100419afb7dcdb135ca94cca786cdafe547c94194a76741dffb",
-    "alarm+slack": "e2eaabe92920b40490cb59dfba21230570fa77f899658beaf1a6d418198cc65a",
-    "both": "e9c6389b690a97e88c3720921259870148e0a3d134b5b1ea484ada9feb5eb1a0",
+    "budget": "1feaf4aa74c8e42a3c5376efa79772f28c1664e2662eafc59b84f227d3898cac",
+    "alarm": "18005109cb5cede6106ca57bf82272e2bbfebe53a4f2b953cb3ce856dc7d8d03",
+    "alarm+slack": "d6fd81410e1bf4fb72f12f73cf3dcd3a1d46b07e11177f6349f9d330cfcd8a54",
+    "both": "9c6dbf044823a52b79359fd82eab6a4b3de15cb722ca44c399191ac668651587",
 }
 
 

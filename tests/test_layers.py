@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     # and the emulator's job program run Terraform through it.
     ("provider double", ["tfdouble", "tfdouble.schema", "tfdouble.values", "tfdouble.cloud", "tfdouble.behaviour",
                          "tfdouble.server", "tfdouble.binary", "tfdouble.runner", "tfdouble.job", "tfdouble.__main__"]),
-    ("shared", ["errors", "contract", "samples", "hcl", "yamlio", "caddyquote", "templating", "limits", "prices", "versions", "regions", "swap", "files", "provider_schema", "autodomain"]),
+    ("shared", ["errors", "contract", "samples", "hcl", "yamlio", "caddyquote", "pyship", "templating", "limits", "prices", "versions", "regions", "swap", "files", "provider_schema", "autodomain"]),
     ("config schema", ["yamlguard", "config_base", "config_alerts", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["inputguard", "config", "jsonschema_out"]),

@@ -14,7 +14,10 @@ from generator.cli import cli
 from generator.errors import PackageError
 from generator.files import write_file, write_tree, zip_bytes
 
-ROOT_FILES = ["main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml"]
+ROOT_FILES = ["main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml", "bundle.tf"]
+# The config bundle (issue 15): its manifest and one template per server file that can change.
+BUNDLE_FILES = ["bundle/manifest.json", "bundle/docker-compose.yml", "bundle/livekit.yaml", "bundle/Caddyfile",
+                "bundle/socket-source.json", "bundle/usr/local/sbin/flowstack-firewall"]
 
 
 def test_make_stack_zip_equivalent_is_reproducible(root: Path, tmp_path: Path) -> None:
@@ -25,11 +28,11 @@ def test_make_stack_zip_equivalent_is_reproducible(root: Path, tmp_path: Path) -
     assert CliRunner().invoke(cli, ["zip", config, "-o", str(b)]).exit_code == 0
     assert a.read_bytes() == b.read_bytes()
     with zipfile.ZipFile(a) as z:
-        assert z.namelist() == ROOT_FILES
+        assert z.namelist() == ROOT_FILES + BUNDLE_FILES
         for info in z.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert (info.external_attr >> 16) & 0o777 == 0o644
-            assert "/" not in info.filename
+            assert "/" not in info.filename or info.filename in BUNDLE_FILES  # the stack's files at the root, the bundle's in bundle/
 
 
 def test_zip_bytes_depend_only_on_content() -> None:
@@ -79,9 +82,9 @@ def test_generate_writes_build_dir(root: Path, tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(cli, ["generate", str(root / "stacks" / "flowspace.yaml")])
     assert r.exit_code == 0, r.output
-    assert r.stdout == f"Wrote 5 files to {Path('build') / 'flowspace'}\n"
+    assert r.stdout == f"Wrote {len(ROOT_FILES + BUNDLE_FILES)} files to {Path('build') / 'flowspace'}\n"
     assert "socket_git_url has no default" in r.stderr  # the reference keeps the example repository
-    assert sorted(p.name for p in (tmp_path / "build" / "flowspace").iterdir()) == sorted([*ROOT_FILES, ".flowstack-output"])
+    assert sorted(p.name for p in (tmp_path / "build" / "flowspace").iterdir()) == sorted([*ROOT_FILES, "bundle", ".flowstack-output"])
     dry = CliRunner().invoke(cli, ["generate", str(root / "stacks" / "flowspace.yaml"), "--dry-run", "-o", "elsewhere"])
     assert dry.exit_code == 0 and "main.tf\t" in dry.output
     assert not (tmp_path / "elsewhere").exists()

@@ -32,7 +32,10 @@ def reference(request: pytest.FixtureRequest) -> dict[str, bytes]:
 
 
 def test_reference_stack_files(reference: dict[str, bytes]) -> None:
-    assert list(reference) == list(STACK_FILES)
+    # Issue 15: the config bundle's files follow the stack's own: bundle.tf, the manifest, one template per server file.
+    assert list(reference)[: len(STACK_FILES)] == list(STACK_FILES)
+    assert list(reference)[len(STACK_FILES):] == ["bundle.tf", "bundle/manifest.json", "bundle/docker-compose.yml", "bundle/livekit.yaml",
+                                                   "bundle/Caddyfile", "bundle/socket-source.json", "bundle/usr/local/sbin/flowstack-firewall"]
     main = reference["main.tf"].decode()
     for needle in (
         'source  = "oracle/oci"',
@@ -47,6 +50,8 @@ def test_reference_stack_files(reference: dict[str, bytes]) -> None:
         "is_pv_encryption_in_transit_enabled = true",
         "are_legacy_imds_endpoints_disabled = true",
         "user_data           = local.user_data",
+        # The config bundle: updated in place (not in ignore_changes).
+        "flowstack_bundle    = local.server_bundle",
         'shape               = "VM.Standard.A1.Flex"',
         # A re-apply must never wipe the server for a newer image, an edited cloud-init, or a new
         # SSH key in the form (issue 10 item 9: the provider forces a new instance on that key).
@@ -71,7 +76,7 @@ def test_tf_parses_with_both_parsers(reference: dict[str, bytes], name: str) -> 
 
 def test_tf_is_terraform_fmt_identical(reference: dict[str, bytes], tmp_path: Path, root: Path) -> None:
     paths = []
-    for name in ("main.tf", "variables.tf", "outputs.tf"):
+    for name in ("main.tf", "variables.tf", "outputs.tf", "bundle.tf"):
         (tmp_path / name).write_bytes(reference[name])
         paths.append(tmp_path / name)
     formatted = hclfmt(root, paths)
@@ -140,21 +145,23 @@ def test_cloud_init_is_a_template_with_only_known_placeholders(reference: dict[s
     filled = apply_template(text, sample_values(config))
     doc = yaml.safe_load(filled)
     paths = {f["path"] for f in doc["write_files"]}
-    assert {"/opt/flowstack/docker-compose.yml", "/opt/flowstack/livekit.yaml", "/opt/flowstack/Caddyfile",
-            "/etc/systemd/system/flowstack.service", "/usr/local/sbin/flowstack-firewall", "/usr/local/sbin/flowstack-bootstrap",
-            "/etc/systemd/system/flowstack-bootstrap.service", "/usr/local/sbin/flowstack-wait-dns", "/etc/docker/daemon.json"} == paths
+    # Issue 15: user_data is boot-only; the files that can change are the bundle's (below).
+    assert {"/etc/systemd/system/flowstack.service", "/usr/local/sbin/flowstack-bootstrap", "/etc/systemd/system/flowstack-bootstrap.service",
+            "/usr/local/sbin/flowstack-wait-dns", "/etc/docker/daemon.json", "/usr/local/sbin/flowstack-agent", "/etc/flowstack/agent.json",
+            "/etc/systemd/system/flowstack-agent.service", "/etc/systemd/system/flowstack-agent.timer"} == paths
+    firewall = apply_template(reference["bundle/usr/local/sbin/flowstack-firewall"].decode(), sample_values(config))
     # The firewall script's own "${VAR:-default}" shell syntax survives templatefile() unchanged.
-    assert '"${FLOWSTACK_RULES_FILE:-/etc/iptables/rules.v4}"' in filled
-    assert "SampleSecretForPreviewOnly" in filled and "SampleSecretForPreviewOnly" not in text
+    assert '"${FLOWSTACK_RULES_FILE:-/etc/iptables/rules.v4}"' in firewall
+    livekit = reference["bundle/livekit.yaml"].decode()
+    assert "SampleSecretForPreviewOnly" in apply_template(livekit, sample_values(config)) and "SampleSecretForPreviewOnly" not in livekit
 
 
 def test_user_text_in_cloud_init_cannot_become_a_placeholder() -> None:
     data = yaml.safe_load((CONFIGS / "valid.yaml").read_text())
     data["socket"]["env"] = {"GREETING": "hi ${livekit_api_secret} %{ if x }"}
     config = parse_config(yaml.safe_dump(data))
-    text = render_stack(config)["cloud-init.yaml"].decode()
-    filled = apply_template(text, sample_values(config))
-    compose = yaml.safe_load(next(f["content"] for f in yaml.safe_load(filled)["write_files"] if f["path"].endswith("docker-compose.yml")))
+    text = render_stack(config)["bundle/docker-compose.yml"].decode()
+    compose = yaml.safe_load(apply_template(text, sample_values(config)))
     # Compose doubles "$" itself; after its own interpolation the app sees the text as written.
     assert compose["services"]["socket"]["environment"]["GREETING"] == "hi $${livekit_api_secret} %{ if x }"
 

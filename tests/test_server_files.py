@@ -37,6 +37,7 @@ from generator.livekit import KNOWN_KEYS, unknown_keys
 from generator.ports import ANYWHERE, policy, policy_from_livekit
 from generator.preview import preview_files
 from variants import make_config
+from generator.bundle import server_bundle
 from generator.server import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud_init
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,9 @@ class Preview:
         self.name, self.config, self.files, self.out = name, config, files, out
         self.cloud_config = yaml.safe_load(files["cloud-init.yaml"])
         self.entries = {e["path"]: e for e in self.cloud_config["write_files"]}
+        # Issue 15: the files that can change arrive in the config bundle, written by the agent.
+        self.bundle = {f.path: f for f in server_bundle(config)}
+        self.written = set(self.entries) | set(self.bundle)
 
     def text(self, abs_path: str) -> str:
         return self.files["files" + abs_path].decode("utf-8")
@@ -138,7 +142,9 @@ def test_previewed_cloud_config_passes_cloud_init_schema(previews: dict[str, Pre
 def test_template_before_substitution_passes_cloud_init_schema(previews: dict[str, Preview], name: str, tmp_path: Path) -> None:
     """The text Terraform's templatefile() reads, placeholders and all, is already valid cloud-config."""
     text = render_cloud_init(previews[name].config)
-    assert "${livekit_api_secret}" in text
+    # Issue 15: user_data is boot-only; the LiveKit secret travels in the bundle's livekit.yaml.
+    assert "livekit_api_secret" not in text
+    assert "${livekit_api_secret}" in previews[name].bundle[f"{APP_DIR}/livekit.yaml"].template
     yaml.safe_load(text)  # still YAML with the ${...} placeholders in it
     path = tmp_path / "cloud-init.tftpl.yaml"
     path.write_text(text, encoding="utf-8")
@@ -149,7 +155,7 @@ def test_template_before_substitution_passes_cloud_init_schema(previews: dict[st
 def test_cloud_init_schema_rejects_a_broken_cloud_config(previews: dict[str, Preview], tmp_path: Path) -> None:
     """Negative control: the same validator fails on a bad encoding and a bad type."""
     text = previews["secret-env"].files["cloud-init.yaml"].decode()
-    for bad in (text.replace("encoding: b64", "encoding: b65", 1), text.replace("package_update: false", "package_update: 7")):
+    for bad in (text.replace("  permissions: '0644'", "  permissions: '0644'\n  encoding: b65", 1), text.replace("package_update: false", "package_update: 7")):
         assert bad != text
         path = tmp_path / "bad.yaml"
         path.write_text(bad, encoding="utf-8")
@@ -167,10 +173,17 @@ def test_cloud_config_writes_every_file_with_safe_modes_and_runs_bootstrap(previ
     assert cc["runcmd"] == [
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "flowstack-bootstrap.service"],
+        ["systemctl", "enable", "--now", "flowstack-agent.timer"],
         ["systemctl", "start", "--no-block", "flowstack-bootstrap.service"],
     ]
     assert "/etc/systemd/system/flowstack-bootstrap.service" in paths
-    modes = {path: e["permissions"] for path, e in p.entries.items()}
+    # Issue 15: boot-only files in user_data, every file that can change in the bundle, none in both.
+    assert not set(p.entries) & set(p.bundle)
+    for boot in ("/usr/local/sbin/flowstack-bootstrap", "/usr/local/sbin/flowstack-agent", "/etc/docker/daemon.json"):
+        assert boot in p.entries
+    for changing in (f"{APP_DIR}/livekit.yaml", f"{APP_DIR}/docker-compose.yml", "/usr/local/sbin/flowstack-firewall"):
+        assert changing in p.bundle
+    modes = {path: e["permissions"] for path, e in p.entries.items()} | {path: f.mode for path, f in p.bundle.items()}
     assert modes[f"{APP_DIR}/livekit.yaml"] == "0600"  # holds the LiveKit API secret
     assert modes["/usr/local/sbin/flowstack-bootstrap"] == "0755"
     assert modes["/usr/local/sbin/flowstack-firewall"] == "0755"
@@ -402,9 +415,9 @@ def test_compose_file_is_valid_compose_spec(previews: dict[str, Preview], name: 
     assert doc["services"]["socket"]["ports"] == [f"127.0.0.1:{c.socket.port}:{c.socket.port}"]
     assert doc["services"]["livekit"]["image"] == c.livekit.image
 
-    # Every bind-mounted file is one cloud-init writes; every directory is created by the
-    # bootstrap script (or holds files cloud-init writes).
-    written = {path for path in p.entries}
+    # Every bind-mounted file is one cloud-init or the agent (bundle) writes; every directory is
+    # created by the bootstrap script (or holds such files).
+    written = p.written
     bootstrap = p.text("/usr/local/sbin/flowstack-bootstrap")
     for svc in doc["services"].values():
         for volume in svc.get("volumes", []):
@@ -552,6 +565,9 @@ def test_bootstrap_script_is_valid_bash_and_idempotent_friendly(previews: dict[s
 
     # Documented, numbered steps, in order, each logged.
     steps = re.findall(r'^step "(\d+)/(\d+) ', text, flags=re.M)
+    # Issue 15: the agent writes the bundle's files first, before the firewall script it writes runs.
+    assert re.search(r'^step "1/\d+ write the server\'s config files from the config bundle', text, flags=re.M)
+    assert "/usr/local/sbin/flowstack-agent' --now --no-restart" in text
     assert steps and [int(n) for n, _ in steps] == list(range(1, len(steps) + 1))
     assert {total for _, total in steps} == {str(len(steps))}
     lines = text.splitlines()
@@ -571,10 +587,10 @@ def test_bootstrap_script_is_valid_bash_and_idempotent_friendly(previews: dict[s
     for ln in lines:
         if re.match(r"\s*mkdir ", ln):
             assert " -p " in ln
-    if c.socket.git:
-        assert line_of(r'^rm -rf "\$APP/app"$') < line_of(r"^git clone ")
-    else:
-        assert "git clone" not in text
+    # The app's source is cloned by the agent (URL and ref from the bundle, so a new ref is a
+    # config change like any other), never by a URL spliced into the script.
+    assert "git clone" not in text
+    assert ("flowstack-agent' --fetch-source" in text) == bool(c.socket.git)
     assert "systemctl enable --now flowstack.service" in text
 
 
@@ -607,7 +623,7 @@ def test_livekit_restarts_weekly_only_when_it_serves_caddys_certificate(previews
     needed = bool(c.livekit.turn.tls_port) and not c.livekit.turn.via_caddy and c.tls.mode != "cloudflare_origin"
     timer_path = "/etc/systemd/system/flowstack-livekit-reload.timer"
     bootstrap = p.text("/usr/local/sbin/flowstack-bootstrap")
-    assert (timer_path in p.entries) == needed
+    assert (timer_path in p.written) == needed
     assert ("systemctl enable --now flowstack-livekit-reload.timer" in bootstrap) == needed
     if needed:
         timer = p.text(timer_path)

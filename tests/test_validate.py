@@ -30,6 +30,7 @@ def stack(root: Path, tmp_path: Path) -> Path:
     d = tmp_path / "stack"
     d.mkdir()
     for name, data in files.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)  # bundle/...
         (d / name).write_bytes(data)
     return d
 
@@ -113,11 +114,11 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "port policy", "security list: type 3 code 4/icmp from the internet (0.0.0.0/0) is missing (network: path MTU discovery",
     ),
     "host firewall missing a port": (
-        lambda d: edit(d / "cloud-init.yaml", "    add '-p udp -m udp --dport 3478 -j ACCEPT'\n", ""),
+        lambda d: edit(d / "bundle/usr/local/sbin/flowstack-firewall", "add '-p udp -m udp --dport 3478 -j ACCEPT'\n", ""),
         "port policy", "host firewall: 3478/udp is not opened before OCI's REJECT rule",
     ),
     "turn.tcp_port in livekit.yaml": (
-        lambda d: edit(d / "cloud-init.yaml", "      udp_port: 3478\n", "      udp_port: 3478\n      tcp_port: 3478\n"),
+        lambda d: edit(d / "bundle/livekit.yaml", "  udp_port: 3478\n", "  udp_port: 3478\n  tcp_port: 3478\n"),
         "livekit settings", "livekit.yaml: turn.tcp_port is not a LiveKit setting (TURN over TCP is turn.tls_port",
     ),
     "memory_in_gb instead of memory_in_gbs": (
@@ -137,8 +138,8 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "references", "cloud-init.yaml: placeholder ${acme_email} has no value in templatefile() in main.tf",
     ),
     "LiveKit secret written into the zip": (
-        lambda d: edit(d / "cloud-init.yaml", "'${livekit_api_secret}'", "Xk2V9wq7ZPmB3nR8tY4uJ6hL1sD5fG0aQ"),
-        "secrets", "livekit.yaml holds a literal secret for LiveKit key '${livekit_api_key}'; use the ${livekit_api_secret} placeholder",
+        lambda d: edit(d / "bundle/livekit.yaml", "'${livekit_api_secret}'", "Xk2V9wq7ZPmB3nR8tY4uJ6hL1sD5fG0aQ"),
+        "secrets", "bundle/livekit.yaml: /opt/flowstack/livekit.yaml holds a literal secret for LiveKit key '${livekit_api_key}'; use the ${livekit_api_secret} placeholder",
     ),
     "private key in the stack": (
         lambda d: (d / "origin-key.pem").write_text("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"),
@@ -185,10 +186,10 @@ def test_memory_in_gb_suggests_memory_in_gbs(stack: Path) -> None:
 
 def test_secret_from_environment_is_caught(stack: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVEKIT_API_SECRET", "s3cr3t-value-from-env-123")
-    edit(stack / "cloud-init.yaml", "      NODE_ENV: production\n", "      NODE_ENV: production\n      SOMETHING: s3cr3t-value-from-env-123\n")
+    edit(stack / "bundle/docker-compose.yml", "      NODE_ENV: production\n", "      NODE_ENV: production\n      SOMETHING: s3cr3t-value-from-env-123\n")
     r = result(validate_path(stack, external=False), "secrets")
     assert r.status == FAIL
-    assert "cloud-init.yaml: contains the value of the environment variable LIVEKIT_API_SECRET" in r.problems
+    assert "bundle/docker-compose.yml: contains the value of the environment variable LIVEKIT_API_SECRET" in r.problems
 
 
 def _sized(root: Path, ocpus: int, mem: int, always_free: bool = True) -> str:

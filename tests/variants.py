@@ -29,3 +29,16 @@ def make_config(changes: dict[str, Any], source: str = "test-variant") -> StackC
     """The reference config (stacks/flowspace.yaml) with ``changes`` applied, validated."""
     data = merge(yaml.safe_load(REFERENCE.read_text(encoding="utf-8")), changes)
     return parse_config(yaml.safe_dump(data, sort_keys=False), source)
+
+
+# The variant with the most instance metadata (checks/fit.py: user_data + config bundle + SSH
+# key): the built-in sample app (its files travel in the bundle), sslip.io names (the boot step
+# and its library travel in user_data), TURN/TLS through Caddy (caddy.json) and eight secret
+# environment variables. tests/test_bundle_fit.py holds it under OCI's 32,000 bytes.
+LARGEST = """name: largest
+livekit:
+  turn: {tls_port: 5349, via_caddy: true}
+socket:
+  env: {NODE_ENV: production, LOG_LEVEL: info}
+  secret_env: [API_KEY, DB_URL, JWT_SECRET, REDIS_URL, SESSION_SECRET, SMTP_PASSWORD, S3_SECRET, SENTRY_TOKEN]
+"""

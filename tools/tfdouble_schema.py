@@ -54,6 +54,11 @@ VERSIONS = {"oracle/oci": "7.19.0", "hashicorp/random": "3.7.2"}
 ADDRESS = {"oracle/oci": "registry.terraform.io/oracle/oci", "hashicorp/random": "registry.terraform.io/hashicorp/random"}
 
 # Replacement rules not visible in schema literals (see the module docstring).
+# oci_core_instance: internal/service/core/core_instance_resource.go @ v7.19.0 (9fd9296e), the
+# resource's CustomizeDiff: "Updates of 'ssh_authorized_keys' and 'user_data' in Instance
+# 'metadata' should result in Force New" -> customdiff.ForceNewIfChange("metadata", ...) compares
+# only those two keys; every other metadata key (the config bundle, flowstack_bundle) and all of
+# extended_metadata go through UpdateInstance, in place (research.md A, checked again 2026-12-02).
 EXTRA_FORCE_NEW = {
     "oci_core_instance": ["metadata.ssh_authorized_keys", "metadata.user_data"],
     "random_password": ["keepers", "length", "lower", "min_lower", "min_numeric", "min_special", "min_upper",

@@ -30,8 +30,8 @@ from .stack import Stack
 def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
     lk = stack.livekit_settings()
     if lk is None:
-        return CheckResult("port policy", FAIL, f"cloud-init.yaml writes no {LIVEKIT_CONFIG}: cannot derive what LiveKit needs", [
-            f"add {LIVEKIT_CONFIG} to write_files in cloud-init.yaml (flowstack generate writes it)"])
+        return CheckResult("port policy", FAIL, f"neither the config bundle nor cloud-init.yaml writes {LIVEKIT_CONFIG}: cannot derive what LiveKit needs", [
+            f"add {LIVEKIT_CONFIG} to bundle/manifest.json (flowstack generate writes it)"])
     sl = stack.security_list_rules()
     declared = _declared_extras(config, sl)
     try:
@@ -61,7 +61,7 @@ def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
             )
     host = stack.firewall_rules()
     if host is None:
-        problems.append(f"cloud-init.yaml writes no {FIREWALL_SCRIPT}: OCI's Ubuntu images REJECT every port not allowed on the host")
+        problems.append(f"neither the config bundle nor cloud-init.yaml writes {FIREWALL_SCRIPT}: OCI's Ubuntu images REJECT every port not allowed on the host")
     else:
         want_host = {(r.protocol, r.low, r.high) for r in host_rules(wanted)}
         have_host = {(r.protocol, r.low, r.high) for r in host}
@@ -77,7 +77,7 @@ def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
 def check_livekit_keys(stack: Stack) -> CheckResult:
     lk = stack.livekit_settings()
     if lk is None:
-        return CheckResult("livekit settings", SKIP, f"no {LIVEKIT_CONFIG} in cloud-init.yaml")
+        return CheckResult("livekit settings", SKIP, f"no {LIVEKIT_CONFIG} in the config bundle or cloud-init.yaml")
     bad = unknown_keys(lk)
     if bad:
         hints = {"turn.tcp_port": " (TURN over TCP is turn.tls_port, with turn.domain; LiveKit never reads turn.tcp_port)"}

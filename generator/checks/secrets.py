@@ -35,13 +35,13 @@ def check_secrets(stack: Stack, config: StackConfig | None) -> CheckResult:
     if lk:
         for key, secret in (lk.get("keys") or {}).items():
             if not (isinstance(secret, str) and re.fullmatch(r"\$\{\s*\w+\s*\}", secret)):
-                problems.append(f"cloud-init.yaml: {LIVEKIT_CONFIG} holds a literal secret for LiveKit key {key!r}; use the ${{livekit_api_secret}} placeholder (random_password) instead")
+                problems.append(f"{stack.written_in(LIVEKIT_CONFIG)}: {LIVEKIT_CONFIG} holds a literal secret for LiveKit key {key!r}; use the ${{livekit_api_secret}} placeholder (random_password) instead")
     compose = stack.written_file(COMPOSE_FILE)
     if compose:
         for line in compose.splitlines():
             m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*):\s*(\S.*)$", line)
             if m and is_secret(m.group(1)) and "${" not in m.group(2):
-                problems.append(f"cloud-init.yaml: docker-compose.yml sets {m.group(1)} to a literal; list it in socket.secret_env instead")
+                problems.append(f"{stack.written_in(COMPOSE_FILE)}: docker-compose.yml sets {m.group(1)} to a literal; list it in socket.secret_env instead")
     if problems:
         return CheckResult("secrets", FAIL, "secret values would ship in the zip", problems)
     return CheckResult("secrets", PASS, "no secret values, private keys or literal secrets in the stack")

@@ -128,6 +128,10 @@ class Stack:
     def bundle_entries(self) -> list[dict[str, Any]]:
         return [e for e in self.bundle_manifest.get("files") or [] if isinstance(e, dict)]
 
+    def written_in(self, path: str) -> str:
+        """The stack file that carries server file ``path``: its bundle/ template, else cloud-init.yaml."""
+        return next((str(e["source"]) for e in self.bundle_entries() if e.get("path") == path and e.get("source") in self.text), "cloud-init.yaml")
+
     def written_file(self, path: str) -> str | None:
         """A server file's text (placeholders as ${name}): from the bundle, else from cloud-init.yaml."""
         for e in self.bundle_entries():

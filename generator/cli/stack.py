@@ -179,13 +179,13 @@ def ports_command(config_path: str, as_json: bool) -> None:
 @click.option("--var", "values", multiple=True, callback=_parse_vars, metavar="NAME=VALUE", help="A deploy-time value (repeatable).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory to write the preview into.")
 def preview_command(config_path: str, sample: bool, values: dict[str, str], output: str) -> None:
-    """Write what the server will receive: cloud-init after templatefile(), and every file it writes.
+    """Write what the server will receive: cloud-init and the config bundle after templatefile(), and every file they write.
 
     Example: flowstack preview stacks/flowspace.yaml --sample -o build/preview
     """
     config = load_config(config_path)
     files = preview_files(config, values, sample=sample)
-    write_tree(files, Path(output), preview_modes(files))
+    write_tree(files, Path(output), preview_modes(files, config))
     click.echo(f"Wrote {len(files)} files to {output} (cloud-init.yaml and files/...)")
     for key, host in derived_hosts(files).items():
         click.echo(f"{key}: {host} (sslip.io, for a server at the sample IP in files/opt/flowstack/hostnames.env)")

@@ -76,6 +76,9 @@ class Cloud:
             if value_at(prior, dotted) == value_at(planned, dotted):
                 continue
             head, _, key = dotted.partition(".")
+            # A map key (metadata.user_data): only that key's change replaces, as the OCI
+            # provider's CustomizeDiff does (ForceNewIfChange("metadata") comparing user_data and
+            # ssh_authorized_keys only); other metadata keys update in place.
             if key and isinstance(prior.get(head), dict) and head in self.schema.resources[tf_type]["block"].get("attributes", {}):
                 paths.append([head, (key,)])
             else:

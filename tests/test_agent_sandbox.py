@@ -1,0 +1,235 @@
+"""Issue 15: the config agent on a sandboxed "server", against a local metadata endpoint.
+
+What is real and what is replaced:
+- the agent is the script the server gets (its shipped text, generator/agent.py), run by
+  python3 with its settings file, reading the bundle over HTTP with IMDSv2's header;
+- the metadata service is tests/imds_server.py bound to 169.254.169.254:80 inside a network
+  namespace created here (the agent runs in the same namespace; no packet leaves it); the
+  test switches bundles (old, new, broken) by rewriting the file it serves;
+- the file system: the agent runs with a root directory prefix (FLOWSTACK_ROOT, which the
+  agent puts before every path it reads or writes), so it writes into a temp tree;
+- `docker` is a recorder executable on PATH, because no Docker engine runs here: it logs each
+  call and fails `compose config -q` on a compose file marked BROKEN-COMPOSE (as the real
+  command fails on an invalid file);
+- the firewall script is the real one from the bundle, run live with real iptables inside
+  the namespace (its rules file redirected into the temp tree);
+- the clock for the apply_at decision comes from the agent's test seam FLOWSTACK_AGENT_CLOCK.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_support import pack, unpack
+from variants import make_config
+
+from generator.bundle import bundle_digest, bundle_value
+from generator.config_schema import StackConfig
+from generator.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGENT_STATE_DIR, BUNDLE_METADATA_KEY, COMPOSE_FILE, LIVEKIT_CONFIG
+from generator.preview import preview_files
+from generator.server import sample_values
+
+HERE = Path(__file__).resolve().parent
+IMDS = "169.254.169.254"
+SECRET = sample_values(make_config({}))["livekit_api_secret"]
+
+DOCKER = """#!/bin/sh
+echo "docker $*" >> "$CALLS"
+if [ "$4" = config ] && grep -q BROKEN-COMPOSE "$3"; then echo "yaml: line 1: did not find expected key (injected)" >&2; exit 1; fi
+exit 0
+"""
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")
+
+
+class Server:
+    """One namespace with the metadata endpoint and a temp root the agent writes into."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp, self.ns = tmp, f"fsag-{os.getpid()}-{secrets.token_hex(3)}"
+        self.root, self.served, self.calls = tmp / "root", tmp / "imds", tmp / "docker-calls.log"
+        self.served.mkdir()
+        (tmp / "bin").mkdir()
+        (tmp / "bin" / "docker").write_text(DOCKER)
+        (tmp / "bin" / "docker").chmod(0o755)
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        self.exec(["ip", "link", "set", "lo", "up"])
+        self.exec(["ip", "addr", "add", f"{IMDS}/32", "dev", "lo"])
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, sys.executable, str(HERE / "imds_server.py"),
+                                      "--dir", str(self.served), "--log", str(tmp / "imds.log")], start_new_session=True)
+        for _ in range(100):
+            if self.exec(["bash", "-c", f"exec 3<>/dev/tcp/{IMDS}/80"], check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        files = preview_files(make_config({}), sample=True)  # the boot-only files the agent needs
+        for path in (AGENT_SCRIPT, AGENT_SETTINGS):
+            target = self.root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(files["files" + path])
+
+    def exec(self, cmd: list[str], check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.ns, *cmd], check=check, capture_output=True, text=True, timeout=60, env=env)
+
+    def close(self) -> None:
+        os.killpg(self.proc.pid, 15)
+        self.proc.wait(10)
+        subprocess.run(["ip", "netns", "del", self.ns], check=False)
+
+    def serve(self, value: str) -> None:
+        (self.served / BUNDLE_METADATA_KEY).write_text(value)
+
+    def agent(self, *args: str, clock: str | None = None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        """Run the agent once; returns (result, docker calls made by this run)."""
+        before = self.docker_calls()
+        env = {"PATH": f"{self.tmp / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
+               "FLOWSTACK_RULES_FILE": str(self.tmp / "rules.v4")}
+        if clock:
+            env["FLOWSTACK_AGENT_CLOCK"] = clock
+        r = self.exec(["python3", str(self.root / AGENT_SCRIPT.lstrip("/")), *args], check=False, env=env)
+        return r, self.docker_calls()[len(before):]
+
+    def docker_calls(self) -> list[str]:
+        text = self.calls.read_text() if self.calls.exists() else ""
+        return [line.replace(str(self.root), "") for line in text.splitlines()]
+
+    def file(self, path: str) -> bytes:
+        return (self.root / path.lstrip("/")).read_bytes()
+
+    def status(self) -> dict[str, Any]:
+        return json.loads((self.root / AGENT_STATE_DIR.lstrip("/") / "status.json").read_text())
+
+    def log(self) -> str:
+        return (self.root / AGENT_LOG.lstrip("/")).read_text()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _bundle(config: StackConfig | None = None, apply_at: str = "", **values: str) -> str:
+    config = config or make_config({})
+    return bundle_value(config, sample_values(config) | values, apply_at)
+
+
+def _reseal(doc: dict[str, Any]) -> str:
+    """A bundle edited after Terraform made it, with matching hashes (only its own checks catch it)."""
+    for f in doc["files"]:
+        f["sha256"] = hashlib.sha256(f["content"].encode()).hexdigest()
+    doc["digest"] = bundle_digest(doc["files"])
+    return pack(doc)
+
+
+def _first_boot(server: Server) -> None:
+    server.serve(_bundle())
+    r, calls = server.agent("--now", "--no-restart")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not [c for c in calls if " up " in c or "restart" in c]  # first boot: the bootstrap starts everything
+    assert server.status()["state"] == "applied"
+
+
+def test_applies_a_new_bundle_once_and_restarts_only_the_changed_service(server: Server) -> None:
+    _first_boot(server)
+    assert oct((server.root / LIVEKIT_CONFIG.lstrip("/")).stat().st_mode & 0o777) == "0o600"
+    assert SECRET.encode() in server.file(LIVEKIT_CONFIG)
+    # The metadata service was asked with IMDSv2's header, and only it was asked.
+    requests = [json.loads(line) for line in (server.tmp / "imds.log").read_text().splitlines()]
+    assert requests and all(q == {"path": f"/opc/v2/instance/metadata/{BUNDLE_METADATA_KEY}", "authorization": "Bearer Oracle", "status": 200}
+                            for q in requests)
+
+    r, calls = server.agent()  # the timer, nothing new: nothing runs
+    assert r.returncode == 0 and calls == [] and server.status()["state"] == "unchanged"
+
+    # Only livekit.yaml changes (a new API key name): only LiveKit is recreated.
+    server.serve(_bundle(livekit_api_key="APINewKey"))
+    r, calls = server.agent()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+    assert b"APINewKey" in server.file(LIVEKIT_CONFIG)
+    assert server.status()["changed"] == [LIVEKIT_CONFIG] and server.status()["services"] == ["livekit"]
+    r, calls = server.agent()  # applied once: the second run does nothing
+    assert calls == [] and server.status()["state"] == "unchanged"
+
+    # A LiveKit version bump changes the compose file: checked, then `up -d` recreates what changed.
+    server.serve(_bundle(make_config({"livekit": {"image": "livekit/livekit-server:v1.13.6"}}), livekit_api_key="APINewKey"))
+    r, calls = server.agent()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert calls == [f"docker compose -f {COMPOSE_FILE} config -q", f"docker compose -f {COMPOSE_FILE} up -d --remove-orphans"]
+    assert b"image: livekit/livekit-server:v1.13.6" in server.file(COMPOSE_FILE)
+    assert "applied bundle" in server.log() and "docker-compose.yml" in server.log()
+    # The secret never reaches the log or the state files.
+    for name in ("status.json", "current.json"):
+        assert SECRET not in (server.root / AGENT_STATE_DIR.lstrip("/") / name).read_text()
+    assert SECRET not in server.log() and SECRET not in r.stdout
+
+
+def test_a_firewall_change_reruns_the_real_firewall_script(server: Server) -> None:
+    _first_boot(server)
+    config = make_config({"extra_ports": [{"protocol": "tcp", "port": 8443, "reason": "admin console"}]})
+    server.serve(_bundle(config))
+    r, calls = server.agent()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert server.status()["services"] == ["firewall"] and calls == []
+    rules = server.exec(["iptables", "-S", "INPUT"]).stdout
+    assert "--dport 8443 -j ACCEPT" in rules  # applied live, in the namespace
+    assert "--dport 8443 -j ACCEPT" in (server.tmp / "rules.v4").read_text()
+
+
+def test_refuses_a_broken_bundle_and_keeps_the_running_files(server: Server) -> None:
+    _first_boot(server)
+    good = {p: server.file(p) for p in (COMPOSE_FILE, LIVEKIT_CONFIG)}
+    new = unpack(_bundle(livekit_api_key="APINewKey"))
+
+    tampered = copy.deepcopy(new)
+    tampered["files"][1]["content"] += "# changed on the way\n"  # its sha256 no longer matches
+    broken_compose = copy.deepcopy(new)
+    broken_compose["files"][0]["content"] += "# BROKEN-COMPOSE\n"
+    outside = copy.deepcopy(new)
+    outside["files"][1]["path"] = "/etc/sudoers.d/flowstack"
+    cases = [(pack(tampered), "content does not match its sha256"), ("not base64 at all!", "does not decode"),
+             (_reseal(broken_compose), "docker compose config rejects"), (_reseal(outside), "is not a path the agent may write")]
+    for value, reason in cases:
+        server.serve(value)
+        r, calls = server.agent()
+        assert r.returncode == 1, (reason, r.stdout)
+        assert not [c for c in calls if " up " in c], calls
+        status = server.status()
+        assert status["state"] == "refused" and reason in status["message"], status
+        assert reason in server.log().splitlines()[-1]
+        assert {p: server.file(p) for p in good} == good  # the running files stay
+    assert not (server.root / "etc/sudoers.d").exists()
+
+
+def test_holds_a_change_until_the_quiet_hour(server: Server) -> None:
+    _first_boot(server)
+    old = server.file(LIVEKIT_CONFIG)
+    server.serve(_bundle(apply_at="03:00", livekit_api_key="APINewKey"))
+    for clock in ("2026-12-02T14:10", "2026-12-03T02:59"):
+        r, calls = server.agent(clock=clock)
+        assert r.returncode == 0 and calls == []
+        assert server.status()["state"] == "pending" and server.status()["pending_until"] == "2026-12-03 03:00"
+        assert "pending until 2026-12-03 03:00" in server.log().splitlines()[-1]
+        assert server.file(LIVEKIT_CONFIG) == old
+    r, calls = server.agent(clock="2026-12-03T03:02")
+    assert r.returncode == 0 and server.status()["state"] == "applied"
+    assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+    # Only apply_at changes now: same digest, nothing is applied again.
+    server.serve(_bundle(apply_at="04:00", livekit_api_key="APINewKey"))
+    r, calls = server.agent(clock="2026-12-03T03:10")
+    assert calls == [] and server.status()["state"] == "unchanged"
