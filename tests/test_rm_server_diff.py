@@ -116,6 +116,15 @@ def test_rm_apply_json_carries_the_server_diff(rm_cli, rm_config) -> None:
     assert again.stdout.startswith("Server: no server file changes; nothing restarts.\n")
 
 
+def test_a_stack_without_an_apply_is_a_first_deploy(rm_cli) -> None:
+    """rm-plan creates the stack and uploads the zip but gives the server nothing."""
+    planned = rm_cli("rm-plan", first_run=True)
+    assert planned.exit_code == 0, planned.output
+    again = rm_cli("rm-plan")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Server: first deploy (no stack, or no APPLY yet): the server is set up from this zip at its first boot.\n")
+
+
 def test_at_is_checked_before_any_request(rm_cli) -> None:
     rm_cli.emulator.reset_stats()
     for value, hint in (("25:00", ""), ("4:30", ' (did you mean "04:30"?)')):

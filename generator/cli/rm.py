@@ -227,7 +227,9 @@ def rm_apply_command(**opts: Any) -> None:
     a re-run uploads the new zip and keeps the variables set before.  Without
     --auto-approve it asks after the plan, and stops there when not on a terminal.
     A plan that replaces or destroys the server (a changed cloud-init or image does)
-    is never applied without --allow-replace, even with --auto-approve.
+    is never applied without --allow-replace, even with --auto-approve.  First it prints
+    what changes on the running server (file diff, secrets masked) and what restarts;
+    --at HH:MM has the server apply it at that hour (server time zone).
 
     \b
     Example:
