@@ -16,7 +16,7 @@ import pytest
 
 from generator.config import parse_config
 from generator.contract import APP_DIR, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_RE
-from generator.deploy.serverdiff import ServerDiff, compose_services_changed, diff_bundles
+from generator.deploy.serverdiff import ServerDiff, compose_services_changed, diff_bundles, read_zip
 from generator.deploy.workflow import check_apply_at
 from generator.errors import InvalidOption
 from generator.hcl import template_escape
@@ -214,3 +214,8 @@ def test_at_must_be_hh_mm(value: str, hint: str) -> None:
 
 def test_at_accepts_the_day() -> None:
     assert [check_apply_at(v) for v in ("00:00", "04:30", "23:59")] == ["00:00", "04:30", "23:59"]
+
+
+def test_a_broken_zip_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="not a zip"):
+        read_zip(b"PK\x03\x04 broken")

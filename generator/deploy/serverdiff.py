@@ -117,9 +117,12 @@ _KIND_TEXT = {"added": "new file", "removed": "removed", "mode": "mode changed",
 
 
 def read_zip(data: bytes) -> dict[str, bytes]:
-    """``{name: bytes}`` of a stack zip (directories skipped)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+    """``{name: bytes}`` of a stack zip (directories skipped); ValueError when it is not one."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not a zip: {exc}") from None
 
 
 class Side:
