@@ -130,7 +130,8 @@ class Side:
 
     def __init__(self, files: dict[str, bytes], variables: dict[str, str]) -> None:
         self.files = files
-        stack = Stack({k: v for k, v in files.items() if k.endswith(".tf")})
+        # Only what the diff reads: the variables' defaults and the secret's keepers.
+        stack = Stack({k: v for k, v in files.items() if k in ("main.tf", "variables.tf")})
         declared = stack.variables()
         self.sensitive = {name for name, body in declared.items() if body.get("sensitive") is True}
         # python-hcl2 keeps a string literal's quotes.
