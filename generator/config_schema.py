@@ -314,6 +314,12 @@ class LiveKit(_Model):
     rtc: Rtc = Field(default_factory=Rtc, description="WebRTC transport ports.")
     turn: Turn = Field(default_factory=Turn, description="Embedded TURN server.")
     log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LiveKit log level.")
+    # Terraform makes a new secret when this number changes (random_password keepers):
+    # `flowstack rotate-secret` bumps it; the number itself is not secret.
+    api_secret_version: int = Field(
+        1, ge=1, strict=True,
+        description="Version of the generated LiveKit API secret: bump it (flowstack rotate-secret) to make a new one.",
+    )
 
     @field_validator("api_key")
     @classmethod

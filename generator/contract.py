@@ -107,6 +107,8 @@ BUNDLE_SERVICES = ("livekit", "caddy", "socket", "socket-build", "compose", "fir
 # The agent writes only below these roots (it refuses a bundle that names any other path).
 BUNDLE_ROOTS = (f"{APP_DIR}/", "/usr/local/sbin/flowstack-")
 APPLY_AT_REGEX = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# The quiet hour: `rm-apply --at HH:MM` sets this stack variable (server time zone).
+APPLY_AT_VARIABLE = "server_apply_at"
 AGENT_SCRIPT = "/usr/local/sbin/flowstack-agent"
 AGENT_SERVICE = "flowstack-agent.service"
 AGENT_TIMER = "flowstack-agent.timer"

@@ -10,9 +10,11 @@ Reads any of the three shapes outputs come in: `terraform output -json`
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from .contract import is_secret
 from .errors import FlowstackError
 
 ENV_OUTPUTS = ("NEXT_PUBLIC_SOCKET_URL", "NEXT_PUBLIC_LIVEKIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
@@ -23,9 +25,12 @@ class OutputsError(FlowstackError, ValueError):
 
 
 def read_outputs(path: str | Path) -> dict[str, tuple[Any, bool]]:
-    """``{name: (value, sensitive)}`` from an outputs JSON file."""
+    """``{name: (value, sensitive)}`` from an outputs JSON file; ``-`` reads standard input
+    (so `rm-outputs --json --show-sensitive | flowstack env - -o FILE` leaves no secret in a
+    file of its own)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
     except FileNotFoundError:
         raise OutputsError(f"{path}: outputs file not found") from None
     except json.JSONDecodeError as exc:
@@ -76,7 +81,8 @@ def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = Fa
         if value is None:
             lines.append(f"# {name} was masked in these outputs: get them with `flowstack rm-outputs CONFIG --json --show-sensitive`")
             lines.append(f"{name}=")
-        elif sensitive and not show_sensitive:
+        elif (sensitive or is_secret(name)) and not show_sensitive:
+            # `rm-outputs --json --show-sensitive` loses the flag: the one secret rule still holds.
             lines.append(f"# {name} is sensitive: run with --show-sensitive or -o FILE to include it")
             lines.append(f"{name}=")
         else:

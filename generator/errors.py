@@ -209,6 +209,16 @@ class ProviderSchemaError(FlowstackError):
     a snapshot written by an incompatible tool, never a problem in the user's config."""
 
 
+class InvalidOption(FlowstackError):
+    """A command-line option whose value has the wrong form (checked before any request)."""
+
+    exit_code = 2
+
+    def __init__(self, option: str, value: str, expected: str) -> None:
+        self.option, self.value = option, value
+        super().__init__(f"{option}: got {value!r}; expected {expected}")
+
+
 class UnknownVariable(FlowstackError):
     """``--var`` names a variable the stack does not declare (a typo, most often)."""
 

@@ -373,23 +373,25 @@ def template_variables(config: StackConfig) -> list[str]:
     return names
 
 
+# The HCL expression passed for each template variable (rm-apply's server diff reads it too).
+TEMPLATE_EXPRESSIONS = {
+    "livekit_api_key": "var.livekit_api_key",
+    "livekit_api_secret": "random_password.livekit_api_secret.result",
+    "socket_host": "var.socket_host",
+    "livekit_host": "var.livekit_host",
+    "turn_host": "var.turn_host",
+    "socket_image": "var.socket_image",
+    "socket_git_url": "var.socket_git_url",
+    "socket_git_ref": "var.socket_git_ref",
+    "tls_origin_certificate_b64": "var.tls_origin_certificate",  # already base64 (a schema.yaml file field)
+    "tls_origin_private_key_b64": "var.tls_origin_private_key",
+    "socket_secret_env_b64": "local.socket_secret_env_b64",
+}
+
+
 def template_variable_expressions(config: StackConfig) -> dict[str, str]:
     """The HCL expression main.tf passes for each template variable."""
-    exprs = {
-        "livekit_api_key": "var.livekit_api_key",
-        "livekit_api_secret": "random_password.livekit_api_secret.result",
-        "socket_host": "var.socket_host",
-        "livekit_host": "var.livekit_host",
-        "turn_host": "var.turn_host",
-        "socket_image": "var.socket_image",
-        "socket_git_url": "var.socket_git_url",
-        "socket_git_ref": "var.socket_git_ref",
-        # Already base64: a schema.yaml file field arrives encoded.
-        "tls_origin_certificate_b64": "var.tls_origin_certificate",
-        "tls_origin_private_key_b64": "var.tls_origin_private_key",
-        "socket_secret_env_b64": "local.socket_secret_env_b64",
-    }
-    return {name: exprs[name] for name in template_variables(config)}
+    return {name: TEMPLATE_EXPRESSIONS[name] for name in template_variables(config)}
 
 
 def secret_env_lines(config: StackConfig) -> list[tuple[str, str]]:

@@ -62,6 +62,11 @@ def test_env_reads_rm_outputs_json(tmp_path: Path) -> None:
     flat["LIVEKIT_API_SECRET"] = SECRET  # rm-outputs --json --show-sensitive
     f.write_text(json.dumps(flat))
     assert CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"]).output == EXPECTED + f'LIVEKIT_API_SECRET="{SECRET}"\n'
+    # Issue 15: the flat map has no sensitive flag; the secret rule masks it unless asked (fails
+    # without the rule in env_block: the secret reached the terminal).
+    masked = CliRunner().invoke(cli, ["env", "-"], input=json.dumps(flat))
+    assert masked.exit_code == 0 and SECRET not in masked.output
+    assert masked.output.endswith("# LIVEKIT_API_SECRET is sensitive: run with --show-sensitive or -o FILE to include it\nLIVEKIT_API_SECRET=\n")
 
 
 def test_env_to_file_is_private(tmp_path: Path) -> None:

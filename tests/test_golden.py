@@ -22,37 +22,35 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "10dd28381251a6e4ebca0952e1d6b91ed23e63ee6ff403c14e04c56accba9c52"
+REFERENCE_ZIP_SHA256 = "467949d0c94589804c35f92fabdd18be483276515fea91d449871f23f918b15e"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "619c0b8884ef8fe0fc8170f18c95c76e651e219bdb0ccfb174e66d560a2d961a",
-    "tls-internal": "394f1554e4679b3c37763c1f12fe86207991a5db63ca637e71b0eeb33937f059",
-    "tls-cloudflare-origin": "f2cec457b54e8e4b1bc324e4d2f16be0319ed134453d510ee2d532fb533d04ff",
-    "socket-image": "43f6b51731b59d49812fec2fe55e688b3e24a2ca134f931c6a3a905e173e5a31",
-    "turn-via-caddy": "cb9fdc0c7261d631f8c124d234c9d0df89fc566bcff1d2433dfad8b300058a9c",
-    "turn-via-caddy-internal": "b5b9f1c0c8ba2f69027f42c82c63b8c561aa1cfe3d3fd7e8750b4e4367f1e33d",
-    "socket-git-url": "0ae9d0623d2c7a9f5371fafda0beca11d68bdd3f9a8165772cc07cf0e6011baf",
-    "ephemeral-ip": "df93064685ca79ea6795486133ccf11a4fa405baf55b611354eb285aac79e171",
-    "secret-env": "25b6e8520787a75f6c7b4bbc7dab771b08ca134c158a9a6fdd05d3645509c94b",
+    "reference": "4254123fbb74a9d630c28515f482fbafd451bdf09bcf70c23407ee3aa2153c06",
+    "tls-internal": "9a2a24879f4ff9a6df7218421db7b84af27850de381062fe102db4a0ef0c8c16",
+    "tls-cloudflare-origin": "ffc61e6638d847d7a8ed4acc96d4d83398c4ebd0f19175c00ccaecc35385b9dd",
+    "socket-image": "5b5902f3e06b126392f751f2f330d57aed4a01e2a367a17fb1b509b3ede19090",
+    "turn-via-caddy": "24f519fb6b5af5dc95136dd0af6bacdcaf0734ff96f5bcd9e0c5a8c177962f4e",
+    "turn-via-caddy-internal": "148c668295b75fb520fcd3dd188072943cc34fda299e3e588a666ba66821e3dd",
+    "socket-git-url": "751fb5c762eaa84dadf406569644672f6d29798bacf8f837671d2417710d59b2",
+    "secret-env": "c9b4445de9d486fc8de49d8a6d3fdd49440b69bf8532b8d1afebcfac89ba6ae4",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
-    "tls-internal": "89ee8c876e01fcf05e90ffb1adcf99c3a73dce0b4afda523ad0f52fe248628b6",
-    "tls-cloudflare-origin": "f35a07093e43821d7b9d2213e1b54c69668ed59bfaa9de52757455305b2ac343",
-    "socket-image": "a039fdd2dd102333d41c2bd9a4e7e67c047585e7785ff3be6e773b9ffeec9c5e",
-    "turn-via-caddy": "40b7311566862bfacab752b6cb3964ae74a21efa7c9b51c2298226426d4eb687",
-    "turn-via-caddy-internal": "1c5dc5fad6d9a0d748e290e80535aa82b6fdb30d577285989b7da3b782c94d88",
-    "socket-git-url": "a691e78fbb36f0f95389ca41ee15884562b98b40691657f151a24b1d0055e313",
-    "ephemeral-ip": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
-    "secret-env": "a59d6356d816496071a02552fd258971e712b34ac8656c7f3ddee0c089bab55c",
+    "reference": "a7c08be3885cc9bc0fe5f0e6e6176229ff0b5446095b8b3ceeb48c33c62bfb5b",
+    "tls-internal": "6de8db62518a868111c926fc2f14e79410f614c30ca5a86af7e9e7d776a1355f",
+    "tls-cloudflare-origin": "8b254d529a3b22c25954de16f2726d8082f3875c53ba3a9298aeb08f33b21dd0",
+    "socket-image": "70a20f846ae06c272fd42bfac033f44e6665907d9e2d1723569f0cfb91e5b847",
+    "turn-via-caddy": "7ce2fcbe5601db060e5943de9d6439bb66bd9ba989c50cef5b6a840b4314062b",
+    "turn-via-caddy-internal": "c8859556ef1c85577be887cf4d8278bc982f1f27a5e0810c123ce64959c1dc86",
+    "socket-git-url": "0bda53987d5813121d2e33d20cbb7e0f374e09cc91e2c78ef789493a8f94c3e7",
+    "secret-env": "2df3365ad34804f4ef1c3e0c99e0a420e18151ae9a8d7e17155f6e4d1a1b9bfa",
 }
 ALERT_SHA256 = {
-    "budget": "1d7d4e44e52942c15ca903e2fb0d5e8c05fe036acd44532982cc4d99077afeae",
-    "alarm": "cf99d73947f1a43d89311115c882c2422b06f985c487de190f4d2dc626a63ca1",
-    "alarm+slack": "3095e6c28e18545cb39bb4f3bd1242f2e554ee2c21e47d6ecacac28d0f409f19",
-    "both": "4e7830c72e65c712491a8b00f1635a339003ad2446f4ea3f7f04342eab05e576",
+    "budget": "1feaf4aa74c8e42a3c5376efa79772f28c1664e2662eafc59b84f227d3898cac",
+    "alarm": "18005109cb5cede6106ca57bf82272e2bbfebe53a4f2b953cb3ce856dc7d8d03",
+    "alarm+slack": "d6fd81410e1bf4fb72f12f73cf3dcd3a1d46b07e11177f6349f9d330cfcd8a54",
+    "both": "9c6dbf044823a52b79359fd82eab6a4b3de15cb722ca44c399191ac668651587",
 }
 
 

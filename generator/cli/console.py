@@ -18,6 +18,21 @@ def dumps(data: object) -> str:
     return json.dumps(data, indent=2, default=lambda o: o.isoformat() if hasattr(o, "isoformat") else str(o))
 
 
+def print_outputs(outputs: list[results.Output], show_sensitive: bool) -> None:
+    """A job's outputs as ``name = value`` lines; sensitive ones masked unless shown."""
+    if not outputs:
+        return
+    click.echo("Outputs:")
+    width = max(len(o.name) for o in outputs)
+    for o in outputs:
+        click.echo(f"  {o.name.ljust(width)} = {o.shown(show_sensitive)}")
+
+
+def outputs_json(outputs: list[results.Output], show_sensitive: bool) -> dict:
+    """Outputs as data: masked sensitive values are null, never the secret."""
+    return {o.name: (o.value if show_sensitive or not o.sensitive else None) for o in outputs}
+
+
 class RmConsole:
     """Prints job progress: log lines on stdout, notes and the TTY status line on stderr."""
 

@@ -24,6 +24,8 @@ from ..deploy import variables as rmvars
 from ..errors import ApprovalRequired, FlowstackError, InstanceReplacement, JobConflict, JobUnfollowed
 from .console import RmConsole as _RmConsole
 from .console import dumps as _rm_dumps
+from .console import outputs_json as _rm_outputs_json
+from .console import print_outputs as _rm_print_outputs
 
 
 def _lazy_module(name: str):  # type: ignore[no-untyped-def]
@@ -79,6 +81,9 @@ def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...])
 _timeout_option = click.option("--timeout", "follow_timeout", type=click.FloatRange(min=1), default=7200.0, show_default=True,
                                metavar="SECONDS", help="Stop following a job after this long (it keeps running; "
                                "the message says how to follow it again).")
+
+_at_option = click.option("--at", "apply_at", metavar="HH:MM",
+                          help="Quiet hour (server time zone) at which the server applies the change; default: at once.")
 
 _var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_rm_vars,
                            help="Set a stack variable (repeatable); earlier values on the stack are kept.")
@@ -143,25 +148,18 @@ def _rm_print_plan(summary: tuple[int, int, int] | None, job_id: str) -> None:
         click.echo(f"Plan: {add} to add, {change} to change, {destroy} to destroy (job {job_id}).")
 
 
-def _rm_print_outputs(outputs: list[results.Output], show_sensitive: bool) -> None:
-    if not outputs:
-        return
-    click.echo("Outputs:")
-    width = max(len(o.name) for o in outputs)
-    for o in outputs:
-        click.echo(f"  {o.name.ljust(width)} = {o.shown(show_sensitive)}")
-
-
-def _rm_outputs_json(outputs: list[results.Output], show_sensitive: bool) -> dict:
-    # Masked sensitive values are null in JSON, never the secret.
-    return {o.name: (o.value if show_sensitive or not o.sensitive else None) for o in outputs}
-
-
 def _rm_deploy(opts: dict, *, apply: bool) -> None:
     variables = opts.get("variables") or {}
-    prepared = workflow.prepare(opts["config_path"], variables)  # local mistakes before any request
+    prepared = workflow.prepare(opts["config_path"], variables, opts.get("apply_at"))  # local mistakes before any request
     spec = prepared.spec
     console = _RmConsole(opts["as_json"])
+    server: dict = {}
+
+    def show_server(diff: Any, lines: list[str]) -> None:
+        server["diff"] = diff
+        if not console.quiet:
+            for line in lines:
+                click.echo(line)
     retry = results.RetrySettings(capacity_pause=opts.get("capacity_pause", 16.0))
     deployer, compartment = _rm_session(opts, console, retry=retry)
 
@@ -176,7 +174,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
         return click.confirm("Apply this plan?", default=False, err=True)
 
     try:
-        result = workflow.deploy(prepared, deployer, compartment, apply=apply, confirm=confirm,
+        result = workflow.deploy(prepared, deployer, compartment, apply=apply, confirm=confirm, on_server_diff=show_server,
                                  retry_capacity=opts.get("retry_capacity", 0), allow_replace=bool(opts.get("allow_replace")))
     except InstanceReplacement as exc:
         console.done()
@@ -188,9 +186,10 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
         raise exc.with_command(_rm_command_line(opts, "rm-apply", *again, "--allow-replace")) from None
     console.done()
     show = opts.get("show_sensitive", False)
+    variables = {**variables, **prepared.variables}
     if not apply:
         if opts["as_json"]:
-            console.emit(_rm_plan_json(result, variables, spec.sensitive))
+            console.emit({**_rm_plan_json(result, variables, spec.sensitive), "server": server["diff"].as_json()})
         else:
             _rm_print_plan(result.plan, result.plan_job.id)
         return
@@ -199,7 +198,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
         raise click.exceptions.Exit(1)
     if opts["as_json"]:
         data = _rm_plan_json(result, variables, spec.sensitive)
-        data.update(apply_job_id=result.apply_job.id, state=result.apply_job.state, attempts=result.attempts,
+        data.update(server=server["diff"].as_json(), apply_job_id=result.apply_job.id, state=result.apply_job.state, attempts=result.attempts,
                     outputs=_rm_outputs_json(result.outputs, show))
         console.emit(data)
         return
@@ -211,6 +210,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
 @_rm_common
 @_timeout_option
 @_var_option
+@_at_option
 @click.option("--auto-approve", is_flag=True, help="Apply the plan without asking.")
 @click.option("--allow-replace", is_flag=True,
               help="Apply even if the plan replaces or destroys the instance (its disk is wiped; an ephemeral public IP changes, a reserved one stays).")
@@ -227,7 +227,9 @@ def rm_apply_command(**opts: Any) -> None:
     a re-run uploads the new zip and keeps the variables set before.  Without
     --auto-approve it asks after the plan, and stops there when not on a terminal.
     A plan that replaces or destroys the server (a changed cloud-init or image does)
-    is never applied without --allow-replace, even with --auto-approve.
+    is never applied without --allow-replace, even with --auto-approve.  First it prints
+    what changes on the running server (file diff, secrets masked) and what restarts;
+    --at HH:MM has the server apply it at that hour (server time zone).
 
     \b
     Example:
@@ -240,6 +242,7 @@ def rm_apply_command(**opts: Any) -> None:
 @_rm_common
 @_timeout_option
 @_var_option
+@_at_option
 @_rm_command
 def rm_plan_command(**opts: Any) -> None:
     """Upload CONFIG's zip to its stack and run a PLAN job; print what would change.

@@ -194,11 +194,13 @@ def preview_command(config_path: str, sample: bool, values: dict[str, str], outp
 
 
 @click.command("env")
-@click.argument("outputs_path", metavar="OUTPUTS_JSON", type=click.Path(dir_okay=False))
+@click.argument("outputs_path", metavar="OUTPUTS_JSON", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--show-sensitive", is_flag=True, help="Print the LiveKit API secret too.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the full block (secret included) to this file, mode 0600.")
 def env_command(outputs_path: str, show_sensitive: bool, output: str | None) -> None:
     """Print the front end's .env.production block from stack outputs JSON.
+
+    OUTPUTS_JSON may be - (standard input).
 
     Example: terraform output -json > out.json && flowstack env out.json
     """

@@ -113,3 +113,19 @@ def dedupe(deployer: Any, name: str, compartment_id: str) -> tuple[Any, list[str
             deployer._call(f"deleting duplicate stack {stack.id}", deployer.client.delete_stack, stack.id)
             deleted.append(stack.id)
     return keep, deleted
+
+
+def running_config(deployer: Any, stack_id: str) -> tuple[bytes, dict[str, str], dict[str, str]] | None:
+    """What the server was last given: the zip and variables of the stack's newest succeeded
+    APPLY job (``GET /jobs/{id}/tfConfig``), plus the stack's variables now; None before any APPLY.
+
+    Not the stack's own zip: `rm-plan` uploads a zip without applying it.
+    """
+    stack = deployer._call(f"reading stack {stack_id}", deployer.client.get_stack, stack_id).data
+    applied = deployer.latest_job(stack_id, operation="APPLY", state="SUCCEEDED")
+    if applied is None:
+        return None
+    job = deployer._call(f"reading job {applied.id}", deployer.client.get_job, applied.id).data
+    response = deployer._call(f"reading the zip of job {applied.id}", deployer.client.get_job_tf_config, applied.id)
+    stack_vars = dict(stack.variables or {})
+    return response.data.content, dict(job.variables if job.variables is not None else stack_vars), stack_vars

@@ -11,6 +11,7 @@ structure.  ``TfConfig.error`` is set when Terraform would stop.
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import re
 import zipfile
@@ -28,6 +29,9 @@ class Resource:
     name: str
     file: str
     line: int
+    # The ``keepers`` map as sorted JSON ("" when none): a random_* resource gets a new value
+    # whenever it changes, as hashicorp/random replaces it.
+    keepers: str = ""
 
 
 @dataclass
@@ -111,6 +115,14 @@ def unquote(value: Any) -> Any:
     return value
 
 
+def _keepers(body: Any) -> str:
+    keepers = body.get("keepers") if isinstance(body, dict) else None
+    keepers = keepers[0] if isinstance(keepers, list) and keepers else keepers
+    if not isinstance(keepers, dict):
+        return ""
+    return json.dumps({unquote(k): unquote(v) for k, v in keepers.items() if k != "__is_block__"}, sort_keys=True, default=str)
+
+
 def _line_of(text: str, pattern: str) -> int:
     match = re.search(pattern, text, re.M)
     return text.count("\n", 0, match.start()) + 1 if match else 1
@@ -137,7 +149,7 @@ def _collect(config: TfConfig, text: str, filename: str) -> None:
                 if isinstance(count, int) and not isinstance(count, bool):
                     config.resources += [Resource(f"{kind}.{name}[{i}]", kind, name, filename, line) for i in range(count)]
                 else:
-                    config.resources.append(Resource(f"{kind}.{name}", kind, name, filename, line))
+                    config.resources.append(Resource(f"{kind}.{name}", kind, name, filename, line, _keepers(body)))
     for block in doc.get("variable", []):
         for name, body in block.items():
             name = unquote(name)

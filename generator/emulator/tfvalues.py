@@ -85,7 +85,7 @@ class _Evaluator:
                 result = private_ip(self.stack_id, out.name) if private else public_ip(self.stack_id, out.name)
             return "string", result
         if out.sensitive and not _is_template(value):
-            return "string", secret_like(self.stack_id, out.name)
+            return "string", secret_like(self.stack_id, out.name, *self.keepers(str(value)))
         return "string", str(self.value(value, out.name))
 
     def value(self, value: Any, hint: str) -> Any:
@@ -119,10 +119,15 @@ class _Evaluator:
                 kind = parts[1] if parts[0] == "data" else parts[0]
                 return resource_ocid(kind, ".".join(parts[:-1]), self.stack_id, self.region)
             if last in ("result", "password", "secret"):
-                return secret_like(self.stack_id, base)
+                return secret_like(self.stack_id, base, *self.keepers(base))
             return re.sub(r"[^a-z0-9-]+", "-", hint.lower()).strip("-") or "value"
         finally:
             self._depth -= 1
+
+    def keepers(self, expression: str) -> list[str]:
+        """The ``keepers`` of the resources ``expression`` names: new keepers, new secret (as
+        hashicorp/random replaces the resource); none, the same value as before."""
+        return [r.keepers for r in self.config.resources if r.keepers and re.search(rf"\b{re.escape(r.address)}\b", expression)]
 
     def _variable(self, name: str) -> str:
         if name in self.variables:
