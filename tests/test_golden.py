@@ -22,35 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "467949d0c94589804c35f92fabdd18be483276515fea91d449871f23f918b15e"
+REFERENCE_ZIP_SHA256 = "fd24a98df57c9e654e070b574fca895465631c5a9ecb883a035fe7b875d27294"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "4254123fbb74a9d630c28515f482fbafd451bdf09bcf70c23407ee3aa2153c06",
-    "tls-internal": "9a2a24879f4ff9a6df7218421db7b84af27850de381062fe102db4a0ef0c8c16",
-    "tls-cloudflare-origin": "ffc61e6638d847d7a8ed4acc96d4d83398c4ebd0f19175c00ccaecc35385b9dd",
-    "socket-image": "5b5902f3e06b126392f751f2f330d57aed4a01e2a367a17fb1b509b3ede19090",
-    "turn-via-caddy": "24f519fb6b5af5dc95136dd0af6bacdcaf0734ff96f5bcd9e0c5a8c177962f4e",
-    "turn-via-caddy-internal": "148c668295b75fb520fcd3dd188072943cc34fda299e3e588a666ba66821e3dd",
-    "socket-git-url": "751fb5c762eaa84dadf406569644672f6d29798bacf8f837671d2417710d59b2",
-    "secret-env": "c9b4445de9d486fc8de49d8a6d3fdd49440b69bf8532b8d1afebcfac89ba6ae4",
+    "reference": "c840408ea7f4143255e2cb274ae80efcb64293ec136aa3fe0258302acce54ed6",
+    "tls-internal": "6dc5cd574cd2047f819430f1beb961403878d65a9ff03721f012fd0baa9c51bc",
+    "tls-cloudflare-origin": "cc87e4954a78f26387fde2f8a0952d71aec6fe34b1632a5da9facd31b4b43ef7",
+    "socket-image": "96f38812949bde3592b7b32c74ed2bf37c8db0eb60273feac8e6206302d0fbdf",
+    "turn-via-caddy": "879790b7a56c3ce075accfd456c7651a17e60c11fe5e25f0d81f8474ca4ed85b",
+    "turn-via-caddy-internal": "ad404c95be80098f02912f8d2db71f90ccb3515dcedce29ed017f6f89694d696",
+    "socket-git-url": "a7d25736027bcc407ba696deda3ba4bdbb23fa0d074c3d3300d2f875ed12a71a",
+    "ephemeral-ip": "808111ca115ffef14b5c191913238afdce4cb54c23ef2cd4fc16648b9cab5f66",
+    "secret-env": "8b2cc5c61e1eed85a82431f3c899cb05ac115adbc81437c7bc730eaa789eff4d",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "a7c08be3885cc9bc0fe5f0e6e6176229ff0b5446095b8b3ceeb48c33c62bfb5b",
-    "tls-internal": "6de8db62518a868111c926fc2f14e79410f614c30ca5a86af7e9e7d776a1355f",
-    "tls-cloudflare-origin": "8b254d529a3b22c25954de16f2726d8082f3875c53ba3a9298aeb08f33b21dd0",
-    "socket-image": "70a20f846ae06c272fd42bfac033f44e6665907d9e2d1723569f0cfb91e5b847",
-    "turn-via-caddy": "7ce2fcbe5601db060e5943de9d6439bb66bd9ba989c50cef5b6a840b4314062b",
-    "turn-via-caddy-internal": "c8859556ef1c85577be887cf4d8278bc982f1f27a5e0810c123ce64959c1dc86",
-    "socket-git-url": "0bda53987d5813121d2e33d20cbb7e0f374e09cc91e2c78ef789493a8f94c3e7",
-    "secret-env": "2df3365ad34804f4ef1c3e0c99e0a420e18151ae9a8d7e17155f6e4d1a1b9bfa",
+    "reference": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
+    "tls-internal": "89ee8c876e01fcf05e90ffb1adcf99c3a73dce0b4afda523ad0f52fe248628b6",
+    "tls-cloudflare-origin": "f35a07093e43821d7b9d2213e1b54c69668ed59bfaa9de52757455305b2ac343",
+    "socket-image": "a039fdd2dd102333d41c2bd9a4e7e67c047585e7785ff3be6e773b9ffeec9c5e",
+    "turn-via-caddy": "40b7311566862bfacab752b6cb3964ae74a21efa7c9b51c2298226426d4eb687",
+    "turn-via-caddy-internal": "1c5dc5fad6d9a0d748e290e80535aa82b6fdb30d577285989b7da3b782c94d88",
+    "socket-git-url": "a691e78fbb36f0f95389ca41ee15884562b98b40691657f151a24b1d0055e313",
+    "ephemeral-ip": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
+    "secret-env": "a59d6356d816496071a02552fd258971e712b34ac8656c7f3ddee0c089bab55c",
 }
 ALERT_SHA256 = {
-    "budget": "1feaf4aa74c8e42a3c5376efa79772f28c1664e2662eafc59b84f227d3898cac",
-    "alarm": "18005109cb5cede6106ca57bf82272e2bbfebe53a4f2b953cb3ce856dc7d8d03",
-    "alarm+slack": "d6fd81410e1bf4fb72f12f73cf3dcd3a1d46b07e11177f6349f9d330cfcd8a54",
-    "both": "9c6dbf044823a52b79359fd82eab6a4b3de15cb722ca44c399191ac668651587",
+    "budget": "4171a59d1e09453cb658afc937b8c55cb7e2a150187f4a1ca1003f1f8a778e56",
+    "alarm": "d0a2aad066d824eac203a24ba34dc0db8ac10c3891c7ddea788b7b1c5db516a9",
+    "alarm+slack": "084ee7795bfcd2d5a8fe9b32afd5089d5ff7f011c4b831005aa8fb6feaed4334",
+    "both": "2150e696a36e9356d331998284f0b859d86fa2ea342700d02c88f417a3678c20",
 }
 
 
