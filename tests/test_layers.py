@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("provider double", ["tfdouble", "tfdouble.schema", "tfdouble.values", "tfdouble.cloud", "tfdouble.behaviour",
                          "tfdouble.server", "tfdouble.binary", "tfdouble.runner", "tfdouble.job", "tfdouble.__main__"]),
     ("shared", ["errors", "contract", "samples", "hcl", "yamlio", "caddyquote", "pyship", "templating", "limits", "prices", "versions", "regions", "swap", "files", "provider_schema", "autodomain"]),
-    ("config schema", ["yamlguard", "config_base", "config_alerts", "config_schema"]),
+    ("config schema", ["yamlguard", "config_base", "config_alerts", "config_network", "config_schema"]),
     ("meaning", ["livekit", "ports"]),
     ("config loading", ["inputguard", "config", "jsonschema_out"]),
     ("variables", ["model"]),
