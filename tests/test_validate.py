@@ -112,8 +112,8 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "which needs no inbound rule (only replies to the relay's own packets arrive there); remove the rule",
     ),
     "TURN relay range open in the host firewall": (
-        lambda d: edit(d / "cloud-init.yaml", "    add '-p udp -m udp --dport 3478 -j ACCEPT'\n",
-                       "    add '-p udp -m udp --dport 3478 -j ACCEPT'\n    add '-p udp -m udp --dport 30000:40000 -j ACCEPT'\n"),
+        lambda d: edit(d / "bundle/usr/local/sbin/flowstack-firewall", "add '-p udp -m udp --dport 3478 -j ACCEPT'\n",
+                       "add '-p udp -m udp --dport 3478 -j ACCEPT'\nadd '-p udp -m udp --dport 30000:40000 -j ACCEPT'\n"),
         "port policy", "host firewall: 30000-40000/udp is opened but not in the policy (LiveKit's TURN relay range, which needs no inbound rule",
     ),
     "path MTU discovery not allowed": (
