@@ -161,7 +161,8 @@ class RMEmulator:
         self._start(faults_file)
 
     def _start(self, faults_file: Path | None = None) -> None:
-        args = [_rm_sys.executable, "-m", "generator.cli", "emulator", "--port", str(self.port),
+        # tests/emulator_main.py: the `flowstack emulator` command without loading the other commands.
+        args = [_rm_sys.executable, str(ROOT / "tests" / "emulator_main.py"), "--port", str(self.port),
                 "--state", str(self.state_file), "--public-key", str(self.public_key_file),
                 "--job-seconds", str(self.job_seconds)] + ([] if self.terraform else ["--simulate"])
         for key in self.extra_public_keys:
