@@ -65,7 +65,8 @@ def race(emulator, name: str, zips: list[bytes], variables: list[dict[str, str]]
     return out
 
 
-@pytest.mark.parametrize("kind", ["same-request", "different-variables", "different-zip", "three-runs"])
+# Six real races per kind (~1.6 s of CPU each): the fast suite keeps one kind, `make test-slow` runs the others.
+@pytest.mark.parametrize("kind", ["same-request", *(pytest.param(k, marks=pytest.mark.slow) for k in ("different-variables", "different-zip", "three-runs"))])
 def test_parallel_creates_make_one_stack(rm_emulator, rm_stack_zip, kind: str) -> None:
     for trial in range(6):
         name = f"race-{kind}-{trial}"
@@ -135,7 +136,7 @@ def make_duplicates(emulator, zip_bytes: bytes, name: str, n: int = 2) -> list[s
     return out
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", [2, pytest.param(3, marks=pytest.mark.slow)])  # n=3: in `make test-slow`
 def test_duplicates_are_named_with_the_repair_command(rm_cli, rm_stack_zip, n: int) -> None:
     ids = make_duplicates(rm_cli.emulator, rm_stack_zip(), "flowspace", n)
     r = rm_cli("rm-apply", "--auto-approve", first_run=True)
