@@ -143,8 +143,18 @@ SAFE_TEXT = ["cost ${var.x}", "open ${ here", "%{ if", "%{ x", "x ${", "$${alrea
              "100% {sure}", "}{ x", "${oci_core_vcn.main.id}", "ends with $", "$$ x", "%%{ x"]
 
 
-@pytest.mark.parametrize("text", SAFE_TEXT)
-@pytest.mark.parametrize("path", [("tags", "team"), ("extra_ports", 0, "reason"), ("description",), ("socket", "env", "APP_TEXT")])
+SAFE_PATHS: list[tuple[Any, ...]] = [("tags", "team"), ("extra_ports", 0, "reason"), ("description",), ("socket", "env", "APP_TEXT")]
+
+
+def _text_in_field_cases() -> list[Any]:
+    """Every text in every field (each case renders, parses and shell-checks a whole stack, ~0.2 s):
+    the fast suite runs each text once, in a field that rotates through all four; `make test-slow`
+    runs the rest of the cross product."""
+    return [pytest.param(path, text, marks=() if i % len(SAFE_PATHS) == j else pytest.mark.slow)
+            for i, text in enumerate(SAFE_TEXT) for j, path in enumerate(SAFE_PATHS)]
+
+
+@pytest.mark.parametrize(("path", "text"), _text_in_field_cases())
 def test_template_like_text_is_text(path: tuple[Any, ...], text: str) -> None:
     data = yaml.safe_load(yaml.safe_dump(BASE))
     put(data, path, text)
