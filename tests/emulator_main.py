@@ -6,8 +6,8 @@ parsers, the oci SDK: ~0.3 s of CPU per start, ~45 s over the suite) that the em
 uses. This launcher runs the same root group (`generator.cli.root.cli`, where library errors
 become ``Error: ...``) with the same `emulator` command and the same arguments in a fresh
 interpreter; only `generator/cli/__init__.py`, which imports and registers the other commands,
-is not run. What `flowstack emulator` itself does on its way in (the console script, Ctrl-C as
-exit 130) is covered by the tests that run the real entry point (tests/test_emulator.py).
+is not run. The real entry point is still run as a process: in the fast suite by
+tests/test_emulator.py (``real_entry=True``), in the slow one by the wheel and doctor tests.
 
 Example::
 
