@@ -33,8 +33,10 @@ validate: $(VENV)/.installed checkov
 
 test: lint test-fast test-slow
 
+# The fast suite on TEST_WORKERS pytest-xdist workers (one per core here); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test-fast: $(VENV)/.installed node checkov system-deps terraform
-	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The slow tests include the LiveKit rig and doctor --media, which need the built server and layer4 Caddy.
 test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4

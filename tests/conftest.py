@@ -39,6 +39,9 @@ def fixtures() -> Path:
 #                        running), no faults (function scope).
 #   rm_emulator_factory  rm_emulator_factory(job_seconds=2.0, faults={...}) for more or
 #                        other emulators; each is stopped at the end of the test.
+#                        They start through tests/emulator_main.py (the emulator command
+#                        without importing the other commands; it says why);
+#                        real_entry=True starts `python -m generator.cli emulator`.
 #   rm_stack_zip         rm_stack_zip(files=None) -> bytes: a small Terraform stack zip
 #                        (main.tf with a VCN, subnet and oci_core_instance.server,
 #                        variables.tf, outputs.tf with public_ip, a wss:// URL template
@@ -133,7 +136,7 @@ class RMEmulator:
     """A `flowstack emulator` subprocess and the credentials to talk to it."""
 
     def __init__(self, workdir: Path, *, job_seconds: float = 0.05, faults: dict | None = None,
-                 extra_public_keys: tuple[str, ...] = (), terraform: bool = False) -> None:
+                 extra_public_keys: tuple[str, ...] = (), terraform: bool = False, real_entry: bool = False) -> None:
         from generator.emulator.auth import write_demo_credentials
 
         self.workdir = workdir
@@ -151,6 +154,8 @@ class RMEmulator:
         self.extra_public_keys = tuple(str(k) for k in extra_public_keys)
         # The fast RM tests run on the simulated jobs; terraform=True runs real Terraform per job.
         self.terraform = terraform
+        # real_entry=True: `python -m generator.cli emulator` (the whole CLI) instead of tests/emulator_main.py.
+        self.real_entry = real_entry
         self.port = 0
         self.url = ""
         self.proc: _rm_subprocess.Popen | None = None
@@ -161,7 +166,9 @@ class RMEmulator:
         self._start(faults_file)
 
     def _start(self, faults_file: Path | None = None) -> None:
-        args = [_rm_sys.executable, "-m", "generator.cli", "emulator", "--port", str(self.port),
+        # tests/emulator_main.py: the `flowstack emulator` command without loading the other commands.
+        entry = ["-m", "generator.cli", "emulator"] if self.real_entry else [str(ROOT / "tests" / "emulator_main.py")]
+        args = [_rm_sys.executable, *entry, "--port", str(self.port),
                 "--state", str(self.state_file), "--public-key", str(self.public_key_file),
                 "--job-seconds", str(self.job_seconds)] + ([] if self.terraform else ["--simulate"])
         for key in self.extra_public_keys:

@@ -464,3 +464,17 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(cli, ["emulator", "--port", "0", "--state", state])
     assert result.exit_code == 2 and "--public-key" in result.output
+
+
+def test_the_real_entry_point_serves_signed_requests_and_stops_on_sigterm(rm_emulator_factory, rm_stack_zip) -> None:
+    """The fixtures start the emulator through tests/emulator_main.py; this one starts it as
+    `python -m generator.cli emulator` (every command loaded), as a user would, runs a job
+    through the SDK, and stops it with SIGTERM: a clean exit that leaves its state written."""
+    emulator = rm_emulator_factory(real_entry=True)
+    stack = create_stack(emulator, rm_stack_zip(), display_name="entry").data
+    job = start_job(emulator.client(), stack.id, "PLAN")
+    assert emulator.wait_for_job(job.id).lifecycle_state == "SUCCEEDED"
+    proc = emulator.proc
+    emulator.stop()
+    assert proc is not None and proc.returncode == 0, emulator.log_file.read_text()
+    assert stack.id in json.loads(emulator.state_file.read_text())["stacks"]

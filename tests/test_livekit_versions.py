@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.checks.report import format_table
+from generator.checks.run import validate_files
+from generator.config import parse_config
 from generator.config_schema import LiveKit
+from generator.render import render_stack
 from generator.versions import (
     caddy_l4_image,
     livekit_image,
@@ -57,6 +61,21 @@ def test_servers_too_old_for_current_clients(image: str, old: bool) -> None:
         assert "client-sdk-js#1887" in msg and livekit_image() in msg
 
 
+def test_checks_warn_on_an_old_server_and_not_on_the_pin() -> None:
+    """The fast twin of the CLI test below: the same two configs through the same checks
+    `flowstack validate` runs (in-process, without Terraform and Checkov)."""
+    base = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())
+    out = {}
+    for name, image in (("old", "livekit/livekit-server:v1.8.4"), ("pinned", None)):
+        cfg = dict(base, livekit={**base["livekit"], **({"image": image} if image else {})})
+        config = parse_config(yaml.safe_dump(cfg), f"{name}.yaml")
+        report = validate_files(render_stack(config), config)
+        out[name] = format_table(report)  # the table `flowstack validate` prints
+    assert "livekit-client >= 2.18.1 cannot connect" in out["old"]
+    assert "cannot connect" not in out["pinned"]
+
+
+@pytest.mark.slow  # `flowstack generate` + `flowstack validate` twice: real Terraform and Checkov (~8 s of CPU)
 def test_validate_warns_on_an_old_server_and_not_on_the_pin(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -120,7 +120,14 @@ def _zip_delays(n: int) -> list[float]:
     return [round(0.7 * i / (n - 1), 3) for i in range(n)]
 
 
-@pytest.mark.parametrize("delay", _zip_delays(8))
+def _fast_first_middle_last(delays: list[float]) -> list[object]:
+    """Each delay is a real interpreter interrupted after waiting ~1 s: the fast suite keeps the
+    first, middle and last; `make test-slow` runs every one."""
+    keep = {0, len(delays) // 2, len(delays) - 1}
+    return [d if i in keep else pytest.param(d, marks=pytest.mark.slow) for i, d in enumerate(delays)]
+
+
+@pytest.mark.parametrize("delay", _fast_first_middle_last(_zip_delays(8)))
 @pytest.mark.parametrize("command", ["zip", "generate"])
 def test_ctrl_c_exits_130_quietly(tmp_path: Path, command: str, delay: float) -> None:
     out = tmp_path / ("o.zip" if command == "zip" else "o")
@@ -140,7 +147,8 @@ def test_ctrl_c_many_points_slow(tmp_path: Path, delay: float) -> None:
     _check_quiet(_interrupt([sys.executable, "-m", "generator.cli", "zip", str(ROOT / "stacks" / "flowspace.yaml"), "-o", str(tmp_path / "o.zip")], delay, times=2, gap=0.01))
 
 
-@pytest.mark.parametrize("delay", [1.5, 2.5, 3.5])
+# Each case waits seconds of wall clock for rm-apply to reach its phase: 2.5 s in the fast suite, all in `make test-slow`.
+@pytest.mark.parametrize("delay", [pytest.param(1.5, marks=pytest.mark.slow), 2.5, pytest.param(3.5, marks=pytest.mark.slow)])
 def test_double_ctrl_c_in_rm_apply_exits_130(rm_emulator_factory, delay: float) -> None:
     emulator = rm_emulator_factory(job_seconds=3)
     argv = [sys.executable, "-m", "generator.cli", "rm-apply", str(ROOT / "stacks" / "flowspace.yaml"), "--auto-approve",
