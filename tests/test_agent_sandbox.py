@@ -10,7 +10,8 @@ What is real and what is replaced:
   agent puts before every path it reads or writes), so it writes into a temp tree;
 - `docker` is a recorder executable on PATH, because no Docker engine runs here: it logs each
   call and fails `compose config -q` on a compose file marked BROKEN-COMPOSE (as the real
-  command fails on an invalid file);
+  command fails on an invalid file) or naming an env file that does not exist (as compose
+  does); it also notes when the live compose file already holds the checked text;
 - the firewall script is the real one from the bundle, run live with real iptables inside
   the namespace (its rules file redirected into the temp tree);
 - the clock for the apply_at decision comes from the agent's test seam FLOWSTACK_AGENT_CLOCK.
@@ -22,6 +23,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -39,7 +41,7 @@ from generator.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS
 from generator.bundle import bundle_digest, bundle_value
 from generator.config import parse_config
 from generator.config_schema import StackConfig
-from generator.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGENT_STATE_DIR, BUNDLE_METADATA_KEY, COMPOSE_FILE, LIVEKIT_CONFIG
+from generator.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGENT_STATE_DIR, APP_DIR, BUNDLE_METADATA_KEY, COMPOSE_FILE, LIVEKIT_CONFIG
 from generator.preview import preview_files
 from generator.server import sample_values
 
@@ -49,9 +51,19 @@ SECRET = sample_values(make_config({}))["livekit_api_secret"]
 
 DOCKER = """#!/bin/sh
 echo "docker $*" >> "$CALLS"
-if [ "$4" = config ] && grep -q BROKEN-COMPOSE "$3"; then echo "yaml: line 1: did not find expected key (injected)" >&2; exit 1; fi
+if [ "$6" = config ]; then
+  cmp -s "$3" "$FLOWSTACK_ROOT/opt/flowstack/docker-compose.yml" && echo "LIVE COMPOSE ALREADY WRITTEN" >> "$CALLS"
+  for env in $(grep -o '/[^ ]*[.]env' "$3"); do
+    [ -e "$env" ] || env="$FLOWSTACK_ROOT$env"  # a path on the server: in the temp root here
+    [ -e "$env" ] || { echo "env file $env not found" >&2; exit 1; }
+    echo "env file read: $(sha256sum < "$env" | cut -c1-12)" >> "$CALLS"
+  done
+  if grep -q BROKEN-COMPOSE "$3"; then echo "yaml: line 1: did not find expected key (injected)" >&2; exit 1; fi
+fi
 exit 0
 """
+# The compose check runs on a temp copy in the state directory (its name is random).
+CHECK = f"docker compose -f {AGENT_STATE_DIR}/compose-check.X/docker-compose.yml --project-directory {APP_DIR} config -q"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")
 
@@ -92,10 +104,12 @@ class Server:
     def serve(self, value: str) -> None:
         (self.served / BUNDLE_METADATA_KEY).write_text(value)
 
-    def agent(self, *args: str, clock: str | None = None, extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-        """Run the agent once; returns (result, docker calls made by this run)."""
+    def agent(self, *args: str, clock: str | None = None, extra: dict[str, str] | None = None,
+              docker: bool = True) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        """Run the agent once (docker=False: no `docker` on PATH, as at first boot); returns
+        (result, docker calls made by this run)."""
         before = self.docker_calls()
-        env = {"PATH": f"{self.tmp / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
+        env = {"PATH": (f"{self.tmp / 'bin'}:" if docker else "") + "/usr/sbin:/usr/bin:/sbin:/bin", "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
                "FLOWSTACK_RULES_FILE": str(self.tmp / "rules.v4")}
         if clock:
             env["FLOWSTACK_AGENT_CLOCK"] = clock
@@ -105,7 +119,7 @@ class Server:
 
     def docker_calls(self) -> list[str]:
         text = self.calls.read_text() if self.calls.exists() else ""
-        return [line.replace(str(self.root), "") for line in text.splitlines()]
+        return [re.sub(r"compose-check\.[^/]+/", "compose-check.X/", line.replace(str(self.root), "")) for line in text.splitlines()]
 
     def file(self, path: str) -> bytes:
         return (self.root / path.lstrip("/")).read_bytes()
@@ -173,7 +187,7 @@ def test_applies_a_new_bundle_once_and_restarts_only_the_changed_service(server:
     server.serve(_bundle(make_config({"livekit": {"image": "livekit/livekit-server:v1.13.6"}}), livekit_api_key="APINewKey"))
     r, calls = server.agent()
     assert r.returncode == 0, r.stdout + r.stderr
-    assert calls == [f"docker compose -f {COMPOSE_FILE} config -q", f"docker compose -f {COMPOSE_FILE} up -d --remove-orphans"]
+    assert calls == [CHECK, f"docker compose -f {COMPOSE_FILE} up -d --remove-orphans"]
     assert b"image: livekit/livekit-server:v1.13.6" in server.file(COMPOSE_FILE)
     assert "applied bundle" in server.log() and "docker-compose.yml" in server.log()
     # The secret never reaches the log or the state files.
@@ -248,8 +262,11 @@ def test_fills_the_boot_steps_names_into_files_it_rewrites(server: Server) -> No
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_bytes(files["files" + HOSTNAMES_SETTINGS])
     server.serve(_bundle(config))
-    r, _ = server.agent("--now", "--no-restart")
+    # First boot: Docker is not installed yet (and the boot step has not written hostnames.env,
+    # which the compose file names as an env_file): the compose check is skipped.
+    r, calls = server.agent("--now", "--no-restart", docker=False)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert calls == []
     assert b"__FLOWSTACK_TURN_HOST__" in server.file(LIVEKIT_CONFIG)  # first boot: the boot step runs next
     env = server.root / HOSTNAMES_ENV.lstrip("/")
     env.write_text("PUBLIC_IP=203.0.113.7\nSOCKET_HOST=socket.203-0-113-7.sslip.io\nTURN_HOST=turn.203-0-113-7.sslip.io\n")

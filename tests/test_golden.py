@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "fd24a98df57c9e654e070b574fca895465631c5a9ecb883a035fe7b875d27294"
+REFERENCE_ZIP_SHA256 = "f938deda7322165e917db2baa5eff469a5101542e567b826f064983a2db89a4a"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "c840408ea7f4143255e2cb274ae80efcb64293ec136aa3fe0258302acce54ed6",
-    "tls-internal": "6dc5cd574cd2047f819430f1beb961403878d65a9ff03721f012fd0baa9c51bc",
-    "tls-cloudflare-origin": "cc87e4954a78f26387fde2f8a0952d71aec6fe34b1632a5da9facd31b4b43ef7",
-    "socket-image": "96f38812949bde3592b7b32c74ed2bf37c8db0eb60273feac8e6206302d0fbdf",
-    "turn-via-caddy": "879790b7a56c3ce075accfd456c7651a17e60c11fe5e25f0d81f8474ca4ed85b",
-    "turn-via-caddy-internal": "ad404c95be80098f02912f8d2db71f90ccb3515dcedce29ed017f6f89694d696",
-    "socket-git-url": "a7d25736027bcc407ba696deda3ba4bdbb23fa0d074c3d3300d2f875ed12a71a",
-    "ephemeral-ip": "808111ca115ffef14b5c191913238afdce4cb54c23ef2cd4fc16648b9cab5f66",
-    "secret-env": "8b2cc5c61e1eed85a82431f3c899cb05ac115adbc81437c7bc730eaa789eff4d",
+    "reference": "c11ff0edddce802381357d51220ddad6353824bb7ddd8f5cfc5d7869be090255",
+    "tls-internal": "36de973c310afaf1b2fb905d918c7890fb2ead8ed206cad2265fa599d4266869",
+    "tls-cloudflare-origin": "4486009b406cd54666c6ec6f99efbf722370d3f2adf784b71a14c709b6f9e7b2",
+    "socket-image": "2f18c423a5e89e025fcf169396306c0d441ca6917239a9e8096bad51386ab231",
+    "turn-via-caddy": "4cc0658d1a474f6babb04fc795c5f22cad61274d118e207e562e3689d93da2a9",
+    "turn-via-caddy-internal": "9a4e94f2abbe9bca06a9862b5c1c080682ad6c0309107e3f48e7c9836f9cd768",
+    "socket-git-url": "8f27e542ecbf5a322f9ae14b5cbdd72bc2f1cc1d257df2f740bb228d93443bfb",
+    "ephemeral-ip": "ac010edf11a76c79bbe78d70685db9890f849a378b49dcfcf881dd8ac3269d9a",
+    "secret-env": "e0de2cfe3d511f73ac561fd0e82ef7b0c89c9b51b1f441797f627eb38939c7e7",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
-    "tls-internal": "89ee8c876e01fcf05e90ffb1adcf99c3a73dce0b4afda523ad0f52fe248628b6",
-    "tls-cloudflare-origin": "f35a07093e43821d7b9d2213e1b54c69668ed59bfaa9de52757455305b2ac343",
-    "socket-image": "a039fdd2dd102333d41c2bd9a4e7e67c047585e7785ff3be6e773b9ffeec9c5e",
-    "turn-via-caddy": "40b7311566862bfacab752b6cb3964ae74a21efa7c9b51c2298226426d4eb687",
-    "turn-via-caddy-internal": "1c5dc5fad6d9a0d748e290e80535aa82b6fdb30d577285989b7da3b782c94d88",
-    "socket-git-url": "a691e78fbb36f0f95389ca41ee15884562b98b40691657f151a24b1d0055e313",
-    "ephemeral-ip": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
-    "secret-env": "a59d6356d816496071a02552fd258971e712b34ac8656c7f3ddee0c089bab55c",
+    "reference": "7226822d2799058ae75cb1b3ad4b862d9a10e1a103ef049ec344407752952771",
+    "tls-internal": "3191aa2777ee2e4a3ae1ca03e816f3237bcb44d88c17c689db9d41461e9000f9",
+    "tls-cloudflare-origin": "4ddfc5a53e436b539cc3a15e67ec4e3f1d30393e7c89f5163f03c26e7d9715eb",
+    "socket-image": "11a4e2483fae221a92ad9af42ab07fb6a9d9f892c0758cbd5d421d5d6fb2104e",
+    "turn-via-caddy": "2a1a01d6e88914598acdf718b2ebd285bb609a6d75483613fdbe171865cb8efe",
+    "turn-via-caddy-internal": "aa1b0ed214ebbc8bab8e23ed0b8552b5e5bbafedffc85a5641433d2440e5413d",
+    "socket-git-url": "df40502fb385eda8eef668e49f322d37e802924ef071411cff35042dcef6424c",
+    "ephemeral-ip": "7226822d2799058ae75cb1b3ad4b862d9a10e1a103ef049ec344407752952771",
+    "secret-env": "556166b65dd70ce96aad961349eda895e23c69ff8c866a57c7f941346568c5f7",
 }
 ALERT_SHA256 = {
-    "budget": "4171a59d1e09453cb658afc937b8c55cb7e2a150187f4a1ca1003f1f8a778e56",
-    "alarm": "d0a2aad066d824eac203a24ba34dc0db8ac10c3891c7ddea788b7b1c5db516a9",
-    "alarm+slack": "084ee7795bfcd2d5a8fe9b32afd5089d5ff7f011c4b831005aa8fb6feaed4334",
-    "both": "2150e696a36e9356d331998284f0b859d86fa2ea342700d02c88f417a3678c20",
+    "budget": "375944479ee4d4242f7faad64e687cdadb50bc40b73bdecf0d5d09e352931cc5",
+    "alarm": "1d1b9f895e3bc61c9f87d699d051726c0e97ef7166c9da0ab707593c298d7f3f",
+    "alarm+slack": "2884471ec73bfc63fa69260760ccfd0ad75f1521b968319d595739d5c52497c2",
+    "both": "cc5194b6085181b75fbefd581f6b810f1a42d1258334e0ca405082cc1163315f",
 }
 
 

@@ -9,11 +9,15 @@ every 2 minutes by flowstack-agent.timer, and once by the bootstrap at first boo
 over IMDSv2, checks it, and when its digest differs from the applied one writes the files
 atomically and restarts exactly the services whose files changed.
 
+Files the applied bundle wrote (current.json) that a new one no longer lists are deleted (only
+under the allowed roots). A write that fails part way puts every touched file back (bytes, mode or
+absence) and leaves the old bundle applied.
+
 A bundle is refused (old files kept, reason in the log and status.json) when: it does not
 decode, its format is unknown, a file's sha256 or the digest does not match, a path lies
 outside the allowed roots, a mode or service is unknown, a JSON file does not parse, or
-`docker compose config -q` rejects the compose file. File contents (secrets) never reach
-the log or the status file.
+`docker compose config -q` rejects the compose file (checked on temp copies, before any
+file is written). File contents (secrets) never reach the log or the status file.
 
 Standard library only: Ubuntu's python3 runs it before Docker is installed.
 
@@ -153,12 +157,17 @@ def check(bundle, settings):
     return out
 
 
+def allowed(path, settings):
+    """A normalised absolute path under one of the allowed roots (the only ones written or deleted)."""
+    return isinstance(path, str) and os.path.normpath(path) == path and path.startswith("/") and any(path.startswith(r) for r in settings["roots"])
+
+
 def check_file(f, settings):
     keys = ("path", "mode", "encoding", "service", "sha256", "content")
     if not isinstance(f, dict) or any(not isinstance(f.get(k), str) for k in keys):
         raise Refused("a file entry lacks one of %s" % ", ".join(keys))
     path = f["path"]
-    if os.path.normpath(path) != path or not path.startswith("/") or not any(path.startswith(r) for r in settings["roots"]):
+    if not allowed(path, settings):
         raise Refused("%s is not a path the agent may write (allowed under: %s)" % (path, ", ".join(settings["roots"])))
     if not re.fullmatch(r"0[0-7][0-7][0-7]", f["mode"]) or int(f["mode"], 8) & 0o022:
         raise Refused("%s: mode %s is not one the agent writes (0NNN, not group/world writable)" % (path, f["mode"]))
@@ -198,37 +207,60 @@ def boot_names(settings):
     return set(hs.get("fill_files") or []), marks
 
 
-def write_files(changed, checked, settings):
-    """Writes the changed files; returns {file: (bytes before or None, mode)}, to roll back."""
+def mode_of(target):
+    try:
+        return os.stat(target).st_mode & 0o777
+    except OSError:
+        return None
+
+
+def keep(backup, target):
+    """What target holds before the agent first touches it this run: (bytes, mode), or (None, 0)."""
+    if target in backup:
+        return
+    if os.path.lexists(target):
+        with open(target, "rb") as f:
+            backup[target] = (f.read(), os.stat(target).st_mode & 0o777)
+    else:
+        backup[target] = (None, 0)
+
+
+def write_files(changed, removed, checked, settings, backup):
+    """Writes the changed files and deletes the removed ones; backup gets each file's old state first,
+    so that a failure part way (OSError) can be undone by roll_back."""
     fill, marks = boot_names(settings)
-    backup = {}
-
-    def keep(target, mode):
-        backup[target] = (open(target, "rb").read() if os.path.exists(target) else None, mode)
-
     for path in changed:
         data, f = checked[path]
         target = here(path)
         mode = int(f["mode"], 8)
-        keep(target, mode)
         if path in fill:
             # The boot step's pristine copy; the live file gets the names it found (if any yet).
-            keep(target + ".in", mode)
+            keep(backup, target + ".in")
             write_atomic(target + ".in", data, mode)
             text = data.decode("utf-8")
             for mark, host in marks.items():
                 text = text.replace(mark, host)
             data = text.encode("utf-8")
+        keep(backup, target)
         write_atomic(target, data, mode)
-    return backup
+    for path in removed:
+        for target in [here(path)] + ([here(path) + ".in"] if path in fill else []):
+            if os.path.lexists(target):
+                keep(backup, target)
+                os.unlink(target)
 
 
 def roll_back(backup):
-    for target, (old, mode) in backup.items():
-        if old is None:
-            os.unlink(target)
-        else:
-            write_atomic(target, old, mode)
+    """Puts every touched file back (bytes and mode, or absence); returns a note when that fails too."""
+    try:
+        for target, (old, mode) in reversed(list(backup.items())):
+            if old is not None:
+                write_atomic(target, old, mode)
+            elif os.path.lexists(target):
+                os.unlink(target)
+    except OSError as exc:
+        return "restoring the old files failed too: %s" % exc
+    return ""
 
 
 def docker(settings, *args):
@@ -236,12 +268,31 @@ def docker(settings, *args):
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
-def compose_ok(settings):
-    if shutil.which("docker") is None:
+def compose_ok(settings, state, checked, changed):
+    """`docker compose config -q` on the new compose file, before anything is written.
+
+    Compose reads the compose file and the env_files it names: both are checked from temp copies
+    (the new bundle's versions, the compose text pointing at them), relative paths resolve against
+    the app directory as they do live. The running files are not touched."""
+    compose = settings["compose_file"]
+    if compose not in checked or shutil.which("docker") is None:
         return None  # first boot: Docker is not installed yet
-    r = docker(settings, "config", "-q")
+    text = checked[compose][0].decode("utf-8")
+    # Compose reads its env_files when it loads the file: a changed one is checked as well.
+    if compose not in changed and not any(p.endswith(".env") and p in text for p in changed):
+        return None
+    with tempfile.TemporaryDirectory(prefix="compose-check.", dir=state) as tmp:
+        # Longest paths first, so a path that is the start of another is not replaced inside it.
+        for i, path in enumerate(sorted((p for p in checked if p != compose and p in text), key=len, reverse=True)):
+            copy = os.path.join(tmp, "%d-%s" % (i, os.path.basename(path)))
+            write_atomic(copy, checked[path][0], 0o600)
+            text = text.replace(path, copy)
+        candidate = os.path.join(tmp, os.path.basename(compose))
+        write_atomic(candidate, text.encode("utf-8"), 0o600)
+        r = subprocess.run(["docker", "compose", "-f", candidate, "--project-directory", here(settings["app_dir"]), "config", "-q"],
+                           capture_output=True, text=True, check=False)
     if r.returncode != 0:
-        raise Refused("docker compose config rejects %s: %s" % (settings["compose_file"], (r.stderr or r.stdout).strip()[:300]))
+        raise Refused("docker compose config rejects %s: %s" % (compose, (r.stderr or r.stdout).replace(tmp, "(new)").strip()[:300]))
     return True
 
 
@@ -256,7 +307,10 @@ def fetch_source(settings):
     app = here(settings["app_dir"] + "/app")
     new = app + ".new"
     shutil.rmtree(new, ignore_errors=True)
-    subprocess.run(["git", "clone", "--depth", "1", "--branch", ref, "--", url, new], check=True)
+    r = subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", ref, "--", url, new], capture_output=True, check=False)
+    if r.returncode != 0:
+        # Neither the command nor git's output: both carry the URL, which may hold credentials.
+        raise RuntimeError("git clone failed (exit %d)" % r.returncode)
     if os.path.exists(app):
         shutil.rmtree(app + ".old", ignore_errors=True)
         os.rename(app, app + ".old")
@@ -295,7 +349,8 @@ def act(services, changed, settings):
 def next_time(at, now):
     hh, mm = (int(x) for x in at.split(":"))
     when = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    return when if when > now else when + datetime.timedelta(days=1)
+    # Minute precision: a change first seen during the quiet minute itself applies in that minute.
+    return when if when >= now.replace(second=0, microsecond=0) else when + datetime.timedelta(days=1)
 
 
 def held(bundle, digest, state, force):
@@ -336,18 +391,31 @@ def run_once(settings, force=False, restart=True):
     return apply(settings, state, status, current, checked, digest, restart)
 
 
+def needs_write(path, f, entry):
+    """Content or mode differs from the applied bundle, or the file on disk is gone or has another mode."""
+    return entry.get("sha256") != f["sha256"] or entry.get("mode") != f["mode"] or mode_of(here(path)) != int(f["mode"], 8)
+
+
 def apply(settings, state, status, current, checked, digest, restart):
     old = current.get("files") or {}
-    changed = [p for p, (_, f) in checked.items() if (old.get(p) or {}).get("sha256") != f["sha256"] or not os.path.exists(here(p))]
-    services = {checked[p][1]["service"] for p in changed}
-    backup = write_files(changed, checked, settings)
+    changed = [p for p, (_, f) in checked.items() if needs_write(p, f, old.get(p) or {})]
+    # Files the last bundle wrote that this one no longer has (e.g. an origin key after a TLS change).
+    removed = sorted(p for p in old if p not in checked and allowed(p, settings))
+    services = {checked[p][1]["service"] for p in changed} | ({(old[p] or {}).get("service") for p in removed} & set(settings["services"]))
+    status.update(changed=sorted(changed), removed=removed, services=sorted(services))
     try:
-        if settings["compose_file"] in changed:
-            compose_ok(settings)
+        compose_ok(settings, state, checked, changed)
     except Refused as exc:
-        roll_back(backup)
         return finish(settings, state, status, "refused", "bundle %s refused, running files kept: %s" % (digest[:12], exc), 1)
-    status.update(changed=sorted(changed), services=sorted(services))
+    except OSError as exc:
+        return finish(settings, state, status, "error", "bundle %s not applied, running files kept: cannot check the compose file: %s" % (digest[:12], exc), 1)
+    backup = {}
+    try:
+        write_files(changed, removed, checked, settings, backup)
+    except OSError as exc:
+        undone = roll_back(backup)
+        return finish(settings, state, status, "error", "bundle %s not applied, writing the files failed: %s; %s (retried next run)" % (
+            digest[:12], exc, undone or "the old files are restored"), 1)
     try:
         done = act(services, changed, settings) if restart else []
     except (RuntimeError, OSError, subprocess.CalledProcessError, Refused) as exc:
@@ -358,8 +426,9 @@ def apply(settings, state, status, current, checked, digest, restart):
         os.unlink(os.path.join(state, "pending.json"))
     status["applied_digest"] = digest
     what = "; ran: " + ", ".join(done) if done else ("; no restart (--no-restart)" if not restart else "")
-    return finish(settings, state, status, "applied", "applied bundle %s: %d file(s) changed (%s)%s" % (
-        digest[:12], len(changed), ", ".join(sorted(changed)) or "none", what), 0)
+    gone = "; removed: " + ", ".join(removed) if removed else ""
+    return finish(settings, state, status, "applied", "applied bundle %s: %d file(s) changed (%s)%s%s" % (
+        digest[:12], len(changed), ", ".join(sorted(changed)) or "none", gone, what), 0)
 
 
 def finish(settings, state, status, result, message, code):
@@ -386,7 +455,7 @@ def main(argv):
     if "--fetch-source" in args:
         try:
             fetch_source(settings)
-        except (Refused, OSError, subprocess.CalledProcessError) as exc:
+        except (Refused, OSError, RuntimeError) as exc:
             log(settings, "cannot fetch the app source: %s" % exc)
             return 1
         return 0
