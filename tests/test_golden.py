@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "fd24a98df57c9e654e070b574fca895465631c5a9ecb883a035fe7b875d27294"
+REFERENCE_ZIP_SHA256 = "c1c77b0fc10fcb5f3821a60d2b6b0a9110c012c4be24e4bd161180b24e88cf48"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "c840408ea7f4143255e2cb274ae80efcb64293ec136aa3fe0258302acce54ed6",
-    "tls-internal": "6dc5cd574cd2047f819430f1beb961403878d65a9ff03721f012fd0baa9c51bc",
-    "tls-cloudflare-origin": "cc87e4954a78f26387fde2f8a0952d71aec6fe34b1632a5da9facd31b4b43ef7",
-    "socket-image": "96f38812949bde3592b7b32c74ed2bf37c8db0eb60273feac8e6206302d0fbdf",
-    "turn-via-caddy": "879790b7a56c3ce075accfd456c7651a17e60c11fe5e25f0d81f8474ca4ed85b",
-    "turn-via-caddy-internal": "ad404c95be80098f02912f8d2db71f90ccb3515dcedce29ed017f6f89694d696",
-    "socket-git-url": "a7d25736027bcc407ba696deda3ba4bdbb23fa0d074c3d3300d2f875ed12a71a",
-    "ephemeral-ip": "808111ca115ffef14b5c191913238afdce4cb54c23ef2cd4fc16648b9cab5f66",
-    "secret-env": "8b2cc5c61e1eed85a82431f3c899cb05ac115adbc81437c7bc730eaa789eff4d",
+    "reference": "c0bafbc17ea6081fa73fe6c5e28a27c73b6ca69e972c361296a407c5e4c38dc0",
+    "tls-internal": "324b1f03d90bac22006317f8b92572521aeeecf6fd4f1a786ba63e44b930c8df",
+    "tls-cloudflare-origin": "d9f3bdd4e4554d071ebcf797bf5d91298e4b9df46aad1dacc391a8c0e4c4f609",
+    "socket-image": "46449cacaffec4ce0c21b41671a240af6aa26c3216177ed68f728bba91242078",
+    "turn-via-caddy": "84eac1d7f6b74fae72b6800ce1edfe32711be6f6bc352a88216aac9475d46f61",
+    "turn-via-caddy-internal": "eec766f3c4625709a5b9eaa085107db8f7cd9312f2111c9fc4dff19a1aafda8b",
+    "socket-git-url": "4de7275225c7f5a7bf9ece0877c4023333cdc1266d40eb4adfe4791e06ff577e",
+    "ephemeral-ip": "87e70d10edb31d48e3c13723e35b281885751a4d3c69e8392311628a424e63cc",
+    "secret-env": "aeb5086a1b460ca19be6e6ef37f0a0bf005a8642fefedcfbdd935b85e378f8b0",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
-    "tls-internal": "89ee8c876e01fcf05e90ffb1adcf99c3a73dce0b4afda523ad0f52fe248628b6",
-    "tls-cloudflare-origin": "f35a07093e43821d7b9d2213e1b54c69668ed59bfaa9de52757455305b2ac343",
-    "socket-image": "a039fdd2dd102333d41c2bd9a4e7e67c047585e7785ff3be6e773b9ffeec9c5e",
-    "turn-via-caddy": "40b7311566862bfacab752b6cb3964ae74a21efa7c9b51c2298226426d4eb687",
-    "turn-via-caddy-internal": "1c5dc5fad6d9a0d748e290e80535aa82b6fdb30d577285989b7da3b782c94d88",
-    "socket-git-url": "a691e78fbb36f0f95389ca41ee15884562b98b40691657f151a24b1d0055e313",
-    "ephemeral-ip": "dc6648bf67f64f242634ecb4c3f9f40ee8b9e040e520c22e35ddd20f902a79d3",
-    "secret-env": "a59d6356d816496071a02552fd258971e712b34ac8656c7f3ddee0c089bab55c",
+    "reference": "803417a00f03a621a7ffdf0e4c64bee784e31c21dff62d90898ad22a4253a897",
+    "tls-internal": "76eecede5c0fd0d17040fa979206c4e108bfa208804be50cdd4a95d0686df929",
+    "tls-cloudflare-origin": "a93df4c0bdd01b31904cb9465d893ab41f6d1e0aa7da991be8e6e82724111d8e",
+    "socket-image": "9e59b55cdb2a9340224add02937540860bf7968873a90a6c802e0daaebd443f0",
+    "turn-via-caddy": "9339cb400df09deb798da8c8ef465985c93d7bd2710822f6525bbfe90e280585",
+    "turn-via-caddy-internal": "07a58d42798a32bf5f593719a8cdf4d7447d07a8076dbcf35dfbf8851ac61e5d",
+    "socket-git-url": "ddd1d31d0b0bf1431639a6f27c1989e764a9023639fdeb3bf62ce05343af6416",
+    "ephemeral-ip": "803417a00f03a621a7ffdf0e4c64bee784e31c21dff62d90898ad22a4253a897",
+    "secret-env": "a4c3304647d83a5907933589009f599a4383a5db0b33814862ca2c342377e297",
 }
 ALERT_SHA256 = {
-    "budget": "4171a59d1e09453cb658afc937b8c55cb7e2a150187f4a1ca1003f1f8a778e56",
-    "alarm": "d0a2aad066d824eac203a24ba34dc0db8ac10c3891c7ddea788b7b1c5db516a9",
-    "alarm+slack": "084ee7795bfcd2d5a8fe9b32afd5089d5ff7f011c4b831005aa8fb6feaed4334",
-    "both": "2150e696a36e9356d331998284f0b859d86fa2ea342700d02c88f417a3678c20",
+    "budget": "5a5360055295dd595591834e33a20df6352b0d1da095ec84defa2a5ba79f532d",
+    "alarm": "bf59e89a8cfaeb0b8e3a245c79e7b63157452f08bb92c55c9588855f503f64e8",
+    "alarm+slack": "94ea755edadcc33760935c426392e8266443edc71efce6e7ca379e124efd85cf",
+    "both": "56001fa21a6acf535d30c4c15ed9cd2957c1f1d62132b070a48fd3a9bd7ca032",
 }
 
 
