@@ -69,17 +69,32 @@ def _bundle_file(f: WriteFile) -> BundleFile:
 
 
 def server_bundle(config: StackConfig) -> list[BundleFile]:
-    """The bundle's files, in the order the server applies them."""
+    """The bundle's files, in the order the server applies them.
+
+    >>> from generator.config import load_config
+    >>> [(f.path, f.service) for f in server_bundle(load_config("stacks/flowspace.yaml"))][:2]
+    [('/opt/flowstack/docker-compose.yml', 'compose'), ('/opt/flowstack/livekit.yaml', 'livekit')]
+    """
     return [_bundle_file(f) for f in bundle_files(config)]
 
 
 def manifest(files: list[BundleFile]) -> dict[str, Any]:
-    """``bundle/manifest.json``: format and files (path, source, mode, encoding, service)."""
+    """``bundle/manifest.json``: format and files (path, source, mode, encoding, service).
+
+    >>> from generator.config import load_config
+    >>> manifest(server_bundle(load_config("stacks/flowspace.yaml")))["files"][0]["source"]
+    'bundle/docker-compose.yml'
+    """
     return {"format": BUNDLE_FORMAT, "files": [f.manifest_entry() for f in files]}
 
 
 def render_bundle(config: StackConfig) -> dict[str, str]:
-    """``{zip name: text}``: bundle.tf, bundle/manifest.json and each file's template."""
+    """``{zip name: text}``: bundle.tf, bundle/manifest.json and each file's template.
+
+    >>> from generator.config import load_config
+    >>> sorted(render_bundle(load_config("stacks/flowspace.yaml")))[:3]
+    ['bundle.tf', 'bundle/Caddyfile', 'bundle/docker-compose.yml']
+    """
     files = server_bundle(config)
     exprs = template_variable_expressions(config)
     entries = [{"file": f, "key": hcl_string(f.path), "vars": {name: exprs[name] for name in f.placeholders}} for f in files]
@@ -124,6 +139,12 @@ def bundle_value(config: StackConfig, values: dict[str, str], apply_at: str = ""
     """The metadata value Terraform would write, with ``values`` for the template variables.
 
     Terraform's jsonencode bytes differ (key order, escapes): the agent never compares them.
+
+    >>> from generator.config import load_config
+    >>> config = load_config("stacks/flowspace.yaml")
+    >>> values = dict.fromkeys({p for f in server_bundle(config) for p in f.placeholders}, "x")
+    >>> sorted(json.loads(gzip.decompress(base64.b64decode(bundle_value(config, values, "03:00")))))
+    ['apply_at', 'digest', 'files', 'format']
     """
     files = []
     for f in server_bundle(config):

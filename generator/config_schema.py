@@ -29,11 +29,13 @@ from .versions import livekit_image
 # so a config default can never fail its own deploy-time check.
 # RFC 1123 host name with at least two labels: Caddy needs a real DNS name to get a certificate.
 HOSTNAME_REGEX = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-# https only: the server has no deploy key for ssh. No quotes, spaces or shell syntax.
-GIT_URL_REGEX = r"^https://[A-Za-z0-9][A-Za-z0-9._~:/@%+-]*$"
+# https only: the server has no deploy key for ssh. No quotes, spaces or shell syntax. No `@`
+# before the first `/` (the authority): a user:token@ there would sit in the stack in plain text.
+GIT_URL_REGEX = r"^https://[A-Za-z0-9][A-Za-z0-9._~:%+-]*(/[A-Za-z0-9._~:/@%+-]*)?$"
 GIT_REF_REGEX = r"^[A-Za-z0-9._/+-]+$"
 IMAGE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9./:@_-]*$"
 _HOSTNAME = re.compile(HOSTNAME_REGEX)
+_USERINFO = re.compile(r"^https://[^/@]*@")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 # Environment variable names the Socket.IO container receives.
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -147,7 +149,8 @@ class SocketGit(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(GIT_URL_REGEX, v):
+        # A user:token@ is left to inputguard, whose error masks it (this one would show the value).
+        if v is not None and not re.fullmatch(GIT_URL_REGEX, _USERINFO.sub("https://", v, count=1)):
             raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (the server has no ssh key)")
         return v
 

@@ -246,7 +246,7 @@ def _service_variables(c: StackConfig) -> list[Variable]:
         # the form and rm-apply then ask for it, instead of deploying a server that can never be ready.
         url = c.socket.git.known_url
         v.append(Variable("socket_git_url", "string", "https:// git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
-                          default=url, has_default=url is not None, validations=(_regex_rule("socket_git_url", GIT_URL_REGEX, "socket_git_url must be an https:// git URL."),)))
+                          default=url, has_default=url is not None, validations=(_regex_rule("socket_git_url", GIT_URL_REGEX, "socket_git_url must be an https:// git URL without user:token@, e.g. https://github.com/you/app.git."),)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
                           default=c.socket.git.ref, validations=(_regex_rule("socket_git_ref", GIT_REF_REGEX, "socket_git_ref may hold only letters, digits and . _ / + -."),)))
     v.append(Variable("server_apply_at", "string", "Quiet hour (HH:MM, server time zone) at which the server applies a config change; empty: at once",

@@ -83,7 +83,8 @@ def plan_edit(text: str, current: int) -> Edit:
     for key, value in root.value:
         if isinstance(key, yaml.ScalarNode) and key.value == "<<":
             raise _Refused("the top level uses a merge key (<<)", key.start_mark.line + 1)
-        if isinstance(key, yaml.ScalarNode) and key.value == "livekit" and key.style is None:
+        # Any scalar style: `"livekit":` and `'livekit':` are the same key as `livekit:`.
+        if isinstance(key, yaml.ScalarNode) and key.value == "livekit":
             return _edit_livekit(text, key, value, current, new, nl)
     # No livekit block: append one at the end (the top level starts at column 0 here).
     if any(key.start_mark.column != 0 for key, _ in root.value):

@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "f938deda7322165e917db2baa5eff469a5101542e567b826f064983a2db89a4a"
+REFERENCE_ZIP_SHA256 = "c1c77b0fc10fcb5f3821a60d2b6b0a9110c012c4be24e4bd161180b24e88cf48"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "c11ff0edddce802381357d51220ddad6353824bb7ddd8f5cfc5d7869be090255",
-    "tls-internal": "36de973c310afaf1b2fb905d918c7890fb2ead8ed206cad2265fa599d4266869",
-    "tls-cloudflare-origin": "4486009b406cd54666c6ec6f99efbf722370d3f2adf784b71a14c709b6f9e7b2",
-    "socket-image": "2f18c423a5e89e025fcf169396306c0d441ca6917239a9e8096bad51386ab231",
-    "turn-via-caddy": "4cc0658d1a474f6babb04fc795c5f22cad61274d118e207e562e3689d93da2a9",
-    "turn-via-caddy-internal": "9a4e94f2abbe9bca06a9862b5c1c080682ad6c0309107e3f48e7c9836f9cd768",
-    "socket-git-url": "8f27e542ecbf5a322f9ae14b5cbdd72bc2f1cc1d257df2f740bb228d93443bfb",
-    "ephemeral-ip": "ac010edf11a76c79bbe78d70685db9890f849a378b49dcfcf881dd8ac3269d9a",
-    "secret-env": "e0de2cfe3d511f73ac561fd0e82ef7b0c89c9b51b1f441797f627eb38939c7e7",
+    "reference": "c0bafbc17ea6081fa73fe6c5e28a27c73b6ca69e972c361296a407c5e4c38dc0",
+    "tls-internal": "324b1f03d90bac22006317f8b92572521aeeecf6fd4f1a786ba63e44b930c8df",
+    "tls-cloudflare-origin": "d9f3bdd4e4554d071ebcf797bf5d91298e4b9df46aad1dacc391a8c0e4c4f609",
+    "socket-image": "46449cacaffec4ce0c21b41671a240af6aa26c3216177ed68f728bba91242078",
+    "turn-via-caddy": "84eac1d7f6b74fae72b6800ce1edfe32711be6f6bc352a88216aac9475d46f61",
+    "turn-via-caddy-internal": "eec766f3c4625709a5b9eaa085107db8f7cd9312f2111c9fc4dff19a1aafda8b",
+    "socket-git-url": "4de7275225c7f5a7bf9ece0877c4023333cdc1266d40eb4adfe4791e06ff577e",
+    "ephemeral-ip": "87e70d10edb31d48e3c13723e35b281885751a4d3c69e8392311628a424e63cc",
+    "secret-env": "aeb5086a1b460ca19be6e6ef37f0a0bf005a8642fefedcfbdd935b85e378f8b0",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "7226822d2799058ae75cb1b3ad4b862d9a10e1a103ef049ec344407752952771",
-    "tls-internal": "3191aa2777ee2e4a3ae1ca03e816f3237bcb44d88c17c689db9d41461e9000f9",
-    "tls-cloudflare-origin": "4ddfc5a53e436b539cc3a15e67ec4e3f1d30393e7c89f5163f03c26e7d9715eb",
-    "socket-image": "11a4e2483fae221a92ad9af42ab07fb6a9d9f892c0758cbd5d421d5d6fb2104e",
-    "turn-via-caddy": "2a1a01d6e88914598acdf718b2ebd285bb609a6d75483613fdbe171865cb8efe",
-    "turn-via-caddy-internal": "aa1b0ed214ebbc8bab8e23ed0b8552b5e5bbafedffc85a5641433d2440e5413d",
-    "socket-git-url": "df40502fb385eda8eef668e49f322d37e802924ef071411cff35042dcef6424c",
-    "ephemeral-ip": "7226822d2799058ae75cb1b3ad4b862d9a10e1a103ef049ec344407752952771",
-    "secret-env": "556166b65dd70ce96aad961349eda895e23c69ff8c866a57c7f941346568c5f7",
+    "reference": "803417a00f03a621a7ffdf0e4c64bee784e31c21dff62d90898ad22a4253a897",
+    "tls-internal": "76eecede5c0fd0d17040fa979206c4e108bfa208804be50cdd4a95d0686df929",
+    "tls-cloudflare-origin": "a93df4c0bdd01b31904cb9465d893ab41f6d1e0aa7da991be8e6e82724111d8e",
+    "socket-image": "9e59b55cdb2a9340224add02937540860bf7968873a90a6c802e0daaebd443f0",
+    "turn-via-caddy": "9339cb400df09deb798da8c8ef465985c93d7bd2710822f6525bbfe90e280585",
+    "turn-via-caddy-internal": "07a58d42798a32bf5f593719a8cdf4d7447d07a8076dbcf35dfbf8851ac61e5d",
+    "socket-git-url": "ddd1d31d0b0bf1431639a6f27c1989e764a9023639fdeb3bf62ce05343af6416",
+    "ephemeral-ip": "803417a00f03a621a7ffdf0e4c64bee784e31c21dff62d90898ad22a4253a897",
+    "secret-env": "a4c3304647d83a5907933589009f599a4383a5db0b33814862ca2c342377e297",
 }
 ALERT_SHA256 = {
-    "budget": "375944479ee4d4242f7faad64e687cdadb50bc40b73bdecf0d5d09e352931cc5",
-    "alarm": "1d1b9f895e3bc61c9f87d699d051726c0e97ef7166c9da0ab707593c298d7f3f",
-    "alarm+slack": "2884471ec73bfc63fa69260760ccfd0ad75f1521b968319d595739d5c52497c2",
-    "both": "cc5194b6085181b75fbefd581f6b810f1a42d1258334e0ca405082cc1163315f",
+    "budget": "5a5360055295dd595591834e33a20df6352b0d1da095ec84defa2a5ba79f532d",
+    "alarm": "bf59e89a8cfaeb0b8e3a245c79e7b63157452f08bb92c55c9588855f503f64e8",
+    "alarm+slack": "94ea755edadcc33760935c426392e8266443edc71efce6e7ca379e124efd85cf",
+    "both": "56001fa21a6acf535d30c4c15ed9cd2957c1f1d62132b070a48fd3a9bd7ca032",
 }
 
 

@@ -44,7 +44,7 @@ def test_rotate_inserts_one_line_then_changes_only_the_number(tmp_path: Path) ->
     original = REFERENCE.read_bytes()
     path = copy_of(tmp_path, original)
     os.chmod(path, 0o640)
-    assert "version = 1\n" in keepers(path)
+    assert "keepers" not in keepers(path)  # version 1: no keepers (as stacks from before day 2)
 
     first = rotate(path)
     assert first.exit_code == 0, first.output
@@ -75,6 +75,7 @@ def test_keepers_are_exactly_terraform_fmt(tmp_path: Path) -> None:
     body = keepers(copy_of(tmp_path, REFERENCE.read_text().replace("livekit:\n", "livekit:\n  api_secret_version: 12\n", 1)))
     assert body == ("  length  = 48\n  special = false\n"
                     "  # A new version (livekit.api_secret_version, `flowstack rotate-secret`) makes a new secret.\n"
+                    "  # Version 1 renders no keepers: adding keepers to a stack made without them replaces the secret.\n"
                     "  keepers = {\n    version = 12\n  }")
 
 
@@ -86,6 +87,18 @@ def test_rotate_keeps_comments_quoting_and_crlf(tmp_path: Path) -> None:
     result = rotate(path)
     assert result.exit_code == 0, result.output
     assert path.read_bytes() == crlf.replace(b"api_secret_version:    7   #", b"api_secret_version:    8   #")
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_rotate_edits_a_quoted_livekit_key(tmp_path: Path, quote: str) -> None:
+    """`"livekit":` is the same key as `livekit:`: the line goes under it, no second block."""
+    text = REFERENCE.read_text().replace("\nlivekit:\n", f"\n{quote}livekit{quote}:\n", 1)
+    path = copy_of(tmp_path, text)
+    result = rotate(path)
+    assert result.exit_code == 0, result.output
+    assert path.read_text() == text.replace("  api_key: APIFlowspace\n", "  api_secret_version: 2\n  api_key: APIFlowspace\n", 1)
+    assert path.read_text().count("livekit" + quote + ":") == 1
+    assert load_config(path).livekit.api_secret_version == 2
 
 
 def test_rotate_appends_a_livekit_block_when_there_is_none(tmp_path: Path) -> None:
@@ -196,3 +209,39 @@ def test_real_terraform_makes_a_new_secret_in_place(terraform_bin, tf_stack: Pat
         assert run.apply("tfplan").ok
         after = run.output()["LIVEKIT_API_SECRET"]["value"]
     assert re.fullmatch(r"[A-Za-z0-9]{48}", after) and after != before
+
+
+# What flowstack wrote before day 2 (main 3530421): the secret without keepers.
+DAY1_SECRET = 'resource "random_password" "livekit_api_secret" {\n  length  = 48\n  special = false\n}\n'
+SECRET_BLOCK = re.compile(r'resource "random_password" "livekit_api_secret" \{\n.*?\n\}\n', re.S)
+
+
+@pytest.mark.slow
+def test_upgrading_a_day1_stack_keeps_the_secret_until_a_rotation(terraform_bin, tf_stack: Path, tmp_path: Path) -> None:
+    """Real Terraform 1.5.7 against the provider double (OCI replaced: unreachable here).
+    A stack applied by a flowstack from before day 2 (no keepers), then this flowstack's
+    stack of the same config (version 1): random_password stays (going from no keepers to
+    keepers would replace it: a rotation nobody asked for). Version 2 then replaces it."""
+    from tfdouble_support import generate, resource_changes, sample_variables
+
+    from generator.tfdouble.runner import TerraformRun
+
+    main_tf = (tf_stack / "main.tf").read_text()
+    day1 = SECRET_BLOCK.sub(DAY1_SECRET, main_tf, count=1)
+    assert day1.count(DAY1_SECRET) == 1
+    (tf_stack / "main.tf").write_text(day1)
+    config = copy_of(tmp_path, REFERENCE.read_bytes())
+    assert rotate(config).exit_code == 0
+    rotated = generate(config, tmp_path / "rotated")
+    with TerraformRun(tf_stack, sample_variables(tf_stack), terraform=terraform_bin) as run:
+        assert run.apply().ok
+        before = run.output()["LIVEKIT_API_SECRET"]["value"]
+        (tf_stack / "main.tf").write_text(main_tf)  # the upgrade: same config, this flowstack
+        assert run.plan("tfplan").ok
+        assert resource_changes(run.show("tfplan"))["random_password.livekit_api_secret"] == ["no-op"]
+        assert run.apply("tfplan").ok
+        assert run.output()["LIVEKIT_API_SECRET"]["value"] == before
+        for name in ("main.tf", "bundle.tf", "bundle/livekit.yaml"):
+            (tf_stack / name).write_bytes((rotated / name).read_bytes())
+        assert run.plan("tfplan2").ok
+        assert resource_changes(run.show("tfplan2"))["random_password.livekit_api_secret"] == ["delete", "create"]

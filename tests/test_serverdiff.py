@@ -17,7 +17,8 @@ import pytest
 from generator.config import parse_config
 from generator.contract import APP_DIR, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_RE
 from generator.deploy.serverdiff import ServerDiff, compose_services_changed, diff_bundles, read_zip
-from generator.deploy.workflow import check_apply_at
+from generator.build import build
+from generator.deploy.workflow import Prepared, check_apply_at, server_lines
 from generator.errors import InvalidOption
 from generator.hcl import template_escape
 from generator.render import render_stack
@@ -186,11 +187,49 @@ def test_a_firewall_change_restarts_nothing() -> None:
     assert lines[-2:] == ["Firewall: flowstack-firewall changed: the rules are re-applied (no restart)", "Restarts: none"]
 
 
+NO_AGENT = ("Server: the stack's current zip has no server bundle (made by a flowstack from before day 2), so its "
+            "server has no config agent: these changes reach the running server only when the instance is replaced")
+SECRET_BLOCK = re.compile(r'resource "random_password" "livekit_api_secret" \{\n.*?\n\}\n', re.S)
+# The secret as flowstack wrote it before day 2 (main 3530421), and as day 2 first wrote version 1.
+DAY1_SECRET = 'resource "random_password" "livekit_api_secret" {\n  length  = 48\n  special = false\n}\n'
+KEEPERS_V1 = ('resource "random_password" "livekit_api_secret" {\n  length  = 48\n  special = false\n'
+              '  keepers = {\n    version = 1\n  }\n}\n')
+
+
+def with_secret_block(files: dict[str, bytes], block: str) -> dict[str, bytes]:
+    main_tf = files["main.tf"].decode()
+    assert SECRET_BLOCK.search(main_tf)
+    return {**files, "main.tf": SECRET_BLOCK.sub(block, main_tf, count=1).encode()}
+
+
+def day1_zip(text: str) -> dict[str, bytes]:
+    """A zip as a flowstack from before day 2 made it: no bundle/, a secret without keepers."""
+    files = {k: v for k, v in render_stack(parse_config(text)).items() if not k.startswith("bundle/")}
+    return with_secret_block(files, DAY1_SECRET)
+
+
+def test_version_1_with_or_without_keepers_is_the_same_secret() -> None:
+    new = format_bundle(REFERENCE)
+    for old in (with_secret_block(new, KEEPERS_V1), with_secret_block(new, DAY1_SECRET)):
+        diff = diff_bundles(old, VARS, new, VARS)
+        assert not diff.rotated and diff.lines() == ["Server: no server file changes; nothing restarts."]
+    assert diff_bundles(with_secret_block(new, KEEPERS_V1), VARS, format_bundle(changed(REFERENCE, version=2)), VARS).rotated
+
+
+def test_a_day1_stack_has_no_agent_to_apply_the_diff() -> None:
+    """Upgrading a stack from before day 2: no rotation, and no line that suggests an agent applies anything."""
+    prepared = Prepared(build(ROOT / "stacks" / "flowspace.yaml"), None, {}, "flowspace.yaml")  # type: ignore[arg-type]
+    same = diff_bundles(day1_zip(REFERENCE), VARS, format_bundle(REFERENCE), VARS)
+    assert not same.rotated and not same.restarts
+    assert server_lines(same, prepared) == [NO_AGENT]
+    rotated = diff_bundles(day1_zip(REFERENCE), VARS, format_bundle(changed(REFERENCE, version=2)), VARS)
+    assert rotated.rotated
+    assert server_lines(rotated, prepared) == [NO_AGENT, "LiveKit API secret: rotated (masked)"]
+
+
 def test_without_a_bundle_the_diff_says_why() -> None:
     plain = {k: v for k, v in render_stack(parse_config(REFERENCE)).items() if not k.startswith("bundle/")}
-    assert diff_bundles(plain, VARS, format_bundle(REFERENCE), VARS).lines() == [
-        "Server: the stack's current zip has no server bundle (made by an older flowstack): "
-        "the running server's files cannot be compared"]
+    assert diff_bundles(plain, VARS, format_bundle(REFERENCE), VARS).lines() == [NO_AGENT]
     rotated = {k: v for k, v in render_stack(parse_config(changed(REFERENCE, version=3))).items() if not k.startswith("bundle/")}
     assert diff_bundles(plain, VARS, rotated, VARS).lines() == [
         "Server: this zip has no server bundle (bundle/manifest.json): no server file diff",
@@ -214,6 +253,28 @@ def test_at_must_be_hh_mm(value: str, hint: str) -> None:
 
 def test_at_accepts_the_day() -> None:
     assert [check_apply_at(v) for v in ("00:00", "04:30", "23:59")] == ["00:00", "04:30", "23:59"]
+
+
+@pytest.mark.parametrize(("manifest", "why"), [
+    (b"[]", "bundle/manifest.json is an array, not a JSON object"),
+    (b'"x"', "bundle/manifest.json is a string, not a JSON object"),
+    (b"null", "bundle/manifest.json is null, not a JSON object"),
+    (b'{"format": 1, "files": ["x"]}', "bundle/manifest.json: files is not a list of objects"),
+    (b'{"format": 1, "files": {"a": 1}}', "bundle/manifest.json: files is not a list of objects"),
+])
+def test_a_manifest_that_is_not_an_object_is_no_readable_bundle(manifest: bytes, why: str) -> None:
+    files = format_bundle(REFERENCE)
+    for old, new in (({**files, "bundle/manifest.json": manifest}, files), (files, {**files, "bundle/manifest.json": manifest})):
+        assert diff_bundles(old, VARS, new, VARS).lines() == [f"Server: cannot read the server bundle ({why}); the diff is not shown"]
+
+
+def test_credentials_in_a_git_url_are_masked_in_the_diff() -> None:
+    """Defence in depth: the stack's rule refuses a user:token@ URL, and the diff would not show one either."""
+    files = format_bundle(REFERENCE)
+    diff = diff_bundles(files, VARS, files, {"socket_git_url": "https://bob:ghp_S3CRETTOKEN@github.com/o/app.git"})
+    text = everything(diff)
+    assert "S3CRET" not in text and "bob" not in text
+    assert "https://********@github.com/o/app.git" in text
 
 
 def test_a_broken_zip_is_a_value_error() -> None:

@@ -39,7 +39,9 @@ VALUES: dict[str, list[str]] = {
     "socket_host": ["a.example.com", "Bad Host", "UPPER.example.com", "x", "a..b.com", "a.example.com\n", "-a.example.com"],
     "livekit_host": ["space-livekit.flow-coder.com", "a_b.example.com", "é.example.com"],
     "livekit_api_key": ["APIFlowspace", "ab", "a" * 64, "a" * 65, "key-with-dash", "key\n"],
-    "socket_git_url": ["https://github.com/a/b.git", "http://github.com/a/b.git", "https://x/${y}", "https://a b", "https://a\n"],
+    "socket_git_url": ["https://github.com/a/b.git", "http://github.com/a/b.git", "https://x/${y}", "https://a b", "https://a\n",
+                       "https://bob:tok@github.com/a/b.git", "https://tok@github.com/a/b.git", "https://github.com@evil.example/a",
+                       "https://github.com/a/b@v1.git", "https://github.com", "https://github.com:443/a/b.git"],
     "socket_git_ref": ["main", "v1.0", "feature/x", "a b", "a;b", "main\n"],
     # Issue 15: the quiet hour the agent waits for (HH:MM or empty).
     "server_apply_at": ["", "03:00", "23:59", "00:00", "24:00", "3:00", "03:60", "03:00\n", " 03:00", "0300", "12:5"],
@@ -99,6 +101,21 @@ def test_secret_values_are_not_repeated_in_the_refusal() -> None:
     with pytest.raises(InvalidVariable) as info:
         spec.check_rules({"socket_secret_api_key": "it's-a-secret"})
     assert "it's-a-secret" not in str(info.value) and "********" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["https://bob:ghp_S3CRETTOKEN@github.com/o/app.git", "https://ghp_S3CRETTOKEN@github.com/o/app.git"])
+def test_a_git_url_with_credentials_is_refused_and_not_shown(url: str, tmp_path: Path) -> None:
+    """The stack's rule refuses a user:token@ (it would sit in the stack's variables in plain text);
+    the refusal masks it. An @ after the host (a path) is still a URL."""
+    config = parse_config(CONFIG, "flowspace.yaml")
+    spec = VariableSpec.from_variables("flowspace", build_model(config).variables)
+    spec.check_rules({"socket_git_url": "https://github.com/o/app@v1.git"})
+    with pytest.raises(InvalidVariable, match="without user:token@"):
+        spec.check_rules({"socket_git_url": url})
+    r = CliRunner().invoke(cli, ["rm-apply", str(ROOT / "stacks" / "flowspace.yaml"), "--config-file", str(tmp_path / "none"),
+                                 "--compartment", "ocid1.compartment.oc1..x", "--var", f"socket_git_url={url}"])
+    assert r.exit_code == 2 and r.output.count("Error:") == 1, r.output
+    assert "S3CRET" not in r.output and "--var socket_git_url=https://********@github.com/o/app.git: " in r.output, r.output
 
 
 @pytest.mark.parametrize("var", ["instance_ocpus=8", "ssh_source_cidr=0.0.0.0/00", "socket_host=Bad Host"])

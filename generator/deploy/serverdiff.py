@@ -31,7 +31,7 @@ from ..contract import BUNDLE_FORMAT, BUNDLE_MANIFEST, is_secret, secret_env_var
 from ..hcl import unquote
 from ..model import TEMPLATE_EXPRESSIONS
 from ..yamlio import load_yaml
-from .variables import MASK
+from .variables import MASK, mask_userinfo
 
 GENERATED_SECRET = "random_password.livekit_api_secret.result"
 SECRET_RESOURCE = ("random_password", "livekit_api_secret")
@@ -67,6 +67,7 @@ class ServerDiff:
 
     first_deploy: bool = False
     unavailable: str | None = None  # why no comparison could be made
+    no_agent: bool = False  # the running server predates the bundle: no agent applies anything
     files: list[FileChange] = field(default_factory=list)
     restarts: dict[str, list[str]] = field(default_factory=dict)  # service -> why
     rotated: bool = False
@@ -117,7 +118,14 @@ _KIND_TEXT = {"added": "new file", "removed": "removed", "mode": "mode changed",
 
 
 def read_zip(data: bytes) -> dict[str, bytes]:
-    """``{name: bytes}`` of a stack zip (directories skipped); ValueError when it is not one."""
+    """``{name: bytes}`` of a stack zip (directories skipped); ValueError when it is not one.
+
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("bundle/", ""); z.writestr("main.tf", "x")
+    >>> read_zip(buf.getvalue())
+    {'main.tf': b'x'}
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
@@ -158,7 +166,7 @@ class Side:
         if name not in self.values:
             return "${" + placeholder + "}", "unknown " + placeholder, secret
         value = self.values[name]
-        return (MASK if secret else value), _hash(value), secret
+        return (MASK if secret else mask_userinfo(value)), _hash(value), secret
 
     def render(self, entry: ServerFile) -> tuple[str, str, list[str]]:
         """(shown text, fingerprint text, secret placeholders used) of one bundle file."""
@@ -207,13 +215,20 @@ def _hash(value: str) -> str:
 
 
 def _secret_version(stack: Stack) -> str:
-    """The ``keepers.version`` of the generated LiveKit secret ("" when it has none)."""
+    """The ``keepers.version`` of the generated LiveKit secret; "1" when it has no (or empty) keepers.
+
+    Version 1 renders no keepers, and stacks from before day 2 had none: both are the same
+    secret, so going from one to the other is no rotation.  "" when the zip has no such resource.
+
+    >>> _secret_version(Stack({"main.tf": b'resource "random_password" "livekit_api_secret" {\\n  length = 48\\n}\\n'}))
+    '1'
+    """
     for _file, typ, name, body in stack.all_blocks("resource"):
         if (typ, name) == SECRET_RESOURCE:
             keepers = body.get("keepers")
             keepers = keepers[0] if isinstance(keepers, list) and keepers else keepers
-            if isinstance(keepers, dict):
-                return str(unquote(keepers.get("version", "")))
+            version = str(unquote(keepers.get("version", ""))) if isinstance(keepers, dict) else ""
+            return version or "1"
     return ""
 
 
@@ -223,10 +238,16 @@ def _manifest(files: dict[str, bytes]) -> list[ServerFile] | None:
     if raw is None:
         return None
     data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
+        raise ValueError(f"{BUNDLE_MANIFEST} is {kind}, not a JSON object")
     if data.get("format") != BUNDLE_FORMAT:
         raise ValueError(f"bundle format {data.get('format')!r} (this flowstack reads {BUNDLE_FORMAT})")
+    entries = data.get("files") or []
+    if not isinstance(entries, list) or not all(isinstance(f, dict) for f in entries):
+        raise ValueError(f"{BUNDLE_MANIFEST}: files is not a list of objects")
     return [ServerFile(f["path"], f["source"], f.get("mode", "0644"), f.get("encoding", "text"), f.get("service", "none"))
-            for f in data.get("files", [])]
+            for f in entries]
 
 
 def compose_services_changed(old: str, new: str) -> list[str] | None:
@@ -264,7 +285,14 @@ def _compare(path: str, old: tuple[ServerFile, Side] | None, new: tuple[ServerFi
 
 def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
                  new_files: dict[str, bytes], new_vars: dict[str, str]) -> ServerDiff:
-    """The server diff between two stack zips' contents (see the module doc)."""
+    """The server diff between two stack zips' contents (see the module doc).
+
+    >>> from generator.config import load_config
+    >>> from generator.render import render_stack
+    >>> files = render_stack(load_config("stacks/flowspace.yaml"))
+    >>> diff_bundles(files, {}, files, {}).lines()
+    ['Server: no server file changes; nothing restarts.']
+    """
     try:
         old, new = Side(old_files, old_vars), Side(new_files, new_vars)
     except (ValueError, KeyError, TypeError) as exc:
@@ -276,8 +304,10 @@ def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
         result.unavailable = "this zip has no server bundle (bundle/manifest.json): no server file diff"
         return result
     if old.manifest is None:
-        result.unavailable = ("the stack's current zip has no server bundle (made by an older flowstack): "
-                              "the running server's files cannot be compared")
+        result.no_agent = True
+        result.unavailable = (
+            "the stack's current zip has no server bundle (made by a flowstack from before day 2), so its server "
+            "has no config agent: these changes reach the running server only when the instance is replaced")
         return result
     before = {f.path: (f, old) for f in old.manifest}
     after = {f.path: (f, new) for f in new.manifest}

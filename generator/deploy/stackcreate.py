@@ -120,6 +120,10 @@ def running_config(deployer: Any, stack_id: str) -> tuple[bytes, dict[str, str],
     APPLY job (``GET /jobs/{id}/tfConfig``), plus the stack's variables now; None before any APPLY.
 
     Not the stack's own zip: `rm-plan` uploads a zip without applying it.
+
+    >>> zip_bytes, job_vars, stack_vars = running_config(deployer, stack.id)  # doctest: +SKIP
+    >>> job_vars["socket_host"]  # doctest: +SKIP
+    'space-socket.flow-coder.com'
     """
     stack = deployer._call(f"reading stack {stack_id}", deployer.client.get_stack, stack_id).data
     applied = deployer.latest_job(stack_id, operation="APPLY", state="SUCCEEDED")

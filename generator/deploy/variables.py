@@ -18,6 +18,8 @@ from ..contract import AUTO_FILLED, is_secret
 from ..errors import InvalidVariable, MissingVariables, ResourceManagerError, UnknownVariable
 
 MASK = "********"
+# The user:password@ of a URL: a credential even in a variable not named like a secret.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
 # Sample values for the "--var NAME=VALUE" hint when a variable has no value.
 VARIABLE_EXAMPLES = {
     "ssh_public_key": '"$(cat ~/.ssh/id_ed25519.pub)"',
@@ -60,10 +62,19 @@ def is_masked(name: str, sensitive: Iterable[str] = ()) -> bool:
     return is_secret(name, sensitive=name in set(sensitive))
 
 
+def mask_userinfo(text: str) -> str:
+    """``text`` with the ``user:token@`` of every URL in it replaced by `MASK`.
+
+    >>> mask_userinfo("clone https://bob:ghp_x@github.com/o/a.git")
+    'clone https://********@github.com/o/a.git'
+    """
+    return _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+
+
 def mask_variables(variables: Mapping[str, str], sensitive: Iterable[str] = ()) -> dict[str, str]:
     """``variables`` sorted, with the value of every sensitive or secret-named one replaced by `MASK`."""
     sensitive = frozenset(sensitive)
-    return {k: (MASK if is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
+    return {k: (MASK if is_masked(k, sensitive) else mask_userinfo(v)) for k, v in sorted(variables.items())}
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,7 @@ class VariableSpec:
         for name, value in sorted(variables.items()):
             for ok, message in self.rules.get(name, ()):
                 if not ok(value):
-                    raise InvalidVariable(name, MASK if is_masked(name, self.sensitive) else value, message)
+                    raise InvalidVariable(name, MASK if is_masked(name, self.sensitive) else mask_userinfo(value), message)
 
     def check_names(self, variables: Iterable[str]) -> None:
         """Raise `UnknownVariable` for names the stack does not declare (no request made)."""

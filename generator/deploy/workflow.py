@@ -84,6 +84,10 @@ def server_changes(prepared: Prepared, deployer: rm.Deployer, compartment: str) 
 
     A quiet hour left on the stack by an earlier ``--at`` is cleared when this run sets none
     (so the change applies at once); the returned `Prepared` carries that.
+
+    >>> diff, prepared = server_changes(prepared, deployer, compartment)  # doctest: +SKIP
+    >>> diff.lines()[0]  # doctest: +SKIP
+    'Server: no server file changes; nothing restarts.'
     """
     stack = deployer.find_stack(prepared.built.config.name, compartment)
     running = None if stack is None else stackcreate.running_config(deployer, stack.id)
@@ -105,9 +109,13 @@ def server_changes(prepared: Prepared, deployer: rm.Deployer, compartment: str) 
 
 
 def server_lines(diff: ServerDiff, prepared: Prepared) -> list[str]:
-    """What rm-apply prints about the server: the diff, when it applies, and what drops."""
+    """What rm-apply prints about the server: the diff, when it applies, and what drops.
+
+    >>> server_lines(ServerDiff(first_deploy=True), None)[0][:27]  # type: ignore[arg-type]
+    'Server: first deploy (no st'
+    """
     lines = diff.lines()
-    if diff.first_deploy or (diff.unavailable and not diff.rotated):
+    if diff.first_deploy or diff.no_agent or (diff.unavailable and not diff.rotated):
         return lines
     zone = server_timezone(prepared.built.config)
     at = prepared.variables.get(APPLY_AT_VARIABLE, "")
