@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "c1c77b0fc10fcb5f3821a60d2b6b0a9110c012c4be24e4bd161180b24e88cf48"
+REFERENCE_ZIP_SHA256 = "aa738b7bc30b0121605ba446ac25b9981d1d338b6ba6e49eefa9787f613b5bcc"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "c0bafbc17ea6081fa73fe6c5e28a27c73b6ca69e972c361296a407c5e4c38dc0",
-    "tls-internal": "324b1f03d90bac22006317f8b92572521aeeecf6fd4f1a786ba63e44b930c8df",
-    "tls-cloudflare-origin": "d9f3bdd4e4554d071ebcf797bf5d91298e4b9df46aad1dacc391a8c0e4c4f609",
-    "socket-image": "46449cacaffec4ce0c21b41671a240af6aa26c3216177ed68f728bba91242078",
-    "turn-via-caddy": "84eac1d7f6b74fae72b6800ce1edfe32711be6f6bc352a88216aac9475d46f61",
-    "turn-via-caddy-internal": "eec766f3c4625709a5b9eaa085107db8f7cd9312f2111c9fc4dff19a1aafda8b",
-    "socket-git-url": "4de7275225c7f5a7bf9ece0877c4023333cdc1266d40eb4adfe4791e06ff577e",
-    "ephemeral-ip": "87e70d10edb31d48e3c13723e35b281885751a4d3c69e8392311628a424e63cc",
-    "secret-env": "aeb5086a1b460ca19be6e6ef37f0a0bf005a8642fefedcfbdd935b85e378f8b0",
+    "reference": "1eef0fde451b838e331a44421e77bc8545db76a270c65c75e154b4ff2db646b0",
+    "tls-internal": "f027a8c648de49988289f7dbab990bdf2e8c52824fc9bc2d41f325b741f16c4d",
+    "tls-cloudflare-origin": "5f09990937780d6f18f815dea281050b6ff28cb71c501921ff432eca8dd8dc55",
+    "socket-image": "c1b8ed7b66001e54fb94e02a1bc3d3c348902f6a354bd3ee70bdd3b84baa14dc",
+    "turn-via-caddy": "7589aa4f3a00fa6c1eeda880117c9438d43b1814653a9533e5d3ceb7ad666270",
+    "turn-via-caddy-internal": "9d77aa9e0b36a294ab0e70af7fe25c91a066614d772fa7f56613187ddea8a81f",
+    "socket-git-url": "0c6c460aa1978fdf190b016b162e6fce20b8e75901f04a99b1bf2133d51fea30",
+    "ephemeral-ip": "4888e941fd08d7fb761353c219b720fe2bb83af9f8f839d1b99f4a42f983ffd3",
+    "secret-env": "cb21e03bc25766114ac5903f4ee416d7c12ed1b593b06ec9983a8444aa382857",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "803417a00f03a621a7ffdf0e4c64bee784e31c21dff62d90898ad22a4253a897",
-    "tls-internal": "76eecede5c0fd0d17040fa979206c4e108bfa208804be50cdd4a95d0686df929",
-    "tls-cloudflare-origin": "a93df4c0bdd01b31904cb9465d893ab41f6d1e0aa7da991be8e6e82724111d8e",
-    "socket-image": "9e59b55cdb2a9340224add02937540860bf7968873a90a6c802e0daaebd443f0",
-    "turn-via-caddy": "9339cb400df09deb798da8c8ef465985c93d7bd2710822f6525bbfe90e280585",
-    "turn-via-caddy-internal": "07a58d42798a32bf5f593719a8cdf4d7447d07a8076dbcf35dfbf8851ac61e5d",
-    "socket-git-url": "ddd1d31d0b0bf1431639a6f27c1989e764a9023639fdeb3bf62ce05343af6416",
-    "ephemeral-ip": "803417a00f03a621a7ffdf0e4c64bee784e31c21dff62d90898ad22a4253a897",
-    "secret-env": "a4c3304647d83a5907933589009f599a4383a5db0b33814862ca2c342377e297",
+    "reference": "39e8fb77585538576f8522af980474d9dc89116715f272967a049c09de356cfd",
+    "tls-internal": "aa29e0f4335d962d35bdc92d35ba746c29a033313223c2815b694284c1654636",
+    "tls-cloudflare-origin": "c8b35f1ff089b1405857a27592ed4c0d9cb0f9ff5e481387f0fa103edf5eec72",
+    "socket-image": "45ee518f6bd174d1b1bca36a29c122421be4fc75f9360f2e947b645c83c3fa7e",
+    "turn-via-caddy": "a209498046724edf23c8346a06005032e3b861ba61d865baa2a3fa1662dfbde0",
+    "turn-via-caddy-internal": "c369ba83fbb83deaa5a37275f0b0fee41dc69a567d6cced7e11825d45d30e124",
+    "socket-git-url": "778a7cd67feeceb36618e30b8adefea153d306a4dae6f188f97d59ab8747999a",
+    "ephemeral-ip": "39e8fb77585538576f8522af980474d9dc89116715f272967a049c09de356cfd",
+    "secret-env": "68b05da2da88e33891d302ded3499898a86b4b901dba7209f445625f15d1175e",
 }
 ALERT_SHA256 = {
-    "budget": "5a5360055295dd595591834e33a20df6352b0d1da095ec84defa2a5ba79f532d",
-    "alarm": "bf59e89a8cfaeb0b8e3a245c79e7b63157452f08bb92c55c9588855f503f64e8",
-    "alarm+slack": "94ea755edadcc33760935c426392e8266443edc71efce6e7ca379e124efd85cf",
-    "both": "56001fa21a6acf535d30c4c15ed9cd2957c1f1d62132b070a48fd3a9bd7ca032",
+    "budget": "5065dafc0e97c6845d2a478b3cae8267d837dd8b66bd252a0f715b1cd6f4380d",
+    "alarm": "d92aea6e8ffe8e93766eb3f0ea3a2dc78e8f2fedd6907e10f9bce26d4ba21a53",
+    "alarm+slack": "24544aa7be79bcbe71dedb9413f9e30ab137f4db979e6f4e863a14d676c8247d",
+    "both": "184e5430381187a8a4ffb82c4ad730cad10ecb1f056c5a3946476e0a72428a57",
 }
 
 
