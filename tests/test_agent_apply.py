@@ -163,7 +163,18 @@ def test_files_left_out_of_a_new_bundle_are_deleted_and_nothing_else(server: Ser
 
 def test_a_failed_clone_logs_no_url(server: Server) -> None:
     token = "ghp_S3CRETTOKEN"
-    url = f"https://bob:{token}@127.0.0.1:9/app.git"  # inside the namespace: nothing listens there
+    # Credentials in the URL are refused outright (the git URL rule has no user:token@), and the
+    # refusal does not echo the URL either.
+    server.serve(_bundle(socket_git_url=f"https://bob:{token}@127.0.0.1:9/app.git", socket_git_ref="main"))
+    r, _ = server.agent("--now", "--no-restart")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, _ = server.agent("--fetch-source")
+    assert r.returncode == 1
+    assert server.log().splitlines()[-1].endswith("does not hold a valid https:// git URL and ref")
+    assert token not in server.log()
+    # A URL the rule accepts can still carry something private (here in its path): a failed clone
+    # logs only git's exit code. Inside the namespace nothing listens on 127.0.0.1:9.
+    url = f"https://127.0.0.1:9/{token}/app.git"
     server.serve(_bundle(socket_git_url=url, socket_git_ref="main"))
     r, _ = server.agent("--now", "--no-restart")
     assert r.returncode == 0, r.stdout + r.stderr
