@@ -14,10 +14,13 @@ Example:
 from __future__ import annotations
 
 import ast
+import functools
 
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
+# Cached: every render ships the same few scripts, and re-printing them is most of a render's time.
+@functools.lru_cache(maxsize=16)
 def server_python(source: str, origin: str) -> str:
     """``source`` without docstrings and comments, its ``#!`` line kept, naming ``origin``.
 

@@ -16,9 +16,8 @@ from .config_schema import StackConfig
 from .contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
 from .model import build_model, secret_env_lines, template_variable_expressions
 from .schema_form import render_schema
-from .server import cloud_config, render_cloud_init
+from .server import cloud_init_source, render_cloud_init
 from .templating import render_template
-from .yamlio import dump_yaml
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
@@ -32,10 +31,11 @@ DAYS_PER_MONTH = Decimal("30.44")
 def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, bytes]:
     """Every file of the Resource Manager stack, in `STACK_FILES` order."""
     model = build_model(config, on)
+    cloud_init = cloud_init_source(config)
     ctx = {
         "m": model,
         "c": config,
-        "template_vars": boot_template_vars(config),
+        "template_vars": boot_template_vars(config, cloud_init),
         "bundle_key": BUNDLE_METADATA_KEY,
         "secret_env": secret_env_lines(config),
         "image_regex": image_name_regex(config.instance.image.version),
@@ -48,7 +48,7 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
         "main.tf": render_template("main.tf.j2", **ctx),
         "variables.tf": render_template("variables.tf.j2", **ctx),
         "outputs.tf": render_template("outputs.tf.j2", **ctx),
-        "cloud-init.yaml": render_cloud_init(config),
+        "cloud-init.yaml": render_cloud_init(config, cloud_init),
         "schema.yaml": render_schema(model),
     }
     if config.budget.enabled or config.traffic_alarm.enabled:
@@ -58,9 +58,13 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
     return {name: text.encode("utf-8") for name, text in ordered.items()}
 
 
-def boot_template_vars(config: StackConfig) -> dict[str, str]:
-    """The template variables user_data (boot-only) uses; the bundle's files take the rest in bundle.tf."""
-    used = set(PLACEHOLDER_RE.findall(dump_yaml(cloud_config(config))))
+def boot_template_vars(config: StackConfig, source: str | None = None) -> dict[str, str]:
+    """The template variables user_data (boot-only) uses; the bundle's files take the rest in bundle.tf.
+
+    ``source`` is `cloud_init_source(config)` when the caller has it already (it is the
+    slowest part of a render). Example: ``"livekit_api_secret" in boot_template_vars(config)`` -> ``False``.
+    """
+    used = set(PLACEHOLDER_RE.findall(source if source is not None else cloud_init_source(config)))
     return {name: expr for name, expr in template_variable_expressions(config).items() if name in used}
 
 

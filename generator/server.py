@@ -335,9 +335,17 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
     }
 
 
-def render_cloud_init(config: StackConfig) -> str:
-    """cloud-init.yaml as Terraform will read it with templatefile()."""
-    return to_template("#cloud-config\n" + dump_yaml(cloud_config(config)))
+def cloud_init_source(config: StackConfig) -> str:
+    """cloud-init.yaml before templating: flowstack's placeholder marks still in it.
+
+    Example: ``cloud_init_source(config).startswith("#cloud-config\\n")`` -> ``True``.
+    """
+    return "#cloud-config\n" + dump_yaml(cloud_config(config))
+
+
+def render_cloud_init(config: StackConfig, source: str | None = None) -> str:
+    """cloud-init.yaml as Terraform will read it with templatefile() (from ``source`` when given)."""
+    return to_template(source if source is not None else cloud_init_source(config))
 
 
 # ---------------------------------------------------------------------------
