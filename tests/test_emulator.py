@@ -22,6 +22,9 @@ from oci.resource_manager import models as M
 
 from generator.emulator.auth import fingerprint_of, load_public_key, write_demo_credentials
 
+# End to end: the emulator as a real HTTP server driven by the real oci SDK. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
+
 IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 

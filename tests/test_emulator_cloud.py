@@ -15,6 +15,9 @@ import urllib.request
 import oci
 import pytest
 
+# End to end: the emulator's Compute/VNIC/Monitoring APIs as a real HTTP server and the real oci SDK. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
+
 START = dt.datetime(2026, 11, 30, 0, 0, tzinfo=dt.timezone.utc)
 
 

@@ -28,6 +28,9 @@ from generator.emulator.faults import validate
 from generator.emulator.limits import MAX_INFLATED_BYTES, MAX_JSON_DEPTH, is_loopback, json_depth, parse_json
 from generator.emulator.server import build_emulator
 
+# End to end: a real emulator server under hostile clients (real sockets, slowloris timeouts). The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
+
 
 def admin(url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     req = urllib.request.Request(url + path, data=body, method=method, headers=headers or {})

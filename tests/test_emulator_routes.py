@@ -23,6 +23,9 @@ from generator.emulator.admin import is_loopback
 from generator.emulator.auth import write_demo_credentials
 from generator.emulator.server import build_emulator
 
+# End to end: every emulator route over real HTTP with the real oci SDK. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
+
 
 def create_stack(emulator, zip_bytes: bytes, name: str):
     details = M.CreateStackDetails(

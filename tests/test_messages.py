@@ -22,6 +22,9 @@ from generator.config import parse_config
 from generator.deploy import ociauth, results, rm
 from generator.errors import ConfigError, OciConfigError
 
+# End to end: real oci SDK against a real emulator server, including client timeouts. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())
 

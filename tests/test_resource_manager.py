@@ -21,19 +21,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.deploy import rm
-from generator.deploy import ociauth
-from generator.deploy import planlog, policy
-from generator.deploy import results
-from generator.deploy import variables as rmvars
 from generator.cli import cli
-from generator.errors import InstanceReplacement, ResourceManagerError
+from generator.deploy import ociauth, planlog, policy, results, rm
+from generator.deploy import variables as rmvars
 from generator.emulator.auth import write_demo_credentials
+from generator.errors import InstanceReplacement, ResourceManagerError
+
+# End to end: rm-apply and friends through the real oci SDK against a real emulator server. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
 
 COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaaflowstacktests"
 
 
-def invoke(*args: str) -> "CliRunner.invoke":
+def invoke(*args: str) -> CliRunner.invoke:
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 

@@ -20,6 +20,9 @@ import pytest
 from generator.deploy import ociauth, results, rm, stackcreate
 from generator.errors import ResourceManagerError
 
+# End to end: real concurrent deploys (threads and processes) against a real emulator server. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -14,9 +14,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
+
+# End to end: real oci SDK against a real emulator server, several deploys each. The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
 
 SECRET_ENV = "  secret_env: [API_TOKEN]\n"
 OLD_TOKEN, NEW_TOKEN = "tok-OLD-7f3a9c", "tok-NEW-2b8e41"

@@ -16,11 +16,14 @@ import zlib
 from pathlib import Path
 
 import pytest
+import status_seed
 from click.testing import CliRunner
 
-import status_seed
 from generator.cli import cli
 from generator.ops.chart import png_size
+
+# End to end: real oci SDK against a real emulator server (Compute, VNIC, Monitoring). The slow suite runs it (make test); make test-fast skips it.
+pytestmark = pytest.mark.slow
 
 NOW = dt.datetime.now(dt.timezone.utc)
 FREE_GB = 10_000
@@ -150,7 +153,7 @@ def test_monitoring_failing_is_reported_and_the_rest_still_shown(rm_emulator, st
     assert code == 1
     assert r["instance"]["lifecycle_state"] == "RUNNING" and r["usage"] is None and r["idle"] is None
     name = {429: "TooManyRequests", 500: "InternalServerError"}[status]
-    assert any(f"SummarizeMetricsData" in p and f"{status} {name}" in p for p in r["problems"]), r["problems"]
+    assert any("SummarizeMetricsData" in p and f"{status} {name}" in p for p in r["problems"]), r["problems"]
     # Bounded: the SDK tried 3 times, then status gave up on Monitoring.
     assert rm_emulator.stats()["statuses"].get(str(status)) == 3
 
