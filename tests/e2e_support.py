@@ -219,3 +219,12 @@ class CaddyProxy:
 
     def stop(self) -> int:
         return self.proc.stop()
+
+    @contextlib.contextmanager
+    def serving(self, host: str, path: str = "/health") -> Iterator[CaddyProxy]:
+        """Waits until ``host`` answers ``path`` through Caddy, yields the proxy, stops it after."""
+        try:
+            self.wait_healthy(host, path)
+            yield self
+        finally:
+            self.stop()

@@ -15,28 +15,19 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+import test_agent_sandbox
 from agent_support import unpack
 from test_agent_sandbox import CHECK, Server, _bundle, _first_boot, _reseal
 from variants import make_config
 
 from generator.contract import AGENT_STATE_DIR, COMPOSE_FILE, LIVEKIT_CONFIG
 
+server = test_agent_sandbox.server  # the sandbox's fixture: one Server per test, closed after
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")
 
 RECREATE_LIVEKIT = f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def _state(server: Server, path: str) -> tuple[bytes, int] | None:

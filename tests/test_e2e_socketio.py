@@ -21,11 +21,8 @@ Caddy's certificate for the TURN host lands where livekit.yaml tells LiveKit to 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import ssl
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,7 +36,7 @@ import yaml
 from generator.config import parse_config
 from generator.config_schema import StackConfig
 from generator.server import render_caddyfile
-from e2e_support import Proc, free_port, wait_until
+from e2e_support import CaddyProxy, Proc, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -139,50 +136,14 @@ def socket_app(tmp_path: Path) -> Iterator[int]:
         proc.stop()
 
 
-class Caddy:
-    def __init__(self, tmp_path: Path, config: StackConfig, http_port: int, https_port: int) -> None:
+class Caddy(CaddyProxy):
+    """Debian's caddy running the Caddyfile flowstack generates for ``config`` (e2e_support.CaddyProxy
+    adapts it, checks its listeners, and keeps it on loopback without an admin endpoint)."""
+
+    def __init__(self, workdir: Path, config: StackConfig, http_port: int, https_port: int) -> None:
         self.config = config
-        self.http_port, self.https_port = http_port, https_port
-        self.env = dict(os.environ)
-        for var, sub in (("HOME", "home"), ("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config")):
-            (tmp_path / sub).mkdir(exist_ok=True)
-            self.env[var] = str(tmp_path / sub)
-        self.data_dir = tmp_path / "data" / "caddy"
-        self.caddyfile_text = render_caddyfile(config, hosts=HOSTS, http_port=http_port, https_port=https_port)
-        self.caddyfile = tmp_path / "Caddyfile"
-        self.caddyfile.write_text(self.caddyfile_text, encoding="utf-8")
-        adapted = subprocess.run(
-            ["caddy", "adapt", "--config", str(self.caddyfile), "--adapter", "caddyfile"],
-            capture_output=True, text=True, env=self.env, timeout=60, stdin=subprocess.DEVNULL,
-        )
-        assert adapted.returncode == 0, adapted.stderr
-        self.json = json.loads(adapted.stdout)
-        servers = self.json["apps"]["http"]["servers"]
-        # The ports came from render_caddyfile's arguments, not from anything patched here.
-        assert [s["listen"] for s in servers.values()] == [[f":{https_port}"]]
-        assert self.json["apps"]["http"]["http_port"] == http_port
-        # What the Caddyfile leaves to the machine: loopback only, no admin endpoint (several
-        # Caddys may run at once), and Caddy must not install its root CA into this machine.
-        for s in servers.values():
-            s["listen"] = [f"127.0.0.1:{https_port}"]
-        self.json["admin"] = {"disabled": True}
-        self.json["apps"]["pki"] = {"certificate_authorities": {"local": {"install_trust": False}}}
-        self.json_path = tmp_path / "caddy.json"
-        self.json_path.write_text(json.dumps(self.json, indent=2), encoding="utf-8")
-        self.proc = Proc(["caddy", "run", "--config", str(self.json_path)], tmp_path / "caddy.log", env=self.env, cwd=tmp_path)
-
-    @property
-    def root_ca(self) -> Path:
-        return self.data_dir / "pki" / "authorities" / "local" / "root.crt"
-
-    def url(self, host: str, path: str = "") -> str:
-        return f"https://{host}:{self.https_port}{path}"
-
-    def session(self) -> requests.Session:
-        s = requests.Session()
-        s.trust_env = False
-        s.verify = str(self.root_ca)  # Caddy's internal root only: no verification is skipped
-        return s
+        text = render_caddyfile(config, hosts=HOSTS, http_port=http_port, https_port=https_port)
+        super().__init__(workdir, text, http_port=http_port, https_port=https_port)
 
 
 @pytest.fixture
@@ -190,17 +151,8 @@ def caddy(tmp_path: Path, socket_app: int, localhost_names: None) -> Iterator[Ca
     config = make_config(socket_app)
     workdir = tmp_path / "caddy"
     workdir.mkdir()
-    c = Caddy(workdir, config, free_port(), free_port())
-    try:
-        def healthy() -> bool:
-            if not c.root_ca.exists():
-                return False
-            return c.session().get(c.url(HOSTS["socket_host"], "/health"), timeout=5).status_code == 200
-
-        wait_until(healthy, "Caddy in front of the app", c.proc)
+    with Caddy(workdir, config, free_port(), free_port()).serving(HOSTS["socket_host"]) as c:
         yield c
-    finally:
-        c.proc.stop()
 
 
 def test_caddy_serves_health_through_the_proxy(caddy: Caddy) -> None:

@@ -91,13 +91,8 @@ def app(app_dir: Path, tmp_path: Path) -> Iterator[tuple[Proc, int]]:
 def caddy(tmp_path: Path, app: tuple[Proc, int]) -> Iterator[CaddyProxy]:
     http_port, https_port = free_port(), free_port()
     text = caddyfile_from_template(socket_port=app[1], livekit_port=free_port(), hosts=HOSTS, http_port=http_port, https_port=https_port)
-    with resolve_localhost_names():
-        proxy = CaddyProxy(tmp_path / "caddy", text, http_port=http_port, https_port=https_port)
-        try:
-            proxy.wait_healthy(HOSTS["socket_host"], "/health")
-            yield proxy
-        finally:
-            proxy.stop()
+    with resolve_localhost_names(), CaddyProxy(tmp_path / "caddy", text, http_port=http_port, https_port=https_port).serving(HOSTS["socket_host"]) as proxy:
+        yield proxy
 
 
 def test_lockfile_install_is_what_package_json_pins(app_dir: Path) -> None:
@@ -297,13 +292,8 @@ def generated_caddy(tmp_path: Path, app: tuple[Proc, int], monkeypatch: pytest.M
     assert "{$SOCKET_HOST} {" in text
     monkeypatch.setenv("SOCKET_HOST", HOSTS["socket_host"])
     monkeypatch.setenv("LIVEKIT_HOST", HOSTS["livekit_host"])
-    with resolve_localhost_names():
-        proxy = CaddyProxy(tmp_path / "caddy", text, http_port=http_port, https_port=https_port)
-        try:
-            proxy.wait_healthy(HOSTS["socket_host"], "/health")
-            yield proxy
-        finally:
-            proxy.stop()
+    with resolve_localhost_names(), CaddyProxy(tmp_path / "caddy", text, http_port=http_port, https_port=https_port).serving(HOSTS["socket_host"]) as proxy:
+        yield proxy
 
 
 def test_rooms_through_the_generated_auto_domain_caddyfile(generated_caddy: CaddyProxy) -> None:
