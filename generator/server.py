@@ -47,10 +47,11 @@ from .contract import (
     secret_env_variable,
 )
 from .errors import RenderError
+from .firewall import firewall_context
 from .hcl import template_escape
 from .livekit import livekit_settings
 from .model import template_variables
-from .ports import ANYWHERE, PortRule, host_rules, policy
+from .ports import policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
@@ -87,19 +88,6 @@ class WriteFile:
 
 # ---------------------------------------------------------------------------
 # Files on the server
-
-
-def host_firewall_rules(rules: list[PortRule]) -> list[str]:
-    """iptables rule specs (after ``-A INPUT``) in the exact form OCI's rules.v4 uses."""
-    out = []
-    for r in host_rules(rules):
-        dport = str(r.low) if r.low == r.high else f"{r.low}:{r.high}"
-        src = "" if r.source in (ANYWHERE, "var.ssh_source_cidr") else f"-s {r.source} "
-        if r.protocol == "tcp":
-            out.append(f"{src}-p tcp -m state --state NEW -m tcp --dport {dport} -j ACCEPT")
-        else:
-            out.append(f"{src}-p udp -m udp --dport {dport} -j ACCEPT")
-    return out
 
 
 def _socket_service(config: StackConfig) -> dict[str, Any]:
@@ -282,7 +270,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
             FIREWALL_SCRIPT,
-            render_template("firewall.sh.j2", entries=list(zip(host_rules(rules), host_firewall_rules(rules), strict=True))),
+            render_template("firewall.sh.j2", **firewall_context(rules)),
             permissions="0755", service="firewall",
         ),
     ]

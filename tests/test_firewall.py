@@ -1,17 +1,24 @@
-"""The generated host firewall script against OCI's own Ubuntu rules.v4 (issue 4).
+"""The generated host firewall script against OCI's own Ubuntu rules.v4 (issues 4, 21).
 
 OCI's Ubuntu images end INPUT with ``-j REJECT --reject-with icmp-host-prohibited``; a
 port open in the security list is still closed on the host unless an ACCEPT sits before
-that rule, in the live tables and in /etc/iptables/rules.v4 (loaded at boot). The script
-from `flowstack preview` runs here for real:
+that rule, in the live tables and in /etc/iptables/rules.v4 (loaded at boot). flowstack's
+rules live in chains of its own (FLOWSTACK-INPUT, jumped to before the REJECT;
+FLOWSTACK-DOCKER, jumped to from DOCKER-USER), rebuilt on every run. The fixture is OCI's
+complete rules.v4 (tests/fixtures/oci-ubuntu-rules.v4, with InstanceServices: DNS, DHCP,
+NTP on 169.254.169.254). The script from `flowstack preview` runs here for real:
 
 - on a copy of the shipped file (``FLOWSTACK_LIVE=0``): ``iptables-restore --test``
   accepts the result, every policy port is ACCEPTed before the REJECT, a second run
-  changes nothing, and nothing outside the added INPUT rules moves (OUTPUT and
-  InstanceServices protect the boot volume and metadata service);
+  changes nothing, and nothing of OCI's lines moves (OUTPUT and InstanceServices protect
+  the boot volume and metadata service);
 - live, in a private network namespace (``unshare --net``): the OCI rules are loaded with
-  ``iptables-restore``, the script inserts its rules with iptables, ``iptables -S INPUT``
-  shows them before the REJECT, and the file it saved holds exactly the live INPUT chain.
+  ``iptables-restore``, the script adds its chains, the jump sits before the REJECT, and the
+  file it saved holds exactly the live chains; a port removed from the config is closed
+  live and in the file on the next run;
+- packets, in namespaces of the test's own (a "container" routed through the host's
+  FORWARD path as on Docker's bridge): DNS to 169.254.169.254 answered, its tcp/80 not;
+  an extra port limited to a source is limited on the DNAT path too.
 """
 
 from __future__ import annotations
@@ -33,7 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 OCI_RULES = Path(__file__).resolve().parent / "fixtures" / "oci-ubuntu-rules.v4"
 SCRIPT = "files/usr/local/sbin/flowstack-firewall"
 REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
-METADATA_LINES = [":DOCKER-USER - [0:0]", "-A DOCKER-USER -d 169.254.169.254/32 -j DROP"]
+JUMP = "-A INPUT -j FLOWSTACK-INPUT"
+DOCKER_LINES = [
+    "-A DOCKER-USER -j FLOWSTACK-DOCKER",
+    "-A FLOWSTACK-DOCKER -d 169.254.169.254/32 -p udp -m udp --dport 53 -j RETURN",
+    "-A FLOWSTACK-DOCKER -d 169.254.169.254/32 -p tcp -m tcp --dport 53 -j RETURN",
+    "-A FLOWSTACK-DOCKER -d 169.254.169.254/32 -p udp -m udp --dport 67 -j RETURN",
+    "-A FLOWSTACK-DOCKER -d 169.254.169.254/32 -p udp -m udp --dport 123 -j RETURN",
+    "-A FLOWSTACK-DOCKER -d 169.254.0.0/16 -j DROP",
+]
 
 # name -> changes merged into stacks/flowspace.yaml (None is YAML null).
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -79,11 +94,18 @@ def input_rules(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if ln.startswith("-A INPUT ")]
 
 
-def assert_policy_before_reject(rules: list[str], wanted: list[PortRule]) -> None:
-    """Every policy rule has an ACCEPT in INPUT before the REJECT, which stays last."""
+def chain_rules(text: str, chain: str = "FLOWSTACK-INPUT") -> list[str]:
+    return [ln for ln in text.splitlines() if ln.startswith(f"-A {chain} ")]
+
+
+def assert_policy_before_reject(rules: list[str], wanted: list[PortRule], chain: list[str] | None = None) -> None:
+    """Every policy rule has an ACCEPT before INPUT's REJECT, which stays last: in INPUT itself,
+    or (``chain``) in FLOWSTACK-INPUT, jumped to from INPUT before the REJECT."""
     assert rules.count(REJECT) == 1, rules
     assert rules[-1] == REJECT, "the REJECT rule must stay the last INPUT rule"
-    before = [parse_rule(ln) for ln in rules[:-1]]
+    if chain is not None:
+        assert rules.count(JUMP) == 1 and rules.index(JUMP) < len(rules) - 1, rules
+    before = [parse_rule(ln) for ln in (chain if chain is not None else rules[:-1])]
     for r in wanted:
         source = None if r.source in (ANYWHERE, SSH_SOURCE) else r.source
         assert Rule(r.protocol, r.low, r.high, source, "ACCEPT") in before, f"{r.protocol} {r.ports} from {r.source} not accepted before REJECT"
@@ -135,20 +157,21 @@ def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, 
     check = iptables_restore_test(rules_file)
     assert check.returncode == 0, check.stderr
     # (b) every policy port is ACCEPTed before the REJECT in INPUT.
-    assert_policy_before_reject(input_rules(first), wanted)
+    assert_policy_before_reject(input_rules(first), wanted, chain_rules(first))
     # (c) a second run changes nothing.
     again = run_script(script, rules_file)
     assert again.returncode == 0, again.stderr
     assert rules_file.read_text(encoding="utf-8") == first
-    # (d) only INPUT ACCEPT lines were added; everything else (OUTPUT, InstanceServices,
-    # FORWARD, comments, COMMIT) is byte-for-byte where it was.
+    # (d) only flowstack's chains and jumps were added; everything else (OUTPUT,
+    # InstanceServices, FORWARD, comments, COMMIT) is byte-for-byte where it was.
     original_lines = original.splitlines()
     added = [ln for ln in first.splitlines() if ln not in original_lines]
     assert [ln for ln in first.splitlines() if ln not in added] == original_lines
-    # Besides INPUT ACCEPTs: the metadata drop for Docker networks (issue 10 item 10), once.
-    assert [ln for ln in added if "DOCKER-USER" in ln] == METADATA_LINES
-    added = [ln for ln in added if "DOCKER-USER" not in ln]
-    assert added and all(ln.startswith("-A INPUT ") and ln.endswith(" -j ACCEPT") for ln in added)
+    assert [ln for ln in added if ln.startswith(":")] == [":DOCKER-USER - [0:0]", ":FLOWSTACK-INPUT - [0:0]", ":FLOWSTACK-DOCKER - [0:0]"]
+    # Containers: DNS/DHCP/NTP on 169.254.169.254 kept, the rest of 169.254.0.0/16 dropped (issue 21 item 1).
+    assert [ln for ln in added if "DOCKER" in ln and "--ctorigdstport" not in ln and not ln.startswith(":")] == DOCKER_LINES
+    added = chain_rules(first)
+    assert added and all(ln.endswith(" -j ACCEPT") for ln in added)
     # Nothing beyond the policy: each added line is for a policy rule (SSH 22 was already there).
     keys = {(r.protocol, r.low, r.high) for r in wanted}
     assert {(p.protocol, p.low, p.high) for p in map(parse_rule, added)} <= keys
@@ -166,8 +189,8 @@ def test_firewall_creates_missing_rules_file(scripts: dict[str, tuple[StackConfi
     result = run_script(script, rules_file)
     assert result.returncode == 0, result.stderr
     assert iptables_restore_test(rules_file).returncode == 0
-    rules = input_rules(rules_file.read_text(encoding="utf-8"))
-    assert_policy_before_reject(rules + [REJECT], host_rules(policy(config)))
+    text = rules_file.read_text(encoding="utf-8")
+    assert_policy_before_reject(input_rules(text) + [REJECT], host_rules(policy(config)), chain_rules(text))
 
 
 def test_rule_checks_catch_a_misordered_file(tmp_path: Path) -> None:
@@ -187,10 +210,14 @@ _LIVE_SCRIPT = r"""
 set -eu
 iptables-restore < "$OCI_RULES"
 "$SCRIPT" >/dev/null
-iptables -S INPUT > "$OUT/first.txt"
+{ iptables -S INPUT; iptables -S FLOWSTACK-INPUT; iptables -S FLOWSTACK-DOCKER; } > "$OUT/first.txt"
 "$SCRIPT" >/dev/null
-iptables -S INPUT > "$OUT/second.txt"
+{ iptables -S INPUT; iptables -S FLOWSTACK-INPUT; iptables -S FLOWSTACK-DOCKER; } > "$OUT/second.txt"
 iptables-save -t filter > "$OUT/saved.txt"
+if [ -n "${NEXT:-}" ]; then
+  "$NEXT" >/dev/null
+  { iptables -S INPUT; iptables -S FLOWSTACK-INPUT; iptables -S FLOWSTACK-DOCKER; } > "$OUT/next.txt"
+fi
 """
 
 
@@ -224,31 +251,78 @@ def test_firewall_live_in_private_network_namespace(scripts: dict[str, tuple[Sta
     assert result.returncode == 0, result.stderr
     first = (tmp_path / "first.txt").read_text()
     # The live chain, as iptables prints it: policy ports before the REJECT.
-    assert_policy_before_reject(input_rules(first), host_rules(policy(config)))
+    assert_policy_before_reject(input_rules(first), host_rules(policy(config)), chain_rules(first))
     # Idempotent live too: the second run inserted nothing.
     assert (tmp_path / "second.txt").read_text() == first
-    # What survives a reboot is what runs now: the file's INPUT chain equals the live one,
+    # What survives a reboot is what runs now: the file's chains equal the live ones,
     # line for line and in order (so the script's text form is iptables' own).
-    assert input_rules(rules_file.read_text(encoding="utf-8")) == input_rules(first)
+    saved_file = rules_file.read_text(encoding="utf-8")
+    for chain in ("INPUT", "FLOWSTACK-INPUT", "FLOWSTACK-DOCKER"):
+        assert chain_rules(saved_file, chain) == chain_rules(first, chain), chain
     # The other chains were not touched live either.
     saved = (tmp_path / "saved.txt").read_text()
     oci = OCI_RULES.read_text(encoding="utf-8")
     others = [ln for ln in oci.splitlines() if ln.startswith("-A ") and not ln.startswith("-A INPUT ")]
-    mine = [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith(("-A INPUT ", "-A DOCKER-USER "))]
+    mine = [ln for ln in saved.splitlines() if ln.startswith("-A ") and not ln.startswith(("-A INPUT ", "-A DOCKER-USER ", "-A FLOWSTACK-"))]
     assert mine == others
-    assert [ln for ln in saved.splitlines() if ln.startswith("-A DOCKER-USER ")] == METADATA_LINES[1:]
+    assert [ln for ln in saved.splitlines() if ln.startswith("-A DOCKER-USER ")] == DOCKER_LINES[:1]
+
+
+
+
+def test_removed_port_is_closed_live_and_in_rules_file(scripts: dict[str, tuple[StackConfig, Path]], tmp_path: Path) -> None:
+    """Issue 20 defect 3 / issue 21 item 4: the firewall only grew. A config change that drops a
+    port (custom-range -> default: 51000:51999, 7891, 3479 and the extra 9100 go) closes it on
+    the next run, live and in rules.v4; the new ports are there; the file still restores."""
+    reason = _netns_available()
+    if reason:
+        pytest.skip(reason)
+    _, before = scripts["custom-range"]
+    config, after = scripts["default"]
+    rules_file = tmp_path / "rules.v4"
+    shutil.copyfile(OCI_RULES, rules_file)
+    env = {**os.environ, "OCI_RULES": str(OCI_RULES), "SCRIPT": str(before), "NEXT": str(after), "OUT": str(tmp_path),
+           "FLOWSTACK_RULES_FILE": str(rules_file), "FLOWSTACK_LIVE": "1"}
+    result = subprocess.run(["unshare", "--net", "sh", "-c", _LIVE_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    first, nxt = (tmp_path / "first.txt").read_text(), (tmp_path / "next.txt").read_text()
+    assert "--dport 51000:51999" in first and "--ctorigdstport 9100" in first  # the old config's ports were open
+    saved = rules_file.read_text(encoding="utf-8")
+    for text in (nxt, saved):
+        assert "51000:51999" not in text and "9100" not in text and "7891" not in text and "3479" not in text
+        assert_policy_before_reject(input_rules(text), host_rules(policy(config)), chain_rules(text))
+        assert {parse_rule(ln)[:3] for ln in chain_rules(text)} == {(r.protocol, r.low, r.high) for r in host_rules(policy(config))}
+    assert iptables_restore_test(rules_file).returncode == 0
+
+
+def test_legacy_metadata_drop_is_replaced(scripts: dict[str, tuple[StackConfig, Path]], tmp_path: Path) -> None:
+    """A rules.v4 saved by an older flowstack (a blanket DROP of 169.254.169.254 in DOCKER-USER,
+    which took DNS from containers) loses that line; the new chain takes its place, once."""
+    _, script = scripts["default"]
+    rules_file = tmp_path / "rules.v4"
+    legacy = OCI_RULES.read_text(encoding="utf-8").replace(
+        ":InstanceServices - [0:0]", ":InstanceServices - [0:0]\n:DOCKER-USER - [0:0]").replace(
+        "\nCOMMIT", "\n-A DOCKER-USER -d 169.254.169.254/32 -j DROP\nCOMMIT")
+    rules_file.write_text(legacy, encoding="utf-8")
+    assert run_script(script, rules_file).returncode == 0
+    text = rules_file.read_text(encoding="utf-8")
+    assert "-A DOCKER-USER -d 169.254.169.254/32 -j DROP" not in text
+    assert text.count(":DOCKER-USER - [0:0]") == 1
+    assert [ln for ln in text.splitlines() if ln.startswith("-A DOCKER-USER ")] == DOCKER_LINES[:1]
+    assert iptables_restore_test(rules_file).returncode == 0
 
 
 # ---------------------------------------------------------------------------
-# Issue 10 item 10: containers cannot reach the instance metadata service
+# Packets: containers keep DNS, lose the metadata service; extra ports limited on the DNAT path
 
 # Three namespaces of this test's own: "host" (runs the firewall script, forwards like the
 # server), "ctr" (a container on a Docker bridge network, 172.18.0.2), "meta" (plays OCI's
-# metadata service at 169.254.169.254, plus a control host 10.199.0.2). Replaced, because
-# there is no Docker engine here: the FORWARD jump to DOCKER-USER and the bridge's ACCEPT
-# rules are added by hand exactly as Docker adds them when it starts (after the firewall
-# script, which ran before Docker was installed).
-_METADATA_NETNS = r"""
+# 169.254.169.254: DNS answers on udp+tcp/53, NTP on udp/123, the metadata service on tcp/80;
+# plus a control host 10.199.0.2 and a VCN client 10.0.0.5). Replaced, because the fast suite
+# has no Docker engine (the enginerig tests run the real one): the FORWARD jump to DOCKER-USER,
+# the bridge's ACCEPT rules and a published port's DNAT are added by hand exactly as Docker
+# adds them when it starts (after the firewall script, which runs before Docker is installed).
+_PACKETS_NETNS = r"""
 set -eu
 H="$P-h"; C="$P-c"; M="$P-m"
 ip netns add "$H"; ip netns add "$C"; ip netns add "$M"
@@ -257,8 +331,8 @@ ip link add "$P-hm" type veth peer name "$P-mh"
 ip link set "$P-hc" netns "$H"; ip link set "$P-ch" netns "$C"
 ip link set "$P-hm" netns "$H"; ip link set "$P-mh" netns "$M"
 ip -n "$H" addr add 172.18.0.1/24 dev "$P-hc"; ip -n "$C" addr add 172.18.0.2/24 dev "$P-ch"
-ip -n "$H" addr add 169.254.169.1/24 dev "$P-hm"; ip -n "$H" addr add 10.199.0.1/24 dev "$P-hm"
-ip -n "$M" addr add 169.254.169.254/24 dev "$P-mh"; ip -n "$M" addr add 10.199.0.2/24 dev "$P-mh"
+ip -n "$H" addr add 169.254.169.1/24 dev "$P-hm"; ip -n "$H" addr add 10.199.0.1/24 dev "$P-hm"; ip -n "$H" addr add 10.0.0.1/24 dev "$P-hm"
+ip -n "$M" addr add 169.254.169.254/24 dev "$P-mh"; ip -n "$M" addr add 10.199.0.2/24 dev "$P-mh"; ip -n "$M" addr add 10.0.0.5/24 dev "$P-mh"
 for ns in "$H" "$C" "$M"; do ip -n "$ns" link set lo up; done
 ip -n "$H" link set "$P-hc" up; ip -n "$H" link set "$P-hm" up
 ip -n "$C" link set "$P-ch" up; ip -n "$M" link set "$P-mh" up
@@ -266,51 +340,84 @@ ip -n "$C" route add default via 172.18.0.1
 ip -n "$M" route add 172.18.0.0/24 via 10.199.0.1
 ip netns exec "$H" sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$M" python3 -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen()
+import socket, threading
+def tcp(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", port)); s.listen()
+    while True:
+        c, _ = s.accept(); c.sendall(b"hello"); c.close()
+def udp(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    while True:
+        data, peer = s.recvfrom(512); s.sendto(b"answer:" + data, peer)
+for f, p in ((tcp, 80), (tcp, 53), (udp, 53), (udp, 123)):
+    threading.Thread(target=f, args=(p,), daemon=True).start()
 open("'"$OUT"'/listening", "w").close()
-while True:
-    c, _ = s.accept(); c.sendall(b"metadata"); c.close()
+threading.Event().wait()
 ' >/dev/null 2>&1 &
-LISTENER=$!
-trap 'kill "$LISTENER" 2>/dev/null || true' EXIT
+L1=$!
+ip netns exec "$C" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 9100)); s.listen()
+while True:
+    c, _ = s.accept(); c.sendall(b"exporter"); c.close()
+' >/dev/null 2>&1 &
+L2=$!
+trap 'kill "$L1" "$L2" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -e "$OUT/listening" ] && break; sleep 0.1; done
-probe() {  # prints "open" or "blocked" for a TCP connect from the container
-  ip netns exec "$C" python3 -c '
+sleep 0.3
+probe() {  # ns proto host port [source]: prints "open" or "blocked"
+  ip netns exec "$1" python3 -c '
 import socket, sys
+proto, host, port, src = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 try:
-    socket.create_connection((sys.argv[1], 8080), timeout=1.5).recv(16); print("open")
+    if proto == "udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5); s.sendto(b"q", (host, port)); s.recvfrom(64)
+    else:
+        s = socket.socket(); s.settimeout(1.5)
+        if src: s.bind((src, 0))
+        s.connect((host, port)); s.recv(16)
+    print("open")
 except OSError:
-    print("blocked")' "$1"
+    print("blocked")' "$2" "$3" "$4" "${5:-}"
 }
 ip netns exec "$H" iptables-restore < "$OCI_RULES"
-docker_starts() {  # what dockerd adds to FORWARD for a bridge network
+docker_starts() {  # what dockerd adds for a bridge network and a port published on the host
   ip netns exec "$H" iptables -N DOCKER-USER 2>/dev/null || true
   ip netns exec "$H" iptables -I FORWARD 1 -j DOCKER-USER
   ip netns exec "$H" iptables -I FORWARD 2 -i "$P-hc" -j ACCEPT
   ip netns exec "$H" iptables -I FORWARD 3 -o "$P-hc" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+  ip netns exec "$H" iptables -I FORWARD 4 -o "$P-hc" -d 172.18.0.2/32 -p tcp -m tcp --dport 9100 -j ACCEPT
+  ip netns exec "$H" iptables -t nat -A PREROUTING -p tcp -m tcp --dport 9100 -j DNAT --to-destination 172.18.0.2:9100
+  ip netns exec "$H" iptables -t nat -A POSTROUTING -s 172.18.0.0/24 ! -o "$P-hc" -j MASQUERADE
 }
 if [ "$MODE" = with-script ]; then
   ip netns exec "$H" env FLOWSTACK_RULES_FILE="$RULES" FLOWSTACK_LIVE=1 "$SCRIPT" >/dev/null
 fi
 docker_starts
-echo "metadata=$(probe 169.254.169.254) control=$(probe 10.199.0.2)"
+echo "dns=$(probe "$C" udp 169.254.169.254 53) dns_tcp=$(probe "$C" tcp 169.254.169.254 53)" \
+  "ntp=$(probe "$C" udp 169.254.169.254 123) metadata=$(probe "$C" tcp 169.254.169.254 80)" \
+  "control=$(probe "$C" tcp 10.199.0.2 80)" \
+  "extra_vcn=$(probe "$M" tcp 10.0.0.1 9100 10.0.0.5) extra_other=$(probe "$M" tcp 10.199.0.1 9100 10.199.0.2)"
 """
 
 
 @pytest.mark.parametrize("mode", ["with-script", "without-script"])
-def test_containers_cannot_reach_instance_metadata(scripts: dict[str, tuple[StackConfig, Path]], mode: str, tmp_path: Path) -> None:
-    """Live packets: with the firewall script, a container's connection to 169.254.169.254 is
-    dropped while another address still works; without it (the negative control) it connects."""
+def test_container_packets_through_the_firewall(scripts: dict[str, tuple[StackConfig, Path]], mode: str, tmp_path: Path) -> None:
+    """Live packets (issue 21 items 1 and 8). With the script: a container's DNS (udp and tcp
+    53) and NTP to 169.254.169.254 are answered, its tcp/80 (the metadata service) is dropped,
+    another address still works; the extra port 9100, limited to 10.0.0.0/16 and published from
+    the bridge (DNAT), answers a VCN client and nobody else. Without it (the negative control)
+    everything connects. f81956f's script dropped 169.254.169.254 whole (dns=blocked) and left
+    the published port open to all (extra_other=open)."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 (network namespaces)")
-    _config, script = scripts["default"]
+    _config, script = scripts["custom-range"]
     rules = tmp_path / "rules.v4"
     shutil.copyfile(OCI_RULES, rules)
     prefix = f"fm{os.getpid() % 10000}{os.urandom(2).hex()}"  # interface names stay under 16 bytes
     env = {**os.environ, "P": prefix, "OUT": str(tmp_path), "OCI_RULES": str(OCI_RULES), "SCRIPT": str(script), "RULES": str(rules), "MODE": mode}
     try:
-        result = subprocess.run(["bash", "-c", _METADATA_NETNS], env=env, capture_output=True, text=True, timeout=90)
+        result = subprocess.run(["bash", "-c", _PACKETS_NETNS], env=env, capture_output=True, text=True, timeout=120)
     finally:
         for link in ("hc", "hm"):  # only left in the root namespace if the set-up stopped early
             subprocess.run(["ip", "link", "del", f"{prefix}-{link}"], capture_output=True, timeout=10)
@@ -320,5 +427,23 @@ def test_containers_cannot_reach_instance_metadata(scripts: dict[str, tuple[Stac
                 subprocess.run(["kill", pid], capture_output=True, timeout=10)
             subprocess.run(["ip", "netns", "del", f"{prefix}-{ns}"], capture_output=True, timeout=10)
     assert result.returncode == 0, result.stderr
-    want = "metadata=blocked control=open" if mode == "with-script" else "metadata=open control=open"
+    if mode == "with-script":
+        want = "dns=open dns_tcp=open ntp=open metadata=blocked control=open extra_vcn=open extra_other=blocked"
+    else:
+        want = "dns=open dns_tcp=open ntp=open metadata=open control=open extra_vcn=open extra_other=open"
     assert result.stdout.strip().splitlines()[-1] == want, result.stdout + result.stderr
+
+
+def test_rule_comments_say_what_the_rule_does(scripts: dict[str, tuple[StackConfig, Path]]) -> None:
+    """Issue 21 item 8: f81956f's script said SSH was "only from ssh_source_cidr" over a rule with
+    no `-s`. A comment claims a source limit only over a rule that has that `-s`."""
+    for _config, script in scripts.values():
+        lines = script.read_text(encoding="utf-8").splitlines()
+        for comment, rule in zip(lines, lines[1:], strict=False):
+            if not rule.startswith("add "):
+                continue
+            claimed = comment.split("only from ", 1)[1].strip() if "only from " in comment else None
+            source = parse_rule(rule[4:].strip("'")).source
+            assert claimed == source, (comment, rule)
+            if "--dport 22 " in rule:
+                assert "security list limits it to ssh_source_cidr" in comment

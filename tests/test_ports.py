@@ -128,3 +128,23 @@ def test_turn_relay_range_is_a_local_listener_not_a_public_rule() -> None:
     assert not any(p == "udp" and lo <= 31999 and 31000 <= hi for p, lo, hi in opened), opened
     assert not any(r.low <= 31999 and 31000 <= r.high for r in rules)
     assert validate_files(files, config).ok
+
+
+def test_validate_compares_host_firewall_sources() -> None:
+    """Issue 21 item 8: an extra port limited to a source, whose `-s` is lost from the host
+    firewall script, is open to everyone on the host: `validate` catches it (f81956f compared
+    protocol and ports only and passed it); the untouched stack passes."""
+    data = yaml.safe_load(BASE)
+    data["extra_ports"] = [{"protocol": "tcp", "port": 9100, "source": "10.0.0.0/16", "reason": "node exporter, VCN only"}]
+    config = parse_config(yaml.safe_dump(data))
+    files = render_stack(config)
+    assert validate_files(files, config).ok
+    name = next(n for n in files if n.endswith("usr/local/sbin/flowstack-firewall"))
+    text = files[name].decode("utf-8")
+    assert "add '-s 10.0.0.0/16 -p tcp" in text
+    files[name] = text.replace("add '-s 10.0.0.0/16 -p tcp", "add '-p tcp").encode("utf-8")
+    report = validate_files(files, config)
+    assert not report.ok
+    found = [p for r in report.results for p in r.problems]
+    assert "host firewall: 9100/tcp from 10.0.0.0/16 is not opened before OCI's REJECT rule; add it to the firewall script" in found, found
+    assert "host firewall: 9100/tcp from the internet (0.0.0.0/0) is opened but not in the policy; remove it" in found, found

@@ -114,7 +114,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "TURN relay range open in the host firewall": (
         lambda d: edit(d / "bundle/usr/local/sbin/flowstack-firewall", "add '-p udp -m udp --dport 3478 -j ACCEPT'\n",
                        "add '-p udp -m udp --dport 3478 -j ACCEPT'\nadd '-p udp -m udp --dport 30000:40000 -j ACCEPT'\n"),
-        "port policy", "host firewall: 30000-40000/udp is opened but not in the policy (LiveKit's TURN relay range, which needs no inbound rule",
+        "port policy", "host firewall: 30000-40000/udp from the internet (0.0.0.0/0) is opened but not in the policy (LiveKit's TURN relay range, which needs no inbound rule",
     ),
     "path MTU discovery not allowed": (
         lambda d: remove_icmp_rule(d / "main.tf"),
@@ -122,7 +122,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     ),
     "host firewall missing a port": (
         lambda d: edit(d / "bundle/usr/local/sbin/flowstack-firewall", "add '-p udp -m udp --dport 3478 -j ACCEPT'\n", ""),
-        "port policy", "host firewall: 3478/udp is not opened before OCI's REJECT rule",
+        "port policy", "host firewall: 3478/udp from the internet (0.0.0.0/0) is not opened before OCI's REJECT rule",
     ),
     "turn.tcp_port in livekit.yaml": (
         lambda d: edit(d / "bundle/livekit.yaml", "  udp_port: 3478\n", "  udp_port: 3478\n  tcp_port: 3478\n"),

@@ -68,16 +68,22 @@ def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
     if host is None:
         problems.append(f"neither the config bundle nor cloud-init.yaml writes {FIREWALL_SCRIPT}: OCI's Ubuntu images REJECT every port not allowed on the host")
     else:
-        want_host = {(r.protocol, r.low, r.high) for r in host_rules(wanted)}
-        have_host = {(r.protocol, r.low, r.high) for r in host}
-        for proto, low, high in sorted(want_host - have_host):
-            problems.append(f"host firewall: {_ports(low, high)}/{proto} is not opened before OCI's REJECT rule; add it to the firewall script")
-        for proto, low, high in sorted(have_host - want_host):
+        # Sources count too: a lost `-s` opens an extra port to everyone. SSH's host rule has no
+        # `-s` (OCI's image accepts 22 already; the security list limits it): any source there.
+        want_host = {(r.protocol, r.low, r.high, _host_source(r.source)) for r in host_rules(wanted)}
+        have_host = {(r.protocol, r.low, r.high, r.source) for r in host}
+        for proto, low, high, src in sorted(want_host - have_host):
+            problems.append(f"host firewall: {_ports(low, high)}/{proto} from {_src(src)} is not opened before OCI's REJECT rule; add it to the firewall script")
+        for proto, low, high, src in sorted(have_host - want_host):
             why = f" ({RELAY_WHY})" if (proto, low, high) in relay else ""
-            problems.append(f"host firewall: {_ports(low, high)}/{proto} is opened but not in the policy{why}; remove it")
+            problems.append(f"host firewall: {_ports(low, high)}/{proto} from {_src(src)} is opened but not in the policy{why}; remove it")
     if problems:
         return CheckResult("port policy", FAIL, f"security list and host firewall differ from the {len(wanted)}-rule policy", problems)
     return CheckResult("port policy", PASS, f"policy, security list and host firewall agree on {len(wanted)} rules")
+
+
+def _host_source(source: str) -> str:
+    return ANYWHERE if source == SSH_SOURCE else source
 
 
 def check_livekit_keys(stack: Stack) -> CheckResult:
