@@ -290,6 +290,10 @@ class LiveKit(_Model):
     rtc: Rtc = Field(default_factory=Rtc, description="WebRTC transport ports.")
     turn: Turn = Field(default_factory=Turn, description="Embedded TURN server.")
     log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="LiveKit log level.")
+    drain_seconds: int = Field(
+        300, ge=0, le=1500, strict=True,
+        description="How long a LiveKit restart waits for rooms to empty (LiveKit drains on SIGTERM) before it stops the server.",
+    )
     # Terraform makes a new secret when this number changes (random_password keepers):
     # `flowstack rotate-secret` bumps it; the number itself is not secret.
     api_secret_version: int = Field(

@@ -104,6 +104,9 @@ BUNDLE_DIR = "bundle"  # the stack zip's folder of server-file templates
 BUNDLE_MANIFEST = f"{BUNDLE_DIR}/manifest.json"
 # What a changed file means on the server (the agent acts on it; rm-apply names it).
 BUNDLE_SERVICES = ("livekit", "caddy", "socket", "socket-build", "compose", "firewall", "none")
+# The compose service a change of each `service` recreates: the agent (agent.json) and the
+# server diff (generator/deploy/serverdiff.py) both read this one map.
+SERVICE_CONTAINERS = {"livekit": "livekit", "caddy": "caddy", "socket": "socket", "socket-build": "socket"}
 # The agent writes only below these roots (it refuses a bundle that names any other path).
 BUNDLE_ROOTS = (f"{APP_DIR}/", "/usr/local/sbin/flowstack-")
 APPLY_AT_REGEX = r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -112,6 +115,8 @@ APPLY_AT_VARIABLE = "server_apply_at"
 AGENT_SCRIPT = "/usr/local/sbin/flowstack-agent"
 AGENT_SERVICE = "flowstack-agent.service"
 AGENT_TIMER = "flowstack-agent.timer"
+PRUNE_SERVICE = "flowstack-prune.service"
+PRUNE_TIMER = "flowstack-prune.timer"
 AGENT_STATE_DIR = "/var/lib/flowstack/agent"
 AGENT_LOG = "/var/log/flowstack-agent.log"
 AGENT_SETTINGS = "/etc/flowstack/agent.json"  # the agent reads its paths and rules from here

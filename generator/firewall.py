@@ -79,11 +79,22 @@ def docker_rules(rules: list[PortRule]) -> list[str]:
     return out
 
 
-def firewall_context(rules: list[PortRule]) -> dict[str, object]:
+# Docker's bridges: docker0 and compose's networks (br-<id>).
+BRIDGES = ("docker0", "br-+")
+
+
+def bridge_rules(livekit_port: int) -> list[str]:
+    """LiveKit's API port for containers on Docker's bridges only (the app's server-side
+    LIVEKIT_URL goes to the bridge's gateway, which is INPUT, not FORWARD); never public."""
+    return [f"-i {b} -p tcp -m state --state NEW -m tcp --dport {livekit_port} -j ACCEPT" for b in BRIDGES]
+
+
+def firewall_context(rules: list[PortRule], livekit_port: int) -> dict[str, object]:
     """What templates/firewall.sh.j2 renders."""
     hosts = host_rules(rules)
     return {
         "entries": [(rule_comment(r), spec) for r, spec in zip(hosts, host_firewall_rules(rules), strict=True)],
+        "bridge_entries": bridge_rules(livekit_port),
         "docker_entries": docker_rules(rules),
         "input_chain": INPUT_CHAIN,
         "docker_chain": DOCKER_CHAIN,

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .agent import agent_files
-from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
+from .bootnames import BOOTSTRAP_LINE, boot_files, caddy_env_placeholder
 from .caddyconf import caddy_l4_config, host_refs
+from .compose import CADDY_IMAGE, CADDY_L4_IMAGE, compose_project  # noqa: F401 - re-exported (tests, callers)
 from .config_schema import StackConfig
 from .contract import (
     AGENT_SCRIPT,
@@ -38,6 +39,7 @@ from .contract import (
     LIVEKIT_CONFIG,
     PLACEHOLDER_MARK,
     PLACEHOLDER_RE,
+    PRUNE_TIMER,
     READY_MARKER,
     SOCKET_SOURCE_FILE,
     STUN_SERVERS,
@@ -55,14 +57,8 @@ from .ports import policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
-from .templating import render_template
-from .versions import caddy_l4_image
+from .templating import render_template, sh_quote
 from .yamlio import dump_yaml
-
-CADDY_IMAGE = "caddy:2.8.4"
-# LiveKit's Caddy-with-layer4 build (livekit/deploy uses it); the tag is in data/versions.yaml.
-CADDY_L4_IMAGE = caddy_l4_image()
-
 
 ph = placeholder  # short: it appears in nearly every line below
 
@@ -88,80 +84,6 @@ class WriteFile:
 
 # ---------------------------------------------------------------------------
 # Files on the server
-
-
-def _socket_service(config: StackConfig) -> dict[str, Any]:
-    """The Socket.IO app's compose service: the user's image, their repository, or the sample app."""
-    env = {"PORT": str(config.socket.port), **config.socket.env}
-    socket: dict[str, Any] = {}
-    if config.socket.image:
-        socket["image"] = ph("socket_image")
-    elif config.socket.sample:
-        # Built from the files cloud-init wrote. It listens on the container's interfaces (its
-        # default HOST 0.0.0.0): the bridge network publishes the port on the host's 127.0.0.1 only.
-        socket["image"] = f"flowstack-{config.name}-sample:local"
-        socket["build"] = {"context": SAMPLE_APP_DIR}
-    else:
-        assert config.socket.git is not None
-        socket["image"] = f"flowstack-{config.name}-socket:local"
-        sub = config.socket.git.path.strip("/")
-        socket["build"] = {"context": f"{APP_DIR}/app" if sub in ("", ".") else f"{APP_DIR}/app/{sub}"}
-    probe = (
-        f"require('http').get('http://127.0.0.1:{config.socket.port:d}{config.socket.health_path}', "
-        "r => process.exit(r.statusCode === 200 ? 0 : 1))"
-        ".on('error', () => process.exit(1))"
-    )
-    socket.update(
-        {
-            "restart": "unless-stopped",
-            # A bridge network, not the host's: the app (and every npm dependency) cannot reach
-            # the instance metadata service (the firewall drops Docker networks -> 169.254.169.254)
-            # and listens only behind Caddy, on the loopback port published here.
-            "ports": [f"127.0.0.1:{config.socket.port:d}:{config.socket.port:d}"],
-            # "$" is compose's interpolation sign: double it so values arrive as written.
-            "environment": {k: v.replace("$", "$$") for k, v in env.items()},
-            "healthcheck": {"test": ["CMD", "node", "-e", probe], "interval": "30s", "timeout": "10s", "retries": 3},
-        }
-    )
-    if config.socket.secret_env:
-        socket["env_file"] = [f"{APP_DIR}/socket-secrets.env"]
-    return socket
-
-
-def _compose(config: StackConfig) -> dict[str, Any]:
-    # LiveKit gets only its own config: TURN/TLS is terminated by Caddy (external_tls), so no
-    # certificate or key of any host is mounted into it.
-    lk_volumes = [f"{LIVEKIT_CONFIG}:/etc/livekit.yaml:ro"]
-    socket = _socket_service(config)
-    caddy_volumes = [f"{APP_DIR}/caddy-data:/data", f"{APP_DIR}/caddy-config:/config"]
-    caddy: dict[str, Any]
-    if config.livekit.turn.via_caddy:
-        # The image's ENTRYPOINT is /bin/caddy: the command is caddy's arguments, as livekit/deploy writes it.
-        caddy = {"image": CADDY_L4_IMAGE, "command": "run --config /etc/caddy/caddy.json"}
-        caddy_volumes.insert(0, f"{APP_DIR}/caddy.json:/etc/caddy/caddy.json:ro")
-    else:
-        caddy = {"image": CADDY_IMAGE}
-        caddy_volumes.insert(0, f"{APP_DIR}/Caddyfile:/etc/caddy/Caddyfile:ro")
-    if config.tls.mode == "cloudflare_origin":
-        caddy_volumes.append(f"{APP_DIR}/certs:/certs:ro")
-    caddy.update({"restart": "unless-stopped", "network_mode": "host", "volumes": caddy_volumes})
-    if config.domains.auto:
-        caddy["env_file"] = [HOSTNAMES_ENV]  # the names the boot step found: {$SOCKET_HOST} in the Caddyfile
-    return {
-        "name": "flowstack",
-        "services": {
-            "livekit": {
-                "image": config.livekit.image,
-                "command": "--config /etc/livekit.yaml",
-                "restart": "unless-stopped",
-                # Host networking: LiveKit needs its UDP ranges on the host, and Docker's NAT is skipped.
-                "network_mode": "host",
-                "volumes": lk_volumes,
-            },
-            "socket": socket,
-            "caddy": caddy,
-        },
-    }
 
 
 def _tls_line(config: StackConfig) -> str | None:
@@ -215,6 +137,14 @@ def _dns_wait_hosts(config: StackConfig) -> list[str]:
     return hosts + [ph("turn_host")] if config.livekit.turn.enabled and config.livekit.turn.tls_port else hosts
 
 
+def _ready_words(config: StackConfig) -> list[str]:
+    """Shell words after ``flowstack-agent --ready``: the TLS mode and each public name Caddy serves."""
+    keys = ["socket_host", "livekit_host"] + (["turn_host"] if config.livekit.turn.via_caddy else [])
+    if config.domains.auto:  # the names the boot step exported
+        return [config.tls.mode] + [f'"${key.upper()}"' for key in keys]
+    return [config.tls.mode] + [sh_quote(ph(key)) for key in keys]
+
+
 def _bring_up_files(config: StackConfig) -> list[WriteFile]:
     files = [
         WriteFile(f"/etc/systemd/system/{BOOTSTRAP_UNIT}", render_template("flowstack-bootstrap.service.j2", ready=READY_MARKER, script=BOOTSTRAP_SCRIPT)),
@@ -226,7 +156,7 @@ def _bring_up_files(config: StackConfig) -> list[WriteFile]:
                 socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
                 livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
                 hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None, sample_dir=SAMPLE_APP_DIR,
-                wait_hosts=_dns_wait_hosts(config),
+                wait_hosts=_dns_wait_hosts(config), ready_words=_ready_words(config),
             ),
             permissions="0755",
         ),
@@ -244,7 +174,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     # Everything from the config that can change later carries a `service` (it goes into the
     # bundle, applied in place by the agent); the rest is boot-only (user_data).
     files = [
-        WriteFile(COMPOSE_FILE, dump_yaml(_compose(config)), service="compose"),
+        WriteFile(COMPOSE_FILE, dump_yaml(compose_project(config)), service="compose"),
         # Holds the LiveKit API secret: root only.
         WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600", service="livekit"),
     ]
@@ -270,7 +200,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         WriteFile(
             FIREWALL_SCRIPT,
-            render_template("firewall.sh.j2", **firewall_context(rules)),
+            render_template("firewall.sh.j2", **firewall_context(rules, config.livekit.port)),
             permissions="0755", service="firewall",
         ),
     ]
@@ -317,6 +247,7 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
             ["systemctl", "enable", BOOTSTRAP_UNIT],
             # The agent's timer: config changes reach the running server (it waits for READY_MARKER).
             ["systemctl", "enable", "--now", AGENT_TIMER],
+            ["systemctl", "enable", "--now", PRUNE_TIMER],
             ["systemctl", "start", "--no-block", BOOTSTRAP_UNIT],
         ],
         "final_message": "flowstack: cloud-init finished after $UPTIME seconds",

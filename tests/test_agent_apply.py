@@ -27,6 +27,7 @@ from generator.contract import AGENT_STATE_DIR, COMPOSE_FILE, LIVEKIT_CONFIG
 server = test_agent_sandbox.server  # the sandbox's fixture: one Server per test, closed after
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")
 
+DRAIN_LIVEKIT = f"docker compose -f {COMPOSE_FILE} stop -t 300 livekit"  # SIGTERM: LiveKit drains (issue 21 item 9)
 RECREATE_LIVEKIT = f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"
 
 
@@ -103,7 +104,7 @@ def test_a_change_of_mode_alone_is_applied(server: Server) -> None:
     server.serve(_reseal(doc))
     r, calls = server.agent()
     assert r.returncode == 0 and server.status()["state"] == "applied", r.stdout
-    assert server.status()["changed"] == [LIVEKIT_CONFIG] and calls == [RECREATE_LIVEKIT]
+    assert server.status()["changed"] == [LIVEKIT_CONFIG] and calls == [DRAIN_LIVEKIT, RECREATE_LIVEKIT]
     assert _state(server, LIVEKIT_CONFIG) == (content, 0o640)
     assert _current(server)["files"][LIVEKIT_CONFIG]["mode"] == "0640"
 
@@ -114,13 +115,13 @@ def test_a_change_seen_in_the_quiet_minute_applies_in_it_also_across_midnight(se
     r, calls = server.agent(clock="2026-12-02T23:58")
     assert server.status()["state"] == "pending" and server.status()["pending_until"] == "2026-12-03 00:00" and calls == []
     r, calls = server.agent(clock="2026-12-03T00:00")
-    assert r.returncode == 0 and server.status()["state"] == "applied" and calls == [RECREATE_LIVEKIT]
+    assert r.returncode == 0 and server.status()["state"] == "applied" and calls == [DRAIN_LIVEKIT, RECREATE_LIVEKIT]
     assert b"APIMidnight" in server.file(LIVEKIT_CONFIG)
     # First seen at the quiet minute itself (23:59, the last of the day): applied then, not a day later.
     server.serve(_bundle(apply_at="23:59", livekit_api_key="APILate"))
     r, calls = server.agent(clock="2026-12-03T23:59")
     assert r.returncode == 0 and server.status()["state"] == "applied", server.status()
-    assert b"APILate" in server.file(LIVEKIT_CONFIG) and calls == [RECREATE_LIVEKIT]
+    assert b"APILate" in server.file(LIVEKIT_CONFIG) and calls == [DRAIN_LIVEKIT, RECREATE_LIVEKIT]
     # A minute later it waits for the next day's quiet minute.
     server.serve(_bundle(apply_at="23:59", livekit_api_key="APINext"))
     r, calls = server.agent(clock="2026-12-04T00:00")

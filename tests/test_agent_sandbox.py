@@ -62,6 +62,11 @@ if [ "$6" = config ]; then
 fi
 exit 0
 """
+# LiveKit drains first (SIGTERM, stop_grace_period = livekit.drain_seconds), then is recreated (issue 21 item 9).
+DRAIN_AND_RECREATE_LIVEKIT = [f"docker compose -f {COMPOSE_FILE} stop -t 300 livekit",
+                              f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+# After a change that built an image (issue 21 item 5): dangling images and build cache.
+PRUNE = ["docker image prune -f", "docker builder prune -f"]
 # The compose check runs on a temp copy in the state directory (its name is random).
 CHECK = f"docker compose -f {AGENT_STATE_DIR}/compose-check.X/docker-compose.yml --project-directory {APP_DIR} config -q"
 
@@ -109,7 +114,14 @@ class Server:
         """Run the agent once (docker=False: no `docker` on PATH, as at first boot); returns
         (result, docker calls made by this run)."""
         before = self.docker_calls()
-        env = {"PATH": (f"{self.tmp / 'bin'}:" if docker else "") + "/usr/sbin:/usr/bin:/sbin:/bin", "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
+        path = f"{self.tmp / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"
+        if not docker:  # no `docker` anywhere on PATH, even where this machine has one in /usr/bin
+            nodocker = self.tmp / "nodocker"
+            nodocker.mkdir(exist_ok=True)
+            if not (nodocker / "python3").exists():
+                (nodocker / "python3").symlink_to("/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable)
+            path = f"{nodocker}:/usr/sbin:/sbin"
+        env = {"PATH": path, "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
                "FLOWSTACK_RULES_FILE": str(self.tmp / "rules.v4")}
         if clock:
             env["FLOWSTACK_AGENT_CLOCK"] = clock
@@ -177,7 +189,7 @@ def test_applies_a_new_bundle_once_and_restarts_only_the_changed_service(server:
     server.serve(_bundle(livekit_api_key="APINewKey"))
     r, calls = server.agent()
     assert r.returncode == 0, r.stdout + r.stderr
-    assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+    assert calls == DRAIN_AND_RECREATE_LIVEKIT
     assert b"APINewKey" in server.file(LIVEKIT_CONFIG)
     assert server.status()["changed"] == [LIVEKIT_CONFIG] and server.status()["services"] == ["livekit"]
     r, calls = server.agent()  # applied once: the second run does nothing
@@ -187,7 +199,7 @@ def test_applies_a_new_bundle_once_and_restarts_only_the_changed_service(server:
     server.serve(_bundle(make_config({"livekit": {"image": "livekit/livekit-server:v1.13.6"}}), livekit_api_key="APINewKey"))
     r, calls = server.agent()
     assert r.returncode == 0, r.stdout + r.stderr
-    assert calls == [CHECK, f"docker compose -f {COMPOSE_FILE} up -d --remove-orphans"]
+    assert calls == [CHECK, f"docker compose -f {COMPOSE_FILE} up -d --remove-orphans", *PRUNE]
     assert b"image: livekit/livekit-server:v1.13.6" in server.file(COMPOSE_FILE)
     assert "applied bundle" in server.log() and "docker-compose.yml" in server.log()
     # The secret never reaches the log or the state files.
@@ -203,7 +215,7 @@ def test_a_firewall_change_reruns_the_real_firewall_script(server: Server) -> No
     r, calls = server.agent()
     assert r.returncode == 0, r.stdout + r.stderr
     assert server.status()["services"] == ["firewall"] and calls == []
-    rules = server.exec(["iptables", "-S", "INPUT"]).stdout
+    rules = server.exec(["iptables", "-S", "FLOWSTACK-INPUT"]).stdout
     assert "--dport 8443 -j ACCEPT" in rules  # applied live, in the namespace
     assert "--dport 8443 -j ACCEPT" in (server.tmp / "rules.v4").read_text()
 
@@ -246,7 +258,7 @@ def test_holds_a_change_until_the_quiet_hour(server: Server) -> None:
     assert server.log().count("pending until") == 1  # one line per event, not one per run
     r, calls = server.agent(clock="2026-12-03T03:02")
     assert r.returncode == 0 and server.status()["state"] == "applied"
-    assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+    assert calls == DRAIN_AND_RECREATE_LIVEKIT
     # Only apply_at changes now: same digest, nothing is applied again.
     server.serve(_bundle(apply_at="04:00", livekit_api_key="APINewKey"))
     r, calls = server.agent(clock="2026-12-03T03:10")
@@ -276,7 +288,7 @@ def test_fills_the_boot_steps_names_into_files_it_rewrites(server: Server) -> No
     live = server.file(LIVEKIT_CONFIG)
     assert b"turn.203-0-113-7.sslip.io" in live and b"__FLOWSTACK_" not in live and b"APINewKey" in live
     assert b"__FLOWSTACK_TURN_HOST__" in server.file(LIVEKIT_CONFIG + ".in")  # the pristine copy for the boot step
-    assert calls == [f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate livekit"]
+    assert calls == DRAIN_AND_RECREATE_LIVEKIT
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -311,5 +323,5 @@ def test_a_new_git_ref_is_cloned_built_and_only_the_app_recreated(server: Server
     r, calls = server.agent(extra=extra)
     assert r.returncode == 0, r.stdout + r.stderr
     assert server.file("/opt/flowstack/app/server.js") == b"// v2\n"
-    assert calls == [f"docker compose -f {COMPOSE_FILE} build socket", f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate socket"]
+    assert calls == [f"docker compose -f {COMPOSE_FILE} build socket", f"docker compose -f {COMPOSE_FILE} up -d --no-deps --force-recreate socket", *PRUNE]
     assert server.status()["services"] == ["socket-build"]

@@ -98,6 +98,11 @@ def chain_rules(text: str, chain: str = "FLOWSTACK-INPUT") -> list[str]:
     return [ln for ln in text.splitlines() if ln.startswith(f"-A {chain} ")]
 
 
+def public_rules(text: str) -> list[str]:
+    """FLOWSTACK-INPUT's rules for the public port policy (not the Docker-bridge-only ones)."""
+    return [ln for ln in chain_rules(text) if " -i " not in ln]
+
+
 def assert_policy_before_reject(rules: list[str], wanted: list[PortRule], chain: list[str] | None = None) -> None:
     """Every policy rule has an ACCEPT before INPUT's REJECT, which stays last: in INPUT itself,
     or (``chain``) in FLOWSTACK-INPUT, jumped to from INPUT before the REJECT."""
@@ -170,8 +175,12 @@ def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, 
     assert [ln for ln in added if ln.startswith(":")] == [":DOCKER-USER - [0:0]", ":FLOWSTACK-INPUT - [0:0]", ":FLOWSTACK-DOCKER - [0:0]"]
     # Containers: DNS/DHCP/NTP on 169.254.169.254 kept, the rest of 169.254.0.0/16 dropped (issue 21 item 1).
     assert [ln for ln in added if "DOCKER" in ln and "--ctorigdstport" not in ln and not ln.startswith(":")] == DOCKER_LINES
-    added = chain_rules(first)
+    added = public_rules(first)
     assert added and all(ln.endswith(" -j ACCEPT") for ln in added)
+    # LiveKit's API for the app (issue 21 item 7): from Docker's bridges only.
+    port = config.livekit.port
+    assert [ln for ln in chain_rules(first) if " -i " in ln] == [
+        f"-A FLOWSTACK-INPUT -i {b} -p tcp -m state --state NEW -m tcp --dport {port} -j ACCEPT" for b in ("docker0", "br-+")]
     # Nothing beyond the policy: each added line is for a policy rule (SSH 22 was already there).
     keys = {(r.protocol, r.low, r.high) for r in wanted}
     assert {(p.protocol, p.low, p.high) for p in map(parse_rule, added)} <= keys
@@ -291,7 +300,7 @@ def test_removed_port_is_closed_live_and_in_rules_file(scripts: dict[str, tuple[
     for text in (nxt, saved):
         assert "51000:51999" not in text and "9100" not in text and "7891" not in text and "3479" not in text
         assert_policy_before_reject(input_rules(text), host_rules(policy(config)), chain_rules(text))
-        assert {parse_rule(ln)[:3] for ln in chain_rules(text)} == {(r.protocol, r.low, r.high) for r in host_rules(policy(config))}
+        assert {parse_rule(ln)[:3] for ln in public_rules(text)} == {(r.protocol, r.low, r.high) for r in host_rules(policy(config))}
     assert iptables_restore_test(rules_file).returncode == 0
 
 
@@ -326,15 +335,15 @@ _PACKETS_NETNS = r"""
 set -eu
 H="$P-h"; C="$P-c"; M="$P-m"
 ip netns add "$H"; ip netns add "$C"; ip netns add "$M"
-ip link add "$P-hc" type veth peer name "$P-ch"
+ip link add "br-$P" type veth peer name "$P-ch"
 ip link add "$P-hm" type veth peer name "$P-mh"
-ip link set "$P-hc" netns "$H"; ip link set "$P-ch" netns "$C"
+ip link set "br-$P" netns "$H"; ip link set "$P-ch" netns "$C"
 ip link set "$P-hm" netns "$H"; ip link set "$P-mh" netns "$M"
-ip -n "$H" addr add 172.18.0.1/24 dev "$P-hc"; ip -n "$C" addr add 172.18.0.2/24 dev "$P-ch"
+ip -n "$H" addr add 172.18.0.1/24 dev "br-$P"; ip -n "$C" addr add 172.18.0.2/24 dev "$P-ch"
 ip -n "$H" addr add 169.254.169.1/24 dev "$P-hm"; ip -n "$H" addr add 10.199.0.1/24 dev "$P-hm"; ip -n "$H" addr add 10.0.0.1/24 dev "$P-hm"
 ip -n "$M" addr add 169.254.169.254/24 dev "$P-mh"; ip -n "$M" addr add 10.199.0.2/24 dev "$P-mh"; ip -n "$M" addr add 10.0.0.5/24 dev "$P-mh"
 for ns in "$H" "$C" "$M"; do ip -n "$ns" link set lo up; done
-ip -n "$H" link set "$P-hc" up; ip -n "$H" link set "$P-hm" up
+ip -n "$H" link set "br-$P" up; ip -n "$H" link set "$P-hm" up
 ip -n "$C" link set "$P-ch" up; ip -n "$M" link set "$P-mh" up
 ip -n "$C" route add default via 172.18.0.1
 ip -n "$M" route add 172.18.0.0/24 via 10.199.0.1
@@ -362,7 +371,14 @@ while True:
     c, _ = s.accept(); c.sendall(b"exporter"); c.close()
 ' >/dev/null 2>&1 &
 L2=$!
-trap 'kill "$L1" "$L2" 2>/dev/null || true' EXIT
+ip netns exec "$H" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 7880)); s.listen()
+while True:
+    c, _ = s.accept(); c.sendall(b"livekit"); c.close()
+' >/dev/null 2>&1 &
+L3=$!
+trap 'kill "$L1" "$L2" "$L3" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -e "$OUT/listening" ] && break; sleep 0.1; done
 sleep 0.3
 probe() {  # ns proto host port [source]: prints "open" or "blocked"
@@ -384,11 +400,11 @@ ip netns exec "$H" iptables-restore < "$OCI_RULES"
 docker_starts() {  # what dockerd adds for a bridge network and a port published on the host
   ip netns exec "$H" iptables -N DOCKER-USER 2>/dev/null || true
   ip netns exec "$H" iptables -I FORWARD 1 -j DOCKER-USER
-  ip netns exec "$H" iptables -I FORWARD 2 -i "$P-hc" -j ACCEPT
-  ip netns exec "$H" iptables -I FORWARD 3 -o "$P-hc" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-  ip netns exec "$H" iptables -I FORWARD 4 -o "$P-hc" -d 172.18.0.2/32 -p tcp -m tcp --dport 9100 -j ACCEPT
+  ip netns exec "$H" iptables -I FORWARD 2 -i "br-$P" -j ACCEPT
+  ip netns exec "$H" iptables -I FORWARD 3 -o "br-$P" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+  ip netns exec "$H" iptables -I FORWARD 4 -o "br-$P" -d 172.18.0.2/32 -p tcp -m tcp --dport 9100 -j ACCEPT
   ip netns exec "$H" iptables -t nat -A PREROUTING -p tcp -m tcp --dport 9100 -j DNAT --to-destination 172.18.0.2:9100
-  ip netns exec "$H" iptables -t nat -A POSTROUTING -s 172.18.0.0/24 ! -o "$P-hc" -j MASQUERADE
+  ip netns exec "$H" iptables -t nat -A POSTROUTING -s 172.18.0.0/24 ! -o "br-$P" -j MASQUERADE
 }
 if [ "$MODE" = with-script ]; then
   ip netns exec "$H" env FLOWSTACK_RULES_FILE="$RULES" FLOWSTACK_LIVE=1 "$SCRIPT" >/dev/null
@@ -397,7 +413,8 @@ docker_starts
 echo "dns=$(probe "$C" udp 169.254.169.254 53) dns_tcp=$(probe "$C" tcp 169.254.169.254 53)" \
   "ntp=$(probe "$C" udp 169.254.169.254 123) metadata=$(probe "$C" tcp 169.254.169.254 80)" \
   "control=$(probe "$C" tcp 10.199.0.2 80)" \
-  "extra_vcn=$(probe "$M" tcp 10.0.0.1 9100 10.0.0.5) extra_other=$(probe "$M" tcp 10.199.0.1 9100 10.199.0.2)"
+  "extra_vcn=$(probe "$M" tcp 10.0.0.1 9100 10.0.0.5) extra_other=$(probe "$M" tcp 10.199.0.1 9100 10.199.0.2)" \
+  "livekit_from_bridge=$(probe "$C" tcp 172.18.0.1 7880) livekit_public=$(probe "$M" tcp 10.199.0.1 7880)"
 """
 
 
@@ -408,7 +425,8 @@ def test_container_packets_through_the_firewall(scripts: dict[str, tuple[StackCo
     another address still works; the extra port 9100, limited to 10.0.0.0/16 and published from
     the bridge (DNAT), answers a VCN client and nobody else. Without it (the negative control)
     everything connects. f81956f's script dropped 169.254.169.254 whole (dns=blocked) and left
-    the published port open to all (extra_other=open)."""
+    the published port open to all (extra_other=open). LiveKit's API port answers the app on
+    Docker's bridge (its server-side LIVEKIT_URL, issue 21 item 7) and nobody outside."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 (network namespaces)")
     _config, script = scripts["custom-range"]
@@ -419,8 +437,8 @@ def test_container_packets_through_the_firewall(scripts: dict[str, tuple[StackCo
     try:
         result = subprocess.run(["bash", "-c", _PACKETS_NETNS], env=env, capture_output=True, text=True, timeout=120)
     finally:
-        for link in ("hc", "hm"):  # only left in the root namespace if the set-up stopped early
-            subprocess.run(["ip", "link", "del", f"{prefix}-{link}"], capture_output=True, timeout=10)
+        for link in (f"br-{prefix}", f"{prefix}-hm"):  # only left in the root namespace if the set-up stopped early
+            subprocess.run(["ip", "link", "del", link], capture_output=True, timeout=10)
         for ns in ("h", "c", "m"):
             pids = subprocess.run(["ip", "netns", "pids", f"{prefix}-{ns}"], capture_output=True, text=True, timeout=10).stdout.split()
             for pid in pids:
@@ -428,9 +446,11 @@ def test_container_packets_through_the_firewall(scripts: dict[str, tuple[StackCo
             subprocess.run(["ip", "netns", "del", f"{prefix}-{ns}"], capture_output=True, timeout=10)
     assert result.returncode == 0, result.stderr
     if mode == "with-script":
-        want = "dns=open dns_tcp=open ntp=open metadata=blocked control=open extra_vcn=open extra_other=blocked"
-    else:
-        want = "dns=open dns_tcp=open ntp=open metadata=open control=open extra_vcn=open extra_other=open"
+        want = ("dns=open dns_tcp=open ntp=open metadata=blocked control=open extra_vcn=open extra_other=blocked"
+                " livekit_from_bridge=open livekit_public=blocked")
+    else:  # OCI's INPUT REJECT: nothing reaches the host's LiveKit port, not even the app
+        want = ("dns=open dns_tcp=open ntp=open metadata=open control=open extra_vcn=open extra_other=open"
+                " livekit_from_bridge=blocked livekit_public=blocked")
     assert result.stdout.strip().splitlines()[-1] == want, result.stdout + result.stderr
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from ..checks.stack import TEMPLATE_TOKEN, Stack
-from ..contract import BUNDLE_FORMAT, BUNDLE_MANIFEST, is_secret, secret_env_variable
+from ..contract import BUNDLE_FORMAT, BUNDLE_MANIFEST, SERVICE_CONTAINERS, is_secret, secret_env_variable
 from ..hcl import unquote
 from ..model import TEMPLATE_EXPRESSIONS
 from ..yamlio import load_yaml
@@ -35,8 +35,8 @@ from .variables import MASK, mask_userinfo
 
 GENERATED_SECRET = "random_password.livekit_api_secret.result"
 SECRET_RESOURCE = ("random_password", "livekit_api_secret")
-# What a change of a file with this `service` means on the server (DAY2.md).
-RESTARTS = {"livekit": "livekit", "caddy": "caddy", "socket": "socket", "socket-build": "socket"}
+# What a change of a file with this `service` means on the server (DAY2.md): the agent's own map.
+RESTARTS = SERVICE_CONTAINERS
 
 
 @dataclass(frozen=True)

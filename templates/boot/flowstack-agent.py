@@ -21,10 +21,23 @@ file is written). File contents (secrets) never reach the log or the status file
 
 Standard library only: Ubuntu's python3 runs it before Docker is installed.
 
-Usage: flowstack-agent [--now] [--no-restart] [--fetch-source] [--settings FILE]
-  --now           apply at once, ignoring the bundle's apply_at quiet hour
+A change whose actions fail (a build, `compose up`) is rolled back: the old files are put back
+(and the old firewall rules and containers restored), the attempt is recorded in attempts.json,
+and it is tried again after an exponential back-off (2 min doubling to a cap); with an apply_at
+quiet hour, retries happen only inside that hour's window, else the next day. LiveKit is
+stopped with SIGTERM first and given its stop_grace_period (livekit.drain_seconds) to drain its
+rooms. After a change that built or changed images, and weekly (--prune), unused images and
+build cache are pruned, harder when the disk is over the stated share. status.json says the
+last change, the attempts, the next try and the disk use.
+
+Usage: flowstack-agent [--now] [--no-restart] [--fetch-source] [--prune] [--ready MODE HOST...] [--settings FILE]
+  --now           apply at once, ignoring the bundle's apply_at quiet hour and the back-off
   --no-restart    write the files only (first boot: the bootstrap starts the services)
   --fetch-source  clone the app's git source named by the bundle (the bootstrap's step 3)
+  --prune         prune unused images and build cache (the weekly timer)
+  --ready         exit 0 when every compose service is healthy and HTTPS on 127.0.0.1 answers each
+                  HOST with a certificate that verifies (MODE acme: the system's trust store;
+                  internal: Caddy's local CA; cloudflare_origin: any certificate)
 Environment: FLOWSTACK_ROOT prefixes every path read or written (tests run it in a temp
 tree; empty on a server). FLOWSTACK_AGENT_CLOCK (test seam, "YYYY-MM-DDTHH:MM", the
 server's local time) replaces the clock for the apply_at decision.
@@ -40,6 +53,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,6 +78,9 @@ def now_local():
     if seam:
         return datetime.datetime.strptime(seam, "%Y-%m-%dT%H:%M")
     return datetime.datetime.now()
+
+
+STAMP = "%Y-%m-%dT%H:%M:%S"
 
 
 def log(settings, text):
@@ -311,16 +329,35 @@ def fetch_source(settings):
     if r.returncode != 0:
         # Neither the command nor git's output: both carry the URL, which may hold credentials.
         raise RuntimeError("git clone failed (exit %d)" % r.returncode)
+    shutil.rmtree(app + ".old", ignore_errors=True)
     if os.path.exists(app):
-        shutil.rmtree(app + ".old", ignore_errors=True)
-        os.rename(app, app + ".old")
+        os.rename(app, app + ".old")  # kept until the change succeeds: a failed build puts it back
     os.rename(new, app)
+
+
+def source_settled(settings, ok):
+    """After a change: drop the previous clone (ok), or put it back in place of the new one."""
+    app = here(settings["app_dir"] + "/app")
+    if not os.path.exists(app + ".old"):
+        return
+    if not ok:
+        shutil.rmtree(app, ignore_errors=True)
+        os.rename(app + ".old", app)
     shutil.rmtree(app + ".old", ignore_errors=True)
 
 
-def act(services, changed, settings):
-    """Runs what the changed files need, in order; returns the commands run (for the log)."""
-    done = []
+def grace_seconds(settings):
+    """LiveKit's stop_grace_period (livekit.drain_seconds) as the compose file on disk says."""
+    try:
+        with open(here(settings["compose_file"]), encoding="utf-8") as f:
+            m = re.search(r"stop_grace_period: ['\"]?(\d+)s", f.read())
+    except OSError:
+        m = None
+    return int(m.group(1)) if m else 10
+
+
+def act(services, changed, settings, done):
+    """Runs what the changed files need, in order; ``done`` gets each step run (for the log and the roll-back)."""
 
     def run(what, cmd):
         r = subprocess.run(cmd, capture_output=True, text=True, check=False) if not callable(cmd) else cmd()
@@ -334,14 +371,121 @@ def act(services, changed, settings):
         if settings["source_file"] in changed:
             run("fetch source", lambda: fetch_source(settings))
         run("build socket", lambda: docker(settings, "build", "socket"))
+    restart = restarts_of(services, settings)
+    if "livekit" in restart:
+        # LiveKit drains on SIGTERM: rooms keep running until they end or the grace period is over.
+        # (A compose change that recreates LiveKit stops it the same way: compose uses stop_grace_period.)
+        grace = grace_seconds(settings)
+        log(settings, "LiveKit drains first: SIGTERM, up to %d s for its rooms to empty (livekit.drain_seconds)" % grace)
+        run("drain livekit", lambda: docker(settings, "stop", "-t", str(grace), "livekit"))
     if "compose" in services:
         # Recreates exactly the services whose definition changed.
         run("compose up -d", lambda: docker(settings, "up", "-d", "--remove-orphans"))
-    restart = sorted(({"livekit", "caddy", "socket"} & services) | ({"socket"} if "socket-build" in services else set()))
     if restart:
         # Recreated, not just restarted: a container re-reads its env_file only when created.
         run("recreate " + " ".join(restart), lambda: docker(settings, "up", "-d", "--no-deps", "--force-recreate", *restart))
     return done
+
+
+def restarts_of(services, settings):
+    """The compose services a change recreates (the map is generator/contract.py's, passed as data)."""
+    return sorted({settings["containers"][s] for s in services if s in settings["containers"]})
+
+
+def restore(services, settings, done):
+    """After the old files are back: the old firewall rules and containers, as far as the failed try got."""
+    notes = []
+    try:
+        if "firewall" in done:
+            subprocess.run([here(settings["firewall_script"])], capture_output=True, check=False)
+            notes.append("firewall")
+        if any(d.startswith(("compose", "recreate", "drain")) for d in done):
+            restart = restarts_of(services, settings)
+            docker(settings, "up", "-d", "--remove-orphans")
+            if restart:
+                docker(settings, "up", "-d", "--no-deps", "--force-recreate", *restart)
+            notes.append("containers" + "".join(" " + r for r in restart))
+    except OSError as exc:
+        notes.append("restoring failed: %s" % exc)
+    return notes
+
+
+def disk(settings):
+    """Use of the boot volume (the file system holding Docker's data)."""
+    try:
+        u = shutil.disk_usage(here("/") or "/")
+    except OSError:
+        return None
+    return {"used_pct": round(100.0 * u.used / u.total, 1), "free_gb": round(u.free / 1e9, 1),
+            "total_gb": round(u.total / 1e9, 1), "prune_above_pct": settings["prune_above_pct"]}
+
+
+def prune(settings, why):
+    """Unused images and build cache: dangling ones always, every unused one when the disk is over its share."""
+    if shutil.which("docker") is None:
+        return None
+    steps = [["docker", "image", "prune", "-f"], ["docker", "builder", "prune", "-f"]]
+    before = disk(settings)
+    if before and before["used_pct"] > settings["prune_above_pct"]:
+        steps = [["docker", "image", "prune", "-a", "-f"], ["docker", "builder", "prune", "-a", "-f"]]
+    for cmd in steps:
+        subprocess.run(cmd, capture_output=True, check=False)
+    after = disk(settings)
+    log(settings, "pruned unused images and build cache (%s%s): disk %s%% used" % (
+        why, ", all unused: over %s%%" % settings["prune_above_pct"] if len(steps[0]) == 5 else "", after and after["used_pct"]))
+    return after
+
+
+def healthy(settings):
+    """Problems with the compose services: each must be running and healthy."""
+    r = docker(settings, "ps", "-a", "-q")
+    ids = r.stdout.split() if r.returncode == 0 else []
+    if not ids:
+        return ["no compose service runs yet"]
+    r = subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, check=False)
+    try:
+        items = json.loads(r.stdout) if r.returncode == 0 else []
+    except ValueError:
+        items = []
+    out = []
+    for c in items:
+        name = c.get("Config", {}).get("Labels", {}).get("com.docker.compose.service") or c.get("Name", "?")
+        health = (c.get("State", {}).get("Health") or {}).get("Status") or c.get("State", {}).get("Status")
+        if health != "healthy":
+            out.append("%s is %s" % (name, health))
+    return out if items else ["cannot inspect the compose services"]
+
+
+def certificate(settings, mode, host):
+    """(issuer, notAfter) of the certificate HTTPS on this host serves for ``host``; raises when it does not verify."""
+    if mode == "internal":
+        ctx = ssl.create_default_context(cafile=here(settings["app_dir"] + "/caddy-data/caddy/pki/authorities/local/root.crt"))
+    else:
+        ctx = ssl.create_default_context()
+    if mode == "cloudflare_origin":  # Cloudflare's origin CA is trusted by Cloudflare only
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    port = int(os.environ.get("FLOWSTACK_HTTPS_PORT", "443"))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, ctx.wrap_socket(raw, server_hostname=host) as tls:
+        cert = tls.getpeercert() or {}
+    issuer = dict(x[0] for x in cert.get("issuer", ()))
+    return issuer.get("organizationName") or issuer.get("commonName") or "(not verified: %s)" % mode, cert.get("notAfter", "")
+
+
+def ready(settings, mode, hosts):
+    """The bring-up's readiness: every service healthy and a verified TLS handshake per public name."""
+    problems = healthy(settings)
+    certs = {}
+    for host in hosts:
+        try:
+            certs[host] = dict(zip(("issuer", "not_after"), certificate(settings, mode, host)))
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            problems.append("HTTPS for %s: %s" % (host, exc))
+    state = here(settings["state_dir"])
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    write_json(os.path.join(state, "ready.json"), {"checked": now_local().strftime(STAMP), "problems": problems, "certificates": certs})
+    sys.stdout.write("".join("not ready: %s\n" % p for p in problems) or "ready: %s\n" % ", ".join(
+        "%s (%s, until %s)" % (h, c["issuer"], c["not_after"]) for h, c in certs.items()))
+    return 1 if problems else 0
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -353,8 +497,9 @@ def next_time(at, now):
     return when if when >= now.replace(second=0, microsecond=0) else when + datetime.timedelta(days=1)
 
 
-def held(bundle, digest, state, force):
-    """The time the change waits for (apply_at), or None when it applies now."""
+def held(bundle, digest, state, force, window):
+    """The time the change waits for (apply_at), or None when it applies now. A change that failed
+    in its quiet hour is retried only inside that hour's window (``window`` minutes), then the next day."""
     pending_path = os.path.join(state, "pending.json")
     if force or not bundle["apply_at"]:
         return None
@@ -364,14 +509,40 @@ def held(bundle, digest, state, force):
         pending = {"digest": digest, "apply_at": bundle["apply_at"], "until": next_time(bundle["apply_at"], now).strftime("%Y-%m-%dT%H:%M")}
         write_json(pending_path, pending)
     until = datetime.datetime.strptime(pending["until"], "%Y-%m-%dT%H:%M")
+    if now >= until + datetime.timedelta(minutes=window):
+        pending["until"] = next_time(bundle["apply_at"], now).strftime("%Y-%m-%dT%H:%M")
+        write_json(pending_path, pending)
+        until = datetime.datetime.strptime(pending["until"], "%Y-%m-%dT%H:%M")
     return None if now >= until else until
+
+
+def backing_off(state, digest, force):
+    """The recorded failed attempts of this change, and the time before which it is not retried."""
+    attempts = read_json(os.path.join(state, "attempts.json")) or {}
+    if attempts.get("digest") != digest:
+        return {}, None
+    nxt = datetime.datetime.strptime(attempts["next_try"], STAMP)
+    return attempts, (None if force or now_local() >= nxt else nxt)
+
+
+def failed_attempt(settings, state, digest, attempts, error):
+    """Records one failed try; the next waits 2 min doubling per failure, up to the cap."""
+    n = attempts.get("attempts", 0) + 1
+    delay = min(settings["backoff_base_seconds"] * 2 ** (n - 1), settings["backoff_cap_seconds"])
+    now = now_local()
+    record = {"digest": digest, "attempts": n, "first_try": attempts.get("first_try", now.strftime(STAMP)),
+              "last_try": now.strftime(STAMP), "next_try": (now + datetime.timedelta(seconds=delay)).strftime(STAMP), "last_error": error}
+    write_json(os.path.join(state, "attempts.json"), record)
+    return record
 
 
 def run_once(settings, force=False, restart=True):
     state = here(settings["state_dir"])
     os.makedirs(state, mode=0o700, exist_ok=True)
     current = read_json(os.path.join(state, "current.json")) or {"digest": None, "files": {}}
-    status = {"checked": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "applied_digest": current["digest"]}
+    before = read_json(os.path.join(state, "status.json")) or {}
+    status = {"checked": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "applied_digest": current["digest"],
+              "last_change": before.get("last_change"), "disk": disk(settings)}
     try:
         bundle = decode(fetch(settings))
         checked = check(bundle, settings)
@@ -383,12 +554,17 @@ def run_once(settings, force=False, restart=True):
     status["digest"] = digest
     if digest == current["digest"]:
         return finish(settings, state, status, "unchanged", None, 0)
-    until = held(bundle, digest, state, force)
+    until = held(bundle, digest, state, force, settings["apply_window_minutes"])
     if until is not None:
         status["pending_until"] = until.strftime("%Y-%m-%d %H:%M")
         return finish(settings, state, status, "pending", "bundle %s pending until %s (apply_at %s, server time)" % (
             digest[:12], status["pending_until"], bundle["apply_at"]), 0)
-    return apply(settings, state, status, current, checked, digest, restart)
+    attempts, wait = backing_off(state, digest, force)
+    if wait is not None:
+        status.update(attempts=attempts, next_try=attempts["next_try"])
+        return finish(settings, state, status, "backoff", "bundle %s failed %d time(s), next try %s: %s" % (
+            digest[:12], attempts["attempts"], attempts["next_try"], attempts.get("last_error", "")), 0)
+    return apply(settings, state, status, current, checked, digest, restart, attempts)
 
 
 def needs_write(path, f, entry):
@@ -396,7 +572,7 @@ def needs_write(path, f, entry):
     return entry.get("sha256") != f["sha256"] or entry.get("mode") != f["mode"] or mode_of(here(path)) != int(f["mode"], 8)
 
 
-def apply(settings, state, status, current, checked, digest, restart):
+def apply(settings, state, status, current, checked, digest, restart, attempts):
     old = current.get("files") or {}
     changed = [p for p, (_, f) in checked.items() if needs_write(p, f, old.get(p) or {})]
     # Files the last bundle wrote that this one no longer has (e.g. an origin key after a TLS change).
@@ -416,15 +592,31 @@ def apply(settings, state, status, current, checked, digest, restart):
         undone = roll_back(backup)
         return finish(settings, state, status, "error", "bundle %s not applied, writing the files failed: %s; %s (retried next run)" % (
             digest[:12], exc, undone or "the old files are restored"), 1)
+    done = []
     try:
-        done = act(services, changed, settings) if restart else []
+        if restart:
+            act(services, changed, settings, done)
     except (RuntimeError, OSError, subprocess.CalledProcessError, Refused) as exc:
-        return finish(settings, state, status, "error", "bundle %s written, but: %s (retried next run)" % (digest[:12], exc), 1)
+        # Nothing half-applied stays: the old files go back (a reboot must not start an untested
+        # config), then the old rules and containers; the change is retried after a back-off.
+        undone = roll_back(backup)
+        source_settled(settings, False)
+        notes = restore(services, settings, done)
+        record = failed_attempt(settings, state, digest, attempts, str(exc))
+        status.update(attempts=record, next_try=record["next_try"])
+        return finish(settings, state, status, "error", "bundle %s failed (attempt %d): %s; rolled back: %s%s; next try %s" % (
+            digest[:12], record["attempts"], exc, undone or "old files restored", "".join(", " + n for n in notes), record["next_try"]), 1)
+    source_settled(settings, True)
     files = {p: {"sha256": f["sha256"], "service": f["service"], "mode": f["mode"]} for p, (_, f) in checked.items()}
     write_json(os.path.join(state, "current.json"), {"digest": digest, "files": files})
-    if os.path.exists(os.path.join(state, "pending.json")):
-        os.unlink(os.path.join(state, "pending.json"))
+    for name in ("pending.json", "attempts.json"):
+        if os.path.exists(os.path.join(state, name)):
+            os.unlink(os.path.join(state, name))
     status["applied_digest"] = digest
+    status["last_change"] = {"digest": digest, "applied": now_local().strftime(STAMP), "attempts": attempts.get("attempts", 0) + 1,
+                             "services": sorted(services)}
+    if restart and services & {"socket-build", "compose"}:
+        status["disk"] = prune(settings, "after the change") or status["disk"]
     what = "; ran: " + ", ".join(done) if done else ("; no restart (--no-restart)" if not restart else "")
     gone = "; removed: " + ", ".join(removed) if removed else ""
     return finish(settings, state, status, "applied", "applied bundle %s: %d file(s) changed (%s)%s%s" % (
@@ -458,6 +650,17 @@ def main(argv):
         except (Refused, OSError, RuntimeError) as exc:
             log(settings, "cannot fetch the app source: %s" % exc)
             return 1
+        return 0
+    if "--ready" in args:
+        rest = args[args.index("--ready") + 1:]
+        return ready(settings, rest[0], [h for h in rest[1:] if not h.startswith("--")])
+    if "--prune" in args:
+        state = here(settings["state_dir"])
+        result = prune(settings, "weekly")
+        status = read_json(os.path.join(state, "status.json"))
+        if status is not None and result is not None:
+            status["disk"] = result
+            write_json(os.path.join(state, "status.json"), status)
         return 0
     return run_once(settings, force="--now" in args, restart="--no-restart" not in args)
 
