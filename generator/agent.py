@@ -87,7 +87,7 @@ def agent_files() -> list[tuple[str, str, str]]:
     script = server_python((templates_dir() / "boot" / "flowstack-agent.py").read_text(encoding="utf-8"), "templates/boot/flowstack-agent.py")
     return [
         (AGENT_SCRIPT, script, "0755"),
-        (AGENT_SETTINGS, json.dumps(agent_settings(), indent=2, sort_keys=True) + "\n", "0644"),
+        (AGENT_SETTINGS, json.dumps(agent_settings(), sort_keys=True, separators=(",", ":")) + "\n", "0644"),
         (f"/etc/systemd/system/{AGENT_SERVICE}", render_template("flowstack-agent.service.j2", script=AGENT_SCRIPT, ready=READY_MARKER), "0644"),
         (f"/etc/systemd/system/{AGENT_TIMER}", render_template("flowstack-agent.timer.j2", service=AGENT_SERVICE), "0644"),
         # Weekly: unused images and build cache (the agent also prunes after each change that built).

@@ -18,6 +18,17 @@ config is closed on the next run instead of staying open forever:
   source limit on an extra port is also enforced here, on the connection's original
   destination port (conntrack), which DNAT does not change.
 
+How the script works (its comments are kept short: it travels in the config bundle, which
+shares OCI's 32,000 metadata bytes with user_data): rules.v4 is rewritten by one awk pass over
+its ``*filter`` table that drops every line flowstack wrote before (its chains, jumps, and
+the blanket ``-A DOCKER-USER -d 169.254.169.254/32 -j DROP`` of flowstack before these
+chains), declares the chains before the first rule, puts the INPUT jump right before OCI's
+REJECT and the chains' rules before COMMIT. Live, declaring an existing chain in an
+``iptables-restore --noflush`` flushes it, so both chains are refilled in one commit; the
+jumps are inserted once (``iptables -C``). ``local_rule`` lines are FLOWSTACK-INPUT rules
+outside the public port policy (LiveKit's API for Docker's bridges), which `validate` does
+not count as public ports.
+
 Example:
     >>> docker_rules([])[0]
     '-d 169.254.169.254/32 -p udp -m udp --dport 53 -j RETURN'
