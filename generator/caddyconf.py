@@ -67,11 +67,11 @@ def _http_app(config: StackConfig, sh: str, lh: str) -> dict[str, Any]:
             "redirect": {"listen": [":80"], "routes": [{"handle": [redirect]}], "automatic_https": {"disable": True}},
             "behind_l4": {
                 "listen": [f"127.0.0.1:{L4_HTTPS_PORT}"],
+                # The PROXY header (only from layer4, on loopback) gives each request the client's own
+                # address, which reverse_proxy puts in X-Forwarded-For (a client-sent one is not trusted).
                 "listener_wrappers": [{"wrapper": "proxy_protocol", "allow": ["127.0.0.1/32"]}, {"wrapper": "tls"}],
                 "tls_connection_policies": [{"match": {"sni": [sh, lh]}}],
                 "automatic_https": {"disable": True},
-                # The client's address is the PROXY header's: trusted because only layer4 (loopback) connects here.
-                "trusted_proxies": {"source": "static", "ranges": ["127.0.0.1/32"]},
                 "routes": [site(sh, config.socket.port), site(lh, config.livekit.port)],
             },
         }

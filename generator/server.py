@@ -182,7 +182,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600", service="livekit"),
     ]
     if config.livekit.turn.via_caddy:
-        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), indent=2) + "\n", service="caddy"))
+        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), separators=(",", ":")) + "\n", service="caddy"))
     else:
         files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config), service="caddy"))
     if config.socket.secret_env:

@@ -39,6 +39,7 @@ from generator.preview import preview_files
 from variants import make_config
 from generator.bundle import server_bundle
 from generator.server import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud_init
+from generator.versions import versions
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_HOST = "space-turn.flow-coder.com"
@@ -348,20 +349,19 @@ def test_layer4_caddy_json_routes_sni_like_livekit_generator(
         assert sorted(certificates["automate"]) == sorted(hosts.values())
     server = data["apps"]["layer4"]["servers"]["main"]
     assert server["listen"] == [":443"]
-    routes: dict[str, tuple[str, Any]] = {}
-    for route in server["routes"]:
-        (match,) = route["match"]
-        (sni,) = match["tls"]["sni"]
-        tls_handler, proxy = route["handle"]
-        assert tls_handler["handler"] == "tls" and proxy["handler"] == "proxy"
-        (upstream,) = proxy["upstreams"]
-        (dial,) = upstream["dial"]
-        routes[sni] = (dial, tls_handler.get("connection_policies"))
-    assert routes == {
-        TURN_HOST: (f"127.0.0.1:{c.livekit.turn.tls_port}", None),
-        hosts["livekit"]: (f"127.0.0.1:{c.livekit.port}", [{"alpn": ["http/1.1"]}]),
-        hosts["socket"]: (f"127.0.0.1:{c.socket.port}", [{"alpn": ["http/1.1"]}]),
-    }
+    # Issue 21 item 6: the TURN name is terminated here and dialled at docker0's pinned address
+    # (not loopback: livekit/deploy's updateip.go, Firefox); the app and LiveKit names go on,
+    # still encrypted and with a PROXY header, to the http app, which terminates TLS and proxies
+    # as HTTP (client addresses in X-Forwarded-For); the http app also serves :80.
+    turn_route, web_route = server["routes"]
+    assert turn_route["match"] == [{"tls": {"sni": [TURN_HOST]}}]
+    assert turn_route["handle"] == [{"handler": "tls"}, {"handler": "proxy", "upstreams": [{"dial": [f"172.17.0.1:{c.livekit.turn.tls_port}"]}]}]
+    assert web_route["match"] == [{"tls": {"sni": [hosts["socket"], hosts["livekit"]]}}]
+    assert web_route["handle"] == [{"handler": "proxy", "proxy_protocol": "v2", "upstreams": [{"dial": ["127.0.0.1:9443"]}]}]
+    http = data["apps"]["http"]["servers"]
+    assert http["redirect"]["listen"] == [":80"] and http["behind_l4"]["listen"] == ["127.0.0.1:9443"]
+    sites = {r["match"][0]["host"][0]: r["handle"][0]["upstreams"][0]["dial"] for r in http["behind_l4"]["routes"]}
+    assert sites == {hosts["socket"]: f"127.0.0.1:{c.socket.port}", hosts["livekit"]: f"127.0.0.1:{c.livekit.port}"}
     issuers = [i["module"] for pol in data["apps"]["tls"].get("automation", {}).get("policies", []) for i in pol["issuers"]]
     assert ("internal" in issuers) == (c.tls.mode == "internal")
 
@@ -380,12 +380,15 @@ def test_layer4_caddy_json_routes_sni_like_livekit_generator(
     # ... and TURN/TLS is reached through 443 only: its local port is not public.
     assert ("tcp", 5349, 5349, ANYWHERE) not in {r.key for r in policy(c)}
 
-    # Everything but the layer4 app, through the real Caddy.
-    del data["apps"]["layer4"]
+    # The whole file through the layer4 build of Caddy the image carries (data/versions.yaml):
+    # Debian's caddy predates the proxy_protocol listener wrapper and has no layer4 app.
+    l4 = ROOT / ".tools" / f"caddy-l4-{versions()['caddy_l4']['caddy']}-{versions()['caddy_l4']['caddy_l4']}" / "caddy"
+    if not l4.exists():
+        pytest.skip(f"the layer4 Caddy build is missing: run `make caddy-l4` ({l4})")
     data["storage"]["root"] = str(tmp_path / "caddy-data")
-    path = tmp_path / "caddy-tls-only.json"
+    path = tmp_path / "caddy-l4.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    result = run(["caddy", "validate", "--config", str(path)], env=caddy_env)
+    result = run([str(l4), "validate", "--config", str(path)], env=caddy_env)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
