@@ -136,6 +136,12 @@ def auto_domain_lines(config: StackConfig) -> list[str]:
     if not config.domains.auto:
         return []
     names = ", ".join(f"{prefix}.<public-ip-with-dashes>.{autodomain.SSLIP_SUFFIX}" for prefix in ("socket", "livekit"))
+    fallback = ("Caddy then falls back to ZeroSSL (tls.email is set; ZeroSSL's limits are its own)" if config.tls.email
+                else "set tls.email so Caddy can fall back to ZeroSSL (its ACME account needs an e-mail)")
     return [f"Host names: {names}, found by the server at boot (outputs show them after apply)"] + [
         f"Note: Let's Encrypt and sslip.io: {line}" for line in rate_limit_notes()
+    ] + [
+        "Note: Let's Encrypt and sslip.io: what this means: when that shared bucket is full, Let's Encrypt refuses new "
+        f"sslip.io certificates (HTTP 429) for days and the server is not `ready` until HTTPS works; {fallback}; "
+        "a domain of your own avoids the shared bucket (docs/server.md, TLS without a domain)"
     ]

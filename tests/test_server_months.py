@@ -142,3 +142,30 @@ def test_caddy_issuers_lets_encrypt_then_zerossl(email: str | None, tmp_path: Pa
     l4 = make_config({**tls, "domains": {"turn_host": "space-turn.flow-coder.com"}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}})
     conf = json.loads(_text(preview_files(l4, sample=True), f"{APP_DIR}/caddy.json"))
     assert conf["apps"]["tls"]["automation"]["policies"][0]["issuers"] == want
+
+
+@pytest.mark.parametrize("email", [None, "ops@flow-coder.com"])
+def test_zip_says_what_the_shared_sslip_limit_means(email: str | None) -> None:
+    """Item 2: `zip`/`generate` output for sslip.io names says plainly what the shared Let's
+    Encrypt limit means and whether Caddy can fall back to ZeroSSL (f81956f said neither)."""
+    from generator.bootnames import auto_domain_lines
+
+    config = parse_config("name: sslip\nregion: ap-chuncheon-1\n" + (f"tls: {{email: {email}}}\n" if email else ""), "sslip")
+    (line,) = [ln for ln in auto_domain_lines(config) if "what this means" in ln]
+    assert "refuses new sslip.io certificates (HTTP 429) for days" in line and "not `ready` until HTTPS works" in line
+    assert ("falls back to ZeroSSL (tls.email is set" in line) == bool(email)
+    assert ("set tls.email so Caddy can fall back to ZeroSSL" in line) == (not email)
+
+
+def test_status_shows_the_certificate_issuer_and_expiry() -> None:
+    """Item 2: `status` names the issuer and the expiry date (f81956f: days left only); `doctor`
+    already printed both (tests/test_doctor.py)."""
+    import datetime as dt
+
+    from generator.ops.status import format_status
+
+    cert = {"issuer": "Let's Encrypt", "subject": "", "names": ["a.example.com"], "not_after": "2026-12-13T10:00:00+00:00",
+            "days_left": 6, "valid": True, "error": None}
+    text = format_status({"stack": "s", "region": "r", "now": dt.datetime(2026, 12, 7), "last_apply": None,
+                          "health": [{"ok": True, "url": "https://a.example.com/health", "status": 200, "certificate": cert}]})
+    assert "certificate by Let's Encrypt, expires 2026-12-13 (6 days left)" in text

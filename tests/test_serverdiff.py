@@ -93,14 +93,27 @@ def test_image_bump_host_name_and_secret_env_value(zip_files) -> None:
     assert f'--- a{APP_DIR}/Caddyfile\n' in text
     assert '\n-space-livekit.flow-coder.com {\n+meet-livekit.flow-coder.com {\n' in text
     assert f"{APP_DIR}/socket-secrets.env: secret value changed (masked)" in text
-    assert lines[-1] == ("Restarts: caddy (Caddyfile changed); livekit (docker-compose.yml changed); "
+    assert lines[-2] == ("Restarts: caddy (Caddyfile changed); livekit (docker-compose.yml changed); "
                          "socket (socket-secrets.env changed)")
+    assert lines[-1] == LIVEKIT_DRAINS
     assert diff.livekit_restarts and not diff.rotated
     # Secrets: neither value anywhere, and the secrets file is masked, not decoded.
     assert OLD_TOKEN not in everything(diff) and NEW_TOKEN not in everything(diff)
     secrets_change = next(f for f in diff.files if f.path.endswith("socket-secrets.env"))
     assert secrets_change.kind == "secret" and secrets_change.diff == []
     assert [f.path for f in diff.files] == [f"{APP_DIR}/Caddyfile", COMPOSE_FILE, f"{APP_DIR}/socket-secrets.env"]
+
+
+# Issue 21 item 9: the diff says LiveKit drains first, and for how long (f81956f said nothing).
+LIVEKIT_DRAINS = ("LiveKit drains first: SIGTERM, rooms in progress keep running up to 300 s (livekit.drain_seconds) before it is stopped; new rooms wait until it is back")
+
+
+def test_the_drain_bound_follows_the_config() -> None:
+    """A change of livekit.drain_seconds changes the compose file (stop_grace_period) and the text."""
+    slower = REFERENCE.replace("livekit:\n", "livekit:\n  drain_seconds: 900\n", 1)
+    diff = diff_bundles(format_bundle(REFERENCE), VARS, format_bundle(slower), VARS)
+    assert "-    stop_grace_period: 300s" in diff.lines() and "+    stop_grace_period: 900s" in diff.lines()
+    assert diff.lines()[-1].startswith("LiveKit drains first: SIGTERM, rooms in progress keep running up to 900 s")
 
 
 def test_an_unchanged_secret_is_not_called_changed() -> None:
@@ -111,7 +124,7 @@ def test_an_unchanged_secret_is_not_called_changed() -> None:
     assert change.path == LIVEKIT_CONFIG and change.kind == "changed" and change.secrets == []
     assert "-  level: info" in diff.lines() and "+  level: debug" in diff.lines()
     assert not any("secret" in line for line in diff.lines()[1:])  # after the header
-    assert diff.lines()[-1] == "Restarts: livekit (livekit.yaml changed)"
+    assert diff.lines()[-2:] == ["Restarts: livekit (livekit.yaml changed)", LIVEKIT_DRAINS]
 
 
 def test_the_same_config_restarts_nothing() -> None:
@@ -135,7 +148,7 @@ def test_rotation_names_livekit_and_shows_no_secret() -> None:
     lines = diff.lines()
     assert "LiveKit API secret: rotated (masked)" in lines
     assert f"{LIVEKIT_CONFIG}: secret value changed (masked)" in lines
-    assert lines[-1] == "Restarts: livekit (new API secret, livekit.yaml changed)"
+    assert lines[-2:] == ["Restarts: livekit (new API secret, livekit.yaml changed)", LIVEKIT_DRAINS]
     assert "********" not in "\n".join(line for line in lines if line.startswith(("+", "-")))
 
 

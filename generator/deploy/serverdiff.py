@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,7 @@ class ServerDiff:
     rotated: bool = False
     notes: list[str] = field(default_factory=list)  # changes that restart nothing (the firewall)
     cleared_at: str = ""  # a quiet hour an earlier --at left on the stack, cleared by this run
+    drain_seconds: int | None = None  # LiveKit's stop_grace_period in the new compose file
 
     def restart(self, service: str, why: str) -> None:
         reasons = self.restarts.setdefault(service, [])
@@ -110,6 +112,10 @@ class ServerDiff:
             out.append("Restarts: " + "; ".join(f"{name} ({', '.join(why)})" for name, why in sorted(self.restarts.items())))
         else:
             out.append("Restarts: none")
+        if self.livekit_restarts:
+            grace = f"up to {self.drain_seconds} s" if self.drain_seconds is not None else "up to its stop_grace_period"
+            out.append(f"LiveKit drains first: SIGTERM, rooms in progress keep running {grace} (livekit.drain_seconds) "
+                       "before it is stopped; new rooms wait until it is back")
         return out
 
 
@@ -311,12 +317,22 @@ def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
         return result
     before = {f.path: (f, old) for f in old.manifest}
     after = {f.path: (f, new) for f in new.manifest}
+    result.drain_seconds = _drain_seconds(new)
     for path in sorted(set(before) | set(after)):
         change = _compare(path, before.get(path), after.get(path))
         if change is not None:
             result.files.append(change)
             _restarts(result, change, before.get(path), after.get(path))
     return result
+
+
+def _drain_seconds(side: Side) -> int | None:
+    """LiveKit's stop_grace_period (seconds) in a side's compose file, or None."""
+    for entry in side.manifest or []:
+        if entry.service == "compose":
+            m = re.search(r"stop_grace_period: ['\"]?(\d+)s", side.render(entry)[0])
+            return int(m.group(1)) if m else None
+    return None
 
 
 def _restarts(result: ServerDiff, change: FileChange, old: tuple[ServerFile, Side] | None,

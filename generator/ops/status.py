@@ -160,7 +160,8 @@ def format_status(r: dict[str, Any]) -> str:
         cert = h.get("certificate") or {}
         tail = f"{h['status']}" if "status" in h else h.get("error", "")
         if cert:
-            tail += f"; certificate by {cert['issuer']}, {cert['days_left']} days left" + ("" if cert["valid"] else f" (INVALID: {cert['error']})")
+            tail += (f"; certificate by {cert['issuer']}, expires {str(cert['not_after'])[:10]} ({cert['days_left']} days left)"
+                     + ("" if cert["valid"] else f" (INVALID: {cert['error']})"))
         lines.append(f"  health:     {'ok  ' if h['ok'] else 'FAIL'} {h['url']}: {tail}")
     lines += [f"  problem:    {p}" for p in r.get("problems", [])]
     return "\n".join(lines)

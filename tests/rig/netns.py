@@ -172,12 +172,13 @@ def stop(p: subprocess.Popen[Any], grace: float = 5) -> None:
 
 
 def input_counters(topo: Topology) -> dict[str, int]:
-    """Packets each ACCEPT rule of the server's INPUT chain matched, keyed by its rule spec."""
-    out = topo.run("server", ["iptables", "-S", "INPUT", "-v"]).stdout
+    """Packets each ACCEPT rule of the server's INPUT chain (and flowstack's FLOWSTACK-INPUT, jumped
+    to from it) matched, keyed by its rule spec."""
+    out = topo.run("server", ["iptables", "-S", "INPUT", "-v"]).stdout + topo.run("server", ["iptables", "-S", "FLOWSTACK-INPUT", "-v"]).stdout
     counters: dict[str, int] = {}
     for line in out.splitlines():
         # iptables -S -v puts "-c PACKETS BYTES" before the target: "... --dport 3478 -c 5 900 -j ACCEPT"
-        m = re.match(r"^-A INPUT (.*) -c (\d+) (\d+) (-j .*)$", line)
+        m = re.match(r"^-A (?:INPUT|FLOWSTACK-INPUT) (.*) -c (\d+) (\d+) (-j ACCEPT)$", line)
         if m:
             counters[f"{m[1]} {m[4]}"] = int(m[2])
             continue

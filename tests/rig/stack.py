@@ -12,7 +12,8 @@ The only edits to generated files (each returned in ``Stack.edits`` so tests lis
 - caddy.json (via_caddy): ``storage.root`` /data -> a directory of the test, a local path.
 
 Replaced, and why: Docker (not available) -- the processes run directly on the host in the
-server namespace with host networking, which is what the compose file asks for.
+server namespace with host networking, which is what the compose file asks for; docker0's
+address (where Caddy's layer4 dials LiveKit's TURN listener) is put on lo.
 
 Example:
     stack = Stack.start(topo, preview_dir, work, livekit_bin, caddy_bin)
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from generator.caddyconf import TURN_UPSTREAM_HOST
 
 from .netns import PUBLIC_IP, Topology
 
@@ -122,6 +125,9 @@ class Stack:
             conf = json.loads((app / "caddy.json").read_text())
             conf["storage"]["root"] = str(data)
             edits.append("caddy.json storage.root: /data -> the test's directory (a local path)")
+            # Caddy dials LiveKit's TURN listener at docker0's address (daemon.json pins it with
+            # "bip"; not loopback, for Firefox): no Docker here, so that address sits on lo.
+            topo.run("server", ["ip", "addr", "add", f"{TURN_UPSTREAM_HOST}/32", "dev", "lo"])
             (work / "caddy.json").write_text(json.dumps(conf))
             args = ["run", "--config", str(work / "caddy.json")]
             ca = data / "pki/authorities/local/root.crt"
