@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "aa738b7bc30b0121605ba446ac25b9981d1d338b6ba6e49eefa9787f613b5bcc"
+REFERENCE_ZIP_SHA256 = "f2798912d7d32e27eadc94f8efc9ecadd9af39bde0787fe4196e0dbd6f617b05"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "1eef0fde451b838e331a44421e77bc8545db76a270c65c75e154b4ff2db646b0",
-    "tls-internal": "f027a8c648de49988289f7dbab990bdf2e8c52824fc9bc2d41f325b741f16c4d",
-    "tls-cloudflare-origin": "5f09990937780d6f18f815dea281050b6ff28cb71c501921ff432eca8dd8dc55",
-    "socket-image": "c1b8ed7b66001e54fb94e02a1bc3d3c348902f6a354bd3ee70bdd3b84baa14dc",
-    "turn-via-caddy": "7589aa4f3a00fa6c1eeda880117c9438d43b1814653a9533e5d3ceb7ad666270",
-    "turn-via-caddy-internal": "9d77aa9e0b36a294ab0e70af7fe25c91a066614d772fa7f56613187ddea8a81f",
-    "socket-git-url": "0c6c460aa1978fdf190b016b162e6fce20b8e75901f04a99b1bf2133d51fea30",
-    "ephemeral-ip": "4888e941fd08d7fb761353c219b720fe2bb83af9f8f839d1b99f4a42f983ffd3",
-    "secret-env": "cb21e03bc25766114ac5903f4ee416d7c12ed1b593b06ec9983a8444aa382857",
+    "reference": "7237bfc10e09546a90485e49242297189ac4548cfef61fe820916130d33db7da",
+    "tls-internal": "d68ac51d3742359f19fdd06dd50b845e271f02a5a7b548e82562e49abcde3fb3",
+    "tls-cloudflare-origin": "5bfb960818b0fb76820a643bc555a5b539694b2ea3c95816166c669e29f8f34a",
+    "socket-image": "98395d57135a87346808e01ccc3f6be13f55336415de904fc6c5796a02e4f30d",
+    "turn-via-caddy": "90953c284d487743c1e6d55062bf72721c7d78bc5f0e5d49d60ea570ad8a343e",
+    "turn-via-caddy-internal": "506e9c5e5568fba82cebf879dda6c8eb369c7465ed121b8f38d611c807b6114b",
+    "socket-git-url": "ed38b13c6f1a5e002a542e08dce8d2eb2aa848fbcb9280e309d47363759af924",
+    "ephemeral-ip": "2707a358e77fdb396271285b5155de90ed50c8729abcf3f9fc8e8db6a22c32f2",
+    "secret-env": "9ed4aa55c598effe551ff70474e31d81e4a497d27732b369c78ed799f8414adf",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "39e8fb77585538576f8522af980474d9dc89116715f272967a049c09de356cfd",
-    "tls-internal": "aa29e0f4335d962d35bdc92d35ba746c29a033313223c2815b694284c1654636",
-    "tls-cloudflare-origin": "c8b35f1ff089b1405857a27592ed4c0d9cb0f9ff5e481387f0fa103edf5eec72",
-    "socket-image": "45ee518f6bd174d1b1bca36a29c122421be4fc75f9360f2e947b645c83c3fa7e",
-    "turn-via-caddy": "a209498046724edf23c8346a06005032e3b861ba61d865baa2a3fa1662dfbde0",
-    "turn-via-caddy-internal": "c369ba83fbb83deaa5a37275f0b0fee41dc69a567d6cced7e11825d45d30e124",
-    "socket-git-url": "778a7cd67feeceb36618e30b8adefea153d306a4dae6f188f97d59ab8747999a",
-    "ephemeral-ip": "39e8fb77585538576f8522af980474d9dc89116715f272967a049c09de356cfd",
-    "secret-env": "68b05da2da88e33891d302ded3499898a86b4b901dba7209f445625f15d1175e",
+    "reference": "3cd70bd2ec9005eac6a7ac2aa50f4b901e6a6b20323f15a656777e4f6a2eea08",
+    "tls-internal": "9ab6e9fd3d40815753c6173ab5e098985bd73cfc3ad822a01bfdb1305b8bb13c",
+    "tls-cloudflare-origin": "72f5d1f3237d344ea2d271202921302478f609a7cca041c2d298a82d8efe41df",
+    "socket-image": "7ab64792f89a4b3342660df177231a89d388e45d44652b603e33300d99727de6",
+    "turn-via-caddy": "9f572966011341280adf003f5646e8e98baaa81d116d384aa4a71958e8d2cb83",
+    "turn-via-caddy-internal": "533576cda04b87eb9edc751ce13c16934c822234e197646af52fecf8b48b5de3",
+    "socket-git-url": "2785b8a6bcea3fe9c7637d07a5d50c326f411e348973a750cc2a9f3874172a71",
+    "ephemeral-ip": "3cd70bd2ec9005eac6a7ac2aa50f4b901e6a6b20323f15a656777e4f6a2eea08",
+    "secret-env": "631d439a9ba669306c1aef42f6a02e41d27ec9be6fb3ceb03240c09ad2161f67",
 }
 ALERT_SHA256 = {
-    "budget": "5065dafc0e97c6845d2a478b3cae8267d837dd8b66bd252a0f715b1cd6f4380d",
-    "alarm": "d92aea6e8ffe8e93766eb3f0ea3a2dc78e8f2fedd6907e10f9bce26d4ba21a53",
-    "alarm+slack": "24544aa7be79bcbe71dedb9413f9e30ab137f4db979e6f4e863a14d676c8247d",
-    "both": "184e5430381187a8a4ffb82c4ad730cad10ecb1f056c5a3946476e0a72428a57",
+    "budget": "0bfdeee57329e9ce13c650484d67729be4ba490d202f848eca15cdf098a154b7",
+    "alarm": "1a83a8ddaad77910a0ada17695c2637d2a2653f22f922d0aad7a4563556707e3",
+    "alarm+slack": "8dbd23411e4346cd08b7265edbcb7c02822eed75774e634ede3203fc538debc5",
+    "both": "3cc8bc9d77660f52aaf7a0672ff65b572e828add1f2bfb21a71a6b133f5f7cd0",
 }
 
 
