@@ -234,7 +234,7 @@ def _boot_names(config: StackConfig) -> list[tuple[str, str, str]]:
     return boot_files(keys, fill)
 
 
-_COMMENT_RE = re.compile(r"^[ \t]*#(?!!).*\n", re.MULTILINE)
+_COMMENT_RE = re.compile(r"^[ \t]*#(?!!|[ \t]*shellcheck).*\n", re.MULTILINE)  # directives stay
 
 
 def _without_comments(f: WriteFile) -> WriteFile:

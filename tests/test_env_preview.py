@@ -123,6 +123,8 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
         "files/etc/systemd/system/flowstack-agent.service",
         "files/etc/systemd/system/flowstack-agent.timer",
         "files/etc/systemd/system/flowstack-bootstrap.service",
+        "files/etc/systemd/system/flowstack-prune.service",
+        "files/etc/systemd/system/flowstack-prune.timer",
         "files/etc/systemd/system/flowstack.service",
         "files/opt/flowstack/Caddyfile",
         "files/opt/flowstack/docker-compose.yml",

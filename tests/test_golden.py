@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "f2798912d7d32e27eadc94f8efc9ecadd9af39bde0787fe4196e0dbd6f617b05"
+REFERENCE_ZIP_SHA256 = "191afc5b14ae815c689daa04a63d69ac302ff9a113d81e1b18220d0eb92e4277"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "7237bfc10e09546a90485e49242297189ac4548cfef61fe820916130d33db7da",
-    "tls-internal": "d68ac51d3742359f19fdd06dd50b845e271f02a5a7b548e82562e49abcde3fb3",
-    "tls-cloudflare-origin": "5bfb960818b0fb76820a643bc555a5b539694b2ea3c95816166c669e29f8f34a",
-    "socket-image": "98395d57135a87346808e01ccc3f6be13f55336415de904fc6c5796a02e4f30d",
-    "turn-via-caddy": "90953c284d487743c1e6d55062bf72721c7d78bc5f0e5d49d60ea570ad8a343e",
-    "turn-via-caddy-internal": "506e9c5e5568fba82cebf879dda6c8eb369c7465ed121b8f38d611c807b6114b",
-    "socket-git-url": "ed38b13c6f1a5e002a542e08dce8d2eb2aa848fbcb9280e309d47363759af924",
-    "ephemeral-ip": "2707a358e77fdb396271285b5155de90ed50c8729abcf3f9fc8e8db6a22c32f2",
-    "secret-env": "9ed4aa55c598effe551ff70474e31d81e4a497d27732b369c78ed799f8414adf",
+    "reference": "5d76212e70e246cb42f134162f070b2233aa4b447bf23c72dbb247688335fe80",
+    "tls-internal": "28502e85d0b712258842b3d3197a21e75d4ffbe7876efd747982a5715b437d63",
+    "tls-cloudflare-origin": "b0a5df4983d907e7959db2a8da5f6e9bea2911f7f6caf7e81584d8d0af09e34f",
+    "socket-image": "98bdd15e8d5c25d967b2c31833e502cf48e5d22d57c9facca929e6732a00f28c",
+    "turn-via-caddy": "efa055b474a61e942cf6a7422f6e0ca0e1ec5f89962ef48ae77214b2c1abf3c9",
+    "turn-via-caddy-internal": "75c968df3eb32f61a31b1f1853f224c3255b2c0df766a05c9af0bdd66ffb3648",
+    "socket-git-url": "2573b83e3c800100c54acf9ed1ae3f52651342904afd202011ff9c2c47d59427",
+    "ephemeral-ip": "ff06a564cff5915c037371c6d00de63753c3e8e871d288fd22ddfd0b47ede6c7",
+    "secret-env": "d733c421f2509618f136095f91d6f48477a743d111c5cf08a7ac5f2d11bf5afc",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "3cd70bd2ec9005eac6a7ac2aa50f4b901e6a6b20323f15a656777e4f6a2eea08",
-    "tls-internal": "9ab6e9fd3d40815753c6173ab5e098985bd73cfc3ad822a01bfdb1305b8bb13c",
-    "tls-cloudflare-origin": "72f5d1f3237d344ea2d271202921302478f609a7cca041c2d298a82d8efe41df",
-    "socket-image": "7ab64792f89a4b3342660df177231a89d388e45d44652b603e33300d99727de6",
-    "turn-via-caddy": "9f572966011341280adf003f5646e8e98baaa81d116d384aa4a71958e8d2cb83",
-    "turn-via-caddy-internal": "533576cda04b87eb9edc751ce13c16934c822234e197646af52fecf8b48b5de3",
-    "socket-git-url": "2785b8a6bcea3fe9c7637d07a5d50c326f411e348973a750cc2a9f3874172a71",
-    "ephemeral-ip": "3cd70bd2ec9005eac6a7ac2aa50f4b901e6a6b20323f15a656777e4f6a2eea08",
-    "secret-env": "631d439a9ba669306c1aef42f6a02e41d27ec9be6fb3ceb03240c09ad2161f67",
+    "reference": "fe14d7dee0e3f61c00ded29acdef5ca976c5b15309a911bfe87395760c66982a",
+    "tls-internal": "ef3742c3c8169db23f9e178c672d77eb468bacafd1d25a3e16c972e5ae71d7df",
+    "tls-cloudflare-origin": "f489ce57a9acf47a7c4792ca75ddabf13e560e2921522c87c9d3be639bb63c03",
+    "socket-image": "d80bdf50dae9e65e49030e6ed99e71d8b24dd555301f7caf7894df51f50e041a",
+    "turn-via-caddy": "704d0a9cacd5ebcf818c21644f645847ec40723ac712263389b7b28936f529e4",
+    "turn-via-caddy-internal": "93fcd62a27f29c9bb48aeda95e85dcd30be7a3c176b332a10b13db3ffa9ce725",
+    "socket-git-url": "d3d406d93b4cb5623388d6987df7b0f126f9166d93bf1944be2488057747f3be",
+    "ephemeral-ip": "fe14d7dee0e3f61c00ded29acdef5ca976c5b15309a911bfe87395760c66982a",
+    "secret-env": "edc4be91bbf956bec97973e598b1b9865e589eb3fbfdd72a156749692d69a08a",
 }
 ALERT_SHA256 = {
-    "budget": "0bfdeee57329e9ce13c650484d67729be4ba490d202f848eca15cdf098a154b7",
-    "alarm": "1a83a8ddaad77910a0ada17695c2637d2a2653f22f922d0aad7a4563556707e3",
-    "alarm+slack": "8dbd23411e4346cd08b7265edbcb7c02822eed75774e634ede3203fc538debc5",
-    "both": "3cc8bc9d77660f52aaf7a0672ff65b572e828add1f2bfb21a71a6b133f5f7cd0",
+    "budget": "d2b3783e8c850f28866a9bf5e09ca1f8ae72b820bc45ae4b00462e83fc1b0437",
+    "alarm": "030afb797513014afe515d77201dd2a65a64511adde8018767f8d8996ac44d84",
+    "alarm+slack": "dfc8ee9f33d6f4a47708d948fda0c28d8b5f207ea399a473a7be48091b38a07a",
+    "both": "13c54ab9ea1ac38e7e75c67f5ccc6f659434231e5b6cb717bf77cda816d906c8",
 }
 
 

@@ -148,7 +148,8 @@ def test_cloud_init_is_a_template_with_only_known_placeholders(reference: dict[s
     # Issue 15: user_data is boot-only; the files that can change are the bundle's (below).
     assert {"/etc/systemd/system/flowstack.service", "/usr/local/sbin/flowstack-bootstrap", "/etc/systemd/system/flowstack-bootstrap.service",
             "/usr/local/sbin/flowstack-wait-dns", "/etc/docker/daemon.json", "/usr/local/sbin/flowstack-agent", "/etc/flowstack/agent.json",
-            "/etc/systemd/system/flowstack-agent.service", "/etc/systemd/system/flowstack-agent.timer"} == paths
+            "/etc/systemd/system/flowstack-agent.service", "/etc/systemd/system/flowstack-agent.timer",
+            "/etc/systemd/system/flowstack-prune.service", "/etc/systemd/system/flowstack-prune.timer"} == paths
     firewall = apply_template(reference["bundle/usr/local/sbin/flowstack-firewall"].decode(), sample_values(config))
     # The firewall script's own "${VAR:-default}" shell syntax survives templatefile() unchanged.
     assert '"${FLOWSTACK_RULES_FILE:-/etc/iptables/rules.v4}"' in firewall
