@@ -205,6 +205,13 @@ def test_ready_needs_every_service_healthy_and_a_verified_certificate_per_name(s
         r, _ = server.agent("--ready", "acme", "app.example.test", extra=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout.startswith("ready: app.example.test (Test ACME CA, until ")
+        # tls.mode internal: Caddy's own CA, from its storage (caddy.json's layout: /data/pki/...).
+        local = server.root / "opt/flowstack/caddy-data/pki/authorities/local/root.crt"
+        local.parent.mkdir(parents=True)
+        local.write_bytes(ca.read_bytes())
+        r, _ = server.agent("--ready", "internal", "app.example.test", extra={**env, "SSL_CERT_FILE": str(leaf)})
+        assert r.returncode == 0 and "(Test ACME CA, until" in r.stdout, r.stdout + r.stderr
+        r, _ = server.agent("--ready", "acme", "app.example.test", extra=env)
         ready = json.loads((server.root / AGENT_STATE_DIR.lstrip("/") / "ready.json").read_text())
         assert ready["problems"] == [] and ready["certificates"]["app.example.test"]["issuer"] == "Test ACME CA"
     finally:

@@ -459,7 +459,9 @@ def healthy(settings):
 def certificate(settings, mode, host):
     """(issuer, notAfter) of the certificate HTTPS on this host serves for ``host``; raises when it does not verify."""
     if mode == "internal":
-        ctx = ssl.create_default_context(cafile=here(settings["app_dir"] + "/caddy-data/caddy/pki/authorities/local/root.crt"))
+        # Caddy's local CA: under /data/caddy with the Caddyfile (XDG data dir), under /data with caddy.json (storage root).
+        roots = [here(settings["app_dir"] + "/caddy-data" + sub + "/pki/authorities/local/root.crt") for sub in ("/caddy", "")]
+        ctx = ssl.create_default_context(cafile=next((r for r in roots if os.path.exists(r)), roots[0]))
     else:
         ctx = ssl.create_default_context()
     if mode == "cloudflare_origin":  # Cloudflare's origin CA is trusted by Cloudflare only
