@@ -184,10 +184,15 @@ def host_rules(rules: list[PortRule]) -> list[PortRule]:
 
 
 def extra_rules(config: StackConfig) -> list[PortRule]:
-    return [
+    rules = [
         PortRule(e.protocol, e.port, e.port_end or e.port, str(e.source), "extra_ports", e.reason)
         for e in config.extra_ports
     ]
+    if config.scale.scaled:  # node to node, inside the stack's subnet only: Redis on node 1
+        port = config.scale.redis.port
+        rules.append(PortRule("tcp", port, port, str(config.network.subnet_cidr), "scale.redis",
+                              "node to node: LiveKit and the Socket.IO app on every node use Redis on node 1"))
+    return rules
 
 
 def policy(config: StackConfig) -> list[PortRule]:
@@ -223,6 +228,8 @@ def listeners(config: StackConfig) -> list[Listener]:
     out += local
     for i, e in enumerate(config.extra_ports):
         out.append(Listener(e.protocol, e.port, e.port_end or e.port, f"extra_ports[{i}].port"))
+    if config.scale.scaled:
+        out.append(Listener("tcp", config.scale.redis.port, config.scale.redis.port, "scale.redis.port"))
     return out
 
 

@@ -53,6 +53,7 @@ from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
+from .scale.server import add_to_compose, scale_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
 from .templating import render_template
 from .versions import caddy_l4_image
@@ -256,7 +257,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     # Everything from the config that can change later carries a `service` (it goes into the
     # bundle, applied in place by the agent); the rest is boot-only (user_data).
     files = [
-        WriteFile(COMPOSE_FILE, dump_yaml(_compose(config)), service="compose"),
+        WriteFile(COMPOSE_FILE, dump_yaml(add_to_compose(config, _compose(config))), service="compose"),
         # Holds the LiveKit API secret: root only.
         WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600", service="livekit"),
     ]
@@ -264,6 +265,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), indent=2) + "\n", service="caddy"))
     else:
         files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config), service="caddy"))
+    files += [WriteFile(p, text, permissions=mode, service=svc) for p, text, mode, svc in scale_files(config)]  # several nodes: Redis
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.sample:
