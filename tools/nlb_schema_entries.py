@@ -28,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DOUBLE = ROOT / "generator/tfdouble/data/schema.json"
 SNAPSHOT = ROOT / "generator/data/provider_schema.json"
+FIXTURES = [ROOT / "tests/fixtures/schema/terraform_providers_schema.json"]
 NOTE = ("transcribed 2026-12-07 from the provider's schema literals (network_load_balancer/*_resource.go at stored "
         "commits 16dbaab5/104774db/0559e758, not tag v7.19.0; oci_limits_quota from its documented arguments): partial, "
         "see tools/nlb_schema_entries.py")
@@ -156,9 +157,15 @@ def main() -> None:
     oci = double["providers"]["registry.terraform.io/oracle/oci"]
     snap = json.loads(SNAPSHOT.read_text("utf-8"))
     for name, spec in TYPES.items():
-        oci["resource_schemas"][name] = {"block": _tf_block(spec["attrs"], spec["blocks"], True), "version": 0, "transcribed": NOTE}
+        oci["resource_schemas"][name] = {"block": _tf_block(spec["attrs"], spec["blocks"], True), "version": 0}
         oci["force_new"][name] = _force_new(spec)
-        snap["resources"][name] = {"provider": "oracle/oci", "transcribed": NOTE, "block": _snap_block(spec["attrs"], spec["blocks"], True)}
+        snap["resources"][name] = {"provider": "oracle/oci", "block": _snap_block(spec["attrs"], spec["blocks"], True)}
+        for fixture in FIXTURES:  # the tools' own test input holds every emitted type
+            doc = json.loads(fixture.read_text("utf-8"))
+            doc["provider_schemas"]["registry.terraform.io/oracle/oci"]["resource_schemas"][name] = oci["resource_schemas"][name]
+            fixture.write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
+    oci["source"]["transcribed"] = NOTE + ": " + ", ".join(TYPES)
+    next(p for p in snap["providers"] if p["provider"] == "oracle/oci")["transcribed"] = NOTE + ": " + ", ".join(TYPES)
     oci["resource_schemas"] = dict(sorted(oci["resource_schemas"].items()))
     oci["force_new"] = dict(sorted(oci["force_new"].items()))
     snap["resources"] = dict(sorted(snap["resources"].items()))
