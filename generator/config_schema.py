@@ -21,8 +21,8 @@ from .config_base import Model as _Model
 from .config_base import Port
 from .config_network import ExtraPort, Network
 from .contract import secret_env_variable
-from .scale.config import Scale
 from .regions import bounds
+from .scale.config import Scale
 from .versions import livekit_image
 
 # Patterns for values that reach the server through Terraform variables. The same text is

@@ -53,8 +53,8 @@ from .model import template_variables
 from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
-from .scale.server import add_to_compose, scale_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
+from .scale.server import add_to_compose, scale_files
 from .templating import render_template
 from .versions import caddy_l4_image
 from .yamlio import dump_yaml
