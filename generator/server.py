@@ -54,7 +54,7 @@ from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
-from .scale.server import add_to_compose, scale_files
+from .scale.server import add_to_compose, scale_boot_vars, scale_files
 from .templating import render_template
 from .versions import caddy_l4_image
 from .yamlio import dump_yaml
@@ -222,7 +222,7 @@ def server_timezone(config: StackConfig) -> str:
 def _dns_wait_hosts(config: StackConfig) -> list[str]:
     """Hosts Caddy gets ACME certificates for (none with an origin certificate or its own CA;
     none to wait for with sslip.io names: the boot step already checked they resolve here)."""
-    if config.tls.mode != "acme" or config.domains.auto:
+    if config.tls.mode != "acme" or config.domains.auto or config.scale.scaled:  # several nodes: names point at the NLB
         return []
     hosts = [ph("socket_host"), ph("livekit_host")]
     return hosts + [ph("turn_host")] if config.livekit.turn.enabled and config.livekit.turn.tls_port else hosts
@@ -239,7 +239,7 @@ def _bring_up_files(config: StackConfig) -> list[WriteFile]:
                 socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
                 livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
                 hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None, sample_dir=SAMPLE_APP_DIR,
-                wait_hosts=_dns_wait_hosts(config),
+                wait_hosts=_dns_wait_hosts(config), **scale_boot_vars(config),
             ),
             permissions="0755",
         ),

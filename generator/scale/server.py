@@ -31,6 +31,11 @@ _START = (
 )
 
 
+def scale_boot_vars(config: StackConfig) -> dict[str, str]:
+    """What the first boot needs to share Caddy's storage (bootstrap.sh.j2; unused with one node)."""
+    return {"node1": NODE1_HOSTNAME, "nfs_host": redis_host(config)}
+
+
 def redis_image() -> str:
     """The pinned Redis image (data/versions.yaml)."""
     return str(versions()["redis"]["image"])
