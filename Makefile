@@ -72,9 +72,14 @@ node_modules/.installed: package.json package-lock.json
 # runs `npm ci --offline` (a real install from the lockfile) without reaching the registry.
 SAMPLE_APP := templates/sample-app
 sample-app-cache: .cache/npm/.sample-app
-.cache/npm/.sample-app: $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json
+# Also the several-node variant's lockfile (templates/scale/sample-app: + the Redis Streams adapter).
+SCALE_SAMPLE_APP := templates/scale/sample-app
+.cache/npm/.sample-app: $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json $(SCALE_SAMPLE_APP)/package.json $(SCALE_SAMPLE_APP)/package-lock.json
 	rm -rf .tmp/sample-app-cache && mkdir -p .tmp/sample-app-cache .cache/npm
 	cp $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json .tmp/sample-app-cache/
+	cd .tmp/sample-app-cache && npm ci --cache ../../.cache/npm --no-audit --no-fund --loglevel=error
+	rm -rf .tmp/sample-app-cache && mkdir -p .tmp/sample-app-cache
+	cp $(SCALE_SAMPLE_APP)/package.json $(SCALE_SAMPLE_APP)/package-lock.json .tmp/sample-app-cache/
 	cd .tmp/sample-app-cache && npm ci --cache ../../.cache/npm --no-audit --no-fund --loglevel=error
 	rm -rf .tmp/sample-app-cache
 	touch $@

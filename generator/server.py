@@ -54,7 +54,7 @@ from .ports import ANYWHERE, PortRule, host_rules, policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
-from .scale.server import add_to_compose, scale_boot_vars, scale_files
+from .scale.server import add_to_compose, sample_app_for, scale_boot_vars, scale_files
 from .templating import render_template
 from .versions import caddy_l4_image
 from .yamlio import dump_yaml
@@ -269,7 +269,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.sample:
-        files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_files().items()]
+        files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_for(config, sample_app_files()).items()]
     elif config.socket.git:
         source = {"url": ph("socket_git_url"), "ref": ph("socket_git_ref")}
         files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..config_schema import StackConfig
 from ..contract import APP_DIR, placeholder
+from ..errors import RenderError
+from ..templating import templates_dir
 from ..versions import versions
 from .stack import redis_conf, redis_host
 
@@ -29,6 +31,31 @@ _START = (
     "umask 077; printf 'requirepass %s\\n' \"$$REDIS_PASSWORD\" > /tmp/auth.conf; chown redis /tmp/auth.conf; "
     "exec gosu redis redis-server /etc/redis/redis.conf --include /tmp/auth.conf"
 )
+
+
+# The sample app on several nodes: templates/scale/sample-app adds the Redis Streams adapter
+# (package.json and its lockfile, and cluster.js, loaded before server.js); server.js itself is
+# the one-node app unchanged, so one node's stack keeps its bytes.
+SAMPLE_OVERLAY = ("package.json", "package-lock.json", "cluster.js")
+_DOCKERFILE_EDITS = (('COPY server.js ./', 'COPY server.js cluster.js ./'),
+                     ('CMD ["node", "server.js"]', 'CMD ["node", "--require", "./cluster.js", "server.js"]'))
+
+
+def sample_app_for(config: StackConfig, files: dict[str, bytes]) -> dict[str, bytes]:
+    """The sample app's files for ``config``: as given for one node, with the adapter for several."""
+    if not config.scale.scaled:
+        return files
+    root = templates_dir() / "scale" / "sample-app"
+    out = dict(files)
+    for name in SAMPLE_OVERLAY:
+        out[name] = (root / name).read_bytes()
+    docker = files["Dockerfile"].decode("utf-8")
+    for old, new in _DOCKERFILE_EDITS:
+        if old not in docker:  # the one-node Dockerfile changed: this overlay must follow it
+            raise RenderError(f"templates/sample-app/Dockerfile no longer has {old!r}: update generator/scale/server.py")
+        docker = docker.replace(old, new)
+    out["Dockerfile"] = docker.encode("utf-8")
+    return dict(sorted(out.items()))
 
 
 def scale_boot_vars(config: StackConfig) -> dict[str, str]:
