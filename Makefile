@@ -16,7 +16,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
+.PHONY: stack-zip generate validate test test-fast test-slow test-livekit test-multinode lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -49,6 +49,10 @@ lint: $(VENV)/.installed
 # Only the LiveKit rig (real server, real Caddy, real client, network namespaces; needs root).
 test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
+
+# Issue 25: several real LiveKit nodes + Redis + HAProxy in namespaces, and the sample app's adapter.
+test-multinode: $(VENV)/.installed system-deps livekit sample-app-cache
+	$(BIN)/pytest -q -m multinode tests/test_multinode.py tests/test_scale_socketio.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py

@@ -391,5 +391,6 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
         "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
+        "redis_password": "SampleRedisPasswordForPreviewOnly0123",  # several nodes (scale:)
     }
     return {k: values[k] for k in template_variables(config)}

@@ -29,7 +29,7 @@ from e2e_support import Proc, free_port, wait_until
 from generator.config import parse_config
 from generator.scale.stack import redis_conf
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.multinode]
 
 ROOT = Path(__file__).resolve().parent.parent
 NPM_CACHE = Path(os.environ.get("FLOWSTACK_NPM_CACHE", ROOT / ".cache" / "npm"))
