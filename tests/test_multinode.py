@@ -50,6 +50,19 @@ asyncio.run(main())
 """
 
 
+LIST = """
+import asyncio, sys
+from livekit import api
+async def main():
+    lk = api.LiveKitAPI(sys.argv[1], sys.argv[2], sys.argv[3])
+    r = await lk.room.list_participants(api.ListParticipantsRequest(room=sys.argv[4]))
+    print(len(r.participants))
+    await lk.aclose()
+asyncio.run(main())
+"""
+CLIENT = ROOT / "tests" / "rig" / "lk_client.py"
+
+
 def _need_tools() -> None:
     for tool in ("ip", "redis-server", "redis-cli", "haproxy"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -125,13 +138,34 @@ def test_two_nodes_one_room_media_and_rooms_spread_and_drain(cluster) -> None:  
     time.sleep(1)
     assert room_nodes(topo).get("after-restart") in ids.values()
 
-    # SIGTERM node 2: it drains; new rooms all go to node 1.
+    # A session in a room that lives on node 2 (signalling through node 1), then SIGTERM to
+    # node 2: it drains -- the session's media keeps flowing and the process stays up while
+    # the room has participants -- and new rooms all go to node 1.
+    on2 = next(n for n in names if placed[n] == ids[2])
+    log = cluster["work"] / "drain-client.log"
+    cmd = [sys.executable, str(CLIENT), "--url", f"ws://{public_ip(1)}:7880", "--key", key, "--secret", secret,
+           "--room", on2, "--seconds", "40", "--want-video", "100000", "--want-audio", "100000"]
+    session = topo.start("client", cmd, log)
+    deadline = time.monotonic() + 60
+    while "connected" not in _participants(topo, key, secret, on2) and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(5)
     cluster["procs"][2].send_signal(15)
-    time.sleep(3)
+    time.sleep(8)
+    assert cluster["procs"][2].poll() is None, "node 2 exited at once instead of draining its room"
     later = [f"late{i}" for i in range(6)]
     create_rooms(topo, f"http://{public_ip(1)}:7880", key, secret, later)
     placed = room_nodes(topo)
     assert {placed[n] for n in later} == {ids[1]}, placed
+    session.wait(timeout=90)
+    out = json.loads([line for line in log.read_text().splitlines() if line.startswith("{")][-1])
+    # 40 s of a 15 fps stream: the room kept forwarding media well after the SIGTERM (~10 s in).
+    assert out["error"] is None and out["video_frames"] > 15 * 25, out
+
+
+def _participants(topo: Nodes, key: str, secret: str, room: str) -> str:
+    p = topo.run("client", [sys.executable, "-c", LIST, f"http://{public_ip(1)}:7880", key, secret, room], check=False, timeout=30)
+    return "connected" if p.stdout.strip() not in ("", "0") else ""
 
 
 def test_the_edits_are_the_listed_ones(cluster) -> None:  # type: ignore[no-untyped-def]
