@@ -97,3 +97,26 @@ def test_real_terraform_plans_and_applies_three_nodes_and_rolls_apply_times(tmp_
     assert [apply_at(a) for a in ("oci_core_instance.server", "oci_core_instance.node[0]", "oci_core_instance.node[1]")] == ["23:50", "00:05", "00:20"]
     backends = {resources[f"oci_network_load_balancer_backend.https[{i}]"]["target_id"] for i in range(3)}
     assert backends == {resources[a]["id"] for a in ("oci_core_instance.server", "oci_core_instance.node[0]", "oci_core_instance.node[1]")}
+
+
+@pytest.mark.slow
+def test_scaled_server_files_pass_shellcheck_compose_and_cloud_init_schema(tmp_path: Path) -> None:
+    """What a node receives (preview --sample): the bootstrap with the NFS step is valid bash
+    (ShellCheck), the compose file with the Redis service is a valid compose file, and the
+    cloud-config passes Debian's cloud-init schema. Replaced: nothing (real tools)."""
+    from test_server_files import cloud_init_schema, compose_validate, shellcheck
+
+    from generator.preview import preview_files
+
+    files = preview_files(parse_config(SCALED), sample=True)
+    boot = tmp_path / "bootstrap"
+    boot.write_bytes(files["files/usr/local/sbin/flowstack-bootstrap"])
+    text = boot.read_text()
+    assert "nfs-kernel-server" in text and "RequiresMountsFor" in text and "flowstack-wait-dns" not in text
+    result = shellcheck(boot, "bash")
+    assert result.returncode == 0, result.stdout
+    compose_validate(files["files/opt/flowstack/docker-compose.yml"].decode())
+    cloud = tmp_path / "cloud-init.yaml"
+    cloud.write_bytes(files["cloud-init.yaml"])
+    result = cloud_init_schema(cloud)
+    assert result.returncode == 0 and "Valid cloud-config" in result.stdout, result.stdout + result.stderr
