@@ -120,3 +120,21 @@ def test_scaled_server_files_pass_shellcheck_compose_and_cloud_init_schema(tmp_p
     cloud.write_bytes(files["cloud-init.yaml"])
     result = cloud_init_schema(cloud)
     assert result.returncode == 0 and "Valid cloud-config" in result.stdout, result.stdout + result.stderr
+
+
+LARGEST_SCALED = """name: largest
+always_free: false
+domains: {socket_host: s.example.com, livekit_host: l.example.com, turn_host: t.example.com}
+livekit:
+  turn: {tls_port: 5349, via_caddy: true}
+socket:
+  env: {NODE_ENV: production, LOG_LEVEL: info}
+  secret_env: [API_KEY, DB_URL, JWT_SECRET, SESSION_SECRET, SMTP_PASSWORD, S3_SECRET, SENTRY_TOKEN, OTHER_TOKEN]
+scale: {nodes: 3, quota: true}
+"""
+
+
+def test_the_largest_scaled_variant_still_fits() -> None:
+    """The sample app with the adapter overlay, caddy.json, eight secrets: still under 32,000 B per node."""
+    result = check_rm_fit(Stack(files_of(LARGEST_SCALED)))
+    assert result.status == PASS, result.detail
