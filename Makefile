@@ -51,8 +51,9 @@ test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
 
 # Issue 25: several real LiveKit nodes + Redis + HAProxy in namespaces, and the sample app's adapter.
-test-multinode: $(VENV)/.installed system-deps livekit sample-app-cache
-	$(BIN)/pytest -q -m multinode tests/test_multinode.py tests/test_scale_socketio.py $(PYTEST_ARGS)
+# tests/test_scale_tls.py also needs Pebble in ~/.cache/flowstack/pebble-v2.7.0 (the vm rig's tools/build-pebble.sh).
+test-multinode: $(VENV)/.installed system-deps livekit caddy-l4 sample-app-cache
+	$(BIN)/pytest -q -m multinode tests/test_multinode.py tests/test_scale_socketio.py tests/test_scale_tls.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
