@@ -16,7 +16,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
+.PHONY: stack-zip generate validate test test-fast test-slow test-livekit test-multinode lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -50,6 +50,11 @@ lint: $(VENV)/.installed
 test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
 
+# Issue 25: several real LiveKit nodes + Redis + HAProxy in namespaces, and the sample app's adapter.
+# tests/test_scale_tls.py also needs Pebble in ~/.cache/flowstack/pebble-v2.7.0 (the vm rig's tools/build-pebble.sh).
+test-multinode: $(VENV)/.installed system-deps livekit caddy-l4 sample-app-cache
+	$(BIN)/pytest -q -m multinode tests/test_multinode.py tests/test_scale_socketio.py tests/test_scale_tls.py $(PYTEST_ARGS)
+
 bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
@@ -72,9 +77,14 @@ node_modules/.installed: package.json package-lock.json
 # runs `npm ci --offline` (a real install from the lockfile) without reaching the registry.
 SAMPLE_APP := templates/sample-app
 sample-app-cache: .cache/npm/.sample-app
-.cache/npm/.sample-app: $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json
+# Also the several-node variant's lockfile (templates/scale/sample-app: + the Redis Streams adapter).
+SCALE_SAMPLE_APP := templates/scale/sample-app
+.cache/npm/.sample-app: $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json $(SCALE_SAMPLE_APP)/package.json $(SCALE_SAMPLE_APP)/package-lock.json
 	rm -rf .tmp/sample-app-cache && mkdir -p .tmp/sample-app-cache .cache/npm
 	cp $(SAMPLE_APP)/package.json $(SAMPLE_APP)/package-lock.json .tmp/sample-app-cache/
+	cd .tmp/sample-app-cache && npm ci --cache ../../.cache/npm --no-audit --no-fund --loglevel=error
+	rm -rf .tmp/sample-app-cache && mkdir -p .tmp/sample-app-cache
+	cp $(SCALE_SAMPLE_APP)/package.json $(SCALE_SAMPLE_APP)/package-lock.json .tmp/sample-app-cache/
 	cd .tmp/sample-app-cache && npm ci --cache ../../.cache/npm --no-audit --no-fund --loglevel=error
 	rm -rf .tmp/sample-app-cache
 	touch $@

@@ -21,6 +21,7 @@ from .config_schema import StackConfig
 from .errors import ConfigError, ConfigNotFoundError, did_you_mean
 from .inputguard import findings
 from .ports import LiveKitSettingsError, find_collision
+from .scale.guard import scale_findings
 from .yamlguard import MAX_CHARS, check_bounded
 
 
@@ -72,6 +73,8 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     _check_ports(config, source, node)
     for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/inputguard.py)
         raise ConfigError(source, f.problem, field=field_path(f.loc), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
+    for g in scale_findings(config):  # several nodes: own names, the Always Free fleet (generator/scale/guard.py)
+        raise ConfigError(source, g.problem, field=field_path(g.loc), value=g.value, expected=g.expected, line=_line_of(node, g.loc))
     return config
 
 

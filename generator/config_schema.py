@@ -22,6 +22,7 @@ from .config_base import Port
 from .config_network import ExtraPort, Network
 from .contract import secret_env_variable
 from .regions import bounds
+from .scale.config import Scale
 from .versions import livekit_image
 
 # Patterns for values that reach the server through Terraform variables. The same text is
@@ -334,6 +335,7 @@ class StackConfig(_Model):
     budget: Budget = Field(default_factory=Budget, description="Budget alerts as code (opt-in).")
     traffic_alarm: TrafficAlarm = Field(default_factory=TrafficAlarm, description="Outbound-traffic alarm (opt-in).")
     tags: dict[str, str] = Field(default_factory=dict, description="Freeform tags added to every resource.")
+    scale: Scale = Field(default_factory=Scale, description="More than one node behind a load balancer (default: one node, today's stack).")
 
     @field_validator("name")
     @classmethod

@@ -41,6 +41,7 @@ NOT_EXPRESSIBLE = (
     "socket: a name in both env and secret_env",
     "budget.thresholds: at most two decimals; e-mail lists: case-insensitive duplicates",
     "ports: two services of the stack on one port",
+    "scale: a fleet over the Always Free allowance (nodes x instance size, summed), and scale.redis.port on another service's port",
     "the reserved text @@FLOWSTACK: in any value",
     "YAML duplicate keys; quoted numbers (the loader reads \"3001\" as 3001)",
 )
@@ -123,6 +124,9 @@ MODEL_RULES: dict[str, list[dict[str, Any]]] = {
             {"properties": {"domains": _AUTO}},
             {"properties": {"domains": {"required": ["turn_host"], "properties": {"turn_host": {"type": "string"}}}}},
         ]}},
+        # Several nodes share names that point at the load balancer: no sslip.io names (generator/scale/guard.py).
+        {"if": {"required": ["scale"], "properties": {"scale": {"required": ["nodes"], "properties": {"nodes": {"minimum": 2}}}}},
+         "then": {"required": ["domains"], "properties": {"domains": {"not": _AUTO}}}},
         # A Cloudflare origin certificate covers only names in the user's own zone.
         {"if": {"required": ["tls"], "properties": {"tls": {"required": ["mode"], "properties": {"mode": {"const": "cloudflare_origin"}}}}},
          "then": {"required": ["domains"], "properties": {"domains": {"not": _AUTO}}}},

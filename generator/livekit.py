@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .config_schema import StackConfig
-from .contract import boot_mark
+from .contract import boot_mark, placeholder
+from .scale.stack import livekit_redis
 
 # Every key LiveKit's config reads, from the yaml tags of livekit-server v1.13.5 (the pinned
 # release, data/versions.yaml) as served by the Go module proxy: pkg/config/config.go (Config,
@@ -109,6 +110,8 @@ def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str 
         turn["relay_range_end"] = lk.turn.relay_range_end
     out["turn"] = turn
     out["logging"] = {"level": lk.log_level, "json": True}
+    if config.scale.scaled:  # LiveKit's distributed mode: rooms and node messages go through Redis on node 1
+        out["redis"] = livekit_redis(config, placeholder("redis_password"))
     return out
 
 

@@ -370,7 +370,7 @@ def template_variables(config: StackConfig) -> list[str]:
         names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
     if config.socket.secret_env:
         names.append("socket_secret_env_b64")
-    return names
+    return names + (["redis_password"] if config.scale.scaled else [])  # several nodes: scale.tf
 
 
 # The HCL expression passed for each template variable (rm-apply's server diff reads it too).
@@ -386,6 +386,7 @@ TEMPLATE_EXPRESSIONS = {
     "tls_origin_certificate_b64": "var.tls_origin_certificate",  # already base64 (a schema.yaml file field)
     "tls_origin_private_key_b64": "var.tls_origin_private_key",
     "socket_secret_env_b64": "local.socket_secret_env_b64",
+    "redis_password": "random_password.redis.result",
 }
 
 

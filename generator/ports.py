@@ -183,11 +183,19 @@ def host_rules(rules: list[PortRule]) -> list[PortRule]:
     return [r for r in rules if r.protocol in ("tcp", "udp")]
 
 
+NFS_PORT = 2049  # NFSv4 needs this one port (no portmapper): Caddy's shared storage, several nodes
+
+
 def extra_rules(config: StackConfig) -> list[PortRule]:
-    return [
+    rules = [
         PortRule(e.protocol, e.port, e.port_end or e.port, str(e.source), "extra_ports", e.reason)
         for e in config.extra_ports
     ]
+    if config.scale.scaled:  # node to node, inside the stack's subnet only (generator/scale/, docs/scale-out.md)
+        port, subnet = config.scale.redis.port, str(config.network.subnet_cidr)
+        rules.append(PortRule("tcp", port, port, subnet, "scale", "node to node: LiveKit and the Socket.IO app on every node use Redis on node 1"))
+        rules.append(PortRule("tcp", NFS_PORT, NFS_PORT, subnet, "scale", "node to node: Caddy's certificate storage, shared over NFSv4 from node 1"))
+    return rules
 
 
 def policy(config: StackConfig) -> list[PortRule]:
@@ -223,6 +231,9 @@ def listeners(config: StackConfig) -> list[Listener]:
     out += local
     for i, e in enumerate(config.extra_ports):
         out.append(Listener(e.protocol, e.port, e.port_end or e.port, f"extra_ports[{i}].port"))
+    if config.scale.scaled:
+        out.append(Listener("tcp", config.scale.redis.port, config.scale.redis.port, "scale.redis.port"))
+        out.append(Listener("tcp", NFS_PORT, NFS_PORT, "scale (NFS of Caddy's storage, port 2049)"))
     return out
 
 

@@ -15,6 +15,7 @@ from .bundle import render_bundle
 from .config_schema import StackConfig
 from .contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
 from .model import build_model, secret_env_lines, template_variable_expressions
+from .scale.stack import render_scale_tf
 from .schema_form import render_schema
 from .server import cloud_init_source, render_cloud_init
 from .templating import render_template
@@ -23,7 +24,7 @@ from .templating import render_template
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
 # Files only some stacks have, each after the file it follows: alerts.tf holds the opt-in
 # budget and traffic alarm (config `budget` / `traffic_alarm`).
-OPTIONAL_STACK_FILES = {"alerts.tf": "outputs.tf"}
+OPTIONAL_STACK_FILES = {"alerts.tf": "outputs.tf", "scale.tf": "outputs.tf"}
 # Calendar days in an average month (365.25 / 12, rounded): turns a monthly allowance into a daily pace.
 DAYS_PER_MONTH = Decimal("30.44")
 
@@ -53,6 +54,8 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
     }
     if config.budget.enabled or config.traffic_alarm.enabled:
         files["alerts.tf"] = render_template("alerts.tf.j2", **ctx, traffic=traffic_pace(on))
+    if config.scale.scaled:  # nodes 2..N, the load balancer, Redis's password (generator/scale/)
+        files["scale.tf"] = render_scale_tf(config)
     bundle = render_bundle(config)  # bundle.tf, bundle/manifest.json, bundle/<file>: after the rest
     ordered = {name: files[name] for name in stack_file_order() if name in files} | bundle
     return {name: text.encode("utf-8") for name, text in ordered.items()}
@@ -129,5 +132,7 @@ def dns_records_expression(config: StackConfig) -> str:
     keys = ["socket_host", "livekit_host"] + (["turn_host"] if turn else [])
     if config.domains.auto:
         return "[" + ", ".join(f'"{hosts[k]}"' for k in keys) + "]"
-    items = ", ".join(f'"{hosts[k]} A ${{{public_ip_expression(config)}}}"' for k in keys)
+    # Several nodes: the shared names point at the load balancer, not at node 1.
+    ip = "oci_core_public_ip.nlb.ip_address" if config.scale.scaled else public_ip_expression(config)
+    items = ", ".join(f'"{hosts[k]} A ${{{ip}}}"' for k in keys)
     return f"[{items}]"

@@ -35,18 +35,24 @@ def schema_data(model: StackModel) -> dict[str, Any]:
             entry["minimum"] = 1 if v.name == "availability_domain_number" else 0
         entry.update(v.schema_extra)
         variables[v.name] = entry
+    outputs: list[dict[str, Any]] = [{"title": "Front-end environment", "outputs": ["NEXT_PUBLIC_SOCKET_URL", "NEXT_PUBLIC_LIVEKIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"]},
+               {"title": "Server", "outputs": ["public_ip", "dns_records", "ssh_command"]}]
+    summary = "LiveKit, a Socket.IO app and Caddy on one Always Free Ampere A1 instance."
+    if c.scale.scaled:  # several nodes (scale.tf): the sizes are per node; the DNS records name the load balancer
+        n = c.scale.nodes
+        for name in ("instance_ocpus", "instance_memory_gbs", "boot_volume_gbs"):
+            variables[name]["description"] = f"{variables[name]['description']} Applies to each of the {n} nodes."
+        outputs[1]["outputs"] = [*outputs[1]["outputs"], "load_balancer_ip", "node_public_ips"]
+        summary = f"LiveKit (distributed), a Socket.IO app and Caddy on {n} Ampere A1 nodes behind OCI's Network Load Balancer."
     return {
         "title": f"flowstack: {c.name}",
-        "description": c.description or "LiveKit, a Socket.IO app and Caddy on one Always Free Ampere A1 instance.",
+        "description": c.description or summary,
         "schemaVersion": "1.1.0",
         "version": "20190304",
         "locale": "en",
         "variableGroups": groups,
         "variables": variables,
-        "outputGroups": [
-            {"title": "Front-end environment", "outputs": ["NEXT_PUBLIC_SOCKET_URL", "NEXT_PUBLIC_LIVEKIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"]},
-            {"title": "Server", "outputs": ["public_ip", "dns_records", "ssh_command"]},
-        ],
+        "outputGroups": outputs,
         "outputs": {
             "public_ip": {"type": "copyableString", "title": "Public IP"},
             "LIVEKIT_API_SECRET": {"type": "string", "title": "LiveKit API secret", "sensitive": True},

@@ -57,6 +57,7 @@ from .ports import policy
 from .regions import region_timezone
 from .sampleapp import SAMPLE_APP_DIR, sample_app_files
 from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
+from .scale.server import add_to_compose, sample_app_for, scale_boot_vars, scale_files
 from .templating import render_template, sh_quote
 from .yamlio import dump_yaml
 
@@ -134,7 +135,7 @@ def server_timezone(config: StackConfig) -> str:
 def _dns_wait_hosts(config: StackConfig) -> list[str]:
     """Hosts Caddy gets ACME certificates for (none with an origin certificate or its own CA;
     none to wait for with sslip.io names: the boot step already checked they resolve here)."""
-    if config.tls.mode != "acme" or config.domains.auto:
+    if config.tls.mode != "acme" or config.domains.auto or config.scale.scaled:  # several nodes: names point at the NLB
         return []
     hosts = [ph("socket_host"), ph("livekit_host")]
     return hosts + [ph("turn_host")] if config.livekit.turn.enabled and config.livekit.turn.tls_port else hosts
@@ -159,7 +160,7 @@ def _bring_up_files(config: StackConfig) -> list[WriteFile]:
                 socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
                 livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
                 hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None, sample_dir=SAMPLE_APP_DIR,
-                wait_hosts=_dns_wait_hosts(config), ready_words=_ready_words(config),
+                wait_hosts=_dns_wait_hosts(config), ready_words=_ready_words(config), **scale_boot_vars(config),
             ),
             permissions="0755",
         ),
@@ -177,7 +178,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     # Everything from the config that can change later carries a `service` (it goes into the
     # bundle, applied in place by the agent); the rest is boot-only (user_data).
     files = [
-        WriteFile(COMPOSE_FILE, dump_yaml(compose_project(config)), service="compose"),
+        WriteFile(COMPOSE_FILE, dump_yaml(add_to_compose(config, compose_project(config))), service="compose"),
         # Holds the LiveKit API secret: root only.
         WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600", service="livekit"),
     ]
@@ -185,10 +186,11 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), separators=(",", ":")) + "\n", service="caddy"))
     else:
         files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config), service="caddy"))
+    files += [WriteFile(p, text, permissions=mode, service=svc) for p, text, mode, svc in scale_files(config)]  # several nodes: Redis
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.sample:
-        files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_files().items()]
+        files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_for(config, sample_app_files()).items()]
     elif config.socket.git:
         source = {"url": ph("socket_git_url"), "ref": ph("socket_git_ref")}
         files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))
@@ -325,5 +327,6 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
         "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
+        "redis_password": "SampleRedisPasswordForPreviewOnly0123",  # several nodes (scale:)
     }
     return {k: values[k] for k in template_variables(config)}

@@ -38,6 +38,7 @@ LOADER_ONLY = {
     "relay range reversed": "livekit.rtc / livekit.turn / extra_ports: range start <= end",
     "env and secret_env": "socket: a name in both env and secret_env",
     "marker text": "the reserved text @@FLOWSTACK: in any value",
+    "scale over the free fleet": "scale: a fleet over the Always Free allowance (nodes x instance size, summed), and scale.redis.port on another service's port",
 }
 
 BASE = "name: demo\n"
@@ -80,6 +81,10 @@ BAD = {
     "relay range reversed": "livekit: {turn: {relay_range_start: 40000, relay_range_end: 30000}}\n",
     "env and secret_env": "socket: {env: {A: b}, secret_env: [A]}\n",
     "marker text": "description: '@@FLOWSTACK:x@@'\n",
+    "scale with sslip.io names": "scale: {nodes: 2}\n",
+    "scale of no nodes": "scale: {nodes: 0}\n",
+    "scale typo": "scale: {node: 2}\n",
+    "scale over the free fleet": "domains: {socket_host: a.example.com, livekit_host: b.example.com}\nscale: {nodes: 3}\n",
 }
 GOOD = {
     "nothing but a name": "",
@@ -90,6 +95,9 @@ GOOD = {
     "image": "socket: {image: 'ghcr.io/you/app:1.0'}\n",
     "custom cloudflare": "domains: {socket_host: a.example.com, livekit_host: b.example.com}\ntls: {mode: cloudflare_origin}\n",
     "no turn": "livekit: {turn: {enabled: false, udp_port: null}}\n",
+    "one node": "scale: {nodes: 1}\n",
+    "paid fleet": "always_free: false\ndomains: {socket_host: a.example.com, livekit_host: b.example.com}\nscale: {nodes: 3, redis: {persistence: 'off'}}\n",
+    "free fleet": "domains: {socket_host: a.example.com, livekit_host: b.example.com}\ninstance: {ocpus: 1, memory_gbs: 6}\nscale: {nodes: 2}\n",
 }
 
 

@@ -31,6 +31,9 @@ EMITTED = {
     "oci_core_subnet", "oci_core_instance", "oci_core_public_ip", "oci_core_network_security_group",
     "oci_core_network_security_group_security_rule", "oci_budget_budget", "oci_budget_alert_rule",
     "oci_ons_notification_topic", "oci_ons_subscription", "oci_monitoring_alarm", "random_password",
+    # scale.nodes >= 2 (scale.tf): transcribed entries, tools/nlb_schema_entries.py
+    "oci_network_load_balancer_network_load_balancer", "oci_network_load_balancer_backend_set",
+    "oci_network_load_balancer_backend", "oci_network_load_balancer_listener", "oci_limits_quota",
     "data.oci_identity_availability_domains", "data.oci_core_images", "data.oci_core_vnic_attachments",
     "data.oci_core_vnic", "data.oci_core_private_ips", "data.oci_identity_compartment",
 }

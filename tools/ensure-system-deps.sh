@@ -16,6 +16,10 @@ command -v npm >/dev/null || need+=(npm)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v curl >/dev/null || need+=(curl)
+# The multi-node rig (issue 25): a real Redis (LiveKit's distributed mode, the Socket.IO adapter)
+# and HAProxy hashing on the source address, the stand-in for OCI's Network Load Balancer.
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v haproxy >/dev/null || need+=(haproxy)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} (Debian packages)"

@@ -61,7 +61,12 @@ RESOURCE_TYPES: dict[str, list[str]] = {
         "oci_core_security_list",
         "oci_core_subnet",
         "oci_core_vcn",
+        "oci_limits_quota",  # scale.quota; this and the four NLB types: transcribed (tools/nlb_schema_entries.py)
         "oci_monitoring_alarm",
+        "oci_network_load_balancer_backend",
+        "oci_network_load_balancer_backend_set",
+        "oci_network_load_balancer_listener",
+        "oci_network_load_balancer_network_load_balancer",
         "oci_ons_notification_topic",
         "oci_ons_subscription",
     ],

@@ -116,7 +116,8 @@ def _declared_extras(config: StackConfig | None, security_list: list[PortRule]) 
     if config is not None:
         return extra_rules(config)
     # A stack directory: an extra rule counts as declared when it says why (flowstack writes "extra_ports: <reason>").
-    return [r for r in security_list if r.why.startswith("extra_ports: ") and len(r.why) > len("extra_ports: ") + 2]
+    # Several nodes: Redis and NFS on node 1, open to the subnet only (generator/scale/), are written "scale: <reason>".
+    return [r for r in security_list if r.why.startswith(("extra_ports: ", "scale: ")) and len(r.why) > len("extra_ports: ") + 2]
 
 
 def _socket_port(stack: Stack) -> int | None:

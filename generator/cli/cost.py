@@ -11,7 +11,8 @@ import json
 import click
 
 from ..config import load_config
-from ..cost.estimate import Scenario, estimate
+from ..cost.estimate import Scenario
+from ..cost.fleet import fleet_cost
 from ..cost.sizing import format_sizing, size
 from ..cost.table import format_table
 
@@ -56,11 +57,13 @@ def cost_command(
         mbps_per_user=mbps_per_user,
     )
     day = on.date() if on is not None else None  # type: ignore[attr-defined]
-    report = estimate(config.region, config.instance.ocpus, config.instance.memory_gbs, scenario, on=day,
-                      reserved_ip=config.network.reserved_ip)
-    advice = size(config.instance.ocpus, spaces=spaces, users_per_space=users_per_space, subscribed_per_user=subscribed_per_user, on=day)
+    # Several nodes (scale:): the fleet's totals against the tenancy's free hours, plus the NLB and IPs.
+    fleet = fleet_cost(config, scenario, day)
+    report = fleet.report
+    advice = size(float(fleet.ocpus), spaces=spaces, users_per_space=users_per_space, subscribed_per_user=subscribed_per_user, on=day)
+    scaled = config.scale.scaled
     if as_json:
-        click.echo(json.dumps({**report.to_dict(), "sizing": advice.to_dict()}, indent=2))
+        click.echo(json.dumps({**report.to_dict(), "sizing": advice.to_dict(), **({"scale": fleet.to_dict()} if scaled else {})}, indent=2))
     else:
-        click.echo(format_table(report) + "\n\n" + format_sizing(advice))
+        click.echo(format_table(report) + ("\n\n" + "\n".join(fleet.lines()) if scaled else "") + "\n\n" + format_sizing(advice))
 

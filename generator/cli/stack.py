@@ -18,6 +18,7 @@ from ..build import build, default_build_dir, default_zip_path
 from ..checks.report import format_table
 from ..checks.run import plan_path, validate_path
 from ..config import load_config
+from ..cost.fleet import check_scale_cost
 from ..envfile import ENV_HEADER, env_block, read_outputs
 from ..errors import ValidationFailed
 from ..files import write_file, write_tree
@@ -126,6 +127,9 @@ def validate_command(path: str, as_json: bool, no_external: bool, allow_paid: bo
     Example: flowstack validate build/flowspace --json
     """
     report = validate_path(path, external=not no_external, allow_paid=allow_paid, variables=values)
+    scale_line = check_scale_cost(load_config(path)) if Path(path).is_file() else None  # several nodes: their monthly cost
+    if scale_line is not None:
+        report.results.append(scale_line)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         if not report.ok:

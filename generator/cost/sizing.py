@@ -128,6 +128,10 @@ def _notes(reading: dict[str, Any], row: dict[str, Any], full: bool, per_user: i
                    f"{audio['subscribers']:,} subscribers at {audio['cpu_percent']} % CPU on the same machine")
     for a in sizing_data()["assumptions"]:
         out.append(f"assumed{'' if a['verified'] else ' (unverified)'}: {a['statement']}")
+    here = sizing_data().get("measured_here")
+    if here:  # the generated config against a bare LiveKit on this machine (`make bench`), beside the published numbers
+        out.append(f"measured here (generated config vs bare LiveKit): {'not measured: ' + here['why'] if here['ratio'] is None else str(here['ratio'])}"
+                   f" (recorded {here['recorded']})")
     return out
 
 

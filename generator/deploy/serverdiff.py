@@ -162,6 +162,8 @@ class Side:
         expression = TEMPLATE_EXPRESSIONS.get(placeholder, f"var.{placeholder}")
         if expression == GENERATED_SECRET:
             return MASK, f"generated v{self.secret_version}", True
+        if expression.startswith("random_password."):  # another generated secret (scale: Redis's password), never rotated
+            return MASK, f"generated {expression}", True
         if expression.startswith("local."):
             # The secret env file: made from every secret env variable.
             prefix = secret_env_variable("")

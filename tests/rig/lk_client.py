@@ -110,7 +110,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     try:
         await asyncio.wait_for(sub.connect(a.url, token(a.key, a.secret, a.room, "receiver"), options), a.connect_timeout)
-        await asyncio.wait_for(pub.connect(a.url, token(a.key, a.secret, a.room, "sender"), options), a.connect_timeout)
+        await asyncio.wait_for(pub.connect(a.pub_url or a.url, token(a.key, a.secret, a.room, "sender"), options), a.connect_timeout)
         result["connected_s"] = round(time.monotonic() - t0, 2)
         tasks.append(asyncio.ensure_future(publish(pub, stop)))
         deadline = time.monotonic() + a.seconds
@@ -141,6 +141,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
+    p.add_argument("--pub-url", default=None, help="the sender's URL, when it is not --url (two nodes of one stack)")
     p.add_argument("--key", required=True)
     p.add_argument("--secret", required=True)
     p.add_argument("--room", default="rig")
