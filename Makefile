@@ -4,6 +4,7 @@
 #   make test-fast                     only the tests not marked slow (quick iteration)
 #   make lint                          ruff (lint, import order, complexity) and mypy on generator/
 #   make bench                         print benchmark figures
+#   make golden                        rewrite tests/golden/ from the generator (review the diff, commit it)
 #   make livekit / make caddy-l4       build the pinned LiveKit server / Caddy with layer4 (.tools/)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +17,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
+.PHONY: golden stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -54,6 +55,11 @@ bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
 	$(BIN)/python bench/bench_status.py
+
+# Readable goldens (tests/golden/): re-written from what the generator makes now, so a change on
+# purpose shows as a diff of the generated files.
+golden: $(VENV)/.installed
+	$(BIN)/pytest -q -n 0 tests/test_golden.py --update-goldens
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

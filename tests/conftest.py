@@ -14,6 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # `make golden`: rewrite tests/golden/ from what the generator makes now (review the diff).
+    parser.addoption("--update-goldens", action="store_true", default=False, help="rewrite tests/golden/ instead of comparing")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

@@ -20,7 +20,7 @@ import pytest
 import test_agent_sandbox
 from agent_support import unpack
 from test_agent_sandbox import CHECK, Server, _bundle, _first_boot, _reseal
-from variants import make_config
+from variants import bumped_image, make_config
 
 from generator.contract import AGENT_STATE_DIR, COMPOSE_FILE, LIVEKIT_CONFIG
 
@@ -43,7 +43,7 @@ def _current(server: Server) -> dict:
 def test_a_write_error_part_way_restores_every_file_and_reports_it(server: Server) -> None:
     _first_boot(server)
     applied = server.status()["applied_digest"]
-    doc = unpack(_bundle(make_config({"livekit": {"image": "livekit/livekit-server:v1.13.6"}}), livekit_api_key="APINewKey"))
+    doc = unpack(_bundle(make_config({"livekit": {"image": bumped_image()}}), livekit_api_key="APINewKey"))
     next(f for f in doc["files"] if f["path"] == LIVEKIT_CONFIG)["mode"] = "0640"  # a mode to undo as well
     doc["files"].append({"path": "/opt/flowstack/added.txt", "mode": "0644", "encoding": "text", "service": "none", "content": "new\n"})
     doc["files"].append({"path": "/opt/flowstack/zz.json", "mode": "0644", "encoding": "text", "service": "none", "content": "{}"})

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 from agent_support import pack, unpack
-from variants import make_config
+from variants import bumped_image, make_config
 
 from generator.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS
 from generator.bundle import bundle_digest, bundle_value
@@ -184,11 +184,11 @@ def test_applies_a_new_bundle_once_and_restarts_only_the_changed_service(server:
     assert calls == [] and server.status()["state"] == "unchanged"
 
     # A LiveKit version bump changes the compose file: checked, then `up -d` recreates what changed.
-    server.serve(_bundle(make_config({"livekit": {"image": "livekit/livekit-server:v1.13.6"}}), livekit_api_key="APINewKey"))
+    server.serve(_bundle(make_config({"livekit": {"image": bumped_image()}}), livekit_api_key="APINewKey"))
     r, calls = server.agent()
     assert r.returncode == 0, r.stdout + r.stderr
     assert calls == [CHECK, f"docker compose -f {COMPOSE_FILE} up -d --remove-orphans"]
-    assert b"image: livekit/livekit-server:v1.13.6" in server.file(COMPOSE_FILE)
+    assert f"image: {bumped_image()}".encode() in server.file(COMPOSE_FILE)
     assert "applied bundle" in server.log() and "docker-compose.yml" in server.log()
     # The secret never reaches the log or the state files.
     for name in ("status.json", "current.json"):

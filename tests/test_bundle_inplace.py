@@ -20,6 +20,7 @@ import pytest
 import yaml
 from agent_support import load_agent, pack, unpack
 from tfdouble_support import REFERENCE, errors_text, generate, resource_changes, sample_variables
+from variants import PINNED_IMAGE, bumped_image
 
 from generator.agent import agent_settings
 from generator.bundle import bundle_digest
@@ -29,7 +30,7 @@ from generator.checks.stack import Stack
 from generator.contract import BUNDLE_METADATA_KEY
 from generator.tfdouble.runner import Terraform, TerraformRun
 
-NEW_IMAGE = "livekit/livekit-server:v1.13.6"  # a version bump (the config's image tag)
+NEW_IMAGE = bumped_image()  # a version bump (the config's image tag)
 NEW_HOST = "chat.flow-coder.com"
 
 
@@ -70,7 +71,7 @@ def test_livekit_bump_and_host_change_update_the_instance_in_place(terraform_bin
         assert a.ok, errors_text(a)
         before = _instance(run.show())
         old = unpack(before["metadata"][BUNDLE_METADATA_KEY])
-        assert "image: livekit/livekit-server:v1.13.5" in _files(old)["/opt/flowstack/docker-compose.yml"]
+        assert f"image: {PINNED_IMAGE}" in _files(old)["/opt/flowstack/docker-compose.yml"]
 
         _replace_files(work, _stack(tmp_path, "new", image=NEW_IMAGE, host=NEW_HOST))
         assert run.plan("tfplan").ok

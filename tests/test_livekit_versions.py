@@ -49,7 +49,7 @@ def test_default_image_is_the_pinned_one_and_the_reference_stack_does_not_repeat
         ("livekit/livekit-server:v1.8.4", True),
         ("livekit/livekit-server:v1.9.9", True),
         ("livekit/livekit-server:v1.9.10", False),
-        ("livekit/livekit-server:v1.13.5", False),
+        (livekit_image(), False),  # the pin itself
         ("docker.io/livekit/livekit-server:v1.2.0", True),
         ("example/other-server:v0.1.0", False),  # not LiveKit's image: not judged
     ],

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from variants import PINNED_IMAGE, bumped_image
+
 from generator.cli import cli
 
 # End to end: real oci SDK against a real emulator server, several deploys each. The slow suite runs it (make test); make test-fast skips it.
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 SECRET_ENV = "  secret_env: [API_TOKEN]\n"
 OLD_TOKEN, NEW_TOKEN = "tok-OLD-7f3a9c", "tok-NEW-2b8e41"
-NEW_IMAGE = "livekit/livekit-server:v1.13.11"
+NEW_IMAGE = bumped_image(6)
 
 
 def stack_variables(rm_cli) -> dict[str, str]:
@@ -57,7 +59,7 @@ def test_rm_apply_shows_the_server_diff_then_a_rotation(rm_cli, rm_config) -> No
     out = second.stdout
     server = out[: out.index("Restarts: ")]
     assert server.startswith("Server changes (the running bundle -> this zip; secrets masked):\n")
-    assert re.search(r"\n-    image: livekit/livekit-server:v1\.13\.5\n\+    image: livekit/livekit-server:v1\.13\.11\n", server)
+    assert f"\n-    image: {PINNED_IMAGE}\n+    image: {NEW_IMAGE}\n" in server
     assert "\n--- a/opt/flowstack/Caddyfile\n+++ b/opt/flowstack/Caddyfile\n" in server
     assert "\n-space-livekit.flow-coder.com {\n+meet-livekit.flow-coder.com {\n" in server
     assert "\n/opt/flowstack/socket-secrets.env: secret value changed (masked)\n" in out

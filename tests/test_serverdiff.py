@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from variants import PINNED_IMAGE, bumped_image
+
 from generator.config import parse_config
 from generator.contract import APP_DIR, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_RE
 from generator.deploy.serverdiff import ServerDiff, compose_services_changed, diff_bundles, read_zip
@@ -82,14 +84,14 @@ def everything(diff: ServerDiff) -> str:
 def test_image_bump_host_name_and_secret_env_value(zip_files) -> None:
     """The DAY2 example: LiveKit image bump + host name + a new secret env value."""
     old_text = with_secret_env(REFERENCE)
-    new_text = changed(old_text, image="livekit/livekit-server:v1.13.11", host="meet-livekit.flow-coder.com")
+    new_text = changed(old_text, image=bumped_image(6), host="meet-livekit.flow-coder.com")
     diff = diff_bundles(zip_files(old_text), {**VARS, "socket_secret_api_token": OLD_TOKEN},
                         zip_files(new_text), {**VARS, "socket_secret_api_token": NEW_TOKEN})
     lines = diff.lines()
     assert lines[0] == "Server changes (the running bundle -> this zip; secrets masked):"
     text = "\n".join(lines)
     assert f"--- a{COMPOSE_FILE}\n+++ b{COMPOSE_FILE}\n" in text
-    assert re.search(r"\n-    image: livekit/livekit-server:v1\.13\.5\n\+    image: livekit/livekit-server:v1\.13\.11\n", text)
+    assert f"\n-    image: {PINNED_IMAGE}\n+    image: {bumped_image(6)}\n" in text
     assert f'--- a{APP_DIR}/Caddyfile\n' in text
     assert '\n-space-livekit.flow-coder.com {\n+meet-livekit.flow-coder.com {\n' in text
     assert f"{APP_DIR}/socket-secrets.env: secret value changed (masked)" in text
@@ -154,8 +156,8 @@ def test_a_secret_variable_value_is_masked_in_the_diff() -> None:
 
 
 def test_compose_names_only_the_services_whose_definition_changed() -> None:
-    old = "services:\n  livekit: {image: 'livekit/livekit-server:v1.13.5'}\n  caddy: {image: 'caddy:2.8.4'}\n"
-    assert compose_services_changed(old, old.replace("v1.13.5", "v1.13.11")) == ["livekit"]
+    old = f"services:\n  livekit: {{image: '{PINNED_IMAGE}'}}\n  caddy: {{image: 'caddy:2.8.4'}}\n"
+    assert compose_services_changed(old, old.replace(PINNED_IMAGE, bumped_image(6))) == ["livekit"]
     assert compose_services_changed(old, old + "  socket: {build: .}\n") == ["socket"]
     assert compose_services_changed(old, "services:\n  caddy: {image: 'caddy:2.8.4'}\n") == ["livekit"]
     assert compose_services_changed(old, old) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,23 @@ import yaml
 
 from generator.config import parse_config
 from generator.config_schema import StackConfig
+from generator.versions import livekit_image
 
 REFERENCE = Path(__file__).resolve().parent.parent / "stacks" / "flowspace.yaml"
+
+# The pinned LiveKit image, read from its one home (generator/data/versions.yaml).
+PINNED_IMAGE = livekit_image()
+
+
+def bumped_image(patches: int = 1) -> str:
+    """The pinned LiveKit image ``patches`` patch releases on: "a version that is not the pin".
+
+    Example: with the pin at ``...:v1.13.5``, ``bumped_image(6)`` -> ``...:v1.13.11``.
+    """
+    name, _, tag = PINNED_IMAGE.rpartition(":")
+    m = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", tag)
+    assert m, f"the pin {PINNED_IMAGE!r} is not a vX.Y.Z tag"
+    return f"{name}:v{m[1]}.{m[2]}.{int(m[3]) + patches}"
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
