@@ -52,6 +52,7 @@ test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli bench-tfdouble
+	$(BIN)/python bench/bench_startup.py --cold
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
 	$(BIN)/python bench/bench_status.py

@@ -22,13 +22,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from .caddyquote import caddy_problem
 from .config_schema import StackConfig
 from .errors import did_you_mean
 from .ports import policy
 from .prices import price_book
+from .yamlio import load_yaml
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Finding:
 
 @lru_cache(maxsize=1)
 def _limits() -> dict[str, Limit]:
-    raw = yaml.safe_load(resources.files("generator").joinpath("data/oci_limits.yaml").read_text("utf-8"))
+    raw = load_yaml(resources.files("generator").joinpath("data/oci_limits.yaml").read_text("utf-8"))
     return {name: Limit(name=name, **entry) for name, entry in raw["limits"].items()}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
+from .yamlio import load_yaml
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class LimitReading:
 @lru_cache(maxsize=1)
 def readings() -> tuple[LimitReading, ...]:
     """All readings, oldest first."""
-    raw = yaml.safe_load(resources.files("generator").joinpath("data/always_free.yaml").read_text("utf-8"))
+    raw = load_yaml(resources.files("generator").joinpath("data/always_free.yaml").read_text("utf-8"))
     out = [LimitReading(**r) for r in raw["readings"]]
     return tuple(sorted(out, key=lambda r: r.effective))
 

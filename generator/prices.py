@@ -13,9 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from .errors import CostError
+from .yamlio import load_yaml
 
 
 def dec(value: object) -> Decimal:
@@ -106,7 +105,7 @@ class PriceBook:
 @lru_cache(maxsize=1)
 def price_book() -> PriceBook:
     """The prices in ``data/prices.yaml``, parsed once."""
-    raw = yaml.safe_load(resources.files("generator").joinpath("data/prices.yaml").read_text("utf-8"))
+    raw = load_yaml(resources.files("generator").joinpath("data/prices.yaml").read_text("utf-8"))
     groups = {
         gid: PriceGroup(
             id=gid,

@@ -10,11 +10,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from .yamlio import load_yaml
 
 
 def _data(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(resources.files("generator").joinpath(f"data/{name}").read_text("utf-8"))
+    data: dict[str, Any] = load_yaml(resources.files("generator").joinpath(f"data/{name}").read_text("utf-8"))
     return data
 
 

@@ -9,6 +9,7 @@ lands in (HCL, shell, Caddyfile).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,11 +40,29 @@ def _pad(key: str, width: int) -> str:
     return key.ljust(width)
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (compiling ~20 templates is a fifth of a `zip`).
+
+    Jinja keys each entry by the template's name and source checksum, so an edited template
+    compiles afresh. ``FLOWSTACK_JINJA_CACHE=0`` turns it off; an unwritable home skips it.
+    """
+    if os.environ.get("FLOWSTACK_JINJA_CACHE", "1") == "0":
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "flowstack" / f"jinja-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+
+
 @lru_cache(maxsize=1)
 def jinja_env() -> jinja2.Environment:
     """The one Jinja environment: strict about undefined names, filters registered here."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -11,7 +11,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from .yamlio import load_yaml
 
 
 @lru_cache(maxsize=1)
@@ -21,7 +21,7 @@ def versions() -> dict[str, Any]:
     Example: ``versions()["livekit_server"]["version"]`` -> ``"v1.13.5"``.
     """
     text = resources.files("generator").joinpath("data/versions.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = load_yaml(text)
     return data
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 
 
-class _BlockDumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML was built with it (the goldens prove the bytes are the same).
+class _BlockDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Writes multi-line strings as literal blocks, so embedded files stay readable."""
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import load_config
 from ..config_schema import StackConfig
@@ -24,7 +25,9 @@ from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov
 from .report import SKIP, CheckResult, Report
 from .stack import Stack
-from .terraform_run import OfflinePlan, offline_plan, terraform_checks
+
+if TYPE_CHECKING:
+    from .terraform_run import OfflinePlan
 
 # A stack file is a few kB; anything far larger (or a device, a FIFO) is not one.
 MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
@@ -86,6 +89,8 @@ def validate_files(
         ("deploy notes", lambda: notes.check_notes(stack)),
     ]
     results = []
+    if external:  # Terraform through the provider double (gRPC, protobuf): imported only when run
+        from .terraform_run import terraform_checks
     with ThreadPoolExecutor(2) as pool:
         # Terraform and Checkov (seconds each, in other processes) run while the model checks run here.
         terraform_results = pool.submit(terraform_checks, files, variables) if external else None
@@ -107,6 +112,8 @@ def plan_path(path: str | Path, variables: dict[str, str] | None = None, *, on: 
 
         [c.address for c in plan_path("stacks/flowspace.yaml").changes][:1]   # ['oci_core_instance.server']
     """
+    from .terraform_run import offline_plan
+
     p = Path(path)
     files = read_stack_dir(p) if p.is_dir() else render_stack(load_config(p), on)
     return offline_plan(files, variables)

@@ -20,7 +20,6 @@ import re
 from functools import cached_property
 from typing import Any
 
-import hcl2
 import pygohcl
 import yaml
 
@@ -33,6 +32,7 @@ from ..ports import (
     PortRule,
 )
 from ..yamlio import load_yaml
+from .hclparse import parse_hcl2
 
 # A Terraform template token: an escape, a ${placeholder} (group 1) or a directive.
 TEMPLATE_TOKEN = re.compile(r"\$\$\{|%%\{|\$\{\s*([^}]*?)\s*\}|%\{")
@@ -74,7 +74,7 @@ class Stack:
             except pygohcl.HCLParseError as exc:
                 self.syntax_problems.append(f"{name}: HashiCorp parser: {_hashicorp_message(str(exc), name)}")
             try:
-                self.docs[name] = hcl2.loads(escaped_as_text(text))
+                self.docs[name] = parse_hcl2(escaped_as_text(text))
             except Exception as exc:  # python-hcl2 raises lark errors of several kinds
                 self.syntax_problems.append(f"{name}: python-hcl2: {_lark_message(exc)}")
         for name in ("cloud-init.yaml", "schema.yaml"):
