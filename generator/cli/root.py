@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 
 import click
-from click.utils import make_default_short_help
 
 from .. import __version__
 from ..emulator.errors import EmulatorError
@@ -54,7 +53,7 @@ class FlowstackGroup(click.Group):
                 if not self.commands[name].hidden:
                     rows.append((name, self.commands[name].get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(COMMANDS[name][2], limit)))
+                rows.append((name, click.Command(name, help=COMMANDS[name][2]).get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
