@@ -9,14 +9,13 @@ Every command module (`stack`, `cost`, `rm`, `emulator`) defines plain click com
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
 from .. import __version__
 from ..emulator.errors import EmulatorError
 from ..errors import FlowstackError
 from .commands import COMMANDS
+from .lazy import import_quietly
 
 
 class UserError(click.ClickException):
@@ -40,7 +39,7 @@ class FlowstackGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, attribute, _ = COMMANDS[cmd_name]
-            command: click.Command = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+            command: click.Command = getattr(import_quietly(f"{__package__}.{module}"), attribute)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
