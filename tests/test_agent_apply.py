@@ -22,7 +22,7 @@ from agent_support import unpack
 from test_agent_sandbox import CHECK, Server, _bundle, _first_boot, _reseal
 from variants import bumped_image, make_config
 
-from generator.contract import AGENT_STATE_DIR, COMPOSE_FILE, LIVEKIT_CONFIG
+from generator.core.contract import AGENT_STATE_DIR, COMPOSE_FILE, LIVEKIT_CONFIG
 
 server = test_agent_sandbox.server  # the sandbox's fixture: one Server per test, closed after
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")

@@ -1,7 +1,7 @@
 """Issue 15: the config agent on a sandboxed "server", against a local metadata endpoint.
 
 What is real and what is replaced:
-- the agent is the script the server gets (its shipped text, generator/agent.py), run by
+- the agent is the script the server gets (its shipped text, generator/emit/agent.py), run by
   python3 with its settings file, reading the bundle over HTTP with IMDSv2's header;
 - the metadata service is tests/imds_server.py bound to 169.254.169.254:80 inside a network
   namespace created here (the agent runs in the same namespace; no packet leaves it); the
@@ -37,13 +37,13 @@ import pytest
 from agent_support import pack, unpack
 from variants import bumped_image, make_config
 
-from generator.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS
-from generator.bundle import bundle_digest, bundle_value
-from generator.config import parse_config
-from generator.config_schema import StackConfig
-from generator.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGENT_STATE_DIR, APP_DIR, BUNDLE_METADATA_KEY, COMPOSE_FILE, LIVEKIT_CONFIG
-from generator.preview import preview_files
-from generator.server import sample_values
+from generator.derive.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS
+from generator.emit.bundle import bundle_digest, bundle_value
+from generator.config.load import parse_config
+from generator.config.schema import StackConfig
+from generator.core.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGENT_STATE_DIR, APP_DIR, BUNDLE_METADATA_KEY, COMPOSE_FILE, LIVEKIT_CONFIG
+from generator.build.preview import preview_files
+from generator.emit.cloudinit import sample_values
 
 HERE = Path(__file__).resolve().parent
 IMDS = "169.254.169.254"

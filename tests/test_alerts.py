@@ -19,11 +19,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import limits, provider_schema
+from generator.core import limits
+from generator.checks import provider_schema
 from generator.cli import cli
-from generator.config import load_config
-from generator.errors import ConfigError
-from generator.render import STACK_FILES, render_stack
+from generator.config.load import load_config
+from generator.core.errors import ConfigError
+from generator.emit.render import STACK_FILES, render_stack
 from generator.checks.external import checkov_executable
 from generator.checks.notes import SLACK_UNVERIFIED
 from generator.checks.report import PASS

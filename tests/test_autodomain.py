@@ -1,4 +1,4 @@
-"""generator/autodomain.py: sslip.io names from an IPv4, their checks, and the STUN codec
+"""generator/derive/autodomain.py: sslip.io names from an IPv4, their checks, and the STUN codec
 the bootstrap would use to learn the public IP (RFC 5769 test vectors)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 from stun_support import RFC5769_IPV4_RESPONSE, RFC5769_PASSWORD, RFC5769_TID
 
-from generator import autodomain as ad
+from generator.derive import autodomain as ad
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = yaml.safe_load((ROOT / "generator" / "data" / "domains.yaml").read_text(encoding="utf-8"))

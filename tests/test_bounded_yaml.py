@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import parse_config
-from generator.errors import ConfigError
-from generator.yamlguard import MAX_DEPTH, MAX_EXPANDED_NODES, check_bounded, expanded_size
+from generator.config.load import parse_config
+from generator.core.errors import ConfigError
+from generator.core.yamlguard import MAX_DEPTH, MAX_EXPANDED_NODES, check_bounded, expanded_size
 
 ROOT = Path(__file__).resolve().parent.parent
 

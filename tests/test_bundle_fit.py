@@ -18,9 +18,9 @@ from variants import LARGEST, make_config
 from generator.checks.fit import METADATA_LIMIT_BYTES, SSH_KEY_ALLOWANCE, _user_data_size, bundle_size, check_rm_fit
 from generator.checks.report import FAIL, PASS
 from generator.checks.stack import Stack
-from generator.config import parse_config
-from generator.contract import BUNDLE_MANIFEST
-from generator.render import render_stack
+from generator.config.load import parse_config
+from generator.core.contract import BUNDLE_MANIFEST
+from generator.emit.render import render_stack
 
 
 def _sizes(files: dict[str, bytes]) -> tuple[int, int]:

@@ -22,12 +22,12 @@ from agent_support import load_agent, pack, unpack
 from tfdouble_support import REFERENCE, errors_text, generate, resource_changes, sample_variables
 from variants import PINNED_IMAGE, bumped_image
 
-from generator.agent import agent_settings
-from generator.bundle import bundle_digest
+from generator.emit.agent import agent_settings
+from generator.emit.bundle import bundle_digest
 from generator.checks.fit import bundle_size
 from generator.checks.run import read_stack_dir
 from generator.checks.stack import Stack
-from generator.contract import BUNDLE_METADATA_KEY
+from generator.core.contract import BUNDLE_METADATA_KEY
 from generator.tfdouble.runner import Terraform, TerraformRun
 
 NEW_IMAGE = bumped_image()  # a version bump (the config's image tag)
@@ -135,7 +135,7 @@ def test_agent_accepts_the_bundle_terraform_wrote_and_refuses_a_tampered_one(ter
     bundle = agent.decode(value)
     checked = agent.check(bundle, settings)
     assert bundle["format"] == 1 and bundle["apply_at"] == "03:30"
-    # Terraform's sha256() and digest agree with Python's (generator/bundle.py, the agent).
+    # Terraform's sha256() and digest agree with Python's (generator/emit/bundle.py, the agent).
     assert bundle["digest"] == bundle_digest(bundle["files"])
     livekit = checked["/opt/flowstack/livekit.yaml"]
     assert livekit[1]["mode"] == "0600" and livekit[1]["service"] == "livekit"

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import load_config, parse_config
-from generator.errors import ConfigError
+from generator.config.load import load_config, parse_config
+from generator.core.errors import ConfigError
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 
@@ -141,7 +141,7 @@ def test_init_writes_a_starter_that_loads(tmp_path: Path) -> None:
 
 
 def test_starter_optional_sections_are_valid_when_uncommented() -> None:
-    from generator.starter import COMMENTED, starter_config
+    from generator.build.starter import COMMENTED, starter_config
 
     text = starter_config("demo")
     for example in COMMENTED.values():

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.caddyquote import caddy_token
-from generator.config import parse_config
-from generator.errors import ConfigError, RenderError
-from generator.inputguard import credential_kind, limit
-from generator.server import render_caddyfile
+from generator.core.caddyquote import caddy_token
+from generator.config.load import parse_config
+from generator.core.errors import ConfigError, RenderError
+from generator.config.inputguard import credential_kind, limit
+from generator.emit.cloudinit import render_caddyfile
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())

@@ -28,15 +28,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import prices
+from generator.core import prices
 from generator.cost import estimate as cost
 from generator.cost import reserved_ip as cost_reserved_ip
 from generator.cost import table as cost_table
 from generator.cli import cli
 from generator.cost.estimate import Scenario, estimate, traffic
 from generator.cost.table import format_table
-from generator.prices import price_group
-from generator.errors import CostError
+from generator.core.prices import price_group
+from generator.core.errors import CostError
 
 SEED_DATE = dt.date(2026, 1, 7)  # the guide's date: only the verified limits reading is in force
 AFTER_REPORTED_CUT = dt.date(2026, 7, 1)  # the unverified 2026-06-15 reading is in force too

@@ -36,10 +36,10 @@ from variants import REFERENCE, make_config
 
 from generator.checks.run import validate_files
 from generator.cli import cli
-from generator.contract import AGENT_SCRIPT, BOOTSTRAP_SCRIPT, BOOTSTRAP_UNIT, READY_MARKER, WAIT_DNS_SCRIPT
-from generator.preview import preview_files
-from generator.render import render_stack
-from generator.server import docker_daemon_settings
+from generator.core.contract import AGENT_SCRIPT, BOOTSTRAP_SCRIPT, BOOTSTRAP_UNIT, READY_MARKER, WAIT_DNS_SCRIPT
+from generator.build.preview import preview_files
+from generator.emit.render import render_stack
+from generator.emit.cloudinit import docker_daemon_settings
 
 TURN_HOST = "space-turn.flow-coder.com"
 # Variants the config refuses, with the text of the one Error: line.

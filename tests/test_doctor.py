@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import status_seed
-from generator.versions import versions
+from generator.core.versions import versions
 from generator.emulator.auth import write_demo_credentials
 from generator.emulator.process import stop, wait_until_listening
 from rig_doctor import SERVER_IP, Rig, available

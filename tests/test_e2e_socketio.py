@@ -33,9 +33,9 @@ import requests
 import socketio
 import yaml
 
-from generator.config import parse_config
-from generator.config_schema import StackConfig
-from generator.server import render_caddyfile
+from generator.config.load import parse_config
+from generator.config.schema import StackConfig
+from generator.emit.cloudinit import render_caddyfile
 from e2e_support import CaddyProxy, Proc, free_port, wait_until
 
 pytestmark = pytest.mark.slow

@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from generator.config_schema import StackConfig
-from generator.ports import ANYWHERE, SSH_SOURCE, PortRule, host_rules, policy
-from generator.preview import preview_files
+from generator.config.schema import StackConfig
+from generator.derive.ports import ANYWHERE, SSH_SOURCE, PortRule, host_rules, policy
+from generator.build.preview import preview_files
 from variants import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +154,7 @@ def test_firewall_inserts_policy_before_reject_in_rules_file(scripts: dict[str, 
     assert {(p.protocol, p.low, p.high) for p in map(parse_rule, added)} <= keys
     assert len(added) == len(set(added))
     # TURN's relay range (custom-range moves it to 31000-31999) is never opened: the relay
-    # sockets only get replies to their own packets (generator/ports.py, the LiveKit rig).
+    # sockets only get replies to their own packets (generator/derive/ports.py, the LiveKit rig).
     lo, hi = config.livekit.turn.relay_range_start, config.livekit.turn.relay_range_end
     assert not [ln for ln in added if (r := parse_rule(ln)).protocol == "udp" and r.low is not None and r.high is not None and r.low <= hi and lo <= r.high]
 

@@ -22,18 +22,18 @@ import yaml
 from click.testing import CliRunner
 from compose_spec import PyCompose
 
-from generator.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, HOSTNAMES_SCRIPT
-from generator.build import build
+from generator.derive.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, HOSTNAMES_SCRIPT
+from generator.build.pipeline import build
 from generator.cli import cli
-from generator.config import parse_config
-from generator.bundle import server_bundle
-from generator.contract import AUTO_FILLED, BOOTSTRAP_SCRIPT
-from generator.errors import ConfigError
-from generator.model import build_model
-from generator.preview import SAMPLE_PUBLIC_IP, preview_files
-from generator.render import render_stack
-from generator.sampleapp import sample_app_files
-from generator.server import apply_template, render_caddyfile, render_cloud_init, sample_values
+from generator.config.load import parse_config
+from generator.emit.bundle import server_bundle
+from generator.core.contract import AUTO_FILLED, BOOTSTRAP_SCRIPT
+from generator.core.errors import ConfigError
+from generator.derive.model import build_model
+from generator.build.preview import SAMPLE_PUBLIC_IP, preview_files
+from generator.emit.render import render_stack
+from generator.emit.sampleapp import sample_app_files
+from generator.emit.cloudinit import apply_template, render_caddyfile, render_cloud_init, sample_values
 from test_render import hclfmt  # the tests' one runner of HashiCorp's formatter
 
 ROOT = Path(__file__).resolve().parent.parent

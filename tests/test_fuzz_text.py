@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 
 from generator.checks.stack import Stack
 from generator.checks.terraform import check_references
-from generator.config import parse_config
-from generator.errors import ConfigError
-from generator.preview import preview_files
-from generator.render import render_stack
+from generator.config.load import parse_config
+from generator.core.errors import ConfigError
+from generator.build.preview import preview_files
+from generator.emit.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())

@@ -22,8 +22,8 @@ from test_server_files import VARIANTS
 from variants import make_config
 
 from generator.cli import cli
-from generator.preview import preview_files
-from generator.render import render_stack
+from generator.build.preview import preview_files
+from generator.emit.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,10 +19,10 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import parse_config
-from generator.errors import ConfigError
-from generator.jsonschema_out import NOT_EXPRESSIBLE, config_json_schema
-from generator.starter import starter_config
+from generator.config.load import parse_config
+from generator.core.errors import ConfigError
+from generator.emit.jsonschema import NOT_EXPRESSIBLE, config_json_schema
+from generator.build.starter import starter_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "tests" / "fixtures" / "configs"

@@ -32,8 +32,8 @@ import yaml
 from rig.netns import PUBLIC_IP, Topology, input_counters
 from rig.stack import Stack, drop_firewall_rule, preview
 
-from generator.livekit import unknown_keys
-from generator.versions import versions
+from generator.derive.livekit import unknown_keys
+from generator.core.versions import versions
 
 pytestmark = pytest.mark.slow
 
@@ -191,7 +191,7 @@ def _accepts_relay_range(topo: Topology) -> list[str]:
 
 
 def test_forced_relay_flows_through_livekit_turn_with_no_relay_rule(rig_factory: Any) -> None:
-    """The generated firewall opens 3478/udp and no relay range (generator/ports.py): relayed
+    """The generated firewall opens 3478/udp and no relay range (generator/derive/ports.py): relayed
     media still flows, so the range needs no inbound rule. Every packet reaching a relay port
     is counted, yet no ACCEPT rule covers those ports: they come in as replies (ESTABLISHED)
     to the relay's own packets, through the NAT hairpin as through OCI's 1:1 NAT."""

@@ -14,15 +14,10 @@ import yaml
 
 from generator.checks.report import format_table
 from generator.checks.run import validate_files
-from generator.config import parse_config
-from generator.config_schema import LiveKit
-from generator.render import render_stack
-from generator.versions import (
-    caddy_l4_image,
-    livekit_image,
-    too_old_for_current_clients,
-    versions,
-)
+from generator.config.load import parse_config
+from generator.config.schema import LiveKit
+from generator.emit.render import render_stack
+from generator.core.versions import caddy_l4_image, livekit_image, too_old_for_current_clients, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 

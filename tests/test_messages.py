@@ -18,9 +18,9 @@ import oci
 import pytest
 import yaml
 
-from generator.config import parse_config
+from generator.config.load import parse_config
 from generator.deploy import ociauth, results, rm
-from generator.errors import ConfigError, OciConfigError
+from generator.core.errors import ConfigError, OciConfigError
 
 # End to end: real oci SDK against a real emulator server, including client timeouts. The slow suite runs it (make test); make test-fast skips it.
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.deploy.endpoint import check_endpoint
 from generator.emulator.auth import write_demo_credentials
-from generator.errors import OciConfigError
+from generator.core.errors import OciConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_ENDPOINTS = ["ftp://x", "http://", "not a url", "http://127.0.0.1:99999", "http://[::1", "http://127.0.0.1:0",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.config_schema import StackConfig
+from generator.config.schema import StackConfig
 from generator.ops import doctor, probe
 from generator.ops.hosts import HostsUnknown, stack_hosts
 

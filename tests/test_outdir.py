@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import swap
+from generator.core import swap
 from generator.cli import cli
-from generator.errors import PackageError
-from generator.files import MARKER, owned_files, write_tree, zip_bytes
+from generator.core.errors import PackageError
+from generator.core.files import MARKER, owned_files, write_tree, zip_bytes
 
 OLD = {"main.tf": b"old main", "files/a.txt": b"old a", "gone.tf": b"only in old"}
 NEW = {"main.tf": b"new main", "files/a.txt": b"new a", "files/b/c.txt": b"new c"}
@@ -137,7 +137,7 @@ def run_child(dest: Path, crash_at: int, mode: str) -> subprocess.CompletedProce
 @pytest.mark.parametrize("mode", ["exchange"])
 def test_crash_at_every_step_leaves_old_or_new(tmp_path: Path, mode: str) -> None:
     if not swap.atomic_exchange_available():
-        pytest.skip("no renameat2 here: the fallback has a window (documented in generator/swap.py)")
+        pytest.skip("no renameat2 here: the fallback has a window (documented in generator/core/swap.py)")
     full = run_child(tmp_path / "probe", 0, mode)
     assert full.returncode == 0, full.stderr
     total = int(full.stdout.split()[-1])

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.errors import PackageError
-from generator.files import write_file, write_tree, zip_bytes
+from generator.core.errors import PackageError
+from generator.core.files import write_file, write_tree, zip_bytes
 
 ROOT_FILES = ["main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml", "bundle.tf"]
 # The config bundle (issue 15): its manifest and one template per server file that can change.

@@ -14,9 +14,9 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import parse_config
-from generator.ports import RELAY_OWNER, livekit_needs
-from generator.render import render_stack
+from generator.config.load import parse_config
+from generator.derive.ports import RELAY_OWNER, livekit_needs
+from generator.emit.render import render_stack
 from generator.checks.run import validate_files
 from generator.checks.stack import Stack as _Stack
 

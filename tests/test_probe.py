@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import FlowstackError
+from generator.core.errors import FlowstackError
 from generator.ops import doctor, probe
 from rig_doctor import TestCA as RigCA
 

@@ -19,7 +19,7 @@ from hcl2.utils import SerializationOptions
 import pygohcl
 import pytest
 
-from generator import provider_schema as ps
+from generator.checks import provider_schema as ps
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "schema"

@@ -11,10 +11,10 @@ import pygohcl
 import pytest
 import yaml
 
-from generator.config import load_config, parse_config
-from generator.hcl import hcl_string
-from generator.render import STACK_FILES, render_stack
-from generator.server import apply_template, sample_values
+from generator.config.load import load_config, parse_config
+from generator.core.hcl import hcl_string
+from generator.emit.render import STACK_FILES, render_stack
+from generator.emit.cloudinit import apply_template, sample_values
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 

@@ -29,8 +29,8 @@ from variants import REFERENCE, make_config, merge
 from generator.checks.run import validate_files
 from generator.cli import cli
 from generator.cost import estimate as cost_estimate
-from generator.prices import OptionalPrice, price_book
-from generator.render import render_stack
+from generator.core.prices import OptionalPrice, price_book
+from generator.emit.render import render_stack
 from generator.tfdouble.behaviour import Cloud
 from generator.tfdouble.cloud import Faults
 from generator.tfdouble.runner import Terraform, TerraformRun

@@ -25,7 +25,7 @@ from generator.cli import cli
 from generator.deploy import ociauth, planlog, policy, results, rm
 from generator.deploy import variables as rmvars
 from generator.emulator.auth import write_demo_credentials
-from generator.errors import InstanceReplacement, ResourceManagerError
+from generator.core.errors import InstanceReplacement, ResourceManagerError
 
 # End to end: rm-apply and friends through the real oci SDK against a real emulator server. The slow suite runs it (make test); make test-fast skips it.
 pytestmark = pytest.mark.slow
@@ -231,7 +231,7 @@ def test_redeploy_updates_the_same_stack(rm_cli, tmp_path: Path) -> None:
     variables = rm_cli.emulator.client().get_stack(stack.id).data.variables
     assert variables["ssh_public_key"].startswith("ssh-ed25519 ")
     assert variables["ssh_source_cidr"] == "198.51.100.9/32"
-    from generator.build import build
+    from generator.build.pipeline import build
 
     uploaded = rm_cli.emulator.client().get_stack_tf_config(stack.id).data.content
     assert uploaded == build(changed).zip_bytes
@@ -547,9 +547,9 @@ JWT_SECRET_ENV = {"  env:\n    NODE_ENV: production\n": "  env:\n    NODE_ENV: p
 
 
 def test_variable_spec_from_the_stack_model(rm_config) -> None:
-    from generator.config import load_config
-    from generator.contract import AUTO_FILLED
-    from generator.model import build_model
+    from generator.config.load import load_config
+    from generator.core.contract import AUTO_FILLED
+    from generator.derive.model import build_model
 
     config = load_config(rm_config(replace=JWT_SECRET_ENV, append=ALARM))
     spec = rmvars.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)

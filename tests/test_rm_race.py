@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from generator.deploy import ociauth, results, rm, stackcreate
-from generator.errors import ResourceManagerError
+from generator.core.errors import ResourceManagerError
 
 # End to end: real concurrent deploys (threads and processes) against a real emulator server. The slow suite runs it (make test); make test-fast skips it.
 pytestmark = pytest.mark.slow

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import load_config
-from generator.jsonschema_out import config_json_schema
-from generator.render import render_stack
+from generator.config.load import load_config
+from generator.emit.jsonschema import config_json_schema
+from generator.emit.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "stacks" / "flowspace.yaml"

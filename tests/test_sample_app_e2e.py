@@ -31,8 +31,8 @@ import aiohttp
 import pytest
 import requests
 import socketio
-from generator.config import parse_config
-from generator.server import render_caddyfile
+from generator.config.load import parse_config
+from generator.emit.cloudinit import render_caddyfile
 from e2e_support import (
     ROOT,
     CaddyProxy,

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.bundle import server_bundle
-from generator.config import parse_config
-from generator.sampleapp import SAMPLE_APP_FILES
-from generator.server import apply_template
+from generator.emit.bundle import server_bundle
+from generator.config.load import parse_config
+from generator.emit.sampleapp import SAMPLE_APP_FILES
+from generator.emit.cloudinit import apply_template
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "templates" / "sample-app"

@@ -23,12 +23,12 @@ from generator.checks.report import FAIL, PASS
 from generator.checks.run import validate_files
 from generator.checks.secrets import check_secrets
 from generator.checks.stack import Stack
-from generator.config import parse_config
-from generator.config_schema import StackConfig
-from generator.contract import AUTO_FILLED, is_secret
+from generator.config.load import parse_config
+from generator.config.schema import StackConfig
+from generator.core.contract import AUTO_FILLED, is_secret
 from generator.deploy import variables as rmvars
-from generator.model import build_model
-from generator.render import render_stack
+from generator.derive.model import build_model
+from generator.emit.render import render_stack
 
 PLANTED = "planted-value-0123456789"
 

@@ -32,13 +32,13 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.config_schema import StackConfig
-from generator.livekit import KNOWN_KEYS, unknown_keys
-from generator.ports import ANYWHERE, policy, policy_from_livekit
-from generator.preview import preview_files
+from generator.config.schema import StackConfig
+from generator.derive.livekit import KNOWN_KEYS, unknown_keys
+from generator.derive.ports import ANYWHERE, policy, policy_from_livekit
+from generator.build.preview import preview_files
 from variants import make_config
-from generator.bundle import server_bundle
-from generator.server import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud_init
+from generator.emit.bundle import server_bundle
+from generator.emit.cloudinit import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud_init
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_HOST = "space-turn.flow-coder.com"
@@ -457,7 +457,7 @@ def test_compose_validator_rejects_broken_files(previews: dict[str, Preview]) ->
 # livekit.yaml
 
 # Go types of the livekit.yaml fields flowstack writes (livekit-server v1.13.5, unchanged since v1.8.4; see
-# generator/livekit.py): yaml.v3 refuses e.g. a quoted "3478" for an int field.
+# generator/derive/livekit.py): yaml.v3 refuses e.g. a quoted "3478" for an int field.
 _INT, _BOOL, _STR = "int", "bool", "str"
 LIVEKIT_TYPES = {
     "port": _INT,
@@ -527,7 +527,7 @@ def test_turn_tcp_port_is_rejected() -> None:
 
 
 def test_known_keys_match_livekit_config_struct() -> None:
-    """Spot checks of KNOWN_KEYS against livekit-server v1.13.5's yaml tags (see generator/livekit.py);
+    """Spot checks of KNOWN_KEYS against livekit-server v1.13.5's yaml tags (see generator/derive/livekit.py);
     tests/test_livekit_rig.py runs that server on the generated file and on the guide's key."""
     assert "tcp_port" not in KNOWN_KEYS["turn"]
     assert KNOWN_KEYS["turn"] == {

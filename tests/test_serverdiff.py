@@ -16,15 +16,15 @@ import pytest
 
 from variants import PINNED_IMAGE, bumped_image
 
-from generator.config import parse_config
-from generator.contract import APP_DIR, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_RE
+from generator.config.load import parse_config
+from generator.core.contract import APP_DIR, COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG, PLACEHOLDER_RE
 from generator.deploy.serverdiff import ServerDiff, compose_services_changed, diff_bundles, read_zip
-from generator.build import build
+from generator.build.pipeline import build
 from generator.deploy.workflow import Prepared, check_apply_at, server_lines
-from generator.errors import InvalidOption
-from generator.hcl import template_escape
-from generator.render import render_stack
-from generator.server import server_files
+from generator.core.errors import InvalidOption
+from generator.core.hcl import template_escape
+from generator.emit.render import render_stack
+from generator.emit.cloudinit import server_files
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = (ROOT / "stacks" / "flowspace.yaml").read_text(encoding="utf-8")

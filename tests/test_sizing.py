@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.cost.sizing import size, sizing_data
-from generator.errors import CostError
+from generator.core.errors import CostError
 
 
 def _config(tmp_path: Path, ocpus: float) -> Path:

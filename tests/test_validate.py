@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import load_config, parse_config
-from generator.render import render_stack
+from generator.config.load import load_config, parse_config
+from generator.emit.render import render_stack
 from generator.checks.report import FAIL, PASS, WARN, Report
 from generator.checks.run import read_stack_dir, validate_files, validate_path
 

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.config import parse_config
+from generator.config.load import parse_config
 from generator.deploy.variables import VariableSpec
-from generator.errors import InvalidVariable
-from generator.hcl import hcl_string
-from generator.model import build_model
+from generator.core.errors import InvalidVariable
+from generator.core.hcl import hcl_string
+from generator.derive.model import build_model
 from generator.tfdouble.runner import TerraformRun
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from generator.config import parse_config
-from generator.config_schema import StackConfig
-from generator.versions import livekit_image
+from generator.config.load import parse_config
+from generator.config.schema import StackConfig
+from generator.core.versions import livekit_image
 
 REFERENCE = Path(__file__).resolve().parent.parent / "stacks" / "flowspace.yaml"
 

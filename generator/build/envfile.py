@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .contract import is_secret
-from .errors import FlowstackError
+from generator.core.contract import is_secret
+from generator.core.errors import FlowstackError
 
 ENV_OUTPUTS = ("NEXT_PUBLIC_SOCKET_URL", "NEXT_PUBLIC_LIVEKIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 

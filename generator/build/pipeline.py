@@ -11,12 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks.run import Report, validate_files
-from .config import load_config
-from .config_schema import StackConfig
-from .errors import ValidationFailed
-from .files import zip_bytes
-from .render import render_stack
+from generator.checks.run import Report, validate_files
+from generator.config.load import load_config
+from generator.config.schema import StackConfig
+from generator.core.errors import ValidationFailed
+from generator.core.files import zip_bytes
+from generator.emit.render import render_stack
 
 
 @dataclass(frozen=True)

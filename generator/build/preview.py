@@ -14,12 +14,12 @@ import json
 
 import yaml
 
-from . import autodomain
-from .bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS, env_name
-from .bundle import server_bundle
-from .config_schema import StackConfig
-from .errors import FlowstackError
-from .server import apply_template, render_cloud_init, sample_values, template_variables
+from generator.config.schema import StackConfig
+from generator.core.errors import FlowstackError
+from generator.derive import autodomain
+from generator.derive.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS, env_name
+from generator.emit.bundle import server_bundle
+from generator.emit.cloudinit import apply_template, render_cloud_init, sample_values, template_variables
 
 
 def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, sample: bool = True) -> dict[str, bytes]:

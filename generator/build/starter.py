@@ -13,11 +13,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from .config import parse_config
-from .config_schema import StackConfig
-from .errors import PackageError
-from .files import write_file
-from .jsonschema_out import MARK, SCHEMA_FILE_NAME, schema_text
+from generator.config.load import parse_config
+from generator.config.schema import StackConfig
+from generator.core.errors import PackageError
+from generator.core.files import write_file
+from generator.emit.jsonschema import MARK, SCHEMA_FILE_NAME, schema_text
 
 # Values a starter must show although they have no default (or a better example).
 EXAMPLES: dict[str, Any] = {

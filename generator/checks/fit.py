@@ -16,14 +16,15 @@ from typing import Any
 
 import yaml
 
-from .. import limits
-from ..config_schema import StackConfig
-from ..contract import AUTO_FILLED
-from ..errors import did_you_mean
-from ..files import zip_bytes
-from ..hcl import unquote as _unquote
-from ..prices import price_book
-from ..yamlio import load_yaml
+from generator.config.schema import StackConfig
+from generator.core import limits
+from generator.core.contract import AUTO_FILLED
+from generator.core.errors import did_you_mean
+from generator.core.files import zip_bytes
+from generator.core.hcl import unquote as _unquote
+from generator.core.prices import price_book
+from generator.core.yamlio import load_yaml
+
 from .report import FAIL, PASS, SKIP, WARN, CheckResult
 from .stack import TEMPLATE_TOKEN, Stack
 

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import yaml
 
-from ..config_schema import StackConfig
-from ..contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
-from ..livekit import unknown_keys
-from ..ports import (
-    ANYWHERE,
-    RELAY_OWNER,
-    RELAY_WHY,
-    SSH_SOURCE,
-    LiveKitSettingsError,
-    PortRule,
-    extra_rules,
-    host_rules,
-    livekit_needs,
-    policy_from_livekit,
-)
-from ..versions import too_old_for_current_clients
-from ..yamlio import load_yaml
+from generator.config.schema import StackConfig
+from generator.core.contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
+from generator.core.versions import too_old_for_current_clients
+from generator.core.yamlio import load_yaml
+from generator.derive.livekit import unknown_keys
+from generator.derive.ports import ANYWHERE, RELAY_OWNER, RELAY_WHY, SSH_SOURCE, LiveKitSettingsError, PortRule, extra_rules, host_rules, livekit_needs, policy_from_livekit
+
 from .report import FAIL, PASS, SKIP, WARN, CheckResult
 from .stack import Stack
 

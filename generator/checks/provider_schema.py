@@ -25,7 +25,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from generator.errors import ProviderSchemaError, did_you_mean
+from generator.core.errors import ProviderSchemaError, did_you_mean
 
 SNAPSHOT_PATH = "data/provider_schema.json"
 _FORMAT_VERSION = 1

@@ -16,11 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import load_config
-from ..config_schema import StackConfig
-from ..contract import BUNDLE_DIR
-from ..errors import PackageError
-from ..render import render_stack
+from generator.config.load import load_config
+from generator.config.schema import StackConfig
+from generator.core.contract import BUNDLE_DIR
+from generator.core.errors import PackageError
+from generator.emit.render import render_stack
+
 from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov
 from .report import SKIP, CheckResult, Report

@@ -23,15 +23,12 @@ from typing import Any
 import pygohcl
 import yaml
 
-from ..contract import BUNDLE_MANIFEST, FIREWALL_SCRIPT, LIVEKIT_CONFIG
-from ..hcl import blocks as _blocks
-from ..hcl import unquote as _unquote
-from ..ports import (
-    ANYWHERE,
-    SSH_SOURCE,
-    PortRule,
-)
-from ..yamlio import load_yaml
+from generator.core.contract import BUNDLE_MANIFEST, FIREWALL_SCRIPT, LIVEKIT_CONFIG
+from generator.core.hcl import blocks as _blocks
+from generator.core.hcl import unquote as _unquote
+from generator.core.yamlio import load_yaml
+from generator.derive.ports import ANYWHERE, SSH_SOURCE, PortRule
+
 from .hclparse import parse_hcl2
 
 # A Terraform template token: an escape, a ${placeholder} (group 1) or a directive.

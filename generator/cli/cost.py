@@ -10,7 +10,8 @@ import json
 
 import click
 
-from ..config import load_config
+from generator.config.load import load_config
+
 from ..cost.estimate import Scenario, estimate
 from ..cost.sizing import format_sizing, size
 from ..cost.table import format_table

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import FlowstackError
+from generator.core.errors import FlowstackError
+
 from .console import dumps
 from .lazy import lazy_module
 from .options import oci_options

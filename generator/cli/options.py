@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 import click
 
+from generator.core.errors import FlowstackError
+
 from ..deploy import oci_defaults
 from ..deploy import variables as rmvars
-from ..errors import FlowstackError
 
 
 def oci_options(f: Callable) -> Callable:

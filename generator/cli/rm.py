@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import load_config
+from generator.config.load import load_config
+from generator.core.errors import ApprovalRequired, InstanceReplacement, JobConflict, JobUnfollowed
+
 from ..deploy import results
 from ..deploy import variables as rmvars
-from ..errors import ApprovalRequired, InstanceReplacement, JobConflict, JobUnfollowed
 from .console import RmConsole as _RmConsole
 from .console import dumps as _rm_dumps
 from .console import outputs_json as _rm_outputs_json

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import click
 
+from generator.core.errors import FlowstackError
+
 from .. import __version__
 from ..emulator.errors import EmulatorError
-from ..errors import FlowstackError
 from .commands import COMMANDS
 from .lazy import import_quietly
 

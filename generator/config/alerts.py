@@ -9,7 +9,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from .config_base import Model as _Model
+from generator.config.base import Model as _Model
 
 
 class Budget(_Model):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, WithJsonSchema, field_validator
 
-from .contract import PLACEHOLDER_MARK
+from generator.core.contract import PLACEHOLDER_MARK
 
 # User text may never contain `PLACEHOLDER_MARK`: it marks deploy-time values in generated files.
 

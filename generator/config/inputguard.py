@@ -5,7 +5,7 @@ cannot serve, the one region list, and e-mail text that must survive the Caddyfi
 Each check returns `Finding`s; `config.parse_config` turns the first into one `ConfigError`
 naming the field, the value, the limit and its source.
 
->>> from generator.config_schema import StackConfig
+>>> from generator.config.schema import StackConfig
 >>> limit("vcn_prefix").max
 30
 """
@@ -22,12 +22,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from .caddyquote import caddy_problem
-from .config_schema import StackConfig
-from .errors import did_you_mean
-from .ports import policy
-from .prices import price_book
-from .yamlio import load_yaml
+from generator.config.schema import StackConfig
+from generator.core.caddyquote import caddy_problem
+from generator.core.errors import did_you_mean
+from generator.core.prices import price_book
+from generator.core.yamlio import load_yaml
+from generator.derive.ports import policy
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .config_schema import StackConfig
-from .errors import ConfigError, ConfigNotFoundError, did_you_mean
-from .inputguard import findings
-from .ports import LiveKitSettingsError, find_collision
-from .yamlguard import MAX_CHARS, check_bounded
+from generator.config.inputguard import findings
+from generator.config.schema import StackConfig
+from generator.core.errors import ConfigError, ConfigNotFoundError, did_you_mean
+from generator.core.yamlguard import MAX_CHARS, check_bounded
+from generator.derive.ports import LiveKitSettingsError, find_collision
 
 
 def load_config(path: str | Path) -> StackConfig:
@@ -70,7 +70,7 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     except ValidationError as exc:
         raise _to_config_error(exc, source, node) from None
     _check_ports(config, source, node)
-    for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/inputguard.py)
+    for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/config/inputguard.py)
         raise ConfigError(source, f.problem, field=field_path(f.loc), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
     return config
 

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .config_base import Model as _Model
-from .config_base import Port
-from .contract import SSH_MIN_PREFIX
+from generator.config.base import Model as _Model
+from generator.config.base import Port
+from generator.core.contract import SSH_MIN_PREFIX
 
 
 class Network(_Model):

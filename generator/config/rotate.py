@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import load_config, parse_config
-from .errors import ConfigError
-from .files import write_file
+from generator.config.load import load_config, parse_config
+from generator.core.errors import ConfigError
+from generator.core.files import write_file
 
 FIELD = "api_secret_version"
 FIELD_PATH = f"livekit.{FIELD}"

@@ -16,13 +16,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .config_alerts import Budget, TrafficAlarm
-from .config_base import Model as _Model
-from .config_base import Port
-from .config_network import ExtraPort, Network
-from .contract import secret_env_variable
-from .regions import bounds
-from .versions import livekit_image
+from generator.config.alerts import Budget, TrafficAlarm
+from generator.config.base import Model as _Model
+from generator.config.base import Port
+from generator.config.network import ExtraPort, Network
+from generator.core.contract import secret_env_variable
+from generator.core.regions import bounds
+from generator.core.versions import livekit_image
 
 # Patterns for values that reach the server through Terraform variables. The same text is
 # used here and in the variables' Terraform `validation` blocks (RE2 syntax: no look-arounds),

@@ -16,7 +16,7 @@ Facts (caddyserver/caddy caddyconfig/caddyfile/parse.go and lexer.go; notes in r
 
 from __future__ import annotations
 
-from .errors import RenderError
+from generator.core.errors import RenderError
 
 
 def caddy_problem(value: str) -> str | None:

@@ -14,8 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import swap
-from .errors import PackageError
+from generator.core import swap
+from generator.core.errors import PackageError
 
 # A fixed timestamp (the earliest a zip can hold) and mode make two builds byte-identical.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

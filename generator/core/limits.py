@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .yamlio import load_yaml
+from generator.core.yamlio import load_yaml
 
 
 @dataclass(frozen=True)

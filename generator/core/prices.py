@@ -13,8 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .errors import CostError
-from .yamlio import load_yaml
+from generator.core.errors import CostError
+from generator.core.yamlio import load_yaml
 
 
 def dec(value: object) -> Decimal:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .yamlio import load_yaml
+from generator.core.yamlio import load_yaml
 
 
 def _data(name: str) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import jinja2
 
-from .caddyquote import caddy_token
-from .errors import RenderError
-from .hcl import hcl_key, hcl_literal, hcl_string
+from generator.core.caddyquote import caddy_token
+from generator.core.errors import RenderError
+from generator.core.hcl import hcl_key, hcl_literal, hcl_string
 
 
 def templates_dir() -> Path:

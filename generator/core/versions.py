@@ -11,7 +11,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .yamlio import load_yaml
+from generator.core.yamlio import load_yaml
 
 
 @lru_cache(maxsize=1)

@@ -9,14 +9,14 @@ and on the node graph with memoised sizes (linear in the text), before anything 
 >>> check_bounded("a: " + "[" * 200 + "]" * 200, "demo.yaml")
 Traceback (most recent call last):
 ...
-generator.errors.ConfigError: demo.yaml:1: nesting is deeper than 64 levels: a config needs a handful; refused before reading further
+generator.core.errors.ConfigError: demo.yaml:1: nesting is deeper than 64 levels: a config needs a handful; refused before reading further
 """
 
 from __future__ import annotations
 
 import yaml
 
-from .errors import ConfigError
+from generator.core.errors import ConfigError
 
 MAX_DEPTH = 64
 MAX_CHARS = 1_000_000

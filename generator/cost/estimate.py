@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ..errors import CostError
-from ..limits import LimitReading, in_force
-from ..prices import DatedPrice, LiveKitPlan, PriceBook, PriceGroup, price_book, price_group
-from ..prices import dec as _dec
+from generator.core.errors import CostError
+from generator.core.limits import LimitReading, in_force
+from generator.core.prices import DatedPrice, LiveKitPlan, PriceBook, PriceGroup, price_book, price_group
+from generator.core.prices import dec as _dec
+
 from .reserved_ip import ReservedIpCost, reserved_ip_cost
 
 CENT = Decimal("0.01")

@@ -3,7 +3,7 @@
 Terraform cannot template the server's public IP into its own user_data (the IP exists
 only after the instance does), so the server finds it at boot: ``flowstack-hostnames``
 (templates/boot/flowstack-hostnames.py, standard-library Python) asks two STUN servers,
-derives the sslip.io names with generator/autodomain.py (shipped to the server as is: one
+derives the sslip.io names with generator/derive/autodomain.py (shipped to the server as is: one
 home for the codec and the checks), checks them through DNS and writes them to
 ``HOSTNAMES_ENV``. Caddy reads that file through compose (``{$SOCKET_HOST}`` in the
 Caddyfile); files that cannot read the environment carry ``contract.boot_mark`` text, which the
@@ -26,12 +26,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import autodomain
-from .config_schema import StackConfig
-from .contract import APP_DIR, boot_mark
-from .pyship import server_python
-from .templating import templates_dir
-from .yamlio import load_yaml
+from generator.config.schema import StackConfig
+from generator.core.contract import APP_DIR, boot_mark
+from generator.core.templating import templates_dir
+from generator.core.yamlio import load_yaml
+from generator.derive import autodomain
+from generator.emit.pyship import server_python
 
 HOSTNAMES_SCRIPT = "/usr/local/sbin/flowstack-hostnames"
 HOSTNAMES_SETTINGS = "/etc/flowstack/hostnames.json"
@@ -96,7 +96,7 @@ def boot_files(keys: tuple[str, ...], fill_files: tuple[str, ...]) -> list[tuple
     """
     # Shipped without docstrings and comments: user_data and the config bundle share OCI's metadata limit.
     script = server_python((templates_dir() / "boot" / "flowstack-hostnames.py").read_text(encoding="utf-8"), "templates/boot/flowstack-hostnames.py")
-    library = server_python(Path(autodomain.__file__).read_text(encoding="utf-8"), "generator/autodomain.py")
+    library = server_python(Path(autodomain.__file__).read_text(encoding="utf-8"), "generator/autodomain.py")  # relayout: keep (shipped bytes; goldens)
     return [
         (HOSTNAMES_SCRIPT, script, "0755"),
         (f"{HOSTNAMES_LIB}/autodomain.py", library, "0644"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config_schema import StackConfig
-from .contract import boot_mark
+from generator.config.schema import StackConfig
+from generator.core.contract import boot_mark
 
 # Every key LiveKit's config reads, from the yaml tags of livekit-server v1.13.5 (the pinned
 # release, data/versions.yaml) as served by the Go module proxy: pkg/config/config.go (Config,

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import limits
-from .config_schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
-from .contract import APPLY_AT_REGEX, SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
-from .hcl import hcl_string
-from .ports import PortRule, policy
-from .regions import bounds
+from generator.config.schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
+from generator.core import limits
+from generator.core.contract import APPLY_AT_REGEX, SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
+from generator.core.hcl import hcl_string
+from generator.core.regions import bounds
+from generator.derive.ports import PortRule, policy
 
 # Variables Resource Manager fills in itself (facts.md section 5).
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config_schema import StackConfig
-from .livekit import livekit_settings
+from generator.config.schema import StackConfig
+from generator.derive.livekit import livekit_settings
 
 ANYWHERE = "0.0.0.0/0"
 SSH_SOURCE = "var.ssh_source_cidr"

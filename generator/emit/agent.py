@@ -2,7 +2,7 @@
 
 ``flowstack-agent`` (templates/boot/flowstack-agent.py, standard-library Python) reads the
 config bundle from the instance metadata, checks it and applies it in place (see
-generator/bundle.py for the bundle). Its paths and rules come from one JSON settings file
+generator/emit/bundle.py for the bundle). Its paths and rules come from one JSON settings file
 serialized here from `contract`, so the server script holds no second copy of them.
 
 Example:
@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .bootnames import HOSTNAMES_SETTINGS
-from .config_schema import GIT_REF_REGEX, GIT_URL_REGEX
-from .contract import (
+from generator.config.schema import GIT_REF_REGEX, GIT_URL_REGEX
+from generator.core.contract import (
     AGENT_LOG,
     AGENT_SCRIPT,
     AGENT_SERVICE,
@@ -35,8 +34,9 @@ from .contract import (
     READY_MARKER,
     SOCKET_SOURCE_FILE,
 )
-from .pyship import server_python
-from .templating import render_template, templates_dir
+from generator.core.templating import render_template, templates_dir
+from generator.derive.bootnames import HOSTNAMES_SETTINGS
+from generator.emit.pyship import server_python
 
 # IMDSv2 (the stack disables the legacy v1 endpoints); one metadata key, read as plain text.
 METADATA_URL = f"http://169.254.169.254/opc/v2/instance/metadata/{BUNDLE_METADATA_KEY}"

@@ -6,7 +6,7 @@ is written into the stack zip as a Terraform template under ``bundle/``, listed 
 ``bundle/manifest.json``. ``bundle.tf`` renders each template once, hashes it, and packs all
 of them as ``base64gzip(jsonencode({format, apply_at, digest, files}))`` into the instance
 metadata key `contract.BUNDLE_METADATA_KEY`, which the provider updates without replacing the
-instance. The server's agent (generator/agent.py) checks and applies it.
+instance. The server's agent (generator/emit/agent.py) checks and applies it.
 
 Integrity is per file, because Terraform's JSON bytes cannot be reproduced here: each entry
 carries ``sha256(content)`` and the bundle ``digest`` = sha256 over
@@ -26,12 +26,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .config_schema import StackConfig
-from .contract import APP_DIR, BUNDLE_DIR, BUNDLE_FORMAT, BUNDLE_MANIFEST, PLACEHOLDER_RE
-from .hcl import hcl_string
-from .model import template_variable_expressions
-from .server import WriteFile, apply_template, bundle_files, to_template
-from .templating import render_template
+from generator.config.schema import StackConfig
+from generator.core.contract import APP_DIR, BUNDLE_DIR, BUNDLE_FORMAT, BUNDLE_MANIFEST, PLACEHOLDER_RE
+from generator.core.hcl import hcl_string
+from generator.core.templating import render_template
+from generator.derive.model import template_variable_expressions
+from generator.emit.cloudinit import WriteFile, apply_template, bundle_files, to_template
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _bundle_file(f: WriteFile) -> BundleFile:
 def server_bundle(config: StackConfig) -> list[BundleFile]:
     """The bundle's files, in the order the server applies them.
 
-    >>> from generator.config import load_config
+    >>> from generator.config.load import load_config
     >>> [(f.path, f.service) for f in server_bundle(load_config("stacks/flowspace.yaml"))][:2]
     [('/opt/flowstack/docker-compose.yml', 'compose'), ('/opt/flowstack/livekit.yaml', 'livekit')]
     """
@@ -81,7 +81,7 @@ def server_bundle(config: StackConfig) -> list[BundleFile]:
 def manifest(files: list[BundleFile]) -> dict[str, Any]:
     """``bundle/manifest.json``: format and files (path, source, mode, encoding, service).
 
-    >>> from generator.config import load_config
+    >>> from generator.config.load import load_config
     >>> manifest(server_bundle(load_config("stacks/flowspace.yaml")))["files"][0]["source"]
     'bundle/docker-compose.yml'
     """
@@ -91,7 +91,7 @@ def manifest(files: list[BundleFile]) -> dict[str, Any]:
 def render_bundle(config: StackConfig) -> dict[str, str]:
     """``{zip name: text}``: bundle.tf, bundle/manifest.json and each file's template.
 
-    >>> from generator.config import load_config
+    >>> from generator.config.load import load_config
     >>> sorted(render_bundle(load_config("stacks/flowspace.yaml")))[:3]
     ['bundle.tf', 'bundle/Caddyfile', 'bundle/docker-compose.yml']
     """
@@ -140,7 +140,7 @@ def bundle_value(config: StackConfig, values: dict[str, str], apply_at: str = ""
 
     Terraform's jsonencode bytes differ (key order, escapes): the agent never compares them.
 
-    >>> from generator.config import load_config
+    >>> from generator.config.load import load_config
     >>> config = load_config("stacks/flowspace.yaml")
     >>> values = dict.fromkeys({p for f in server_bundle(config) for p in f.placeholders}, "x")
     >>> sorted(json.loads(gzip.decompress(base64.b64decode(bundle_value(config, values, "03:00")))))

@@ -5,7 +5,7 @@ placeholders it writes are filled in by Terraform (custom domains) or by the boo
 (sslip.io names), exactly as in every other server file.
 
 Example:
-    >>> from generator.config_schema import StackConfig
+    >>> from generator.config.schema import StackConfig
     >>> c = StackConfig.model_validate({"name": "demo", "region": "ap-chuncheon-1"})
     >>> sorted(host_refs(c, lambda k: "<" + k + ">"))
     ['livekit_host', 'socket_host', 'turn_host']
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .config_schema import StackConfig
-from .contract import boot_mark, placeholder
+from generator.config.schema import StackConfig
+from generator.core.contract import boot_mark, placeholder
 
 
 def host_refs(config: StackConfig, auto_ref: Callable[[str], str]) -> dict[str, str]:

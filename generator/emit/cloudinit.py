@@ -19,11 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .agent import agent_files
-from .bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
-from .caddyconf import caddy_l4_config, host_refs
-from .config_schema import StackConfig
-from .contract import (
+from generator.config.schema import StackConfig
+from generator.core.contract import (
     AGENT_SCRIPT,
     AGENT_TIMER,
     APP_DIR,
@@ -46,17 +43,20 @@ from .contract import (
     placeholder,
     secret_env_variable,
 )
-from .errors import RenderError
-from .hcl import template_escape
-from .livekit import livekit_settings
-from .model import template_variables
-from .ports import ANYWHERE, PortRule, host_rules, policy
-from .regions import region_timezone
-from .sampleapp import SAMPLE_APP_DIR, sample_app_files
-from .samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
-from .templating import render_template
-from .versions import caddy_l4_image
-from .yamlio import dump_yaml
+from generator.core.errors import RenderError
+from generator.core.hcl import template_escape
+from generator.core.regions import region_timezone
+from generator.core.samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
+from generator.core.templating import render_template
+from generator.core.versions import caddy_l4_image
+from generator.core.yamlio import dump_yaml
+from generator.derive.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
+from generator.derive.livekit import livekit_settings
+from generator.derive.model import template_variables
+from generator.derive.ports import ANYWHERE, PortRule, host_rules, policy
+from generator.emit.agent import agent_files
+from generator.emit.caddyconf import caddy_l4_config, host_refs
+from generator.emit.sampleapp import SAMPLE_APP_DIR, sample_app_files
 
 CADDY_IMAGE = "caddy:2.8.4"
 # LiveKit's Caddy-with-layer4 build (livekit/deploy uses it); the tag is in data/versions.yaml.

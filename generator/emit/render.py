@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from . import autodomain, limits
-from .bundle import render_bundle
-from .config_schema import StackConfig
-from .contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
-from .model import build_model, secret_env_lines, template_variable_expressions
-from .schema_form import render_schema
-from .server import cloud_init_source, render_cloud_init
-from .templating import render_template
+from generator.config.schema import StackConfig
+from generator.core import limits
+from generator.core.contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
+from generator.core.templating import render_template
+from generator.derive import autodomain
+from generator.derive.model import build_model, secret_env_lines, template_variable_expressions
+from generator.emit.bundle import render_bundle
+from generator.emit.cloudinit import cloud_init_source, render_cloud_init
+from generator.emit.schema_form import render_schema
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")

@@ -1,7 +1,7 @@
 """The built-in sample Socket.IO app (templates/sample-app/), as the server receives it.
 
 When a config gives neither ``socket.image`` nor ``socket.git``, the config bundle carries
-these files (generator/bundle.py; the agent writes them under ``SAMPLE_APP_DIR``, service
+these files (generator/emit/bundle.py; the agent writes them under ``SAMPLE_APP_DIR``, service
 ``socket-build``) and docker compose builds them there. The bundle is gzip-compressed as a
 whole in the instance metadata, so they count against OCI's 32,000-byte metadata limit,
 which the resource-manager-fit check measures. The wheel carries the
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contract import APP_DIR
-from .errors import RenderError
-from .templating import templates_dir
+from generator.core.contract import APP_DIR
+from generator.core.errors import RenderError
+from generator.core.templating import templates_dir
 
 SAMPLE_APP_DIR = f"{APP_DIR}/sample-app"
 # Every file of the app, dotfiles included; nothing else under templates/sample-app is sent

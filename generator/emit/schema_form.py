@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import GROUPS, StackModel
-from .yamlio import dump_yaml
+from generator.core.yamlio import dump_yaml
+from generator.derive.model import GROUPS, StackModel
 
 
 def schema_data(model: StackModel) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ..yamlio import load_yaml
+from generator.core.yamlio import load_yaml
 
 LABELS = {"cpu": "CPU", "network": "network", "memory": "memory"}
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..config import load_config
-from ..config_schema import StackConfig
+from generator.config.load import load_config
+from generator.config.schema import StackConfig
+from generator.core.errors import FlowstackError
+
 from ..deploy.results import RetrySettings
 from ..deploy.rm import Deployer
 from ..deploy.session import OciOptions, open_session
-from ..errors import FlowstackError
 from . import idle, probe, usage
 from .chart import check_plot_path, sparkline, terminal_bars, write_plot
 from .hosts import HostsUnknown, stack_hosts
