@@ -25,7 +25,7 @@ def test_readme_commands_are_make_targets(root: Path) -> None:
 
 
 def layout_paths(readme: str) -> set[str]:
-    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Layers", 1)[1].split("\n## ", 1)[0]
     return set(re.findall(r"`(generator/[\w/]+\.py)`", section))
 
 
@@ -38,19 +38,19 @@ def package_modules(root: Path) -> set[str]:
 
 
 def test_readme_layout_matches_the_tree(root: Path) -> None:
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "layout.md").read_text()
     listed, present = layout_paths(readme), package_modules(root)
-    assert sorted(present - listed) == [], "modules missing from README's Layout section"
-    assert sorted(listed - present) == [], "README's Layout names modules that do not exist"
+    assert sorted(present - listed) == [], "modules missing from docs/layout.md's Layers table"
+    assert sorted(listed - present) == [], "docs/layout.md names modules that do not exist"
     # The comparison itself can fail: a made-up module shows up as missing.
     assert layout_paths(readme + "\n") == listed and "generator/nope.py" not in listed
 
 
 def test_readme_layout_follows_the_layer_order(root: Path) -> None:
-    """The Layout table lists modules in the same layer order as tests/test_layers.py."""
+    """docs/layout.md's Layers table lists modules in the same layer order as tests/test_layers.py."""
     import test_layers
 
-    section = (root / "README.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    section = (root / "docs" / "layout.md").read_text().split("## Layers", 1)[1].split("\n## ", 1)[0]
     order = [m.removeprefix("generator/").removesuffix(".py").replace("/", ".") for m in re.findall(r"`(generator/[\w/]+\.py)`", section)]
     ranks = test_layers.rank()
     layer_of = [ranks[m][0] for m in order if m in ranks]

@@ -138,20 +138,17 @@ def rewrite_text(text: str, path: Path, layout: Layout, moved: bool) -> str:
             new = rewrite_import(node, layout, module, is_package, moved)
             if new is not None:
                 edits.append((node, new))
-    spans = set()
-    for node, new in sorted(edits, key=lambda e: e[0].lineno, reverse=True):
+    in_edits = {i for node, _ in edits for i in range(node.lineno - 1, node.end_lineno or node.lineno)}
+    for i, line in enumerate(lines):  # names in text first, on the original line numbers
+        if i not in in_edits and "relayout: keep" not in line:
+            line = DOTTED.sub(lambda m: layout.map_dotted(m.group(0)), line)
+            lines[i] = PATHS.sub(lambda m: _map_path(layout, m), line)
+    for node, new in sorted(edits, key=lambda e: e[0].lineno, reverse=True):  # bottom up: line numbers hold
         first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
         indent = lines[first][: node.col_offset]
-        tail = lines[last][node.end_col_offset:]  # a trailing comment, the newline
-        comment = tail.rstrip("\n")
+        comment = lines[last][node.end_col_offset:].rstrip("\n")  # a trailing comment
         lines[first:last + 1] = [indent + stmt + (comment if i == 0 else "") + "\n" for i, stmt in enumerate(new)]
-        spans.update(range(first, first + len(new)))
-    out = []
-    for i, line in enumerate(lines):
-        if i not in spans and "relayout: keep" not in line:
-            line = DOTTED.sub(lambda m: layout.map_dotted(m.group(0)), line)
-            line = PATHS.sub(lambda m: _map_path(layout, m), line)
-        out.append(line)
+    out = lines
     return "".join(out)
 
 

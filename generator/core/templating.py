@@ -22,8 +22,8 @@ from generator.core.hcl import hcl_key, hcl_literal, hcl_string
 
 def templates_dir() -> Path:
     """templates/: inside the package in a wheel (hatchling force-include), else the checkout's."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parent.parent  # generator/ (this module is generator/core/)
+    for candidate in (package / "templates", package.parent / "templates"):
         if candidate.is_dir():
             return candidate
     raise RenderError("templates/ directory not found next to the generator package")

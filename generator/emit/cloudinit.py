@@ -74,7 +74,7 @@ class WriteFile:
     b64: bool = False
     gz: bool = False  # content is gzip + base64
     # What a change of the file means on the server (contract.BUNDLE_SERVICES): such a file
-    # travels in the config bundle (generator/bundle.py). None: boot-only, in user_data.
+    # travels in the config bundle (generator/emit/bundle.py). None: boot-only, in user_data.
     service: str | None = None
 
     def as_cloud_config(self) -> dict[str, Any]:
