@@ -49,7 +49,7 @@ lint: $(VENV)/.installed
 
 # Only the LiveKit rig (real server, real Caddy, real client, network namespaces; needs root).
 test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
-	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/e2e/test_livekit_rig.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_startup.py --cold
@@ -60,7 +60,7 @@ bench: $(VENV)/.installed ocicli bench-tfdouble
 # Readable goldens (tests/golden/): re-written from what the generator makes now, so a change on
 # purpose shows as a diff of the generated files.
 golden: $(VENV)/.installed
-	$(BIN)/pytest -q -n 0 tests/test_golden.py --update-goldens
+	$(BIN)/pytest -q -n 0 tests/build/test_golden.py --update-goldens
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -120,7 +120,7 @@ $(TERRAFORM):
 
 # Only the provider-double tests (real Terraform against generator/tfdouble).
 tfdouble-test: $(VENV)/.installed terraform
-	$(BIN)/pytest -q tests/test_tfdouble.py tests/test_tfdouble_apply.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/tfdouble/test_tfdouble.py tests/tfdouble/test_tfdouble_apply.py $(PYTEST_ARGS)
 
 # Figures for real Terraform through the double (validate + plan, PLAN and APPLY jobs).
 bench-tfdouble: $(VENV)/.installed terraform

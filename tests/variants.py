@@ -50,7 +50,7 @@ def make_config(changes: dict[str, Any], source: str = "test-variant") -> StackC
 # The variant with the most instance metadata (checks/fit.py: user_data + config bundle + SSH
 # key): the built-in sample app (its files travel in the bundle), sslip.io names (the boot step
 # and its library travel in user_data), TURN/TLS through Caddy (caddy.json) and eight secret
-# environment variables. tests/test_bundle_fit.py holds it under OCI's 32,000 bytes.
+# environment variables. tests/checks/test_bundle_fit.py holds it under OCI's 32,000 bytes.
 LARGEST = """name: largest
 livekit:
   turn: {tls_port: 5349, via_caddy: true}

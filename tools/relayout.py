@@ -7,13 +7,15 @@
 
 What it rewrites, in every .py file under generator/, tests/, tools/ and bench/:
 
-* ``from generator.config.load import load_config`` -> ``from generator.config.load import load_config``;
+* ``from generator.config import load_config`` -> ``from generator.config.load import load_config``;
 * ``from generator import server`` -> ``from generator.emit import cloudinit as server``;
 * relative imports (``from .errors import X``, ``from . import limits``), resolved against the
   file's place in the OLD layout, become absolute imports of the new module; in a moved file
   every relative import becomes absolute (its old relative paths no longer hold);
+* test-file paths moved by tools/relayout_tests.txt (``tests/test_golden.py`` ->
+  ``tests/build/test_golden.py``), also in the Makefile, .ci/run and docs/*.md;
 * dotted names anywhere else in the text (strings such as monkeypatch targets
-  ``"generator.emit.cloudinit.render_template"``, ``python -m generator.x``, comments) and
+  ``"generator.server.render_template"``, ``python -m generator.x``, comments) and
   ``generator/x.py`` paths.
 
 A line marked ``# relayout: keep`` is left as is (text that is output, not a reference).
@@ -32,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAP_FILE = ROOT / "tools" / "relayout_map.txt"
+TESTS_MAP_FILE = ROOT / "tools" / "relayout_tests.txt"  # "tests/test_x.py tests/<area>/test_x.py"
+# Where test-file paths are named besides the Python files (targets, CI, docs).
+TEXT_FILES = ("Makefile", ".ci/run", "docs/*.md")
 AREAS = ("generator", "tests", "tools", "bench")
 DOTTED = re.compile(r"(?<![\w.])generator(?:\.[A-Za-z_]\w*)+")
 PATHS = re.compile(r"(?<![\w/])generator((?:/[A-Za-z_]\w*)+)\.py\b")
@@ -64,7 +69,7 @@ class Layout:
         return 0
 
     def map_dotted(self, name: str) -> str:
-        """``generator.emit.cloudinit.x`` -> ``generator.emit.cloudinit.x``; a new-layout name is kept."""
+        """``generator.server.x`` -> ``generator.emit.cloudinit.x``; a new-layout name is kept."""
         parts = name.split(".")
         old = self._longest(parts, self.moves)
         if not old or self._longest(parts, self.new_modules) > old:
@@ -158,6 +163,18 @@ def _map_path(layout: Layout, m: re.Match[str]) -> str:
     return new.replace(".", "/") + ".py" if new != dotted and dotted in layout.moves else m.group(0)
 
 
+def read_test_moves(path: Path = TESTS_MAP_FILE) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return dict(line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
+
+
+def rewrite_test_paths(text: str, moves: dict[str, str]) -> str:
+    for old, new in moves.items():
+        text = re.sub(rf"(?<![\w/]){re.escape(old)}\b", new, text)
+    return text
+
+
 def module_path(name: str) -> Path:
     return ROOT.joinpath(*name.split(".")).with_suffix(".py")
 
@@ -187,13 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.move and not args.check:
         move(layout)
     moved_paths = {module_path(new) for new in layout.moves.values()}
+    test_moves = read_test_moves()
     changed = []
+    for pattern in TEXT_FILES:
+        for path in sorted(ROOT.glob(pattern)):
+            text = path.read_text(encoding="utf-8")
+            new = rewrite_test_paths(text, test_moves)
+            if new != text:
+                changed.append(path.relative_to(ROOT))
+                if not args.check:
+                    path.write_text(new, encoding="utf-8")
     for area in AREAS:
         for path in sorted((ROOT / area).rglob("*.py")):
-            if any(part.startswith(".") or part in ("node_modules", "__pycache__") for part in path.relative_to(ROOT).parts):
+            if path == Path(__file__).resolve() or any(part.startswith(".") or part in ("node_modules", "__pycache__") for part in path.relative_to(ROOT).parts):
                 continue
             text = path.read_text(encoding="utf-8")
-            new = rewrite_text(text, path, layout, path in moved_paths)
+            new = rewrite_test_paths(rewrite_text(text, path, layout, path in moved_paths), test_moves)
             if new != text:
                 changed.append(path.relative_to(ROOT))
                 if not args.check:

@@ -1,7 +1,7 @@
 """Rewrites the config reference table in README.md from the config model.
 
 Run after changing a field or its description: `.venv/bin/python tools/update_readme.py`.
-tests/test_readme.py fails when README.md and the model disagree.
+tests/package/test_readme.py fails when README.md and the model disagree.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `flowstack --help` prints the one-line helps below without importing any command module;
 `flowstack zip` imports `cli.stack` and what `zip` needs, never the OCI SDK or the emulator.
-tests/test_cli_lazy.py proves each line here is the command's own first docstring sentence.
+tests/cli/test_cli_lazy.py proves each line here is the command's own first docstring sentence.
 
 A new command: add its row here (module under generator.cli, attribute, its short help).
 """

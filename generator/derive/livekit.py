@@ -19,7 +19,7 @@ from generator.core.contract import boot_mark
 # v1.50.5-0.20260728075222-28e604c046c6 logger.Config. A set lists a section's keys; None means
 # the section is not checked below its top level. LiveKit decodes the file with yaml
 # KnownFields (strict unless --disable-strict-config), so a key outside its struct, such as
-# turn.tcp_port, stops the server (tests/test_livekit_rig.py runs it); `validate` refuses such keys.
+# turn.tcp_port, stops the server (tests/e2e/test_livekit_rig.py runs it); `validate` refuses such keys.
 KNOWN_KEYS: dict[str, Any] = {
     "port": None,
     "bind_addresses": None,

@@ -34,7 +34,7 @@ class Validation:
     """One ``validation`` block, and the same rule in Python for checking ``--var`` locally.
 
     ``local`` takes the value as Resource Manager passes it (a string) and answers what the
-    HCL ``condition`` answers; `tests/test_var_rules.py` holds both to the same verdicts with
+    HCL ``condition`` answers; `tests/deploy/test_var_rules.py` holds both to the same verdicts with
     real Terraform. A value Terraform cannot convert to the variable's type is left to
     Terraform (``local`` answers True).
 

@@ -38,7 +38,7 @@ SSH_SOURCE = "var.ssh_source_cidr"
 # NAT), so the relay's packets hairpin out and back in on LiveKit's media range, which is open.
 # LiveKit's own port table (docs.livekit.io/oss/deployment/ports-firewall) and its production
 # generator (livekit/deploy generate/production.go) list no relay range either. The LiveKit
-# rig proves it: relayed media with no relay rule at all (tests/test_livekit_rig.py).
+# rig proves it: relayed media with no relay rule at all (tests/e2e/test_livekit_rig.py).
 LK_DEFAULT_PORT = 7880
 LK_DEFAULT_TCP_PORT = 7881
 LK_DEFAULT_RANGE = (50000, 60000)

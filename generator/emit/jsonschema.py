@@ -4,7 +4,7 @@ Built from the same pydantic model the loader validates with (`StackConfig`), so
 names, types, enums, ranges, descriptions and defaults cannot drift. Pydantic's schema
 knows only what the model declares in its types; the rules its validators check in code
 are added here, as JSON Schema, keyed by model and field (``FIELD_RULES``) or by model
-(``MODEL_RULES``). tests/test_jsonschema.py shows that a real validator and the loader
+(``MODEL_RULES``). tests/emit/test_jsonschema.py shows that a real validator and the loader
 agree (valid for one <=> valid for the other) on every fixture and bad config.
 
 What JSON Schema cannot say (the loader still refuses it; listed in ``NOT_EXPRESSIBLE``):

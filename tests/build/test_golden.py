@@ -25,7 +25,7 @@ from generator.cli import cli
 from generator.build.preview import preview_files
 from generator.emit.render import render_stack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def zip_listing(data: bytes) -> bytes:

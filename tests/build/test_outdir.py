@@ -131,7 +131,7 @@ CHILD = textwrap.dedent(
 
 
 def run_child(dest: Path, crash_at: int, mode: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CHILD, str(dest), str(crash_at), mode], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent)
+    return subprocess.run([sys.executable, "-c", CHILD, str(dest), str(crash_at), mode], capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.parametrize("mode", ["exchange"])

@@ -2,7 +2,7 @@
 
 OCI allows 32,000 bytes for metadata + extended_metadata together (checks/fit.py,
 METADATA_LIMIT_BYTES). The check estimates the bundle from its templates (each placeholder a
-64-character random-looking value); tests/test_bundle_inplace.py holds that estimate against
+64-character random-looking value); tests/emit/test_bundle_inplace.py holds that estimate against
 the size real Terraform produces. Nothing is replaced here.
 """
 

@@ -21,8 +21,8 @@ import pytest
 
 from generator.checks import provider_schema as ps
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "schema"
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schema"
 SNAPSHOT = ROOT / "generator" / "data" / "provider_schema.json"
 TOOLS = ROOT / "tools"
 

@@ -18,7 +18,7 @@ from generator.emit.render import render_stack
 from generator.checks.report import FAIL, PASS, WARN, Report
 from generator.checks.run import read_stack_dir, validate_files, validate_path
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BEFORE_CUT = dt.date(2026, 1, 1)  # only the verified 4 OCPU / 24 GB reading is in force
 AFTER_CUT = dt.date(2026, 11, 26)  # the reported 2 / 12 reading applies too
 

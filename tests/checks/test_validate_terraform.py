@@ -129,7 +129,7 @@ def test_the_starter_and_the_fixture_config_get_terraforms_pass(source: str, tmp
         config = tmp_path / "stacks" / "mine.yaml"
         subprocess.run([str(FLOWSTACK), "init", str(config)], check=True, capture_output=True, timeout=60)
     else:
-        config = Path(__file__).parent / "fixtures" / "configs" / "valid.yaml"
+        config = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "valid.yaml"
     code, report = validate(config)
     tf = terraform_results(report)
     assert tf["terraform validate"]["status"] == "pass" and tf["terraform plan"]["status"] == "pass", tf

@@ -20,7 +20,7 @@ from generator.checks.stack import escaped_as_text
 from generator.cli import cli
 from generator.cli.commands import COMMANDS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOW_MODULES = "import atexit, sys; atexit.register(lambda: print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr))\n"
 
 

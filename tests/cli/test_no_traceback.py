@@ -28,7 +28,7 @@ from generator.deploy.endpoint import check_endpoint
 from generator.emulator.auth import write_demo_credentials
 from generator.core.errors import OciConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BAD_ENDPOINTS = ["ftp://x", "http://", "not a url", "http://127.0.0.1:99999", "http://[::1", "http://127.0.0.1:0",
                  "https://host name", "http://:8080", "//x", "x", "http://127.0.0.1:abc", "file:///etc/passwd",
                  "http://user:pw@127.0.0.1", "http://a..b", "http://\x00", "javascript:alert(1)", ""]

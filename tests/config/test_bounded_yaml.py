@@ -19,7 +19,7 @@ from generator.config.load import parse_config
 from generator.core.errors import ConfigError
 from generator.core.yamlguard import MAX_DEPTH, MAX_EXPANDED_NODES, check_bounded, expanded_size
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def laughs(levels: int, width: int, flow: bool = True) -> str:

@@ -12,7 +12,7 @@ from generator.cli import cli
 from generator.config.load import load_config, parse_config
 from generator.core.errors import ConfigError
 
-CONFIGS = Path(__file__).parent / "fixtures" / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
 CASES = {
     # Issue 16: domains and socket have defaults now (sslip.io names, the sample app); name has none.

@@ -22,7 +22,7 @@ from generator.core.errors import ConfigError, RenderError
 from generator.config.inputguard import credential_kind, limit
 from generator.emit.cloudinit import render_caddyfile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())
 
 

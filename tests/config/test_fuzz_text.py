@@ -36,7 +36,7 @@ from generator.core.errors import ConfigError
 from generator.build.preview import preview_files
 from generator.emit.render import render_stack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())
 ON = dt.date(2026, 12, 1)
 

@@ -19,7 +19,7 @@ from generator.config.load import load_config
 from generator.emit.jsonschema import config_json_schema
 from generator.emit.render import render_stack
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 
 

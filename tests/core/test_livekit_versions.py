@@ -1,6 +1,6 @@
 """The pinned LiveKit version: one home (data/versions.yaml), dated, and checked by `validate`.
 
-The rig (tests/test_livekit_rig.py) runs this exact version; these fast tests keep the data,
+The rig (tests/e2e/test_livekit_rig.py) runs this exact version; these fast tests keep the data,
 the default image and the warning for servers today's clients cannot use in step.
 """
 
@@ -19,7 +19,7 @@ from generator.config.schema import LiveKit
 from generator.emit.render import render_stack
 from generator.core.versions import caddy_l4_image, livekit_image, too_old_for_current_clients, versions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_versions_file_is_dated_and_sourced() -> None:

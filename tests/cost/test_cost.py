@@ -40,7 +40,7 @@ from generator.core.errors import CostError
 
 SEED_DATE = dt.date(2026, 1, 7)  # the guide's date: only the verified limits reading is in force
 AFTER_REPORTED_CUT = dt.date(2026, 7, 1)  # the unverified 2026-06-15 reading is in force too
-DATA = Path(prices.__file__).parent / "data"
+DATA = Path(prices.__file__).resolve().parents[1] / "data"  # generator/data
 
 # spaces -> the guide's printed minutes, TB, Oracle $ and LiveKit Cloud $
 SEED_ROWS = {
@@ -374,11 +374,11 @@ def test_format_table_whole(config_file: Path) -> None:
 
 
 def test_cli_cost_table(config_file: Path) -> None:
-    # The guide's table has no reserved public IP (tests/test_reserved_ip.py checks that section).
+    # The guide's table has no reserved public IP (tests/cost/test_reserved_ip.py checks that section).
     config_file.write_text(config_file.read_text(encoding="utf-8") + "network:\n  reserved_ip: false\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["cost", str(config_file), "--spaces", "2", "--date", "2026-01-07"])
     assert result.exit_code == 0, result.output
-    # Issue 16: the sizing block follows the table (tests/test_sizing.py checks its content).
+    # Issue 16: the sizing block follows the table (tests/cost/test_sizing.py checks its content).
     table, _, sizing = result.stdout.partition("\n\nSizing (LiveKit SFU)\n")
     assert table + "\n" == TWO_SPACES_TABLE
     assert "100 users, 4,900 video subscriptions" in sizing

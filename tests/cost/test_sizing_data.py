@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-SIZING = yaml.safe_load((Path(__file__).resolve().parent.parent / "generator" / "data" / "sizing.yaml").read_text(encoding="utf-8"))
+SIZING = yaml.safe_load((Path(__file__).resolve().parents[2] / "generator" / "data" / "sizing.yaml").read_text(encoding="utf-8"))
 
 
 def test_every_reading_is_sourced_and_dated() -> None:

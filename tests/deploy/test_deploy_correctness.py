@@ -7,7 +7,7 @@ replaced, and why:
   sandbox: ``FLOWSTACK_ROOT`` prefixes every path it writes, and apt-get, git, docker,
   systemctl and curl are PATH-shimmed recorders (no Docker engine, no apt mirror, no
   systemd as PID 1 here). The firewall script and the DNS wait are recorders there too:
-  both are tested for real elsewhere (tests/test_firewall.py, the DNS wait below).
+  both are tested for real elsewhere (tests/emit/test_firewall.py, the DNS wait below).
 - the DNS wait (item 7) runs the real generated script against a real STUN server on
   127.0.0.1 (a few lines of RFC 5389 below) instead of LiveKit's public STUN servers, and
   resolves ``localhost`` (this machine's resolver) instead of the stack's host names.

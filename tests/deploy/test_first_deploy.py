@@ -36,7 +36,7 @@ from generator.emit.sampleapp import sample_app_files
 from generator.emit.cloudinit import apply_template, render_caddyfile, render_cloud_init, sample_values
 from test_render import hclfmt  # the tests' one runner of HashiCorp's formatter
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BARE = "name: firstrun\n"
 
 

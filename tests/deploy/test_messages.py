@@ -25,7 +25,7 @@ from generator.core.errors import ConfigError, OciConfigError
 # End to end: real oci SDK against a real emulator server, including client timeouts. The slow suite runs it (make test); make test-fast skips it.
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "stacks" / "flowspace.yaml").read_text())
 
 

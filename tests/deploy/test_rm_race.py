@@ -23,7 +23,7 @@ from generator.core.errors import ResourceManagerError
 # End to end: real concurrent deploys (threads and processes) against a real emulator server. The slow suite runs it (make test); make test-fast skips it.
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def deployer(emulator) -> rm.Deployer:

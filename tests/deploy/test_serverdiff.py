@@ -26,7 +26,7 @@ from generator.core.hcl import template_escape
 from generator.emit.render import render_stack
 from generator.emit.cloudinit import server_files
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "stacks" / "flowspace.yaml").read_text(encoding="utf-8")
 SERVICE = {COMPOSE_FILE: "compose", LIVEKIT_CONFIG: "livekit", f"{APP_DIR}/Caddyfile": "caddy",
            f"{APP_DIR}/caddy.json": "caddy", f"{APP_DIR}/socket-secrets.env": "socket", FIREWALL_SCRIPT: "firewall"}

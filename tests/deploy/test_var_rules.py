@@ -24,7 +24,7 @@ from generator.core.hcl import hcl_string
 from generator.derive.model import build_model
 from generator.tfdouble.runner import TerraformRun
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = (ROOT / "stacks" / "flowspace.yaml").read_text(encoding="utf-8")
 
 CIDRS = ["0.0.0.0/0", "0.0.0.0/00", "0.0.0.0/000", "0.0.0.0/1", "0.0.0.0/7", "10.0.0.0/8", "10.0.0.0/08", "1.2.3.4/32",

@@ -17,7 +17,7 @@ from stun_support import RFC5769_IPV4_RESPONSE, RFC5769_PASSWORD, RFC5769_TID
 
 from generator.derive import autodomain as ad
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOMAINS = yaml.safe_load((ROOT / "generator" / "data" / "domains.yaml").read_text(encoding="utf-8"))
 
 

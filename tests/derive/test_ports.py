@@ -20,13 +20,13 @@ from generator.emit.render import render_stack
 from generator.checks.run import validate_files
 from generator.checks.stack import Stack as _Stack
 
-BASE = (Path(__file__).parent / "fixtures" / "configs" / "valid.yaml").read_text()
+BASE = (Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "valid.yaml").read_text()
 SSH, WEB = {("tcp", 22, 22)}, {("tcp", 80, 80), ("tcp", 443, 443)}
 PATH_MTU = {("icmp", 3, 4)}  # security list only: the host firewall already accepts all ICMP
 
 # TURN's relay range (30000-40000) is in none of them: the relay sockets only receive
 # LiveKit's replies to packets they sent, which come in as established traffic (ports.py;
-# proven by tests/test_livekit_rig.py with no relay rule in the firewall).
+# proven by tests/e2e/test_livekit_rig.py with no relay rule in the firewall).
 CASES = {
     "defaults": ({}, {("tcp", 7881, 7881), ("udp", 50000, 60000), ("udp", 3478, 3478)}),
     "udp mux only": (

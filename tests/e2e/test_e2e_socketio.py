@@ -40,7 +40,7 @@ from e2e_support import CaddyProxy, Proc, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 HOSTS = {"socket_host": "socket.localhost", "livekit_host": "livekit.localhost", "turn_host": "turn.localhost"}
 
@@ -103,7 +103,7 @@ def make_config(socket_port: int) -> StackConfig:
     data["tls"] = {"mode": "internal"}
     data["socket"]["port"] = socket_port
     # No TURN/TLS here: it only runs through Caddy's layer4 build (caddy.json), which the
-    # LiveKit rig (tests/test_livekit_rig.py) runs; this test drives Debian's Caddy with the Caddyfile.
+    # LiveKit rig (tests/e2e/test_livekit_rig.py) runs; this test drives Debian's Caddy with the Caddyfile.
     return parse_config(yaml.safe_dump(data), "e2e")
 
 

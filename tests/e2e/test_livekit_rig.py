@@ -37,7 +37,7 @@ from generator.core.versions import versions
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LK_VERSION = versions()["livekit_server"]["version"]
 _L4 = versions()["caddy_l4"]
 LIVEKIT_BIN = ROOT / ".tools" / f"livekit-server-{LK_VERSION}" / "server"

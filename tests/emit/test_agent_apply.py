@@ -1,6 +1,6 @@
 """Issue 15, review of the config agent: how it applies a bundle when things go wrong.
 
-The same sandbox as tests/test_agent_sandbox.py (its Server): the shipped agent script run by
+The same sandbox as tests/emit/test_agent_sandbox.py (its Server): the shipped agent script run by
 python3 in a network namespace against tests/imds_server.py on 169.254.169.254, writing into a
 temp root (FLOWSTACK_ROOT). Replaced: `docker` by the recorder executable (no Docker engine
 runs here); the clock of the apply_at decision by FLOWSTACK_AGENT_CLOCK. Git is real (a clone

@@ -45,7 +45,7 @@ from generator.core.contract import AGENT_LOG, AGENT_SCRIPT, AGENT_SETTINGS, AGE
 from generator.build.preview import preview_files
 from generator.emit.cloudinit import sample_values
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the support programs are
 IMDS = "169.254.169.254"
 SECRET = sample_values(make_config({}))["livekit_api_secret"]
 

@@ -30,7 +30,7 @@ from generator.checks.notes import SLACK_UNVERIFIED
 from generator.checks.report import PASS
 from generator.checks.run import validate_files
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # A date with both the verified (2021) and the reported (2026-06) limit readings in force.
 ON = dt.date(2026, 7, 1)
 ODD_RECIPIENT = "o'neil+${x}%{y}@example.co.kr"  # valid e-mail atoms that HCL must escape

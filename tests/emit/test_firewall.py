@@ -29,8 +29,8 @@ from generator.derive.ports import ANYWHERE, SSH_SOURCE, PortRule, host_rules, p
 from generator.build.preview import preview_files
 from variants import make_config
 
-ROOT = Path(__file__).resolve().parent.parent
-OCI_RULES = Path(__file__).resolve().parent / "fixtures" / "oci-ubuntu-rules.v4"
+ROOT = Path(__file__).resolve().parents[2]
+OCI_RULES = Path(__file__).resolve().parents[1] / "fixtures" / "oci-ubuntu-rules.v4"
 SCRIPT = "files/usr/local/sbin/flowstack-firewall"
 REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited"
 METADATA_LINES = [":DOCKER-USER - [0:0]", "-A DOCKER-USER -d 169.254.169.254/32 -j DROP"]

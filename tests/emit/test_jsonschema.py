@@ -24,7 +24,7 @@ from generator.core.errors import ConfigError
 from generator.emit.jsonschema import NOT_EXPRESSIBLE, config_json_schema
 from generator.build.starter import starter_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "tests" / "fixtures" / "configs"
 VALIDATOR = jsonschema.Draft202012Validator(config_json_schema())
 

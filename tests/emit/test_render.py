@@ -16,7 +16,7 @@ from generator.core.hcl import hcl_string
 from generator.emit.render import STACK_FILES, render_stack
 from generator.emit.cloudinit import apply_template, sample_values
 
-CONFIGS = Path(__file__).parent / "fixtures" / "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
 
 def hclfmt(root: Path, paths: list[Path]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The sample app's files as shipped (templates/sample-app): what the server's
 ``docker compose build`` needs, pinned, and small enough to travel in instance metadata.
 
-The image itself cannot be built here (no Docker engine); tests/test_sample_app_e2e.py
+The image itself cannot be built here (no Docker engine); tests/e2e/test_sample_app_e2e.py
 runs the same files with Node. These checks read the files the build would read.
 """
 
@@ -22,12 +22,12 @@ from generator.config.load import parse_config
 from generator.emit.sampleapp import SAMPLE_APP_FILES
 from generator.emit.cloudinit import apply_template
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "templates" / "sample-app"
 APP_FILES = (".dockerignore", "Dockerfile", "package-lock.json", "package.json", "server.js")
 # OCI allows 32,000 bytes of instance metadata in all (checks/fit.py measures user_data and
 # the config bundle, the app included: the largest variant's is ~28.4 kB,
-# tests/test_bundle_fit.py). The app may take at most this much, gzip+base64.
+# tests/checks/test_bundle_fit.py). The app may take at most this much, gzip+base64.
 BUNDLE_BUDGET_BYTES = 10_000
 
 

@@ -40,7 +40,7 @@ from variants import make_config
 from generator.emit.bundle import server_bundle
 from generator.emit.cloudinit import APP_DIR, CADDY_L4_IMAGE, READY_MARKER, render_cloud_init
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TURN_HOST = "space-turn.flow-coder.com"
 
 _TURN_TLS = {"domains": {"turn_host": TURN_HOST}, "livekit": {"turn": {"tls_port": 5349, "via_caddy": True}}}
@@ -528,7 +528,7 @@ def test_turn_tcp_port_is_rejected() -> None:
 
 def test_known_keys_match_livekit_config_struct() -> None:
     """Spot checks of KNOWN_KEYS against livekit-server v1.13.5's yaml tags (see generator/derive/livekit.py);
-    tests/test_livekit_rig.py runs that server on the generated file and on the guide's key."""
+    tests/e2e/test_livekit_rig.py runs that server on the generated file and on the guide's key."""
     assert "tcp_port" not in KNOWN_KEYS["turn"]
     assert KNOWN_KEYS["turn"] == {
         "enabled", "domain", "cert_file", "key_file", "tls_port", "udp_port",

@@ -30,7 +30,7 @@ from generator.emulator.process import stop, wait_until_listening
 from rig_doctor import SERVER_IP, Rig, available
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ Replaced: OCI itself (Compute, Virtual Network, Monitoring, Resource Manager) by
 `flowstack emulator`, which checks every request's signature and answers the exact MQL
 queries status sends from series seeded here (tests/status_seed.py) with OCI's field
 names. The HTTPS health probes are skipped here (--no-health): they need port 443 on a
-host, which tests/test_doctor.py gives them inside network namespaces.
+host, which tests/ops/test_doctor.py gives them inside network namespaces.
 """
 
 from __future__ import annotations

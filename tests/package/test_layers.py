@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parent.parent / "generator"
+PKG = Path(__file__).resolve().parents[2] / "generator"
 
 # Lowest first. A module may import from layers below it and from modules of its own layer
 # listed before it.

@@ -47,7 +47,7 @@ def test_readme_layout_matches_the_tree(root: Path) -> None:
 
 
 def test_readme_layout_follows_the_layer_order(root: Path) -> None:
-    """docs/layout.md's Layers table lists modules in the same layer order as tests/test_layers.py."""
+    """docs/layout.md's Layers table lists modules in the same layer order as tests/package/test_layers.py."""
     import test_layers
 
     section = (root / "docs" / "layout.md").read_text().split("## Layers", 1)[1].split("\n## ", 1)[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parent.parent / "generator"
+PKG = Path(__file__).resolve().parents[2] / "generator"
 MODULE_LINES = 400
 FUNCTION_LINES = 60
 

@@ -20,7 +20,7 @@ import pytest
 
 from generator.emulator.process import stop, wait_until_listening
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 

@@ -2,7 +2,7 @@
 
 Replaced: OCI itself (unreachable here); the double (generator/tfdouble) fakes the cloud
 with deterministic values and injects OCI's faults. Terraform, the stacks and the
-providers' schemas are real. See tests/test_tfdouble.py for what is what.
+providers' schemas are real. See tests/tfdouble/test_tfdouble.py for what is what.
 """
 
 from __future__ import annotations
