@@ -16,7 +16,8 @@ from generator.config.load import load_config
 from generator.config.schema import StackConfig
 from generator.core.errors import ValidationFailed
 from generator.core.files import zip_bytes
-from generator.emit.render import render_stack
+from generator.derive.derived import derive
+from generator.emit.render import emit_stack
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,18 @@ class Built:
 
 def build(config_path: str | Path, *, allow_paid: bool = False, on: dt.date | None = None) -> Built:
     """Config -> files -> checks -> zip, raising `ValidationFailed` if a check fails."""
-    config = load_config(config_path)
-    files = render_stack(config, on)
-    report = validate_files(files, config, allow_paid=allow_paid, on=on)
+    return build_config(load_config(config_path), allow_paid=allow_paid, on=on)
+
+
+def build_config(config: StackConfig, *, allow_paid: bool = False, on: dt.date | None = None) -> Built:
+    """A loaded config's build: derived once, each artefact emitted once, zipped once (the
+    Resource Manager fit check measures that same zip), then checked."""
+    files = emit_stack(derive(config, on))
+    zipped = zip_bytes(files)
+    report = validate_files(files, config, allow_paid=allow_paid, on=on, zipped=zipped)
     if not report.ok:
         raise ValidationFailed(report, report.summary())
-    return Built(config=config, files=files, report=report, zip_bytes=zip_bytes(files))
+    return Built(config=config, files=files, report=report, zip_bytes=zipped)
 
 
 def default_zip_path(config: StackConfig) -> Path:

@@ -90,9 +90,9 @@ def check_always_free(stack: Stack, config: StackConfig | None, allow_paid: bool
 
 
 # -- 6. Resource Manager fit ---------------------------------------------
-def check_rm_fit(stack: Stack) -> CheckResult:
+def check_rm_fit(stack: Stack, zipped: bytes | None = None) -> CheckResult:
     problems: list[str] = []
-    size = len(zip_bytes(stack.files))
+    size = len(zipped if zipped is not None else zip_bytes(stack.files))
     if size > ZIP_LIMIT_BYTES:
         problems.append(f"zip is {size:,} bytes, over the console's ~11 MB upload limit (community report, unverified)")
     problems += _schema_agreement(stack)

@@ -74,9 +74,11 @@ def validate_files(
     allow_paid: bool = False,
     on: dt.date | None = None,
     variables: dict[str, str] | None = None,
+    zipped: bytes | None = None,
 ) -> Report:
     """Run every check on a stack's files. ``external`` adds Terraform (validate and plan through
-    the provider double: Terraform's verdict is the authority) and Checkov when installed."""
+    the provider double: Terraform's verdict is the authority) and Checkov when installed.
+    ``zipped``: the stack's zip when the caller made it already (the fit check measures it)."""
     stack = Stack(files)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("syntax", lambda: terraform.check_syntax(stack)),
@@ -85,7 +87,7 @@ def validate_files(
         ("port policy", lambda: ports.check_ports(stack, config)),
         ("livekit settings", lambda: ports.check_livekit_keys(stack)),
         ("always free", lambda: fit.check_always_free(stack, config, allow_paid, on)),
-        ("resource manager fit", lambda: fit.check_rm_fit(stack)),
+        ("resource manager fit", lambda: fit.check_rm_fit(stack, zipped)),
         ("secrets", lambda: secrets.check_secrets(stack, config)),
         ("deploy notes", lambda: notes.check_notes(stack)),
     ]

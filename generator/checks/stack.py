@@ -148,6 +148,12 @@ class Stack:
 
     # -- 4. ports ------------------------------------------------------------
     def livekit_settings(self) -> dict[str, Any] | None:
+        """The stack's livekit.yaml, parsed once (three checks read it)."""
+        if "_livekit" not in self.__dict__:
+            self.__dict__["_livekit"] = self._read_livekit_settings()
+        return self.__dict__["_livekit"]  # type: ignore[no-any-return]
+
+    def _read_livekit_settings(self) -> dict[str, Any] | None:
         text = self.written_file(LIVEKIT_CONFIG)
         if text is None:
             return None

@@ -148,12 +148,12 @@ class StackModel:
         return tuple(template_variables(self.config))
 
 
-def build_model(config: StackConfig, on: dt.date | None = None) -> StackModel:
-    """Derive everything the templates need from a validated config."""
+def build_model(config: StackConfig, on: dt.date | None = None, rules: list[PortRule] | None = None) -> StackModel:
+    """Derive everything the templates need from a validated config (``rules``: the port policy, when derived already)."""
     return StackModel(
         config=config,
         variables=tuple(_variables(config, on)),
-        rules=tuple(policy(config)),
+        rules=tuple(rules if rules is not None else policy(config)),
         limit_notes=tuple(_limit_notes(on)),
         tags={"flowstack-stack": config.name, **config.tags},
     )

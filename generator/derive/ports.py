@@ -172,8 +172,13 @@ def base_rules() -> list[PortRule]:
 def policy_from_livekit(lk: dict[str, Any], extras: list[PortRule] | None = None) -> list[PortRule]:
     """The full policy for a stack whose LiveKit runs with ``lk``, sorted and de-duplicated."""
     rules, _ = livekit_needs(lk)
+    return merge_policy(rules, extras)
+
+
+def merge_policy(livekit_rules: list[PortRule], extras: list[PortRule] | None = None) -> list[PortRule]:
+    """The base rules, LiveKit's (`livekit_needs`) and the declared extras: sorted and de-duplicated."""
     merged: dict[tuple[str, int, int, str], PortRule] = {}
-    for r in base_rules() + rules + list(extras or []):
+    for r in base_rules() + livekit_rules + list(extras or []):
         merged.setdefault(r.key, r)
     return sorted(merged.values(), key=lambda r: (r.low, r.protocol, r.high, r.source))
 

@@ -51,6 +51,7 @@ from generator.core.templating import render_template
 from generator.core.versions import caddy_l4_image
 from generator.core.yamlio import dump_yaml
 from generator.derive.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
+from generator.derive.hostnames import turn_tls
 from generator.derive.livekit import livekit_settings
 from generator.derive.model import template_variables
 from generator.derive.ports import ANYWHERE, PortRule, host_rules, policy
@@ -224,7 +225,7 @@ def _dns_wait_hosts(config: StackConfig) -> list[str]:
     if config.tls.mode != "acme" or config.domains.auto:
         return []
     hosts = [ph("socket_host"), ph("livekit_host")]
-    return hosts + [ph("turn_host")] if config.livekit.turn.enabled and config.livekit.turn.tls_port else hosts
+    return hosts + [ph("turn_host")] if turn_tls(config) else hosts
 
 
 def _bring_up_files(config: StackConfig) -> list[WriteFile]:
@@ -248,11 +249,20 @@ def _bring_up_files(config: StackConfig) -> list[WriteFile]:
     return files
 
 
-def server_files(config: StackConfig) -> list[WriteFile]:
-    """Every file cloud-init writes, with placeholders where deploy-time values go."""
-    rules = policy(config)
+def server_livekit_settings(config: StackConfig) -> dict[str, Any]:
+    """The livekit.yaml the server runs: placeholders for the API key and secret, the TURN host's boot mark."""
     turn_ref = host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
-    lk = livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
+    return livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
+
+
+def server_files(config: StackConfig, *, rules: list[PortRule] | None = None, lk: dict[str, Any] | None = None) -> list[WriteFile]:
+    """Every file cloud-init writes, with placeholders where deploy-time values go.
+
+    ``rules`` (the port policy) and ``lk`` (`server_livekit_settings`) come from `derive.derived.derive`
+    in a build, derived once; without them they are derived here.
+    """
+    lk = lk if lk is not None else server_livekit_settings(config)
+    rules = rules if rules is not None else policy(config)
     # Everything from the config that can change later carries a `service` (it goes into the
     # bundle, applied in place by the agent); the rest is boot-only (user_data).
     files = [
@@ -300,20 +310,20 @@ def to_template(text: str) -> str:
     return text
 
 
-def bundle_files(config: StackConfig) -> list[WriteFile]:
-    """The server files the config bundle carries (each with its ``service``)."""
-    return [f for f in server_files(config) if f.service is not None]
+def bundle_files(config: StackConfig, files: list[WriteFile] | None = None) -> list[WriteFile]:
+    """The server files the config bundle carries (each with its ``service``), of ``files`` when given."""
+    return [f for f in (files if files is not None else server_files(config)) if f.service is not None]
 
 
 def _boot_names(config: StackConfig) -> list[tuple[str, str, str]]:
     """The boot step's files: which names it derives and which files carry its marks."""
-    turn_tls = bool(config.livekit.turn.enabled and config.livekit.turn.tls_port)
-    keys = ("socket_host", "livekit_host") + (("turn_host",) if turn_tls else ())
-    fill = ((LIVEKIT_CONFIG,) if turn_tls else ()) + ((f"{APP_DIR}/caddy.json",) if config.livekit.turn.via_caddy else ())
+    turn = turn_tls(config)
+    keys = ("socket_host", "livekit_host") + (("turn_host",) if turn else ())
+    fill = ((LIVEKIT_CONFIG,) if turn else ()) + ((f"{APP_DIR}/caddy.json",) if config.livekit.turn.via_caddy else ())
     return boot_files(keys, fill)
 
 
-def cloud_config(config: StackConfig) -> dict[str, Any]:
+def cloud_config(config: StackConfig, files: list[WriteFile] | None = None) -> dict[str, Any]:
     return {
         # The bootstrap script installs packages itself, after the firewall step, so the
         # order is explicit and every step lands in one log.
@@ -321,7 +331,7 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
         # The clock's zone: scheduled jobs and log times follow the region's local hours.
         "timezone": server_timezone(config),
         # Boot-only files: the rest arrives in the config bundle, which the agent writes.
-        "write_files": [f.as_cloud_config() for f in server_files(config) if f.service is None],
+        "write_files": [f.as_cloud_config() for f in (files if files is not None else server_files(config)) if f.service is None],
         # Enable the bring-up unit before any network step, then start it without blocking
         # cloud-init: a failed try is retried by systemd (after a reboot too) until ready.
         "runcmd": [
@@ -335,12 +345,13 @@ def cloud_config(config: StackConfig) -> dict[str, Any]:
     }
 
 
-def cloud_init_source(config: StackConfig) -> str:
-    """cloud-init.yaml before templating: flowstack's placeholder marks still in it.
+def cloud_init_source(config: StackConfig, files: list[WriteFile] | None = None) -> str:
+    """cloud-init.yaml before templating: flowstack's placeholder marks still in it (of the server
+    file set ``files`` when given).
 
     Example: ``cloud_init_source(config).startswith("#cloud-config\\n")`` -> ``True``.
     """
-    return "#cloud-config\n" + dump_yaml(cloud_config(config))
+    return "#cloud-config\n" + dump_yaml(cloud_config(config, files))
 
 
 def render_cloud_init(config: StackConfig, source: str | None = None) -> str:

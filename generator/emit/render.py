@@ -14,10 +14,11 @@ from generator.config.schema import StackConfig
 from generator.core import limits
 from generator.core.contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
 from generator.core.templating import render_template
-from generator.derive import autodomain
-from generator.derive.model import build_model, secret_env_lines, template_variable_expressions
+from generator.derive.derived import Derived, derive
+from generator.derive.hostnames import host_expressions, public_ip_expression  # noqa: F401 - their old home, still imported from here
+from generator.derive.model import secret_env_lines
 from generator.emit.bundle import render_bundle
-from generator.emit.cloudinit import cloud_init_source, render_cloud_init
+from generator.emit.cloudinit import render_cloud_init
 from generator.emit.schema_form import render_schema
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
@@ -31,42 +32,46 @@ DAYS_PER_MONTH = Decimal("30.44")
 
 def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, bytes]:
     """Every file of the Resource Manager stack, in `STACK_FILES` order."""
-    model = build_model(config, on)
-    cloud_init = cloud_init_source(config)
+    return emit_stack(derive(config, on))
+
+
+def emit_stack(d: Derived) -> dict[str, bytes]:
+    """The stack's files from the derived facts: one emitter per artefact, nothing derived again."""
+    config = d.config
     ctx = {
-        "m": model,
+        "m": d.model,
         "c": config,
-        "template_vars": boot_template_vars(config, cloud_init),
+        "template_vars": boot_template_vars(d),
         "bundle_key": BUNDLE_METADATA_KEY,
         "secret_env": secret_env_lines(config),
         "image_regex": image_name_regex(config.instance.image.version),
         "dns_label": dns_label(config.name),
-        "dns_records": dns_records_expression(config),
-        "hosts": host_expressions(config),
-        "public_ip": public_ip_expression(config),
+        "dns_records": dns_records_expression(d),
+        "hosts": d.hosts,
+        "public_ip": d.public_ip,
     }
     files = {
         "main.tf": render_template("main.tf.j2", **ctx),
         "variables.tf": render_template("variables.tf.j2", **ctx),
         "outputs.tf": render_template("outputs.tf.j2", **ctx),
-        "cloud-init.yaml": render_cloud_init(config, cloud_init),
-        "schema.yaml": render_schema(model),
+        "cloud-init.yaml": render_cloud_init(config, d.cloud_init),
+        "schema.yaml": render_schema(d.model),
     }
     if config.budget.enabled or config.traffic_alarm.enabled:
-        files["alerts.tf"] = render_template("alerts.tf.j2", **ctx, traffic=traffic_pace(on))
-    bundle = render_bundle(config)  # bundle.tf, bundle/manifest.json, bundle/<file>: after the rest
+        files["alerts.tf"] = render_template("alerts.tf.j2", **ctx, traffic=traffic_pace(d.on))
+    # bundle.tf, bundle/manifest.json, bundle/<file>: after the rest
+    bundle = render_bundle(config, list(d.server_files), d.template_expressions)
     ordered = {name: files[name] for name in stack_file_order() if name in files} | bundle
     return {name: text.encode("utf-8") for name, text in ordered.items()}
 
 
-def boot_template_vars(config: StackConfig, source: str | None = None) -> dict[str, str]:
+def boot_template_vars(d: Derived) -> dict[str, str]:
     """The template variables user_data (boot-only) uses; the bundle's files take the rest in bundle.tf.
 
-    ``source`` is `cloud_init_source(config)` when the caller has it already (it is the
-    slowest part of a render). Example: ``"livekit_api_secret" in boot_template_vars(config)`` -> ``False``.
+    Example: ``"livekit_api_secret" in boot_template_vars(derive(config))`` -> ``False``.
     """
-    used = set(PLACEHOLDER_RE.findall(source if source is not None else cloud_init_source(config)))
-    return {name: expr for name, expr in template_variable_expressions(config).items() if name in used}
+    used = set(PLACEHOLDER_RE.findall(d.cloud_init))
+    return {name: expr for name, expr in d.template_expressions.items() if name in used}
 
 
 def stack_file_order() -> tuple[str, ...]:
@@ -104,31 +109,11 @@ def dns_label(name: str) -> str:
     return "".join(ch for ch in name if ch.isalnum())[:15]
 
 
-def public_ip_expression(config: StackConfig) -> str:
-    """The Terraform expression of the server's public address: the reserved IP's, or (with
-    ``network.reserved_ip: false``) the instance's ephemeral one. Everything that names the
-    address (outputs, DNS records, sslip.io names) uses this one expression.
-
-    >>> public_ip_expression(StackConfig.model_validate({"name": "demo"}))  # doctest: +SKIP
-    'oci_core_public_ip.server.ip_address'
-    """
-    return "oci_core_public_ip.server.ip_address" if config.network.reserved_ip else "oci_core_instance.server.public_ip"
-
-
-def host_expressions(config: StackConfig) -> dict[str, str]:
-    """Each host name as HCL string-template text: the variable, or (auto domains) the sslip.io
-    name derived from the instance's IP, read after apply, so there is no cycle."""
-    if not config.domains.auto:
-        return {h: f"${{var.{h}}}" for h in ("socket_host", "livekit_host", "turn_host")}
-    label = f'${{replace({public_ip_expression(config)}, ".", "-")}}'
-    return {key: f"{prefix}.{label}.{autodomain.SSLIP_SUFFIX}" for key, prefix in autodomain.DEFAULT_PREFIXES.items()}
-
-
-def dns_records_expression(config: StackConfig) -> str:
-    turn = config.domains.turn_host or (config.domains.auto and config.livekit.turn.enabled and config.livekit.turn.tls_port)
-    hosts = host_expressions(config)
+def dns_records_expression(d: Derived) -> str:
+    config, hosts = d.config, d.hosts
+    turn = config.domains.turn_host or (config.domains.auto and d.turn_tls)
     keys = ["socket_host", "livekit_host"] + (["turn_host"] if turn else [])
     if config.domains.auto:
         return "[" + ", ".join(f'"{hosts[k]}"' for k in keys) + "]"
-    items = ", ".join(f'"{hosts[k]} A ${{{public_ip_expression(config)}}}"' for k in keys)
+    items = ", ".join(f'"{hosts[k]} A ${{{d.public_ip}}}"' for k in keys)
     return f"[{items}]"

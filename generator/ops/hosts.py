@@ -16,6 +16,7 @@ from __future__ import annotations
 from generator.config.schema import StackConfig
 from generator.core.errors import FlowstackError
 from generator.derive.autodomain import DEFAULT_PREFIXES, sslip_hosts
+from generator.derive.hostnames import turn_tls
 
 KEYS = ("socket_host", "livekit_host", "turn_host")
 
@@ -25,8 +26,7 @@ class HostsUnknown(FlowstackError):
 
 
 def _wants_turn_host(config: StackConfig) -> bool:
-    turn = config.livekit.turn
-    return bool(turn.enabled and turn.tls_port)
+    return turn_tls(config)
 
 
 def stack_hosts(config: StackConfig, ip: str | None) -> dict[str, str]:

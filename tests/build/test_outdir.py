@@ -102,7 +102,7 @@ CHILD = textwrap.dedent(
     """
     import os, shutil, sys
     from pathlib import Path
-    from generator import files, swap
+    from generator.core import files, swap
     dest, crash_at, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     files.write_tree({old!r}, dest)
     if mode == "fallback":
