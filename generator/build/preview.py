@@ -20,7 +20,8 @@ from generator.derive import autodomain
 from generator.derive.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS, env_name
 from generator.derive.derived import derive
 from generator.emit.bundle import server_bundle
-from generator.emit.cloudinit import apply_template, render_cloud_init, sample_values
+from generator.emit.cloudinit import render_cloud_init
+from generator.emit.templatefile import apply_template, sample_values
 
 
 def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, sample: bool = True) -> dict[str, bytes]:

@@ -31,7 +31,8 @@ from generator.core.contract import APP_DIR, BUNDLE_DIR, BUNDLE_FORMAT, BUNDLE_M
 from generator.core.hcl import hcl_string
 from generator.core.templating import render_template
 from generator.derive.model import template_variable_expressions
-from generator.emit.cloudinit import WriteFile, apply_template, bundle_files, to_template
+from generator.emit.cloudinit import WriteFile, bundle_files, to_template
+from generator.emit.templatefile import apply_template
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ placeholder marks turned into ``${name}``.
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,23 +39,21 @@ from generator.core.contract import (
     WAIT_DNS_SCRIPT,
     boot_mark,
     placeholder,
-    secret_env_variable,
 )
 from generator.core.errors import RenderError
 from generator.core.hcl import template_escape
 from generator.core.regions import region_timezone
-from generator.core.samples import SAMPLE_KEY, SAMPLE_LIVEKIT_SECRET, SAMPLE_PEM, SAMPLE_VARIABLES, sample_variable
 from generator.core.templating import render_template
 from generator.core.versions import caddy_l4_image
 from generator.core.yamlio import dump_yaml
 from generator.derive.bootnames import BOOTSTRAP_LINE, HOSTNAMES_ENV, boot_files, caddy_env_placeholder
 from generator.derive.hostnames import turn_tls
 from generator.derive.livekit import livekit_settings
-from generator.derive.model import template_variables
 from generator.derive.ports import ANYWHERE, PortRule, host_rules, policy
 from generator.emit.agent import agent_files
 from generator.emit.caddyconf import caddy_l4_config, host_refs
 from generator.emit.sampleapp import SAMPLE_APP_DIR, sample_app_files
+from generator.emit.templatefile import apply_template, sample_values  # noqa: F401 - their home before issue 24
 
 CADDY_IMAGE = "caddy:2.8.4"
 # LiveKit's Caddy-with-layer4 build (livekit/deploy uses it); the tag is in data/versions.yaml.
@@ -256,11 +252,8 @@ def server_livekit_settings(config: StackConfig) -> dict[str, Any]:
 
 
 def server_files(config: StackConfig, *, rules: list[PortRule] | None = None, lk: dict[str, Any] | None = None) -> list[WriteFile]:
-    """Every file cloud-init writes, with placeholders where deploy-time values go.
-
-    ``rules`` (the port policy) and ``lk`` (`server_livekit_settings`) come from `derive.derived.derive`
-    in a build, derived once; without them they are derived here.
-    """
+    """Every file cloud-init writes, with placeholders where deploy-time values go (``rules``, the
+    port policy, and ``lk``, `server_livekit_settings`, come derived once from `derive.derived`)."""
     lk = lk if lk is not None else server_livekit_settings(config)
     rules = rules if rules is not None else policy(config)
     # Everything from the config that can change later carries a `service` (it goes into the
@@ -346,8 +339,7 @@ def cloud_config(config: StackConfig, files: list[WriteFile] | None = None) -> d
 
 
 def cloud_init_source(config: StackConfig, files: list[WriteFile] | None = None) -> str:
-    """cloud-init.yaml before templating: flowstack's placeholder marks still in it (of the server
-    file set ``files`` when given).
+    """cloud-init.yaml before templating (of the server file set ``files``): placeholder marks still in it.
 
     Example: ``cloud_init_source(config).startswith("#cloud-config\\n")`` -> ``True``.
     """
@@ -357,48 +349,3 @@ def cloud_init_source(config: StackConfig, files: list[WriteFile] | None = None)
 def render_cloud_init(config: StackConfig, source: str | None = None) -> str:
     """cloud-init.yaml as Terraform will read it with templatefile() (from ``source`` when given)."""
     return to_template(source if source is not None else cloud_init_source(config))
-
-
-# ---------------------------------------------------------------------------
-# What the server receives: templatefile() applied, for `preview` and tests
-
-_TEMPLATE_RE = re.compile(r"\$\$\{|%%\{|\$\{([^}]*)\}|%\{")
-
-
-def apply_template(text: str, values: dict[str, str]) -> str:
-    """Terraform's templatefile() for the subset flowstack writes: ``${name}`` and escapes."""
-
-    def sub(m: re.Match[str]) -> str:
-        token = m.group(0)
-        if token == "$${":
-            return "${"
-        if token == "%%{":
-            return "%{"
-        if token == "%{":
-            raise RenderError("template directives (%{...}) are not used by flowstack templates")
-        name = m.group(1).strip()
-        if name not in values:
-            raise RenderError(f"vars map does not contain key {name!r}, referenced in the template")
-        return values[name]
-
-    return _TEMPLATE_RE.sub(sub, text)
-
-
-def sample_values(config: StackConfig) -> dict[str, str]:
-    """Plausible deploy-time values for `preview --sample` (never real secrets)."""
-    pem, key = SAMPLE_PEM, SAMPLE_KEY
-    secrets_env = "".join(f"{name}='{sample_variable(secret_env_variable(name))}'\n" for name in config.socket.secret_env)
-    values = {
-        "livekit_api_key": config.livekit.api_key,
-        "livekit_api_secret": SAMPLE_LIVEKIT_SECRET,
-        "socket_host": config.domains.socket_host or "",
-        "livekit_host": config.domains.livekit_host or "",
-        "turn_host": config.domains.turn_host or "",
-        "socket_image": config.socket.image or "",
-        "socket_git_url": (config.socket.git.known_url or SAMPLE_VARIABLES["socket_git_url"]) if config.socket.git else "",
-        "socket_git_ref": config.socket.git.ref if config.socket.git else "",
-        "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
-        "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
-        "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
-    }
-    return {k: values[k] for k in template_variables(config)}

@@ -14,7 +14,7 @@ import yaml
 from generator.config.load import load_config, parse_config
 from generator.core.hcl import hcl_string
 from generator.emit.render import STACK_FILES, render_stack
-from generator.emit.cloudinit import apply_template, sample_values
+from generator.emit.templatefile import apply_template, sample_values
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 

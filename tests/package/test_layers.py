@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("derive: meaning", ["derive.livekit", "derive.ports", "derive.hostnames"]),
     ("config: loading", ["config.inputguard", "config.load", "emit.jsonschema"]),
     ("derive: variables", ["derive.model"]),
-    ("emit", ["emit.sampleapp", "derive.bootnames", "emit.agent", "emit.caddyconf", "emit.cloudinit", "emit.bundle", "emit.schema_form", "derive.derived", "emit.render"]),
+    ("emit", ["emit.templatefile", "emit.sampleapp", "derive.bootnames", "emit.agent", "emit.caddyconf", "emit.cloudinit", "emit.bundle", "emit.schema_form", "derive.derived", "emit.render"]),
     ("checks", ["checks.report", "checks.hclparse", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.terraform_run", "checks.external", "checks.run"]),
     ("build", ["build.pipeline", "build.preview", "build.envfile", "build.starter", "config.rotate"]),
     ("cost", ["cost.reserved_ip", "cost.estimate", "cost.table", "cost.sizing"]),
