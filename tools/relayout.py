@@ -4,6 +4,7 @@
     python tools/relayout.py             # rewrite only (after merging a branch written against
                                          # the old layout: its new imports get the new names)
     python tools/relayout.py --check     # list what would change, change nothing (exit 1 if any)
+    python tools/relayout.py --docs README.md   # also module names and paths in prose files
 
 What it rewrites, in every .py file under generator/, tests/, tools/ and bench/:
 
@@ -165,6 +166,12 @@ def rewrite_text(text: str, path: Path, layout: Layout, moved: bool) -> str:
     return "".join(out)
 
 
+def rewrite_prose(text: str, layout: Layout) -> str:
+    """Module names and ``generator/x.py`` paths in a text file (README, docs)."""
+    text = DOTTED.sub(lambda m: layout.map_dotted(m.group(0)), text)
+    return PATHS.sub(lambda m: _map_path(layout, m), text)
+
+
 def _text_import(layout: Layout, m: re.Match[str]) -> str:
     """``from generator import files, swap`` in text -> ``from generator.core import files, swap``
     when every name moved to the same package under its own name; else left for a person."""
@@ -221,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--move", action="store_true", help="git mv the old modules first")
     parser.add_argument("--check", action="store_true", help="report, change nothing")
     parser.add_argument("--map", type=Path, default=MAP_FILE)
+    parser.add_argument("--docs", type=Path, nargs="*", default=[], metavar="FILE",
+                        help="also rewrite module names and paths in these text files (e.g. README.md)")
     args = parser.parse_args(argv)
     layout = Layout(read_map(args.map))
     if args.move and not args.check:
@@ -228,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     moved_paths = {module_path(new) for new in layout.moves.values()}
     test_moves = read_test_moves()
     changed = []
+    for doc in args.docs:
+        text = doc.read_text(encoding="utf-8")
+        new = rewrite_test_paths(rewrite_prose(text, layout), test_moves)
+        if new != text:
+            changed.append(doc)
+            if not args.check:
+                doc.write_text(new, encoding="utf-8")
     for pattern in TEXT_FILES:
         for path in sorted(ROOT.glob(pattern)):
             text = path.read_text(encoding="utf-8")
-            if "# relayout: skip-file" in text:  # holds old names on purpose (its own tests)
-                continue
             new = rewrite_test_paths(text, test_moves)
             if new != text:
                 changed.append(path.relative_to(ROOT))
