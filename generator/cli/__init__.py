@@ -38,8 +38,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C while exiting changes nothing
     try:
         sys.stdout.flush()
+        sys.stderr.flush()
     except (OSError, ValueError):
         pass
+    if code == 130:
+        # Interpreter shutdown puts SIGINT back to the OS default (the process would die of a
+        # second Ctrl-C while it tears down loaded modules); an interrupted run has nothing
+        # left to finish, so it leaves now.
+        os._exit(130)
     sys.exit(code)
 
 
