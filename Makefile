@@ -4,6 +4,7 @@
 #   make test-fast                     only the tests not marked slow (quick iteration)
 #   make lint                          ruff (lint, import order, complexity) and mypy on generator/
 #   make bench                         print benchmark figures
+#   make golden                        rewrite tests/golden/ from the generator (review the diff, commit it)
 #   make livekit / make caddy-l4       build the pinned LiveKit server / Caddy with layer4 (.tools/)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +17,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow test-livekit test-multinode lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
+.PHONY: golden stack-zip generate validate test test-fast test-slow test-livekit test-multinode lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -48,17 +49,23 @@ lint: $(VENV)/.installed
 
 # Only the LiveKit rig (real server, real Caddy, real client, network namespaces; needs root).
 test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
-	$(BIN)/pytest -q tests/test_livekit_rig.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/e2e/test_livekit_rig.py $(PYTEST_ARGS)
 
 # Issue 25: several real LiveKit nodes + Redis + HAProxy in namespaces, and the sample app's adapter.
-# tests/test_scale_tls.py also needs Pebble in ~/.cache/flowstack/pebble-v2.7.0 (the vm rig's tools/build-pebble.sh).
+# tests/e2e/test_scale_tls.py also needs Pebble in ~/.cache/flowstack/pebble-v2.7.0 (the vm rig's tools/build-pebble.sh).
 test-multinode: $(VENV)/.installed system-deps livekit caddy-l4 sample-app-cache
-	$(BIN)/pytest -q -m multinode tests/test_multinode.py tests/test_scale_socketio.py tests/test_scale_tls.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m multinode tests/e2e/test_multinode.py tests/e2e/test_scale_socketio.py tests/e2e/test_scale_tls.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli bench-tfdouble
+	$(BIN)/python bench/bench_startup.py --cold
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
 	$(BIN)/python bench/bench_status.py
+
+# Readable goldens (tests/golden/): re-written from what the generator makes now, so a change on
+# purpose shows as a diff of the generated files.
+golden: $(VENV)/.installed
+	$(BIN)/pytest -q -n 0 tests/build/test_golden.py --update-goldens
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -123,7 +130,7 @@ $(TERRAFORM):
 
 # Only the provider-double tests (real Terraform against generator/tfdouble).
 tfdouble-test: $(VENV)/.installed terraform
-	$(BIN)/pytest -q tests/test_tfdouble.py tests/test_tfdouble_apply.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/tfdouble/test_tfdouble.py tests/tfdouble/test_tfdouble_apply.py $(PYTEST_ARGS)
 
 # Figures for real Terraform through the double (validate + plan, PLAN and APPLY jobs).
 bench-tfdouble: $(VENV)/.installed terraform

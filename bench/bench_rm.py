@@ -43,7 +43,7 @@ import oci  # noqa: E402
 
 from generator.emulator.process import read_line, wait_until_listening  # noqa: E402
 from generator.emulator.process import stop as stop_process  # noqa: E402
-from generator.build import build  # noqa: E402
+from generator.build.pipeline import build  # noqa: E402
 
 # Variables stacks/flowspace.yaml has no default for.
 VARIABLES = {"ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbench bench", "ssh_source_cidr": "203.0.113.7/32"}

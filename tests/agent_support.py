@@ -1,7 +1,7 @@
 """Shared by the config-agent tests: the agent script as the server gets it, and bundles.
 
 The agent is loaded from the text `flowstack preview` writes to the server (the shipped
-form, docstrings stripped: generator/pyship.py), so the tests run what the server runs.
+form, docstrings stripped: generator/emit/pyship.py), so the tests run what the server runs.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from generator.agent import agent_files
-from generator.contract import AGENT_SCRIPT
+from generator.core.contract import AGENT_SCRIPT
+from generator.emit.agent import agent_files
 
 
 def agent_text() -> str:

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
-import pytest
-from tfdouble_support import REFERENCE, generate
+# Tests mirror the package (tests/<area>/test_*.py, no __init__.py). The support modules
+# (variants, *_support, ...) live here in tests/, which pytest puts on sys.path for this
+# conftest; the areas go on it too, so a test may import another area's test module
+# (`from test_server_files import VARIANTS`) however pytest or xdist orders collection.
+for _area in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.is_dir() and any(p.glob("test_*.py"))):
+    if str(_area) not in sys.path:
+        sys.path.append(str(_area))
 
-from generator.tfdouble.runner import Terraform, TerraformNotFound, find_terraform
+import pytest  # noqa: E402
+from tfdouble_support import REFERENCE, generate  # noqa: E402
+
+from generator.tfdouble.runner import Terraform, TerraformNotFound, find_terraform  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # `make golden`: rewrite tests/golden/ from what the generator makes now (review the diff).
+    parser.addoption("--update-goldens", action="store_true", default=False, help="rewrite tests/golden/ instead of comparing")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ uses. This launcher runs the same root group (`generator.cli.root.cli`, where li
 become ``Error: ...``) with the same `emulator` command and the same arguments in a fresh
 interpreter; only `generator/cli/__init__.py`, which imports and registers the other commands,
 is not run. The real entry point is still run as a process: in the fast suite by
-tests/test_emulator.py (``real_entry=True``), in the slow one by the wheel and doctor tests.
+tests/emulator/test_emulator.py (``real_entry=True``), in the slow one by the wheel and doctor tests.
 
 Example::
 

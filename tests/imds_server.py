@@ -5,7 +5,7 @@ Serves ``GET /opc/v2/instance/metadata/<key>`` from the file ``--dir/<key>`` (re
 request, so a test switches bundles by rewriting the file), only with the header
 ``Authorization: Bearer Oracle`` (else 401, as IMDSv2 answers), 404 for a missing key. Each
 request is logged as one JSON line to ``--log``. Run inside a network namespace, bound to
-169.254.169.254:80 (tests/test_agent_sandbox.py).
+169.254.169.254:80 (tests/emit/test_agent_sandbox.py).
 """
 
 from __future__ import annotations

@@ -33,9 +33,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from generator.config import load_config
-from generator.preview import preview_files
-from generator.server import render_caddyfile
+from generator.build.preview import preview_files
+from generator.config.load import load_config
+from generator.emit.cloudinit import render_caddyfile
 
 ROOT = Path(__file__).resolve().parent.parent
 OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from generator.samples import SAMPLE_VARIABLES
+from generator.core.samples import SAMPLE_VARIABLES
 from generator.tfdouble.runner import (
     Result,
     planned_changes,
@@ -27,7 +27,7 @@ REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 
 
 # Values for required variables, as strings (as Resource Manager passes them): the one home
-# of sample values (generator/samples.py), shared with `preview --sample` and `validate`.
+# of sample values (generator/core/samples.py), shared with `preview --sample` and `validate`.
 SAMPLE = dict(SAMPLE_VARIABLES)
 
 # Config variants: the reference stack and every opt-in part of the config.

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.config import parse_config
-from generator.config_schema import StackConfig
+from generator.config.load import parse_config
+from generator.config.schema import StackConfig
+from generator.core.versions import livekit_image
 
 REFERENCE = Path(__file__).resolve().parent.parent / "stacks" / "flowspace.yaml"
+
+# The pinned LiveKit image, read from its one home (generator/data/versions.yaml).
+PINNED_IMAGE = livekit_image()
+
+
+def bumped_image(patches: int = 1) -> str:
+    """The pinned LiveKit image ``patches`` patch releases on: "a version that is not the pin".
+
+    Example: with the pin at ``...:v1.13.5``, ``bumped_image(6)`` -> ``...:v1.13.11``.
+    """
+    name, _, tag = PINNED_IMAGE.rpartition(":")
+    m = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", tag)
+    assert m, f"the pin {PINNED_IMAGE!r} is not a vX.Y.Z tag"
+    return f"{name}:v{m[1]}.{m[2]}.{int(m[3]) + patches}"
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +50,7 @@ def make_config(changes: dict[str, Any], source: str = "test-variant") -> StackC
 # The variant with the most instance metadata (checks/fit.py: user_data + config bundle + SSH
 # key): the built-in sample app (its files travel in the bundle), sslip.io names (the boot step
 # and its library travel in user_data), TURN/TLS through Caddy (caddy.json) and eight secret
-# environment variables. tests/test_bundle_fit.py holds it under OCI's 32,000 bytes.
+# environment variables. tests/checks/test_bundle_fit.py holds it under OCI's 32,000 bytes.
 LARGEST = """name: largest
 livekit:
   turn: {tls_port: 5349, via_caddy: true}

@@ -3,7 +3,7 @@
 ``schema_from_jsii.py`` (offline, from the cdktf wheels on PyPI) and
 ``schema_from_terraform.py`` (from ``terraform providers schema -json``) read different
 sources; both hand this module the same kind of dicts so the snapshot they write has one
-shape, and ``generator/provider_schema.py`` has one format to read.
+shape, and ``generator/checks/provider_schema.py`` has one format to read.
 
 Snapshot layout (``format_version`` 1)::
 

@@ -1,7 +1,7 @@
 """Rewrites the config reference table in README.md from the config model.
 
 Run after changing a field or its description: `.venv/bin/python tools/update_readme.py`.
-tests/test_readme.py fails when README.md and the model disagree.
+tests/package/test_readme.py fails when README.md and the model disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.starter import config_reference  # noqa: E402
+from generator.build.starter import config_reference  # noqa: E402
 
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 

@@ -16,14 +16,15 @@ from typing import Any
 
 import yaml
 
-from .. import limits
-from ..config_schema import StackConfig
-from ..contract import AUTO_FILLED
-from ..errors import did_you_mean
-from ..files import zip_bytes
-from ..hcl import unquote as _unquote
-from ..prices import price_book
-from ..yamlio import load_yaml
+from generator.config.schema import StackConfig
+from generator.core import limits
+from generator.core.contract import AUTO_FILLED
+from generator.core.errors import did_you_mean
+from generator.core.files import zip_bytes
+from generator.core.hcl import unquote as _unquote
+from generator.core.prices import price_book
+from generator.core.yamlio import load_yaml
+
 from .report import FAIL, PASS, SKIP, WARN, CheckResult
 from .stack import TEMPLATE_TOKEN, Stack
 
@@ -89,9 +90,9 @@ def check_always_free(stack: Stack, config: StackConfig | None, allow_paid: bool
 
 
 # -- 6. Resource Manager fit ---------------------------------------------
-def check_rm_fit(stack: Stack) -> CheckResult:
+def check_rm_fit(stack: Stack, zipped: bytes | None = None) -> CheckResult:
     problems: list[str] = []
-    size = len(zip_bytes(stack.files))
+    size = len(zipped if zipped is not None else zip_bytes(stack.files))
     if size > ZIP_LIMIT_BYTES:
         problems.append(f"zip is {size:,} bytes, over the console's ~11 MB upload limit (community report, unverified)")
     problems += _schema_agreement(stack)

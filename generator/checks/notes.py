@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-from ..prices import price_book
+from generator.core.prices import price_book
+
 from .report import PASS, WARN, CheckResult
 from .stack import Stack
 

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import yaml
 
-from ..config_schema import StackConfig
-from ..contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
-from ..livekit import unknown_keys
-from ..ports import (
-    ANYWHERE,
-    RELAY_OWNER,
-    RELAY_WHY,
-    SSH_SOURCE,
-    LiveKitSettingsError,
-    PortRule,
-    extra_rules,
-    host_rules,
-    livekit_needs,
-    policy_from_livekit,
-)
-from ..versions import too_old_for_current_clients
-from ..yamlio import load_yaml
+from generator.config.schema import StackConfig
+from generator.core.contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
+from generator.core.versions import too_old_for_current_clients
+from generator.core.yamlio import load_yaml
+from generator.derive.livekit import unknown_keys
+from generator.derive.ports import ANYWHERE, RELAY_OWNER, RELAY_WHY, SSH_SOURCE, LiveKitSettingsError, PortRule, extra_rules, host_rules, livekit_needs, merge_policy
+
 from .report import FAIL, PASS, SKIP, WARN, CheckResult
 from .stack import Stack
 
@@ -37,16 +27,16 @@ def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
     sl = stack.security_list_rules()
     declared = _declared_extras(config, sl)
     try:
-        wanted = policy_from_livekit(lk, declared)
+        needed, local = livekit_needs(lk)  # once: the policy and the local-only listeners both come from it
     except LiveKitSettingsError as exc:
         return CheckResult("port policy", FAIL, "LiveKit would refuse these settings", [f"livekit.yaml: {exc}"])
+    wanted = merge_policy(needed, declared)
     problems: list[str] = []
     want_keys = {r.key: r for r in wanted}
     have_keys = {r.key: r for r in sl}
     for key, r in want_keys.items():
         if key not in have_keys:
             problems.append(f"security list: {r.ports}/{r.protocol} from {_src(r.source)} is missing ({r.who}: {r.why}); add an ingress rule")
-    _, local = livekit_needs(lk)
     relay = {(x.protocol, x.low, x.high) for x in local if x.owner == RELAY_OWNER}
     local_ports = {(x.protocol, x.low) for x in local if x.owner != RELAY_OWNER}
     for key, r in have_keys.items():

@@ -14,17 +14,21 @@ import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import load_config
-from ..config_schema import StackConfig
-from ..contract import BUNDLE_DIR
-from ..errors import PackageError
-from ..render import render_stack
+from generator.config.load import load_config
+from generator.config.schema import StackConfig
+from generator.core.contract import BUNDLE_DIR
+from generator.core.errors import PackageError
+from generator.emit.render import render_stack
+
 from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov
 from .report import SKIP, CheckResult, Report
 from .stack import Stack
-from .terraform_run import OfflinePlan, offline_plan, terraform_checks
+
+if TYPE_CHECKING:
+    from .terraform_run import OfflinePlan
 
 # A stack file is a few kB; anything far larger (or a device, a FIFO) is not one.
 MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
@@ -70,9 +74,11 @@ def validate_files(
     allow_paid: bool = False,
     on: dt.date | None = None,
     variables: dict[str, str] | None = None,
+    zipped: bytes | None = None,
 ) -> Report:
     """Run every check on a stack's files. ``external`` adds Terraform (validate and plan through
-    the provider double: Terraform's verdict is the authority) and Checkov when installed."""
+    the provider double: Terraform's verdict is the authority) and Checkov when installed.
+    ``zipped``: the stack's zip when the caller made it already (the fit check measures it)."""
     stack = Stack(files)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("syntax", lambda: terraform.check_syntax(stack)),
@@ -81,11 +87,13 @@ def validate_files(
         ("port policy", lambda: ports.check_ports(stack, config)),
         ("livekit settings", lambda: ports.check_livekit_keys(stack)),
         ("always free", lambda: fit.check_always_free(stack, config, allow_paid, on)),
-        ("resource manager fit", lambda: fit.check_rm_fit(stack)),
+        ("resource manager fit", lambda: fit.check_rm_fit(stack, zipped)),
         ("secrets", lambda: secrets.check_secrets(stack, config)),
         ("deploy notes", lambda: notes.check_notes(stack)),
     ]
     results = []
+    if external:  # Terraform through the provider double (gRPC, protobuf): imported only when run
+        from .terraform_run import terraform_checks
     with ThreadPoolExecutor(2) as pool:
         # Terraform and Checkov (seconds each, in other processes) run while the model checks run here.
         terraform_results = pool.submit(terraform_checks, files, variables) if external else None
@@ -107,6 +115,8 @@ def plan_path(path: str | Path, variables: dict[str, str] | None = None, *, on: 
 
         [c.address for c in plan_path("stacks/flowspace.yaml").changes][:1]   # ['oci_core_instance.server']
     """
+    from .terraform_run import offline_plan
+
     p = Path(path)
     files = read_stack_dir(p) if p.is_dir() else render_stack(load_config(p), on)
     return offline_plan(files, variables)

@@ -10,9 +10,10 @@ import os
 import re
 from typing import Any
 
-from ..config_schema import StackConfig
-from ..contract import COMPOSE_FILE, LIVEKIT_CONFIG, is_secret
-from ..hcl import unquote as _unquote
+from generator.config.schema import StackConfig
+from generator.core.contract import COMPOSE_FILE, LIVEKIT_CONFIG, is_secret
+from generator.core.hcl import unquote as _unquote
+
 from .report import FAIL, PASS, CheckResult
 from .stack import Stack
 

@@ -20,19 +20,16 @@ import re
 from functools import cached_property
 from typing import Any
 
-import hcl2
 import pygohcl
 import yaml
 
-from ..contract import BUNDLE_MANIFEST, FIREWALL_SCRIPT, LIVEKIT_CONFIG
-from ..hcl import blocks as _blocks
-from ..hcl import unquote as _unquote
-from ..ports import (
-    ANYWHERE,
-    SSH_SOURCE,
-    PortRule,
-)
-from ..yamlio import load_yaml
+from generator.core.contract import BUNDLE_MANIFEST, FIREWALL_SCRIPT, LIVEKIT_CONFIG
+from generator.core.hcl import blocks as _blocks
+from generator.core.hcl import unquote as _unquote
+from generator.core.yamlio import load_yaml
+from generator.derive.ports import ANYWHERE, SSH_SOURCE, PortRule
+
+from .hclparse import parse_hcl2
 
 # A Terraform template token: an escape, a ${placeholder} (group 1) or a directive.
 TEMPLATE_TOKEN = re.compile(r"\$\$\{|%%\{|\$\{\s*([^}]*?)\s*\}|%\{")
@@ -74,7 +71,7 @@ class Stack:
             except pygohcl.HCLParseError as exc:
                 self.syntax_problems.append(f"{name}: HashiCorp parser: {_hashicorp_message(str(exc), name)}")
             try:
-                self.docs[name] = hcl2.loads(escaped_as_text(text))
+                self.docs[name] = parse_hcl2(escaped_as_text(text))
             except Exception as exc:  # python-hcl2 raises lark errors of several kinds
                 self.syntax_problems.append(f"{name}: python-hcl2: {_lark_message(exc)}")
         for name in ("cloud-init.yaml", "schema.yaml"):
@@ -151,6 +148,12 @@ class Stack:
 
     # -- 4. ports ------------------------------------------------------------
     def livekit_settings(self) -> dict[str, Any] | None:
+        """The stack's livekit.yaml, parsed once (three checks read it)."""
+        if "_livekit" not in self.__dict__:
+            self.__dict__["_livekit"] = self._read_livekit_settings()
+        return self.__dict__["_livekit"]  # type: ignore[no-any-return]
+
+    def _read_livekit_settings(self) -> dict[str, Any] | None:
         text = self.written_file(LIVEKIT_CONFIG)
         if text is None:
             return None

@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .. import provider_schema
-from ..contract import AUTO_FILLED
-from ..errors import did_you_mean
+from generator.checks import provider_schema
+from generator.core.contract import AUTO_FILLED
+from generator.core.errors import did_you_mean
+
 from .report import FAIL, PASS, CheckResult
 from .stack import TEMPLATE_TOKEN, Stack
 

@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FlowstackError
-from ..samples import sample_variable
+from generator.core.errors import FlowstackError
+from generator.core.samples import sample_variable
+
 from ..tfdouble.runner import (
     Diagnostic,
     PlannedChange,

@@ -3,7 +3,7 @@
 Each command only parses arguments, calls one library function and prints; `root` is the
 single place a library error becomes ``Error: <message>`` and an exit code.
 
->>> sorted(cli.commands)[:3]
+>>> sorted(cli.list_commands(None))[:3]
 ['cost', 'emulator', 'env']
 """
 
@@ -22,14 +22,10 @@ except ValueError:  # not the main thread (e.g. imported by a test worker): noth
 
 import click  # noqa: E402 - after the import-time guard above
 
-from . import cost, emulator, ops, rm, rotate, stack  # noqa: E402
-from .root import cli  # noqa: E402
+from .root import cli  # noqa: E402 - the commands load on first use (commands.py)
 
 if _previous_sigint is not None:
     signal.signal(signal.SIGINT, _previous_sigint)
-
-for _command in (*stack.COMMANDS, cost.cost_command, *rm.COMMANDS, rotate.rotate_secret_command, *ops.COMMANDS, emulator.emulator_command):
-    cli.add_command(_command)
 
 
 def main() -> None:
@@ -42,8 +38,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C while exiting changes nothing
     try:
         sys.stdout.flush()
+        sys.stderr.flush()
     except (OSError, ValueError):
         pass
+    if code == 130:
+        # Interpreter shutdown puts SIGINT back to the OS default (the process would die of a
+        # second Ctrl-C while it tears down loaded modules); an interrupted run has nothing
+        # left to finish, so it leaves now.
+        os._exit(130)
     sys.exit(code)
 
 

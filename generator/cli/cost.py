@@ -10,7 +10,8 @@ import json
 
 import click
 
-from ..config import load_config
+from generator.config.load import load_config
+
 from ..cost.estimate import Scenario
 from ..cost.fleet import fleet_cost
 from ..cost.sizing import format_sizing, size

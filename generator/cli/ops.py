@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import FlowstackError
+from generator.core.errors import FlowstackError
+
 from .console import dumps
-from .rm import _lazy_module, _rm_common
+from .lazy import lazy_module
+from .options import oci_options
 
 # The oci SDK (status) and cryptography (the probes) cost start-up time: `--help` should not pay.
 if TYPE_CHECKING:
@@ -24,9 +26,9 @@ if TYPE_CHECKING:
     from ..ops import probe
     from ..ops import status as status_lib
 else:
-    status_lib = _lazy_module("generator.ops.status")
-    doctor_lib = _lazy_module("generator.ops.doctor")
-    probe = _lazy_module("generator.ops.probe")
+    status_lib = lazy_module("generator.ops.status")
+    doctor_lib = lazy_module("generator.ops.doctor")
+    probe = lazy_module("generator.ops.probe")
 
 
 def _target(resolve: tuple[str, ...], ca_file: str | None, timeout: float) -> probe.Target:
@@ -47,7 +49,7 @@ def _probe_options(f: Any) -> Any:
 
 
 @click.command("status")
-@_rm_common
+@oci_options
 @_probe_options
 @click.option("--plot", metavar="FILE.png|FILE.svg", help="Also draw daily egress against the free allowance's pace as a picture.")
 @click.option("--no-health", is_flag=True, help="Skip the HTTPS health probes.")

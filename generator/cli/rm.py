@@ -10,106 +10,41 @@ view of a job (log lines on stdout, notes and the status line on stderr).
 from __future__ import annotations
 
 import functools
-import importlib.util
-import shlex
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import load_config
-from ..deploy import oci_defaults, results
+from generator.config.load import load_config
+from generator.core.errors import ApprovalRequired, InstanceReplacement, JobConflict, JobUnfollowed
+
+from ..deploy import results
 from ..deploy import variables as rmvars
-from ..errors import ApprovalRequired, FlowstackError, InstanceReplacement, JobConflict, JobUnfollowed
 from .console import RmConsole as _RmConsole
 from .console import dumps as _rm_dumps
 from .console import outputs_json as _rm_outputs_json
 from .console import print_outputs as _rm_print_outputs
-
-
-def _lazy_module(name: str):  # type: ignore[no-untyped-def]
-    """Import ``name`` on first attribute access: the oci SDK costs ~0.3 s, and only rm-* need it
-    (a lazy import that keeps `--help` fast, not a cycle dodge)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from .lazy import lazy_module
+from .options import at_option as _at_option
+from .options import command_line as _rm_command_line
+from .options import oci_options as _rm_common
+from .options import timeout_option as _timeout_option
+from .options import var_option as _var_option
 
 if TYPE_CHECKING:
-    from ..deploy import ociauth, rm, workflow
+    from ..deploy import rm, session, workflow
 else:
-    ociauth = _lazy_module("generator.deploy.ociauth")
-    rm = _lazy_module("generator.deploy.rm")
-    workflow = _lazy_module("generator.deploy.workflow")
-
-
-def _rm_common(f: Callable) -> Callable:
-    """CONFIG plus the options every rm-* command shares."""
-    params = [
-        click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False)),
-        click.option("--profile", default=oci_defaults.DEFAULT_PROFILE, show_default=True, envvar="OCI_CLI_PROFILE",
-                     help="Profile in the OCI config file."),
-        click.option("--config-file", "oci_config_file", default=oci_defaults.DEFAULT_CONFIG_FILE, show_default=True,
-                     envvar="OCI_CLI_CONFIG_FILE", help="OCI config file."),
-        click.option("--auth", type=click.Choice(oci_defaults.AUTH_METHODS), default="api_key", show_default=True,
-                     help="How to sign requests."),
-        click.option("--compartment", metavar="OCID", envvar="FLOWSTACK_COMPARTMENT",
-                     help="Compartment of the stack (default: compartment_ocid in the profile)."),
-        click.option("--endpoint", metavar="URL", help="Resource Manager endpoint (default: the region's)."),
-        click.option("--json", "as_json", is_flag=True, help="Print only data, as JSON."),
-    ]
-    for param in reversed(params):
-        f = param(f)
-    return f
-
-
-def _rm_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return rmvars.parse_variables(value)
-    except FlowstackError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--var: ")) from None
-
-
-# Two hours: a first APPLY with capacity retries takes well under one; past that something is stuck.
-_timeout_option = click.option("--timeout", "follow_timeout", type=click.FloatRange(min=1), default=7200.0, show_default=True,
-                               metavar="SECONDS", help="Stop following a job after this long (it keeps running; "
-                               "the message says how to follow it again).")
-
-_at_option = click.option("--at", "apply_at", metavar="HH:MM",
-                          help="Quiet hour (server time zone) at which the server applies the change; default: at once.")
-
-_var_option = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_rm_vars,
-                           help="Set a stack variable (repeatable); earlier values on the stack are kept.")
-
-
-def _rm_command_line(opts: dict, name: str, *args: str) -> str:
-    """``flowstack NAME CONFIG ARGS`` with this run's non-default OCI options, ready to paste."""
-    words = ["flowstack", name, str(opts["config_path"]), *args]
-    for flag, key, default in (("--profile", "profile", oci_defaults.DEFAULT_PROFILE),
-                               ("--config-file", "oci_config_file", oci_defaults.DEFAULT_CONFIG_FILE),
-                               ("--auth", "auth", "api_key"),
-                               ("--compartment", "compartment", None),
-                               ("--endpoint", "endpoint", None)):
-        value = opts.get(key)
-        if value and value != default:
-            words += [flag, str(value)]
-    return " ".join(shlex.quote(w) for w in words)
+    rm = lazy_module("generator.deploy.rm")
+    session = lazy_module("generator.deploy.session")
+    workflow = lazy_module("generator.deploy.workflow")
 
 
 def _rm_session(opts: dict, console: _RmConsole, **deployer_kwargs: Any) -> tuple[rm.Deployer, str]:
-    """The deployer and compartment for this run's OCI options."""
-    config, signer = ociauth.load_oci_config(opts["oci_config_file"], opts["profile"], opts["auth"])
-    compartment = ociauth.resolve_compartment(config, opts["compartment"])
-    deployer = rm.Deployer(config, signer, endpoint=opts["endpoint"], hooks=console.hooks(),
-                           follow_timeout=opts.get("follow_timeout", 7200.0), **deployer_kwargs)
-    return deployer, compartment
+    """The deployer and compartment for this run's OCI options (the one OCI session: deploy/session.py)."""
+    oci = session.open_session(session.OciOptions.from_opts(opts))
+    deployer = oci.deployer(hooks=console.hooks(), follow_timeout=opts.get("follow_timeout", 7200.0), **deployer_kwargs)
+    return deployer, oci.compartment
 
 
 def _rm_command(f: Callable) -> Callable:

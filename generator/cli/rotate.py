@@ -12,7 +12,7 @@ import shlex
 
 import click
 
-from ..rotate import FIELD_PATH, front_end_steps, rotate_secret
+from generator.config.rotate import FIELD_PATH, front_end_steps, rotate_secret
 
 
 @click.command("rotate-secret")

@@ -13,19 +13,20 @@ from pathlib import Path
 
 import click
 
-from ..bootnames import auto_domain_lines
-from ..build import build, default_build_dir, default_zip_path
+from generator.build.envfile import ENV_HEADER, env_block, read_outputs
+from generator.build.pipeline import build, default_build_dir, default_zip_path
+from generator.build.preview import derived_hosts, preview_files, preview_modes
+from generator.build.starter import write_starter
+from generator.config.load import load_config
+from generator.core.errors import ValidationFailed
+from generator.core.files import write_file, write_tree
+from generator.derive.bootnames import auto_domain_lines
+from generator.derive.ports import policy
+from generator.emit.jsonschema import schema_text
+
 from ..checks.report import format_table
 from ..checks.run import plan_path, validate_path
-from ..config import load_config
 from ..cost.fleet import check_scale_cost
-from ..envfile import ENV_HEADER, env_block, read_outputs
-from ..errors import ValidationFailed
-from ..files import write_file, write_tree
-from ..jsonschema_out import schema_text
-from ..ports import policy
-from ..preview import derived_hosts, preview_files, preview_modes
-from ..starter import write_starter
 
 
 def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:

@@ -16,7 +16,7 @@ session: the SFU's downstream, which is what Oracle bills as outbound transfer. 
 guide's unit of 1 space x 50 users x 9 h x 22 days this gives 594,000 minutes and
 6,682.5 GB; the guide printed "6.6TB" (6.68 cut to one decimal) and multiplied that
 rounded figure by the number of spaces (13.2 / 19.8 / 33 TB).  This module keeps the
-exact figures; ``tests/test_cost.py`` shows the guide's rounding on top of them.
+exact figures; ``tests/cost/test_cost.py`` shows the guide's rounding on top of them.
 
 Money is computed in `Decimal` so that, e.g., 3,365 GB x $0.025 is exactly $84.125 and
 rounds to $84.13 the way a bill would, not to a float's $84.12.
@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ..errors import CostError
-from ..limits import LimitReading, in_force
-from ..prices import DatedPrice, LiveKitPlan, PriceBook, PriceGroup, price_book, price_group
-from ..prices import dec as _dec
+from generator.core.errors import CostError
+from generator.core.limits import LimitReading, in_force
+from generator.core.prices import DatedPrice, LiveKitPlan, PriceBook, PriceGroup, price_book, price_group
+from generator.core.prices import dec as _dec
+
 from .reserved_ip import ReservedIpCost, reserved_ip_cost
 
 CENT = Decimal("0.01")

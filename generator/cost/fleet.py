@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
+from generator.config.schema import StackConfig
+from generator.core.prices import price_book
+
 from ..checks.report import PASS, WARN, CheckResult
-from ..config_schema import StackConfig
-from ..prices import price_book
 from .estimate import CostReport, Scenario, estimate
 
 

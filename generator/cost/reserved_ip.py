@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..inputguard import Limit, limit
-from ..prices import OptionalPrice, PriceBook, price_book
+from generator.config.inputguard import Limit, limit
+from generator.core.prices import OptionalPrice, PriceBook, price_book
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ..errors import CostError
-from ..limits import in_force
-from ..prices import price_book
-from ..yamlio import load_yaml
+from generator.core.errors import CostError
+from generator.core.limits import in_force
+from generator.core.prices import price_book
+from generator.core.yamlio import load_yaml
 
 BASIS = "large-meeting"
 MBPS_PER_BYTE_PER_S = Decimal(8) / Decimal(1_000_000)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..prices import dec as _dec
+from generator.core.prices import dec as _dec
+
 from .estimate import CENT, CostReport, round_to
 from .reserved_ip import reserved_ip_lines
 

@@ -6,7 +6,7 @@ and telling a skewed clock from a bad key when the service answers 401.
 >>> check_endpoint("ftp://x")
 Traceback (most recent call last):
 ...
-generator.errors.OciConfigError: --endpoint 'ftp://x': the scheme must be http or https; expected a URL such as https://resourcemanager.ap-chuncheon-1.oci.oraclecloud.com
+generator.core.errors.OciConfigError: --endpoint 'ftp://x': the scheme must be http or https; expected a URL such as https://resourcemanager.ap-chuncheon-1.oci.oraclecloud.com
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from ..errors import OciConfigError
+from generator.core.errors import OciConfigError
 
 _EXAMPLE = "https://resourcemanager.ap-chuncheon-1.oci.oraclecloud.com"
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")

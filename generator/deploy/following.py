@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..errors import JobInterrupted, JobUnfollowed, ResourceManagerError
+from generator.core.errors import JobInterrupted, JobUnfollowed, ResourceManagerError
+
 from .results import TERMINAL_STATES, JobResult, JobStatus, LogLine
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import oci
 
-from ..errors import OciConfigError, did_you_mean
+from generator.core.errors import OciConfigError, did_you_mean
+
 from .oci_defaults import AUTH_METHODS, DEFAULT_CONFIG_FILE, DEFAULT_PROFILE
 
 

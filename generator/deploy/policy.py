@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import CapacityFailed, InstanceReplacement, Interrupted, Throttled
+from generator.core.errors import CapacityFailed, InstanceReplacement, Interrupted, Throttled
+
 from .planlog import CAPACITY_PATTERN, THROTTLE_PATTERN, instance_changes, plan_summary
 from .results import DeployResult, JobResult
 from .variables import VariableSpec, mask_variables

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import JobFailed
+from generator.core.errors import JobFailed
+
 from .variables import MASK
 
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED"})

@@ -4,7 +4,7 @@ Credentials come from `ociauth`, ``--var`` handling from `variables`, log readin
 `planlog`, result types and settings from `results`.  `Deployer` finds or creates the stack, runs PLAN / APPLY /
 DESTROY jobs, follows them (log streaming plus status in as few requests as the
 latency target allows) and reads outputs.  Nothing here prints or exits: progress
-goes to the `Hooks` callbacks and failures are `generator.errors` classes.
+goes to the `Hooks` callbacks and failures are `generator.core.errors` classes.
 
 >>> Deployer  # doctest: +SKIP
 """
@@ -21,14 +21,8 @@ from typing import Any
 import oci
 from oci.resource_manager import models
 
-from ..errors import (
-    Interrupted,
-    JobConflict,
-    JobInterrupted,
-    OciConfigError,
-    ResourceManagerError,
-    Throttled,
-)
+from generator.core.errors import Interrupted, JobConflict, JobInterrupted, OciConfigError, ResourceManagerError, Throttled
+
 from . import policy, stackcreate
 from .endpoint import MAX_SKEW_SECONDS, check_endpoint, clock_skew, request_clock, skew_message
 from .following import JobFollower

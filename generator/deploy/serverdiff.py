@@ -27,11 +27,12 @@ from typing import Any
 
 import yaml
 
+from generator.core.contract import BUNDLE_FORMAT, BUNDLE_MANIFEST, SERVICE_CONTAINERS, is_secret, secret_env_variable
+from generator.core.hcl import unquote
+from generator.core.yamlio import load_yaml
+from generator.derive.model import TEMPLATE_EXPRESSIONS
+
 from ..checks.stack import TEMPLATE_TOKEN, Stack
-from ..contract import BUNDLE_FORMAT, BUNDLE_MANIFEST, SERVICE_CONTAINERS, is_secret, secret_env_variable
-from ..hcl import unquote
-from ..model import TEMPLATE_EXPRESSIONS
-from ..yamlio import load_yaml
 from .variables import MASK, mask_userinfo
 
 GENERATED_SECRET = "random_password.livekit_api_secret.result"
@@ -295,8 +296,8 @@ def diff_bundles(old_files: dict[str, bytes], old_vars: dict[str, str],
                  new_files: dict[str, bytes], new_vars: dict[str, str]) -> ServerDiff:
     """The server diff between two stack zips' contents (see the module doc).
 
-    >>> from generator.config import load_config
-    >>> from generator.render import render_stack
+    >>> from generator.config.load import load_config
+    >>> from generator.emit.render import render_stack
     >>> files = render_stack(load_config("stacks/flowspace.yaml"))
     >>> diff_bundles(files, {}, files, {}).lines()
     ['Server: no server file changes; nothing restarts.']

@@ -26,7 +26,7 @@ from typing import Any
 
 from oci.resource_manager import models
 
-from ..errors import ResourceManagerError
+from generator.core.errors import ResourceManagerError
 
 STACK_TAG = "flowstack-stack"
 TERRAFORM_VERSION = "1.5.x"

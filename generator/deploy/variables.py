@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract import AUTO_FILLED, is_secret
-from ..errors import InvalidVariable, MissingVariables, ResourceManagerError, UnknownVariable
+from generator.core.contract import AUTO_FILLED, is_secret
+from generator.core.errors import InvalidVariable, MissingVariables, ResourceManagerError, UnknownVariable
 
 MASK = "********"
 # The user:password@ of a URL: a credential even in a variable not named like a secret.

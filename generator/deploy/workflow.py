@@ -14,12 +14,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ..build import Built, build
-from ..contract import APPLY_AT_REGEX, APPLY_AT_VARIABLE, AUTO_FILLED
-from ..errors import InvalidOption
-from ..model import build_model
-from ..rotate import front_end_steps
-from ..server import server_timezone
+from generator.build.pipeline import Built, build
+from generator.config.rotate import front_end_steps
+from generator.core.contract import APPLY_AT_REGEX, APPLY_AT_VARIABLE, AUTO_FILLED
+from generator.core.errors import InvalidOption
+from generator.derive.model import build_model
+from generator.emit.cloudinit import server_timezone
+
 from . import rm, stackcreate
 from .results import DeployResult, JobResult
 from .serverdiff import ServerDiff, diff_bundles, read_zip

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 
-from ..errors import FlowstackError
+from generator.core.errors import FlowstackError
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 WIDTH, HEIGHT, MARGIN = 640, 240, 30

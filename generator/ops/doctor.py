@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from ..config import load_config
-from ..config_schema import StackConfig
+from generator.config.load import load_config
+from generator.config.schema import StackConfig
+
 from . import media, probe, stun
 from .hosts import HostsUnknown, stack_hosts
 from .probe import Row

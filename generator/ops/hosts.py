@@ -5,7 +5,7 @@ server derived sslip.io names from its public IP at boot, so the same derivation
 (``autodomain``, the one home of it) is applied to the IP the caller knows.
 
 Example:
-    >>> from generator.config_schema import StackConfig
+    >>> from generator.config.schema import StackConfig
     >>> c = StackConfig.model_validate({"name": "demo", "region": "ap-chuncheon-1"})
     >>> stack_hosts(c, "203.0.113.7")["socket_host"]
     'socket.203-0-113-7.sslip.io'
@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from ..autodomain import DEFAULT_PREFIXES, sslip_hosts
-from ..config_schema import StackConfig
-from ..errors import FlowstackError
+from generator.config.schema import StackConfig
+from generator.core.errors import FlowstackError
+from generator.derive.autodomain import DEFAULT_PREFIXES, sslip_hosts
+from generator.derive.hostnames import turn_tls
 
 KEYS = ("socket_host", "livekit_host", "turn_host")
 
@@ -25,8 +26,7 @@ class HostsUnknown(FlowstackError):
 
 
 def _wants_turn_host(config: StackConfig) -> bool:
-    turn = config.livekit.turn
-    return bool(turn.enabled and turn.tls_port)
+    return turn_tls(config)
 
 
 def stack_hosts(config: StackConfig, ip: str | None) -> dict[str, str]:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from generator.core.yamlio import load_yaml
 
 LABELS = {"cpu": "CPU", "network": "network", "memory": "memory"}
 
@@ -76,7 +76,7 @@ class Verdict:
 
 @lru_cache(maxsize=1)
 def _data() -> tuple[tuple[Reading, ...], dict[str, str]]:
-    raw = yaml.safe_load(resources.files("generator").joinpath("data/idle_reclamation.yaml").read_text("utf-8"))
+    raw = load_yaml(resources.files("generator").joinpath("data/idle_reclamation.yaml").read_text("utf-8"))
     out = []
     for r in raw["readings"]:
         ths = tuple(Threshold(t["metric"], t["statistic"], float(t["below_pct"]), bool(t["verified"]), tuple(t.get("shapes", ())))

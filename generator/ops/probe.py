@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from ..errors import FlowstackError
+from generator.core.errors import FlowstackError
 
 TIMEOUT = 4.0
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..config import load_config
-from ..config_schema import StackConfig
-from ..deploy import ociauth
+from generator.config.load import load_config
+from generator.config.schema import StackConfig
+from generator.core.errors import FlowstackError
+
 from ..deploy.results import RetrySettings
 from ..deploy.rm import Deployer
-from ..errors import FlowstackError
+from ..deploy.session import OciOptions, open_session
 from . import idle, probe, usage
 from .chart import check_plot_path, sparkline, terminal_bars, write_plot
 from .hosts import HostsUnknown, stack_hosts
@@ -198,11 +199,10 @@ def run(config_path: str, *, oci_config_file: str, profile: str, auth: str, comp
     config = load_config(config_path)
     if plot:
         check_plot_path(plot)
-    oci_config, signer = ociauth.load_oci_config(oci_config_file, profile, auth)
-    compartment_id = ociauth.resolve_compartment(oci_config, compartment)
-    deployer = Deployer(oci_config, signer, endpoint=endpoint, retry=RetrySettings(api_seconds=15, api_attempts=3, api_base_sleep=0.2, api_max_sleep=1))
-    tel = Telemetry(oci_config, signer, compartment_id, endpoint)
-    report = gather(config, deployer, tel, target, compartment_id, now=now, health=health)
+    oci = open_session(OciOptions(oci_config_file, profile, auth, compartment, endpoint))
+    deployer = oci.deployer(retry=RetrySettings(api_seconds=15, api_attempts=3, api_base_sleep=0.2, api_max_sleep=1))
+    tel = Telemetry(oci.config, oci.signer, oci.compartment, endpoint)
+    report = gather(config, deployer, tel, target, oci.compartment, now=now, health=health)
     if plot and report.get("egress"):
         e = report["egress"]
         report["plot"] = str(write_plot(plot, e["daily_gb"], e["pace_gb_per_day"], e["days_in_month"]))

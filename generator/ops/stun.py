@@ -17,7 +17,7 @@ import os
 import socket
 import struct
 
-from ..autodomain import stun_binding_request, stun_mapped_address
+from generator.derive.autodomain import stun_binding_request, stun_mapped_address
 
 MAGIC = 0x2112A442
 BINDING_REQUEST, BINDING_SUCCESS, BINDING_ERROR = 0x0001, 0x0101, 0x0111

@@ -19,7 +19,7 @@ from typing import Any
 
 import oci
 
-from ..errors import FlowstackError, OciConfigError
+from generator.core.errors import FlowstackError, OciConfigError
 
 COMPUTE_NS = "oci_computeagent"
 VCN_NS = "oci_vcn"

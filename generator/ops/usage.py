@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..limits import in_force
-from ..prices import DatedPrice, price_book, price_group
+from generator.core.limits import in_force
+from generator.core.prices import DatedPrice, price_book, price_group
 
 BYTES_PER_GB = 10**9
 

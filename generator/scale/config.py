@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..config_base import Model
+from generator.config.base import Model
 
 # OCI's Network Load Balancer takes far more backends; the bound keeps a typo (nodes: 300)
 # from pricing or planning a fleet nobody meant. Raise it here when someone needs more.

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import limits
-from ..config_schema import StackConfig
+from generator.config.schema import StackConfig
+from generator.core import limits
 
 
 @dataclass(frozen=True)

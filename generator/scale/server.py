@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config_schema import StackConfig
-from ..contract import APP_DIR, placeholder
-from ..errors import RenderError
-from ..templating import templates_dir
-from ..versions import versions
+from generator.config.schema import StackConfig
+from generator.core.contract import APP_DIR, placeholder
+from generator.core.errors import RenderError
+from generator.core.templating import templates_dir
+from generator.core.versions import versions
+
 from .stack import redis_conf, redis_host
 
 REDIS_ENV = f"{APP_DIR}/redis.env"

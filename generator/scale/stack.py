@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..config_schema import StackConfig
-from ..contract import BUNDLE_FORMAT, BUNDLE_METADATA_KEY
-from ..templating import render_template
+from generator.config.schema import StackConfig
+from generator.core.contract import BUNDLE_FORMAT, BUNDLE_METADATA_KEY
+from generator.core.templating import render_template
 
 # What the load balancer forwards, each to the same port on every node (TCP pass-through).
 LISTENERS = (

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from generator.caddyconf import TURN_UPSTREAM_HOST
+from generator.emit.caddyconf import TURN_UPSTREAM_HOST
 
 from .netns import PUBLIC_IP, Topology
 
