@@ -55,6 +55,7 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
     _refuse_hidden_line_breaks(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_merge_keys(node, source, ())
         _refuse_duplicate_keys(node)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -113,6 +114,27 @@ def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> No
         expected="a port no other service of the stack uses",
         line=_line_of(node, loc) if "." in second.owner else None,
     )
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _refuse_merge_keys(node: yaml.Node | None, source: str, loc: tuple[Any, ...]) -> None:
+    """A merge key (``<<: *base``) silently lets the mapping's own keys win over the merged ones
+    (``{<<: {ocpus: 4}, ocpus: 2}`` is 2): refused like a duplicate key, naming the field.
+    Plain anchors and aliases (``instance: *base``) stay accepted."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.tag == _MERGE:
+                where = field_path(loc) if loc else None
+                under = f"under {where}" if where else "at the top level"
+                raise ConfigError(source, "a YAML merge key (<<) is not accepted: it hides which value wins", field=where or "<<",
+                                  expected=f"the keys written out {under} (an alias of a whole mapping, such as instance: *name, is fine)",
+                                  line=key.start_mark.line + 1)
+            _refuse_merge_keys(value, source, (*loc, str(key.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_merge_keys(item, source, (*loc, i))
 
 
 def _refuse_duplicate_keys(node: yaml.Node | None) -> None:
