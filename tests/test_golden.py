@@ -22,19 +22,19 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "aa738b7bc30b0121605ba446ac25b9981d1d338b6ba6e49eefa9787f613b5bcc"
+REFERENCE_ZIP_SHA256 = "8007929f1d0ba043e1240be8b24a6af0a9858d4f6f3cf0d9370c1bbc1662001c"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "1eef0fde451b838e331a44421e77bc8545db76a270c65c75e154b4ff2db646b0",
-    "tls-internal": "f027a8c648de49988289f7dbab990bdf2e8c52824fc9bc2d41f325b741f16c4d",
-    "tls-cloudflare-origin": "5f09990937780d6f18f815dea281050b6ff28cb71c501921ff432eca8dd8dc55",
-    "socket-image": "c1b8ed7b66001e54fb94e02a1bc3d3c348902f6a354bd3ee70bdd3b84baa14dc",
-    "turn-via-caddy": "7589aa4f3a00fa6c1eeda880117c9438d43b1814653a9533e5d3ceb7ad666270",
-    "turn-via-caddy-internal": "9d77aa9e0b36a294ab0e70af7fe25c91a066614d772fa7f56613187ddea8a81f",
-    "socket-git-url": "0c6c460aa1978fdf190b016b162e6fce20b8e75901f04a99b1bf2133d51fea30",
-    "ephemeral-ip": "4888e941fd08d7fb761353c219b720fe2bb83af9f8f839d1b99f4a42f983ffd3",
-    "secret-env": "cb21e03bc25766114ac5903f4ee416d7c12ed1b593b06ec9983a8444aa382857",
+    "reference": "79436bfaf6e506a4919afb2c675df588662e5d8539f98321bda671e80d4baed8",
+    "tls-internal": "5f569fb866ea48c18fe4a2b62d71f57561cb83461c85997a2f538ac3da517b06",
+    "tls-cloudflare-origin": "7964f091e99a26c53211b3b76c0fc2f5a3bbe24ea147888150c7cb2f70893431",
+    "socket-image": "17f5c40cef7cffc55a34dd7317ed0520499cca7a144a53f7b7f62f017eca7f82",
+    "turn-via-caddy": "efdf48b05133737096decab626f4943de593c05f80d26ea89a7b4ce127f56c34",
+    "turn-via-caddy-internal": "69545c05990072e421880d96fc0ed480baf003306a9f58466fdd40da7c548fcf",
+    "socket-git-url": "de990c6fb3728a6c9b2d1a36bd8be4318939149c4ab8bd943afb541789d5d1b9",
+    "ephemeral-ip": "aaeda58eef4637b6eb032b2decf531147689563752696af08ce5fdc77f00870c",
+    "secret-env": "88594120107698821c6f159d4a7a55b89d54e693636d1494b7b0f1582b34e7a4",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
@@ -49,10 +49,10 @@ PREVIEW_SHA256 = {
     "secret-env": "68b05da2da88e33891d302ded3499898a86b4b901dba7209f445625f15d1175e",
 }
 ALERT_SHA256 = {
-    "budget": "5065dafc0e97c6845d2a478b3cae8267d837dd8b66bd252a0f715b1cd6f4380d",
-    "alarm": "d92aea6e8ffe8e93766eb3f0ea3a2dc78e8f2fedd6907e10f9bce26d4ba21a53",
-    "alarm+slack": "24544aa7be79bcbe71dedb9413f9e30ab137f4db979e6f4e863a14d676c8247d",
-    "both": "184e5430381187a8a4ffb82c4ad730cad10ecb1f056c5a3946476e0a72428a57",
+    "budget": "130d7a3361d2eed486541594f3f6efe45a7ac1d75533282fbff8a3cdfcc11e47",
+    "alarm": "5aa9f45db1dbae65d96ecc674699d32860f74b7133d37b5e4072af21f1c30dda",
+    "alarm+slack": "46315a520848fefaff4f8777f36470beeef6ee742842435601f2bbdb50660a15",
+    "both": "b3c5034260d964c697ec26f5902399726a07ccec793977ceea6367609521e294",
 }
 
 

@@ -18,8 +18,9 @@ from ..build import build, default_build_dir, default_zip_path
 from ..checks.report import format_table
 from ..checks.run import plan_path, validate_path
 from ..config import load_config
+from ..deploy.variables import parse_variables
 from ..envfile import ENV_HEADER, env_block, read_outputs
-from ..errors import ValidationFailed
+from ..errors import FlowstackError, ValidationFailed
 from ..files import write_file, write_tree
 from ..jsonschema_out import schema_text
 from ..ports import policy
@@ -28,14 +29,11 @@ from ..starter import write_starter
 
 
 def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in value:
-        name, sep, val = item.partition("=")
-        if not sep or not name:
-            # Never repeated: a value typed without its name may be a secret.
-            raise click.BadParameter("expected NAME=VALUE, got an argument without a name and '=' (not repeated here: it may be a secret)", ctx=ctx, param=param)
-        out[name] = val
-    return out
+    # The one --var parser (rm-* use it too): a value is never repeated, a name never stripped.
+    try:
+        return parse_variables(value)
+    except FlowstackError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--var: "), ctx=ctx, param=param) from None
 
 
 def _echo_warnings(report: object) -> None:
