@@ -53,6 +53,7 @@ test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
+	$(BIN)/python bench/bench_rotate.py
 	$(BIN)/python bench/bench_status.py
 
 venv: $(VENV)/.installed
