@@ -25,11 +25,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import status_seed
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from generator.cli import cli
 from generator.ops import probe, stun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,3 +239,24 @@ def test_doctor_finishes_within_its_bound(tmp_path: Path, ip: str, servers: list
     rows = json.loads(r.stdout)["checks"] if r.stdout.startswith("{") else json.loads(r.stdout)
     assert elapsed < len(rows) * 2 * TIMEOUT + 30, (elapsed, len(rows))
     assert "Traceback" not in r.stderr and any(row["status"] == "FAIL" for row in rows), rows
+
+
+@pytest.mark.slow
+@needs_root
+@pytest.mark.parametrize("behaviour", ["drip-head", "silent"])
+def test_status_health_finishes_within_its_bound(rm_emulator, tmp_path: Path, ip: str, servers: list[Hostile], behaviour: str) -> None:
+    """`flowstack status` (real oci SDK against the emulator) whose health probes meet a stalling server."""
+    cert = _cert(tmp_path)
+    servers.append(Hostile(ip, 443, behaviour, "wrap", cert))
+    rm_emulator._admin("POST", "/_emulator/metrics", status_seed.seed(dt.datetime.now(dt.timezone.utc), cpu=10, memory=10, gb_per_hour=1))
+    argv = ["status", str(ROOT / "stacks" / "flowspace.yaml"), "--config-file", str(rm_emulator.config_file), "--compartment",
+            rm_emulator.compartment_id, "--endpoint", rm_emulator.url, "--json", "--timeout", str(TIMEOUT), "--ca-file", str(cert[0]),
+            "--resolve", f"{HOST}={ip}", "--resolve", f"space-livekit.flow-coder.com={ip}"]
+    start = time.monotonic()
+    r = CliRunner().invoke(cli, argv)
+    elapsed = time.monotonic() - start
+    # The bound: two hosts, each an HTTP probe and a TLS probe of --timeout, plus the API calls.
+    assert elapsed < 2 * 2 * TIMEOUT + 30, elapsed
+    report = json.loads(r.output)
+    health = report.get("health") or []
+    assert health and all(not row["ok"] for row in health), health
