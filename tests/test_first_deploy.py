@@ -211,8 +211,8 @@ def test_env_shows_the_derived_urls(fixtures: Path) -> None:
     its fake cloud; the random LiveKit secret replaced by a dummy)."""
     result = CliRunner().invoke(cli, ["env", str(fixtures / "outputs_auto_domains.json")])
     assert result.exit_code == 0, result.output
-    assert 'NEXT_PUBLIC_SOCKET_URL="https://socket.203-0-113-205.sslip.io"' in result.output
-    assert 'NEXT_PUBLIC_LIVEKIT_URL="wss://livekit.203-0-113-205.sslip.io"' in result.output
+    assert "NEXT_PUBLIC_SOCKET_URL='https://socket.203-0-113-205.sslip.io'" in result.output
+    assert "NEXT_PUBLIC_LIVEKIT_URL='wss://livekit.203-0-113-205.sslip.io'" in result.output
     assert "not-a-secret" not in result.output
 
 
