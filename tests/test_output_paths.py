@@ -248,3 +248,21 @@ def test_cli_env_output_refuses(tmp_path: Path, kind: str) -> None:
     assert same() == before
     target.unlink()
     assert CliRunner().invoke(cli, ["env", str(outputs), "-o", str(target)]).exit_code == 0  # nearest accepted: a new file
+
+
+def test_emulator_demo_credentials_never_follow_a_planted_link(tmp_path: Path) -> None:
+    """The emulator's own writer (it imports nothing of flowstack): a link planted at `config`
+    is refused and its target untouched; a fresh directory gets the key at 0600 from the start."""
+    from generator.emulator.auth import write_demo_credentials
+    from generator.emulator.errors import EmulatorError
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "config").symlink_to(victim)
+    with pytest.raises(EmulatorError, match="not a regular file"):
+        write_demo_credentials(planted)
+    assert victim.read_text() == "keep" and _leftovers(planted) == []
+    creds = write_demo_credentials(tmp_path / "fresh")  # the nearest accepted: a new directory
+    assert stat.S_IMODE(os.stat(creds.key_file).st_mode) == 0o600 and stat.S_IMODE(os.stat(creds.config_file).st_mode) == 0o600
