@@ -60,6 +60,7 @@ bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_startup.py --cold
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
+	$(BIN)/python bench/bench_rotate.py
 	$(BIN)/python bench/bench_status.py
 
 # Readable goldens (tests/golden/): re-written from what the generator makes now, so a change on

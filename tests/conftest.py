@@ -303,7 +303,7 @@ def rm_stack_zip():
 class RmCli:
     """The rm-* commands of the CLI, pointed at one emulator."""
 
-    FIRST_RUN_VARS = ("--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test",
+    FIRST_RUN_VARS = ("--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh test",
                       "--var", "ssh_source_cidr=203.0.113.7/32",
                       "--var", "socket_git_url=https://github.com/flow-coder/flow_metaverse.git")
 

@@ -24,18 +24,79 @@ class OutputsError(FlowstackError, ValueError):
     """An outputs file that is not one of the shapes flowstack reads."""
 
 
+# Bounds on the outputs file: real outputs are a few kB, with a handful of levels and no
+# number longer than a port or a count.
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_NUMBER_CHARS = 100
+
+
 def read_outputs(path: str | Path) -> dict[str, tuple[Any, bool]]:
     """``{name: (value, sensitive)}`` from an outputs JSON file; ``-`` reads standard input
     (so `rm-outputs --json --show-sensitive | flowstack env - -o FILE` leaves no secret in a
-    file of its own)."""
+    file of its own). Bounded: size, nesting, number length and encoding each give one error."""
     try:
-        text = sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise OutputsError(f"{path}: outputs file not found") from None
+    except OSError as exc:
+        raise OutputsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return parse_outputs(parse_json(raw, str(path)), str(path))
+
+
+def parse_json(raw: bytes, source: str) -> Any:
+    """JSON text to data, refusing what would make the parser fail or run away: one
+    `OutputsError` line per class (too large, not UTF-8 / UTF-16, nested too deep, a number too
+    long or too large, NaN)."""
+    if len(raw) > MAX_BYTES:
+        raise OutputsError(f"{source}: more than {MAX_BYTES // 2**20} MB: outputs are a few kB (is it the right file?)")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and (raw[0] == 0 or raw[1] == 0)):
+        raise OutputsError(f"{source}: the file is UTF-16 text (PowerShell's > writes that); expected UTF-8, "
+                           "e.g. terraform output -json | Out-File -Encoding utf8 out.json")
+    try:
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OutputsError(f"{source}: not UTF-8 text (byte {exc.start}); expected the JSON terraform output -json writes") from None
+    if _depth(text) > MAX_DEPTH:
+        raise OutputsError(f"{source}: the JSON nests deeper than {MAX_DEPTH} levels; outputs nest two or three")
+    try:
+        return json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
     except json.JSONDecodeError as exc:
-        raise OutputsError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
-    return parse_outputs(data, str(path))
+        raise OutputsError(f"{source}:{exc.lineno}: not JSON ({exc.msg})") from None
+
+
+def _depth(text: str) -> int:
+    """The deepest bracket nesting outside strings (a loop: the parser itself recurses)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _number(text: str) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise OutputsError(f"a number of {len(text):,} digits in the outputs: at most {MAX_NUMBER_CHARS} (is it the right file?)")
+    value = float(text) if any(c in text for c in ".eE") else int(text)
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        raise OutputsError(f"the number {text} in the outputs is too large")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise OutputsError(f"{name} in the outputs is not a JSON number")
 
 
 def parse_outputs(data: Any, source: str = "<outputs>") -> dict[str, tuple[Any, bool]]:
@@ -86,5 +147,27 @@ def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = Fa
             lines.append(f"# {name} is sensitive: run with --show-sensitive or -o FILE to include it")
             lines.append(f"{name}=")
         else:
-            lines.append(f"{name}={json.dumps(str(value))}")
+            lines.append(f"{name}={dotenv_value(name, str(value))}")
     return "\n".join(lines) + "\n"
+
+
+def dotenv_value(name: str, value: str) -> str:
+    """``value`` in the syntax Next.js's loader (`@next/env`: dotenv, then dotenv-expand) reads
+    back as exactly ``value``: every ``$`` escaped (dotenv-expand would otherwise expand
+    ``${LIVEKIT_API_SECRET}`` into a public variable), quoted raw in ' or ` (dotenv decodes no
+    escapes there), or in " when only those can hold it (dotenv decodes just \\n and \\r there).
+
+    >>> print(dotenv_value("A", 'x${S} "q" é'))
+    'x\\${S} "q" é'
+    """
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value) or "\x7f" in value:
+        raise OutputsError(f"{name}: the value holds a control character; a .env file cannot carry it as written")
+    text = value.replace("$", "\\$")  # dotenv-expand turns \$ back into $ and expands nothing else
+    for quote in "'`":
+        # Raw quotes: any character but the quote itself (dotenv turns a CR into a line break).
+        if quote not in text and "\r" not in text:
+            return f"{quote}{text}{quote}"
+    if '"' not in text and "\\n" not in text and "\\r" not in text:
+        return '"' + text.replace("\n", "\\n").replace("\r", "\\r") + '"'
+    raise OutputsError(f"{name}: the value holds both quote kinds ' and ` and a \" or a line break: a .env file cannot carry it "
+                       "as written; give the front end this value another way")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from types import FrameType
 
 # A Ctrl-C while the command modules load has nothing to clean up: leave quietly with 130
 # (a traceback from the middle of an import is noise). `main` puts the usual handler back.
@@ -30,7 +31,7 @@ if _previous_sigint is not None:
 
 def main() -> None:
     """Console-script entry point: Ctrl-C anywhere (even twice) exits 130 without a traceback."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         code = _run()
     except KeyboardInterrupt:
@@ -47,6 +48,20 @@ def main() -> None:
         # left to finish, so it leaves now.
         os._exit(130)
     sys.exit(code)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: KeyboardInterrupt (commands clean up on it), except in the middle of an import.
+
+    A module interrupted while it runs stays half-initialized (a lazy import keeps it in
+    ``sys.modules``): code that caught the interrupt would then fail on a missing name with a
+    traceback. A command that is still loading has nothing to clean up: leave with 130."""
+    f = frame
+    while f is not None:
+        if f.f_code.co_filename.startswith("<frozen importlib"):
+            os._exit(130)
+        f = f.f_back
+    raise KeyboardInterrupt
 
 
 def _run() -> int:

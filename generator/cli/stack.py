@@ -18,7 +18,7 @@ from generator.build.pipeline import build, default_build_dir, default_zip_path
 from generator.build.preview import derived_hosts, preview_files, preview_modes
 from generator.build.starter import write_starter
 from generator.config.load import load_config
-from generator.core.errors import ValidationFailed
+from generator.core.errors import FlowstackError, ValidationFailed
 from generator.core.files import write_file, write_tree
 from generator.derive.bootnames import auto_domain_lines
 from generator.derive.ports import policy
@@ -27,17 +27,15 @@ from generator.emit.jsonschema import schema_text
 from ..checks.report import format_table
 from ..checks.run import plan_path, validate_path
 from ..cost.fleet import check_scale_cost
+from ..deploy.variables import parse_variables
 
 
 def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in value:
-        name, sep, val = item.partition("=")
-        if not sep or not name:
-            # Never repeated: a value typed without its name may be a secret.
-            raise click.BadParameter("expected NAME=VALUE, got an argument without a name and '=' (not repeated here: it may be a secret)", ctx=ctx, param=param)
-        out[name] = val
-    return out
+    # The one --var parser (rm-* use it too): a value is never repeated, a name never stripped.
+    try:
+        return parse_variables(value)
+    except FlowstackError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--var: "), ctx=ctx, param=param) from None
 
 
 def _echo_warnings(report: object) -> None:

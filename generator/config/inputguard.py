@@ -12,6 +12,8 @@ naming the field, the value, the limit and its source.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 import unicodedata
@@ -228,3 +230,75 @@ def _oci_limits(config: StackConfig) -> Iterator[Finding]:
         yield from _range("freeform_tag_key_chars", len(key), ("tags", key), "the tag key length", key)
         yield from _range("freeform_tag_value_chars", len(value), ("tags", key), "the tag value length", f"{len(value)} characters")
     yield from _range("stack_description_chars", len(config.description), ("description",), "the description length", f"{len(config.description)} characters")
+
+
+# ---------------------------------------------------------------- deploy-time values
+
+# The one rule for ssh_public_key (the stack's variable validation, rm-* --var, rm-apply's
+# key check): exactly one OpenSSH public key line, `TYPE BASE64 [comment]`, as in
+# ~/.ssh/id_ed25519.pub. The regex is what Terraform checks (RE2: `$` is the end of the text);
+# `ssh_public_key_problem` also opens the base64 blob, which Terraform cannot.
+SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                 "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
+SSH_PUBLIC_KEY_REGEX = (r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|"
+                        r"sk-ecdsa-sha2-nistp256@openssh\.com) AAAA[A-Za-z0-9+/]+={0,2}( [^\x00-\x1f\x7f]*)?$")
+SSH_KEY_EXAMPLE = "the one line of ~/.ssh/id_ed25519.pub, such as ssh-ed25519 AAAAC3Nz... you@laptop"
+
+
+def re2_search(pattern: str, value: str) -> bool:
+    """``can(regex(pattern, value))``: Python's ``$`` also matches before a final newline, RE2's does not."""
+    m = re.search(pattern, value)
+    return m is not None and (not pattern.endswith("$") or m.end() == len(value))
+
+
+def ssh_public_key_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as the stack's SSH public key, or None.
+
+    >>> ssh_public_key_problem("hello")
+    'is not an OpenSSH public key line (TYPE BASE64 [comment])'
+    >>> ssh_public_key_problem("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh you@laptop") is None
+    True
+    """
+    if "\n" in value.rstrip("\n") or "\r" in value:
+        return "holds more than one line: give exactly one key"
+    if value.endswith("\n"):
+        return "ends with a line break: give the line without it (as $(cat key.pub) does)"
+    if value.startswith(("ssh-dss ", "ssh-dsa ")):
+        return "is a DSA key, which OpenSSH no longer accepts: make an ed25519 key (ssh-keygen -t ed25519)"
+    if value.startswith(("-----BEGIN", "PuTTY-User-Key-File", "---- BEGIN SSH2")):
+        return "is a private key or another key format: give the public key line (the .pub file)"
+    if not re2_search(SSH_PUBLIC_KEY_REGEX, value):
+        return "is not an OpenSSH public key line (TYPE BASE64 [comment])"
+    kind, blob, comment = value.split(" ", 2)[0], value.split(" ", 2)[1], (value.split(" ", 2) + [""])[2]
+    if any(f"{t} AAAA" in comment for t in SSH_KEY_TYPES):
+        return "holds more than one key: give exactly one"
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return "has a key part that is not base64"
+    fields = []
+    while raw:
+        if len(raw) < 4 or len(raw) < 4 + int.from_bytes(raw[:4], "big"):
+            return "has a key part that is cut short or corrupted"
+        n = int.from_bytes(raw[:4], "big")
+        fields.append(raw[4:4 + n])
+        raw = raw[4 + n:]
+    if len(fields) < 2 or fields[0] != kind.encode():
+        return f"says {kind} but its key part is not an {kind} key"
+    return None
+
+
+def ssh_public_key_ok(value: str) -> bool:
+    """The local check of the ssh_public_key variable (`model`): no problem found."""
+    return ssh_public_key_problem(value) is None
+
+
+def pem_b64_ok(value: str) -> bool:
+    """The local check of the TLS origin variables: base64 of text with a PEM ``-----BEGIN`` line
+    (Terraform's ``base64decode`` fails on bad base64 and on bytes that are not UTF-8, as here)."""
+    try:
+        # Go's decoder (Terraform's) skips line breaks in the input; Python's strict one does not.
+        text = base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return re.search(r"(?m)^-----BEGIN [A-Z0-9 ]+-----", text) is not None

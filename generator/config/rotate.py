@@ -15,16 +15,22 @@ and must mean the old config with only the version changed before it replaces th
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shlex
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from generator.config.load import load_config, parse_config
-from generator.core.errors import ConfigError
-from generator.core.files import write_file
+from generator.config.load import parse_config
+from generator.core.errors import ConfigError, ConfigNotFoundError
+from generator.core.files import Snapshot, write_file
+from generator.core.yamlguard import MAX_CHARS, compose_fast
 
 FIELD = "api_secret_version"
 FIELD_PATH = f"livekit.{FIELD}"
@@ -77,7 +83,7 @@ def plan_edit(text: str, current: int) -> Edit:
     nl = _newline(text)
     if re.search(r"^(---|\.\.\.)(\s|$)", text, re.MULTILINE):
         raise _Refused("the file has YAML document markers (--- or ...)")
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = compose_fast(text)  # libyaml's marks are character offsets too, like the pure parser's
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         raise _Refused("the top level is not a block mapping")
     for key, value in root.value:
@@ -122,7 +128,7 @@ def _edit_livekit(text: str, key: yaml.Node, value: yaml.Node, current: int, new
 def _change_number(text: str, node: yaml.Node, current: int, new: int) -> Edit:
     line = node.start_mark.line + 1
     span = text[node.start_mark.index:node.end_mark.index]
-    if not isinstance(node, yaml.ScalarNode) or node.style is not None or span != str(current):
+    if not isinstance(node, yaml.ScalarNode) or node.style not in (None, "") or span != str(current):
         raise _Refused(f"{FIELD_PATH} is not written as a plain number", line)
     return Edit(text[: node.start_mark.index] + str(new) + text[node.end_mark.index:], line, "changed")
 
@@ -130,31 +136,78 @@ def _change_number(text: str, node: yaml.Node, current: int, new: int) -> Edit:
 def rotate_secret(config_path: str | Path) -> Rotation:
     """Bump ``livekit.api_secret_version`` in the config file (see the module doc).
 
-    Raises `ConfigError` (nothing written) on a config that does not load or a file that
-    cannot be edited safely.
+    Raises `ConfigError` (nothing written) on a config that does not load, a file that cannot
+    be edited safely, a read-only file or one with several hard links; `PackageError` if
+    another program changed the file while it was being edited. Runs of rotate-secret on the
+    same file take turns (a lock on its directory), so none loses another's bump.
 
     >>> rotate_secret("stacks/flowspace.yaml").new_version  # doctest: +SKIP
     2
     """
     shown = str(config_path)
-    old = load_config(config_path)
-    raw = Path(config_path).read_bytes()
-    text = raw.decode("utf-8")
-    current = old.livekit.api_secret_version
-    try:
-        edit = plan_edit(text, current)
-    except _Refused as exc:
-        raise ConfigError(shown, f"cannot edit this file safely: {exc.reason}", field="livekit",
-                          expected=_by_hand(current + 1), line=exc.line) from None
-    new = parse_config(edit.text, shown)
-    expected = old.model_copy(update={"livekit": old.livekit.model_copy(update={FIELD: current + 1})})
-    if new != expected:
-        # A safety net: the edit must mean exactly "the version changed".
-        raise ConfigError(shown, "cannot edit this file safely: the edit would change more than the version",
-                          field="livekit", expected=_by_hand(current + 1), line=edit.line)
-    target = Path(config_path)
-    write_file(edit.text.encode("utf-8"), target.resolve(), mode=target.stat().st_mode & 0o7777)
+    target = Path(os.path.realpath(config_path))  # a link is written through, to the file it names
+    with _locked(target.parent, shown):
+        snap, st = _read(target, shown)
+        try:
+            text = snap.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(shown, f"is not UTF-8 text ({exc.reason})") from None
+        old = parse_config(text, shown)
+        current = old.livekit.api_secret_version
+        try:
+            edit = plan_edit(text, current)
+        except _Refused as exc:
+            raise ConfigError(shown, f"cannot edit this file safely: {exc.reason}", field="livekit",
+                              expected=_by_hand(current + 1), line=exc.line) from None
+        new = parse_config(edit.text, shown)
+        expected = old.model_copy(update={"livekit": old.livekit.model_copy(update={FIELD: current + 1})})
+        if new != expected:
+            # A safety net: the edit must mean exactly "the version changed".
+            raise ConfigError(shown, "cannot edit this file safely: the edit would change more than the version",
+                              field="livekit", expected=_by_hand(current + 1), line=edit.line)
+        # The one writer: unique temp file, and the file must still be exactly what was read.
+        write_file(edit.text.encode("utf-8"), target, mode=st.st_mode & 0o7777, expect=snap)
     return Rotation(shown, current, current + 1, edit)
+
+
+@contextmanager
+def _locked(directory: Path, shown: str) -> Iterator[None]:
+    """An exclusive lock on the config's directory (flock: released when the process ends, even
+    on kill -9): two rotations of one file run one after the other, each reading the other's result."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        raise ConfigNotFoundError(shown) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _read(target: Path, shown: str) -> tuple[Snapshot, os.stat_result]:
+    """The file's bytes and identity, read once through one descriptor; refusals first."""
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigNotFoundError(shown) from None
+    except OSError as exc:
+        raise ConfigError(shown, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(shown, "is not a regular file (a device, a pipe or a directory)", expected="a stacks/<name>.yaml file")
+        if not st.st_mode & stat.S_IWUSR:
+            raise ConfigError(shown, f"is read-only (mode {st.st_mode & 0o777:04o}): rotate-secret does not change a file you protected",
+                              expected=f"chmod u+w {shlex.quote(shown)} first, if the change is wanted")
+        if st.st_nlink > 1:
+            raise ConfigError(shown, f"has {st.st_nlink} hard links: rewriting it would leave the other names with the old version",
+                              expected="a config with one name (edit the file the other links share by hand, or cp it to a new file)")
+        if st.st_size > MAX_CHARS * 4:
+            raise ConfigError(shown, f"is larger than {MAX_CHARS * 4:,} bytes: not a config (a config is a few kB)")
+        return Snapshot.of(fd), st
+    finally:
+        os.close(fd)
 
 
 def front_end_steps(config_path: str) -> list[str]:

@@ -24,6 +24,20 @@ class FlowstackError(Exception):
         return self.message
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t",
+                                                                          0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and control character escaped (``\\n``, ``\\x1b``...): a
+    name or value the user typed can never split an ``Error:`` line or drive the terminal.
+
+    >>> one_line("a\\nb\\x1b[2J")
+    'a\\\\nb\\\\x1b[2J'
+    """
+    return text.translate(_CONTROL)
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``' (did you mean "x"?)'`` for the closest choice, or ``''`` when none is close."""
     close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
@@ -229,7 +243,7 @@ class UnknownVariable(FlowstackError):
         parts = []
         for name in self.names:
             hint = did_you_mean(name, self.known) or f" (its variables: {', '.join(self.known)})"
-            parts.append(f"--var {name}: stack {stack} has no variable {name}{hint}")
+            parts.append(f"--var {one_line(name)}: stack {stack} has no variable {one_line(name)}{hint}")
         super().__init__("; ".join(parts))
 
 
@@ -240,7 +254,7 @@ class InvalidVariable(FlowstackError):
 
     def __init__(self, name: str, shown_value: str, rule_message: str) -> None:
         self.name, self.rule_message = name, rule_message
-        super().__init__(f"--var {name}={shown_value}: {rule_message} (the stack's validation rule; nothing was sent)")
+        super().__init__(f"--var {one_line(name)}={one_line(shown_value)}: {rule_message} (the stack's validation rule; nothing was sent)")
 
 
 class MissingVariables(FlowstackError):

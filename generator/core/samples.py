@@ -20,7 +20,7 @@ SAMPLE_LIVEKIT_SECRET = "SampleSecretForPreviewOnly0123456789abcdefXYZ"
 SAMPLE_VARIABLES: dict[str, str] = {
     "tenancy_ocid": "ocid1.tenancy.oc1..aaaaaaaasampletenancy",
     "compartment_ocid": "ocid1.compartment.oc1..aaaaaaaasamplecompartment",
-    "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISE= sample",
+    "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISEh sample",
     "ssh_source_cidr": "198.51.100.7/32",
     # `type: file` in the form: Resource Manager passes an uploaded file base64-encoded.
     "tls_origin_certificate": base64.b64encode(SAMPLE_PEM.encode()).decode(),

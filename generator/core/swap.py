@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 _AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
 
 
@@ -67,3 +68,22 @@ def _two_renames(a: Path, b: Path) -> None:
         os.rename(aside, b)
         raise
     os.rename(aside, a)
+
+
+def rename_noreplace(a: Path, b: Path) -> None:
+    """Rename ``a`` to ``b`` only if ``b`` does not exist (FileExistsError otherwise), in one step:
+    a file that appears at ``b`` after a check is never replaced."""
+    if _RENAMEAT2 is not None:
+        rc = _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_NOREPLACE)  # type: ignore[operator]
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(err, os.strerror(err), str(b))
+    if os.path.isdir(a):
+        if os.path.lexists(b):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(b))
+        os.rename(a, b)  # a directory cannot be hard-linked: the check above leaves a small window
+        return
+    os.link(a, b)  # fails if b exists
+    os.unlink(a)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.core.contract import AUTO_FILLED, is_secret
-from generator.core.errors import InvalidVariable, MissingVariables, ResourceManagerError, UnknownVariable
+from generator.core.errors import InvalidVariable, MissingVariables, ResourceManagerError, UnknownVariable, one_line
 
 MASK = "********"
 # The user:password@ of a URL: a credential even in a variable not named like a secret.
@@ -41,13 +41,15 @@ def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        name = name.strip()
         if not sep:
             raise ResourceManagerError(
                 "--var: expected NAME=VALUE, got an argument without '=' (not repeated here: it may be a secret)"
             )
+        # Nothing is stripped: a space or line break in the name is refused, never silently dropped.
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
-            raise ResourceManagerError(f"--var: {name!r} is not a Terraform variable name (expected NAME=VALUE)")
+            suggestion = re.sub(r"[^A-Za-z0-9_-]", "", name)
+            hint = f" (did you mean {suggestion}?)" if suggestion and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", suggestion) else ""
+            raise ResourceManagerError(f"--var: {one_line(repr(name))} is not a Terraform variable name{hint} (expected NAME=VALUE)")
         out[name] = value
     return out
 

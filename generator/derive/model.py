@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.config.inputguard import SSH_KEY_EXAMPLE, SSH_PUBLIC_KEY_REGEX, pem_b64_ok, ssh_public_key_ok
+from generator.config.inputguard import re2_search as _re2_search
 from generator.config.schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
 from generator.core import limits
 from generator.core.contract import APPLY_AT_REGEX, SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
@@ -45,12 +47,6 @@ class Validation:
     condition: str  # an HCL expression, written as is
     error_message: str
     local: Callable[[str], bool] = field(default=lambda _v: True, compare=False, repr=False)
-
-
-def _re2_search(pattern: str, value: str) -> bool:
-    """``can(regex(pattern, value))``: Python's ``$`` also matches before a final newline, RE2's does not."""
-    m = re.search(pattern, value)
-    return m is not None and (not pattern.endswith("$") or m.end() == len(value))
 
 
 def _regex_rule(var: str, pattern: str, message: str) -> Validation:
@@ -195,6 +191,9 @@ def _base_variables(c: StackConfig) -> list[Variable]:
         Variable(
             "ssh_public_key", "string", "OpenSSH public key allowed to log in as ubuntu.", "access", "SSH public key",
             has_default=False, schema_type="oci:core:ssh:publickey",
+            # The one ssh key rule (inputguard): locally it also opens the key's base64 blob.
+            validations=(Validation(f"can(regex({_hcl_str(SSH_PUBLIC_KEY_REGEX)}, var.ssh_public_key))",
+                                    f"ssh_public_key must be exactly one OpenSSH public key line: {SSH_KEY_EXAMPLE}.", ssh_public_key_ok),),
         ),
         Variable(
             "ssh_source_cidr", "string",
@@ -333,7 +332,7 @@ def _pem_check(name: str) -> Validation:
     return Validation(
         f'can(regex("(?m)^-----BEGIN [A-Z0-9 ]+-----", base64decode(var.{name})))',
         f"{name} must be a PEM file (base64-encoded, as the form's file upload passes it) with a -----BEGIN line.",
-    )
+        pem_b64_ok)
 
 
 def _email_list_check(name: str) -> Validation:

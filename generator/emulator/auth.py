@@ -37,6 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .atomic import write_atomically
 from .errors import CredentialsError
 
 # OCI rejects requests whose date is more than five minutes away from its clock; doing the
@@ -289,19 +290,11 @@ class DemoCredentials:
 def _write_key_pair(key_file: Path, public_key_file: Path) -> str:
     """A new 2048-bit RSA key (private PEM mode 0600, public PEM); returns its fingerprint."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)  # the OCI CLI warns about key files others can read
-    public_key_file.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    # Mode 0600 from the first byte (the OCI CLI warns about key files others can read).
+    write_atomically(key_file, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                                 serialization.NoEncryption()), 0o600)
+    write_atomically(public_key_file, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
     return fingerprint_of(key.public_key())
 
 
@@ -331,17 +324,14 @@ def write_demo_credentials(
     tenancy = f"ocid1.tenancy.oc1..aaaaaaaa{tag}"
     user = f"ocid1.user.oc1..aaaaaaaa{tag[::-1]}"
     config_file = directory / "config"
-    config_file.write_text(
+    write_atomically(config_file, (
         f"[{profile}]\n"
         f"user={user}\n"
         f"fingerprint={fingerprint}\n"
         f"tenancy={tenancy}\n"
         f"region={region}\n"
         f"key_file={key_file}\n"
-        + (f"compartment_ocid={tenancy}\n" if with_compartment else ""),
-        encoding="utf-8",
-    )
-    config_file.chmod(0o600)
+        + (f"compartment_ocid={tenancy}\n" if with_compartment else "")).encode("utf-8"), 0o600)
     return DemoCredentials(
         config_file=config_file,
         key_file=key_file,

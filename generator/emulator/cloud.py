@@ -20,7 +20,6 @@ Routes::
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +29,7 @@ from . import mql
 from .auth import AuthError, KeyRing, verify_request
 from .errors import EmulatorError
 from .faults import FaultSpec
-from .limits import is_loopback
+from .limits import admin_request_problem, is_loopback, parse_json
 from .server import NOT_AUTHENTICATED, EmulatorServer, Request, Response, error_response, json_response, stderr_log
 from .state import ApiError, EmulatorState, parse_time_us
 from .telemetry import Telemetry, rfc3339
@@ -163,7 +162,7 @@ class CloudEmulator(EmulatorServer):
     def handle(self, method: str, target: str, headers: Any, body: bytes, client: str) -> Response:
         split = urlsplit(target)
         if split.path == "/_emulator/metrics":
-            return self._metrics_admin(method, body, client)
+            return self._metrics_admin(method, headers, body, client)
         if not split.path.startswith(PREFIXES):
             return super().handle(method, target, headers, body, client)
         name, params, template = match(method, split.path)
@@ -191,12 +190,15 @@ class CloudEmulator(EmulatorServer):
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
 
-    def _metrics_admin(self, method: str, body: bytes, client: str) -> Response:
+    def _metrics_admin(self, method: str, headers: Any, body: bytes, client: str) -> Response:
         if not is_loopback(client):  # the one loopback rule of the admin endpoints
             return error_response(403, "NotAllowed", "the emulator's admin endpoints answer loopback clients only")
+        problem = admin_request_problem(method, headers)  # the same browser rule as /_emulator/faults
+        if problem:
+            return error_response(403, "NotAllowed", f"the admin endpoints refuse {problem}")
         if method == "POST":
             try:
-                self.cloud.telemetry.replace(json.loads(body.decode("utf-8") or "{}"))
+                self.cloud.telemetry.replace(parse_json(body, "{}"))  # the one JSON size and depth limit
             except (UnicodeDecodeError, ValueError) as exc:
                 return error_response(400, "InvalidParameter", str(exc))
         elif method != "GET":

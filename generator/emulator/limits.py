@@ -26,6 +26,10 @@ import zipfile
 from typing import Any
 
 MAX_JSON_DEPTH = 32
+# Every JSON body any endpoint reads (API, faults, metrics): one size and one depth limit.
+# The largest real body is a stack create/update carrying a base64 zip.
+MAX_JSON_BYTES = 32 * 1024 * 1024
+MAX_NUMBER_CHARS = 100  # a longer number is no count, time or OCID any endpoint takes
 MAX_ZIP_ENTRIES = 2000
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
 ADMIN_TOKEN_HEADER = "x-flowstack-emulator"
@@ -65,12 +69,28 @@ def json_depth(text: str) -> int:
     return deepest
 
 
+def _number(text: str) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise LimitError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    value = float(text) if any(c in text for c in ".eE") else int(text)
+    if value in (float("inf"), float("-inf")):
+        raise LimitError(f"{text} is too large for a number")
+    return value
+
+
 def parse_json(body: bytes, default: str = "null") -> Any:
-    """JSON from a request body; `LimitError` (a ValueError) for NaN/Infinity or deep nesting."""
-    text = body.decode("utf-8") or default
+    """JSON from a request body, for every endpoint: `LimitError` (a ValueError) for a body over
+    `MAX_JSON_BYTES`, nesting over `MAX_JSON_DEPTH`, NaN/Infinity, a number too long or too
+    large, or text that is not UTF-8."""
+    if len(body) > MAX_JSON_BYTES:
+        raise LimitError(f"the JSON body is {len(body)} bytes (at most {MAX_JSON_BYTES})")
+    try:
+        text = body.decode("utf-8") or default
+    except UnicodeDecodeError as exc:
+        raise LimitError(f"the body is not UTF-8 (byte {exc.start})") from None
     if json_depth(text) > MAX_JSON_DEPTH:
         raise LimitError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
-    return json.loads(text, parse_constant=_no_constant)
+    return json.loads(text, parse_constant=_no_constant, parse_int=_number, parse_float=_number)
 
 
 def decode_zip(encoded: Any) -> bytes:

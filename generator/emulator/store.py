@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tfjobs
+from .atomic import write_atomically
 from .errors import EmulatorError
 from .faults import FaultSpec
 from .records import ApiError, not_found
@@ -143,14 +142,4 @@ class Store:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Temporary file in the same directory, fsync, rename; the temporary file never stays."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, text.encode("utf-8"), 0o600)

@@ -18,8 +18,13 @@ import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 
-from generator.core.errors import FlowstackError
+from generator.core.errors import FlowstackError, PackageError
+from generator.core.files import write_file
 
+# Each chart says it is flowstack's (a PNG text chunk, an SVG attribute): `--plot` replaces
+# only a picture that carries the mark, never one another program made.
+PNG_MARK = b"Software\x00flowstack status --plot"
+SVG_MARK = ("data-generator", "flowstack status --plot")
 _BLOCKS = "▁▂▃▄▅▆▇█"
 WIDTH, HEIGHT, MARGIN = 640, 240, 30
 BAR, OVER, PACE, AXIS, BACK = (0x3B, 0x82, 0xF6), (0xEF, 0x44, 0x44), (0x10, 0x10, 0x10), (0x99, 0x99, 0x99), (0xFF, 0xFF, 0xFF)
@@ -52,7 +57,8 @@ def _geometry(daily_gb: list[float], pace_gb: float, days: int) -> tuple[float, 
 
 def bars_svg(daily_gb: list[float], pace_gb: float, days: int, title: str = "Outbound GB per day") -> bytes:
     top, step, plot_h = _geometry(daily_gb, pace_gb, days)
-    svg = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", width=str(WIDTH), height=str(HEIGHT), viewBox=f"0 0 {WIDTH} {HEIGHT}")
+    svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "width": str(WIDTH), "height": str(HEIGHT),
+                             "viewBox": f"0 0 {WIDTH} {HEIGHT}", SVG_MARK[0]: SVG_MARK[1]})
     ET.SubElement(svg, "title").text = title
     ET.SubElement(svg, "rect", x="0", y="0", width=str(WIDTH), height=str(HEIGHT), fill="#ffffff")
     base = HEIGHT - MARGIN
@@ -97,7 +103,8 @@ def bars_png(daily_gb: list[float], pace_gb: float, days: int) -> bytes:
         fill(x, y - 1, x + 6, y + 1, PACE)
     raw = b"".join(b"\x00" + bytes(row) for row in pixels)
     header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"tEXt", PNG_MARK) + _chunk(b"IDAT", zlib.compress(raw, 9))
+            + _chunk(b"IEND", b""))
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -118,15 +125,19 @@ def check_plot_path(path: str) -> Path:
     return target
 
 
+def is_own_chart(head: bytes) -> bool:
+    """True for the first bytes of a chart `write_plot` wrote (its PNG text chunk or SVG attribute)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return b"tEXt" + PNG_MARK in head[:128]
+    return f'{SVG_MARK[0]}="{SVG_MARK[1]}"'.encode() in head
+
+
 def write_plot(path: str, daily_gb: list[float], pace_gb: float, days: int) -> Path:
-    """Write ``path`` (.png or .svg) whole, through a temporary file; `FlowstackError` for another suffix."""
+    """Write ``path`` (.png or .svg) through the one atomic writer; an existing file must be a
+    chart flowstack wrote. `FlowstackError` for another suffix or a file it may not replace."""
     target = check_plot_path(path)
     data = bars_png(daily_gb, pace_gb, days) if target.suffix.lower() == ".png" else bars_svg(daily_gb, pace_gb, days)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise FlowstackError(f"--plot: cannot write {path}: {exc.strerror or exc}") from None
-    return target
+        return write_file(data, target, replaces=is_own_chart)
+    except PackageError as exc:
+        raise FlowstackError(f"--plot: {exc}") from None

@@ -16,6 +16,8 @@ import datetime as dt
 import os
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,25 @@ TIMEOUT = 4.0
 
 class ProbeError(Exception):
     """A probe that did not get an answer; the message is one line."""
+
+
+class Deadline:
+    """One probe's whole time budget: connect, TLS handshake, sending and every read share it.
+
+    Each blocking step gets the time that is left as its socket timeout (CPython bounds a TLS
+    handshake or read by its timeout in total, not per packet), so a server that answers a
+    byte at a time, or never stops sending, ends the probe when the budget is spent.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.end = seconds, time.monotonic() + seconds
+
+    def left(self, where: str) -> float:
+        """Seconds left (> 0); `ProbeError` naming ``where`` once the budget is spent."""
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise ProbeError(f"{where}: no complete answer within {self.seconds:g} s (a slow or stalled server)")
+        return remaining
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,15 @@ def parse_resolve(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     return out
 
 
+def _resolve(host: str, box: list[Any]) -> None:
+    try:
+        box.append(socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM))
+    except socket.gaierror as exc:
+        box.append(exc)
+    except (OSError, UnicodeError) as exc:
+        box.append(socket.gaierror(0, str(exc)))
+
+
 @dataclass(frozen=True)
 class Target:
     """How to reach hosts: DNS overrides, CA bundle, timeout."""
@@ -72,11 +102,16 @@ class Target:
         """IPv4 addresses of ``host`` (the override, else DNS A records); ProbeError if none."""
         if host.lower() in self.resolve:
             return [self.resolve[host.lower()]]
-        try:
-            infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise ProbeError(f"{host} does not resolve ({exc.strerror})") from None
-        return sorted({str(i[4][0]) for i in infos})
+        # getaddrinfo has no timeout of its own: it runs in a daemon thread the probe stops waiting for.
+        box: list[Any] = []
+        worker = threading.Thread(target=_resolve, args=(host, box), daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not box:
+            raise ProbeError(f"{host}: no DNS answer within {self.timeout:g} s")
+        if isinstance(box[0], socket.gaierror):
+            raise ProbeError(f"{host} does not resolve ({box[0].strerror})")
+        return sorted({str(i[4][0]) for i in box[0]})
 
     def context(self, verify: bool = True) -> ssl.SSLContext:
         if not verify:
@@ -130,19 +165,32 @@ class TlsResult:
     error: str | None
 
 
-def connect(ip: str, port: int, timeout: float) -> socket.socket:
+def connect(ip: str, port: int, timeout: float, deadline: Deadline | None = None) -> socket.socket:
+    """A TCP connection within ``timeout`` (or what is left of ``deadline``)."""
+    where = f"{ip}:{port}/tcp"
+    budget = deadline.left(where) if deadline else timeout
     try:
-        return socket.create_connection((ip, port), timeout=timeout)
+        return socket.create_connection((ip, port), timeout=budget)
     except TimeoutError:
-        raise ProbeError(f"{ip}:{port}/tcp: no answer within {timeout:g} s (filtered?)") from None
+        raise ProbeError(f"{where}: no answer within {budget:g} s (filtered?)") from None
     except OSError as exc:
-        raise ProbeError(f"{ip}:{port}/tcp: {exc.strerror or exc}") from None
+        raise ProbeError(f"{where}: {exc.strerror or exc}") from None
+
+
+def _handshake(target: Target, raw: socket.socket, host: str, deadline: Deadline, verify: bool = True) -> ssl.SSLSocket:
+    raw.settimeout(deadline.left(f"{host}: TLS handshake"))
+    try:
+        return target.context(verify).wrap_socket(raw, server_hostname=host)
+    except TimeoutError:
+        raise ProbeError(f"{host}: TLS handshake not finished within {deadline.seconds:g} s (a slow or stalled server)") from None
 
 
 def tls(target: Target, host: str, ip: str, port: int = 443) -> TlsResult:
-    """Handshake with SNI ``host``; on a verification failure the certificate is still read."""
+    """Handshake with SNI ``host``; on a verification failure the certificate is still read.
+    Both handshakes share one deadline of ``target.timeout``."""
+    deadline = Deadline(target.timeout)
     try:
-        with connect(ip, port, target.timeout) as raw, target.context().wrap_socket(raw, server_hostname=host) as s:
+        with connect(ip, port, target.timeout, deadline) as raw, _handshake(target, raw, host, deadline) as s:
             der = s.getpeercert(binary_form=True)
             return TlsResult(host, ip, cert_info(der) if der else None, None)
     except ssl.SSLCertVerificationError as exc:
@@ -152,11 +200,15 @@ def tls(target: Target, host: str, ip: str, port: int = 443) -> TlsResult:
     except (ssl.SSLError, OSError) as exc:
         return TlsResult(host, ip, None, f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}")
     try:
-        with connect(ip, port, target.timeout) as raw, target.context(verify=False).wrap_socket(raw, server_hostname=host) as s:
+        with connect(ip, port, target.timeout, deadline) as raw, _handshake(target, raw, host, deadline, verify=False) as s:
             der = s.getpeercert(binary_form=True)
-    except (ssl.SSLError, OSError, ProbeError):
+    except (ssl.SSLError, OSError, ProbeError, ValueError):
         der = None
-    return TlsResult(host, ip, cert_info(der) if der else None, str(error))
+    try:
+        cert = cert_info(der) if der else None
+    except ValueError:  # a certificate the parser cannot read: the verification error says enough
+        cert = None
+    return TlsResult(host, ip, cert, str(error))
 
 
 @dataclass(frozen=True)
@@ -173,15 +225,19 @@ def http(target: Target, host: str, ip: str, path: str = "/", *, port: int | Non
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "User-Agent: flowstack-probe", "Accept: */*", "Connection: close"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    sock = connect(ip, port, target.timeout)
+    deadline = Deadline(target.timeout)  # one budget for connect, TLS, send and read
+    sock = connect(ip, port, target.timeout, deadline)
     try:
         if secure:
             try:
-                sock = target.context(verify).wrap_socket(sock, server_hostname=host)
+                sock = _handshake(target, sock, host, deadline, verify)
             except (ssl.SSLError, OSError) as exc:
                 raise ProbeError(f"https://{host}: TLS failed: {getattr(exc, 'verify_message', None) or getattr(exc, 'reason', None) or exc}") from None
+        sock.settimeout(deadline.left(f"{host}:{port}"))
         sock.sendall(request)
-        data = _read_head_and_some(sock)
+        data = _read_head_and_some(sock, deadline, f"{host}:{port}")
+    except TimeoutError:
+        raise ProbeError(f"{host}:{port}: no complete answer within {target.timeout:g} s (a slow or stalled server)") from None
     except OSError as exc:
         raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
     finally:
@@ -189,13 +245,19 @@ def http(target: Target, host: str, ip: str, path: str = "/", *, port: int | Non
     return parse_response(data, f"{host}:{port}")
 
 
-def _read_head_and_some(sock: socket.socket, limit: int = 65536) -> bytes:
+def _read_head_and_some(sock: socket.socket, deadline: Deadline, where: str, limit: int = 65536) -> bytes:
+    """The answer up to ``limit`` bytes (the head and the start of the body), within the deadline:
+    a server that drips bytes or never stops sending ends with what arrived by then, or a
+    `ProbeError` if not even the head did."""
     data = b""
     while len(data) < limit:
         try:
-            chunk = sock.recv(8192)
-        except TimeoutError:
-            break
+            sock.settimeout(deadline.left(where))
+            chunk = sock.recv(min(8192, limit - len(data)))
+        except (TimeoutError, ProbeError):
+            if b"\r\n\r\n" in data:
+                break  # the head arrived: judge by it
+            raise ProbeError(f"{where}: no complete answer within {deadline.seconds:g} s (a slow or stalled server)") from None
         if not chunk:
             break
         data += chunk

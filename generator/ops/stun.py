@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import time
 
 from generator.derive.autodomain import stun_binding_request, stun_mapped_address
 
@@ -73,12 +74,17 @@ def decode(packet: bytes, transaction_id: bytes) -> tuple[str, int]:
 def binding(ip: str, port: int, timeout: float = 2.0, attempts: int = 2) -> tuple[str, int]:
     """Send a Binding request to ip:port/udp and return the mapped address; StunError if none comes."""
     packet, tid = encode_request()
+    end = time.monotonic() + timeout  # the whole probe's budget: a flood of other packets cannot extend it
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout / attempts)
-        for _ in range(attempts):  # UDP: one retransmission (RFC 5389 7.2.1, shortened)
+        for attempt in range(attempts):  # UDP: one retransmission (RFC 5389 7.2.1, shortened)
+            until = min(end, time.monotonic() + timeout / attempts) if attempt < attempts - 1 else end
             try:
                 sock.sendto(packet, (ip, port))
                 while True:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError
+                    sock.settimeout(left)
                     data, _ = sock.recvfrom(2048)
                     try:
                         return decode(data, tid)

@@ -28,10 +28,10 @@ RM_OUTPUTS = {
     ]
 }
 EXPECTED = """# Front-end environment from the flowstack stack's outputs (.env.production)
-NEXT_PUBLIC_SOCKET_URL="https://space-socket.example.com"
-NEXT_PUBLIC_LIVEKIT_URL="wss://space-livekit.example.com"
-LIVEKIT_URL="https://space-livekit.example.com"
-LIVEKIT_API_KEY="APIFlowspace"
+NEXT_PUBLIC_SOCKET_URL='https://space-socket.example.com'
+NEXT_PUBLIC_LIVEKIT_URL='wss://space-livekit.example.com'
+LIVEKIT_URL='https://space-livekit.example.com'
+LIVEKIT_API_KEY='APIFlowspace'
 """
 
 
@@ -46,7 +46,7 @@ def test_env_masks_the_secret_by_default(shape: dict, tmp_path: Path) -> None:
     )
     assert SECRET not in r.output
     shown = CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"])
-    assert shown.output == EXPECTED + f'LIVEKIT_API_SECRET="{SECRET}"\n'
+    assert shown.output == EXPECTED + f"LIVEKIT_API_SECRET='{SECRET}'\n"
 
 
 def test_env_reads_rm_outputs_json(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_env_reads_rm_outputs_json(tmp_path: Path) -> None:
     )
     flat["LIVEKIT_API_SECRET"] = SECRET  # rm-outputs --json --show-sensitive
     f.write_text(json.dumps(flat))
-    assert CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"]).output == EXPECTED + f'LIVEKIT_API_SECRET="{SECRET}"\n'
+    assert CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"]).output == EXPECTED + f"LIVEKIT_API_SECRET='{SECRET}'\n"
     # Issue 15: the flat map has no sensitive flag; the secret rule masks it unless asked (fails
     # without the rule in env_block: the secret reached the terminal).
     masked = CliRunner().invoke(cli, ["env", "-"], input=json.dumps(flat))
@@ -77,7 +77,7 @@ def test_env_to_file_is_private(tmp_path: Path) -> None:
     assert r.exit_code == 0
     assert SECRET not in r.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert f'LIVEKIT_API_SECRET="{SECRET}"' in out.read_text()
+    assert f"LIVEKIT_API_SECRET='{SECRET}'" in out.read_text()
     again = CliRunner().invoke(cli, ["env", str(f), "-o", str(out)])  # its own file: replaced
     assert again.exit_code == 0, again.output
 

@@ -153,7 +153,7 @@ def test_double_ctrl_c_in_rm_apply_exits_130(rm_emulator_factory, delay: float) 
     emulator = rm_emulator_factory(job_seconds=3)
     argv = [sys.executable, "-m", "generator.cli", "rm-apply", str(ROOT / "stacks" / "flowspace.yaml"), "--auto-approve",
             "--config-file", str(emulator.config_file), "--compartment", emulator.compartment_id, "--endpoint", emulator.url,
-            "--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests t", "--var", "ssh_source_cidr=203.0.113.7/32",
+            "--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh t", "--var", "ssh_source_cidr=203.0.113.7/32",
             "--var", "socket_git_url=https://github.com/flow-coder/flow_metaverse.git"]
     r = _interrupt(argv, delay, times=2, gap=0.02)
     assert r.returncode == 130, (r.returncode, r.stderr)

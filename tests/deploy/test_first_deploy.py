@@ -211,8 +211,8 @@ def test_env_shows_the_derived_urls(fixtures: Path) -> None:
     its fake cloud; the random LiveKit secret replaced by a dummy)."""
     result = CliRunner().invoke(cli, ["env", str(fixtures / "outputs_auto_domains.json")])
     assert result.exit_code == 0, result.output
-    assert 'NEXT_PUBLIC_SOCKET_URL="https://socket.203-0-113-205.sslip.io"' in result.output
-    assert 'NEXT_PUBLIC_LIVEKIT_URL="wss://livekit.203-0-113-205.sslip.io"' in result.output
+    assert "NEXT_PUBLIC_SOCKET_URL='https://socket.203-0-113-205.sslip.io'" in result.output
+    assert "NEXT_PUBLIC_LIVEKIT_URL='wss://livekit.203-0-113-205.sslip.io'" in result.output
     assert "not-a-secret" not in result.output
 
 
@@ -228,7 +228,7 @@ def test_bare_stack_plans_with_real_terraform(tmp_path: Path) -> None:
     out = tmp_path / "stack"
     assert CliRunner().invoke(cli, ["generate", str(config), "-o", str(out)]).exit_code == 0
     answers = {"tenancy_ocid": "ocid1.tenancy.oc1..aaaa", "compartment_ocid": "ocid1.compartment.oc1..aaaa",
-               "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1234567890abcdefghijklmnopqrstuvwxyzABCD test",
+               "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh test",
                "ssh_source_cidr": "198.51.100.7/32"}
     with runner.TerraformRun(out, answers) as run:
         plan = run.plan()

@@ -186,7 +186,7 @@ def test_first_deploy(rm_cli) -> None:
     assert notes[:2] == [
         f"Created stack flowspace ({stack.id})",
         "Variables set: socket_git_url=https://github.com/flow-coder/flow_metaverse.git, "
-        "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test, ssh_source_cidr=203.0.113.7/32",
+        "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh test, ssh_source_cidr=203.0.113.7/32",
     ]
     assert notes[2].startswith("PLAN job ") and notes[3].startswith("APPLY job ")
     assert "Plan: 8 to add, 0 to change, 0 to destroy (job " in result.stdout

@@ -181,7 +181,7 @@ def test_parallel_rm_apply_processes(rm_emulator, tmp_path: Path) -> None:
         cfg.write_text(base.replace("name: flowspace", f"name: par-{trial}", 1))
         argv = [sys.executable, "-m", "generator.cli", "rm-apply", str(cfg), "--auto-approve",
                 "--config-file", str(rm_emulator.config_file), "--compartment", rm_emulator.compartment_id,
-                "--endpoint", rm_emulator.url, "--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests t",
+                "--endpoint", rm_emulator.url, "--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh t",
                 "--var", "ssh_source_cidr=203.0.113.7/32", "--var", "socket_git_url=https://github.com/flow-coder/flow_metaverse.git"]
         procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         outs = [p.communicate(timeout=120) for p in procs]

@@ -87,7 +87,7 @@ def test_rm_apply_shows_the_server_diff_then_a_rotation(rm_cli, rm_config) -> No
     assert "Variables set: server_apply_at=04:00" in third.stderr
     assert stack_variables(rm_cli)["server_apply_at"] == "04:00"
     after = front_end_block(rm_cli, v2)
-    secret = re.compile(r'^LIVEKIT_API_SECRET="([A-Za-z0-9]{20,})"$', re.M)
+    secret = re.compile(r"^LIVEKIT_API_SECRET='([A-Za-z0-9]{20,})'$", re.M)
     assert secret.search(before) and secret.search(after)
     assert secret.search(before).group(1) != secret.search(after).group(1)  # the new block has the new secret
     same = before.replace(secret.search(before).group(1), "").replace("space-livekit", "meet-livekit")

@@ -43,6 +43,13 @@ VALUES: dict[str, list[str]] = {
                        "https://bob:tok@github.com/a/b.git", "https://tok@github.com/a/b.git", "https://github.com@evil.example/a",
                        "https://github.com/a/b@v1.git", "https://github.com", "https://github.com:443/a/b.git"],
     "socket_git_ref": ["main", "v1.0", "feature/x", "a b", "a;b", "main\n"],
+    # Issue 23: the one ssh key rule (inputguard); where Terraform's regex cannot look (the base64
+    # blob, a second key in the comment) the local check is stricter: tests/deploy/test_var_hostile.py.
+    "ssh_public_key": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh you@laptop", "hello",
+                       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh",
+                       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh\n",
+                       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh a\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh b",
+                       "ssh-dss AAAAB3NzaC1kc3M= x", "", " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh"],
     # Issue 15: the quiet hour the agent waits for (HH:MM or empty).
     "server_apply_at": ["", "03:00", "23:59", "00:00", "24:00", "3:00", "03:60", "03:00\n", " 03:00", "0300", "12:5"],
 }

@@ -73,6 +73,19 @@ CHECK = f"docker compose -f {AGENT_STATE_DIR}/compose-check.X/docker-compose.yml
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")
 
 
+def _system_bin_without_docker(dest: Path) -> Path:
+    """A directory of links to every tool in the standard system directories except Docker's
+    (docker, dockerd, docker-compose...): "no docker on PATH" whatever this machine has installed."""
+    dest.mkdir()
+    for folder in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for entry in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else ():
+            link = dest / entry.name
+            if entry.name.startswith("docker") or link.exists() or link.is_symlink():
+                continue
+            link.symlink_to(entry)
+    return dest
+
+
 class Server:
     """One namespace with the metadata endpoint and a temp root the agent writes into."""
 
@@ -83,6 +96,7 @@ class Server:
         (tmp / "bin").mkdir()
         (tmp / "bin" / "docker").write_text(DOCKER)
         (tmp / "bin" / "docker").chmod(0o755)
+        self.system_bin = _system_bin_without_docker(tmp / "system-bin")
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
         self.exec(["ip", "link", "set", "lo", "up"])
         self.exec(["ip", "addr", "add", f"{IMDS}/32", "dev", "lo"])
@@ -114,15 +128,11 @@ class Server:
         """Run the agent once (docker=False: no `docker` on PATH, as at first boot); returns
         (result, docker calls made by this run)."""
         before = self.docker_calls()
-        path = f"{self.tmp / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"
-        if not docker:  # no `docker` anywhere on PATH, even where this machine has one in /usr/bin
-            nodocker = self.tmp / "nodocker"
-            nodocker.mkdir(exist_ok=True)
-            if not (nodocker / "python3").exists():
-                (nodocker / "python3").symlink_to("/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable)
-            path = f"{nodocker}:/usr/sbin:/sbin"
-        env = {"PATH": path, "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
+        # A PATH this test builds: the recorder (or nothing) for docker, then the system's tools
+        # without any docker, so a machine with Docker installed gives the same runs.
+        env = {"PATH": (f"{self.tmp / 'bin'}:" if docker else "") + str(self.system_bin), "FLOWSTACK_ROOT": str(self.root), "CALLS": str(self.calls),
                "FLOWSTACK_RULES_FILE": str(self.tmp / "rules.v4")}
+        assert docker or shutil.which("docker", path=env["PATH"]) is None, "the no-docker PATH must hold no docker"
         if clock:
             env["FLOWSTACK_AGENT_CLOCK"] = clock
         env.update(extra or {})

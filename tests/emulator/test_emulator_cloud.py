@@ -93,7 +93,8 @@ def test_unsupported_queries_are_a_400_that_says_why(rm_emulator, query: str, re
     ({"bogus": []}, "instances: and series:"),
 ])
 def test_bad_seed_is_refused_and_names_the_field(rm_emulator, bad: dict, message: str) -> None:
-    request = urllib.request.Request(rm_emulator.url + "/_emulator/metrics", data=json.dumps(bad).encode(), method="POST")
+    request = urllib.request.Request(rm_emulator.url + "/_emulator/metrics", data=json.dumps(bad).encode(), method="POST",
+                                     headers={"content-type": "application/json"})  # the admin endpoints' browser rule
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=5)
     assert err.value.code == 400 and message in json.loads(err.value.read())["message"]

@@ -79,7 +79,7 @@ def test_wheel_runs_init_zip_validate_emulator_and_rm_apply(installed: tuple[Pat
                        if line.startswith("tenancy"))
         applied = run([flowstack, "rm-apply", "stacks/demo.yaml", "--config-file", str(work / "oci" / "config"),
                        "--compartment", tenancy, "--endpoint", url, "--auto-approve",
-                       "--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBflowstacktests test",
+                       "--var", "ssh_public_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh test",
                        "--var", "ssh_source_cidr=203.0.113.7/32"], work, env, timeout=120)
         assert "Apply job" in applied.stdout and "succeeded" in applied.stdout
     finally:
