@@ -19,6 +19,7 @@ from ..config import load_config
 from ..config_schema import StackConfig
 from ..contract import BUNDLE_DIR
 from ..errors import PackageError
+from ..files import MARKER
 from ..render import render_stack
 from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov
@@ -30,14 +31,20 @@ from .terraform_run import OfflinePlan, offline_plan, terraform_checks
 MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
 
 
+# Not stack files: flowstack's output marker and what Terraform or git leave in a directory
+# someone ran them in. Every other file counts, dotfiles included (the zip carries
+# bundle/sample-app/.dockerignore, which templatefile() reads).
+_NOT_STACK = frozenset({MARKER, ".terraform", ".terraform.lock.hcl", ".git"})
+
+
 def read_stack_dir(path: Path) -> dict[str, bytes]:
-    """The stack files of a directory: its top level and the bundle/ folder of server files."""
+    """The stack files of a directory: its top level and the bundle/ folder of server files, dotfiles included."""
     out = {}
     try:
         bundle = path / BUNDLE_DIR
         inner = sorted(p for p in bundle.rglob("*") if p.is_file()) if bundle.is_dir() else []
         for p in [*sorted(path.iterdir()), *inner]:
-            if any(part.startswith(".") for part in p.relative_to(path).parts) or not p.is_file():
+            if any(part in _NOT_STACK for part in p.relative_to(path).parts) or not p.is_file():
                 continue
             if p.stat().st_size > MAX_STACK_FILE_BYTES:
                 raise PackageError(f"cannot read {p}: {p.stat().st_size:,} bytes is not a stack file (at most {MAX_STACK_FILE_BYTES:,})")
