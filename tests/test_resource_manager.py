@@ -57,7 +57,7 @@ def test_missing_oci_config_file(tmp_path: Path, root: Path) -> None:
     result = invoke("rm-status", root / "stacks/flowspace.yaml", "--config-file", missing, "--compartment", COMPARTMENT)
     assert result.exit_code == 4
     assert result.stderr == (
-        f"Error: OCI config file {missing} not found: create it with `oci setup config` or pass --config-file\n"
+        f"Error: OCI config file {missing} not found: create it with `flowstack oci-setup` (see docs/deploy.md) or pass --config-file\n"
     )
 
 

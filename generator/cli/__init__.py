@@ -22,13 +22,13 @@ except ValueError:  # not the main thread (e.g. imported by a test worker): noth
 
 import click  # noqa: E402 - after the import-time guard above
 
-from . import cost, emulator, ops, rm, rotate, stack  # noqa: E402
+from . import cost, emulator, ocisetup, ops, rm, rotate, stack  # noqa: E402
 from .root import cli  # noqa: E402
 
 if _previous_sigint is not None:
     signal.signal(signal.SIGINT, _previous_sigint)
 
-for _command in (*stack.COMMANDS, cost.cost_command, *rm.COMMANDS, rotate.rotate_secret_command, *ops.COMMANDS, emulator.emulator_command):
+for _command in (*stack.COMMANDS, cost.cost_command, *rm.COMMANDS, ocisetup.oci_setup_command, rotate.rotate_secret_command, *ops.COMMANDS, emulator.emulator_command):
     cli.add_command(_command)
 
 
