@@ -32,6 +32,7 @@ from .contract import (
     BUNDLE_SERVICES,
     COMPOSE_FILE,
     FIREWALL_SCRIPT,
+    GIT_CREDENTIALS_FILE,
     READY_MARKER,
     SOCKET_SOURCE_FILE,
 )
@@ -61,6 +62,7 @@ def agent_settings() -> dict[str, Any]:
         "compose_file": COMPOSE_FILE,
         "firewall_script": FIREWALL_SCRIPT,
         "source_file": SOCKET_SOURCE_FILE,
+        "git_credentials_file": GIT_CREDENTIALS_FILE,
         "git_url_regex": GIT_URL_REGEX,
         "git_ref_regex": GIT_REF_REGEX,
         "hostnames_settings": HOSTNAMES_SETTINGS,

@@ -117,3 +117,5 @@ AGENT_LOG = "/var/log/flowstack-agent.log"
 AGENT_SETTINGS = "/etc/flowstack/agent.json"  # the agent reads its paths and rules from here
 # The app's git source as a bundle file (JSON: url, ref), which the agent clones from.
 SOCKET_SOURCE_FILE = f"{APP_DIR}/socket-source.json"
+# A private app repository's token, in git's credential format, mode 0600 (the agent's credential helper reads it).
+GIT_CREDENTIALS_FILE = f"{APP_DIR}/git-credentials"

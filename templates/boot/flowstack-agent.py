@@ -296,6 +296,36 @@ def compose_ok(settings, state, checked, changed):
     return True
 
 
+# -- a private app repository (issue 22) ------------------------------------------------------
+
+def git_credential_args(settings):
+    """``git -c`` options that hand git the private repository's token through a credential helper.
+
+    The token lives only in the credentials file the bundle writes (``username=...`` and
+    ``password=...`` lines, git's credential format), mode 0600: never in the URL (the URL
+    rule refuses user:token@), in git's argv or environment (process lists), or in the log.
+    The helper is a shell function that prints that file when git asks (``get``); git asks
+    only after the server answers 401, so a public repository never reads it. Other helpers
+    (a credential store) are switched off first, so nothing keeps a copy. No file: no options.
+    """
+    path = here(settings.get("git_credentials_file", settings["app_dir"] + "/git-credentials"))
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return []
+    if info.st_mode & 0o077:
+        raise Refused("%s is readable by others (mode %o); it must be 0600" % (settings.get("git_credentials_file"), info.st_mode & 0o777))
+    helper = "!f() { test \"$1\" = get && cat '%s'; }; f" % path.replace("'", "'\\''")
+    return ["-c", "credential.helper=", "-c", "credential.helper=" + helper, "-c", "credential.interactive=never"]
+
+
+def git_env():
+    """git's environment: no terminal prompt (a wrong token fails at once instead of waiting)."""
+    env = dict(os.environ)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false", SSH_ASKPASS="/bin/false")
+    return env
+
+
 # -- acting on a change -----------------------------------------------------------------------
 
 def fetch_source(settings):
@@ -307,7 +337,8 @@ def fetch_source(settings):
     app = here(settings["app_dir"] + "/app")
     new = app + ".new"
     shutil.rmtree(new, ignore_errors=True)
-    r = subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", ref, "--", url, new], capture_output=True, check=False)
+    r = subprocess.run(["git", *git_credential_args(settings), "clone", "-q", "--depth", "1", "--branch", ref, "--", url, new],
+                       capture_output=True, check=False, env=git_env())
     if r.returncode != 0:
         # Neither the command nor git's output: both carry the URL, which may hold credentials.
         raise RuntimeError("git clone failed (exit %d)" % r.returncode)
