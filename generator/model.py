@@ -295,6 +295,9 @@ def _secret_variables(c: StackConfig) -> list[Variable]:
             Variable("tls_origin_private_key", "string", "Private key of the Cloudflare origin certificate: upload the PEM file (base64 of it with rm-apply).", "secrets",
                      "Origin private key (PEM file)", has_default=False, sensitive=True, schema_type="file", validations=(_pem_check("tls_origin_private_key"),)),
         ]
+    if c.socket.git is not None:  # a private repository's read-only token: the server agent's credential helper reads it (issue 22)
+        v.append(Variable("socket_git_token", "string", "Read-only token of a private app repository (GitHub fine-grained or GitLab project access token); empty for a public one.", "secrets",
+                          "App repository token (private repos only)", default="", sensitive=True, validations=(_regex_rule("socket_git_token", r"^[A-Za-z0-9._-]{0,512}$", "socket_git_token may hold only letters, digits and . _ - (a token, not a URL)."),)))
     for name in c.socket.secret_env:
         var = secret_env_variable(name)
         v.append(Variable(var, "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True,
@@ -338,11 +341,8 @@ def _pem_check(name: str) -> Validation:
 
 def _email_list_check(name: str) -> Validation:
     """Every comma-separated entry of ``var.name`` is an e-mail address (the console form is free text)."""
-    return Validation(
-        f"alltrue([for e in compact([for x in split(\",\", var.{name}) : trimspace(x)]) : can(regex({_hcl_str(EMAIL_REGEX)}, e))])",
-        f"{name} must be e-mail addresses separated by commas, such as ops@example.com, me@example.com.",
-        _emails_ok,
-    )
+    return Validation(f"alltrue([for e in compact([for x in split(\",\", var.{name}) : trimspace(x)]) : can(regex({_hcl_str(EMAIL_REGEX)}, e))])",
+                      f"{name} must be e-mail addresses separated by commas, such as ops@example.com, me@example.com.", _emails_ok)
 
 
 def _num(x: float) -> str:
@@ -353,8 +353,7 @@ def _hcl_str(s: str) -> str:
     return hcl_string(s)
 
 
-# ---------------------------------------------------------------------------
-# Template variables: what cloud-init takes from Terraform
+# --- Template variables: what cloud-init takes from Terraform ---------------
 
 
 def template_variables(config: StackConfig) -> list[str]:
@@ -365,7 +364,7 @@ def template_variables(config: StackConfig) -> list[str]:
     if config.socket.image:
         names.append("socket_image")
     elif config.socket.git:
-        names += ["socket_git_url", "socket_git_ref"]
+        names += ["socket_git_url", "socket_git_ref", "socket_git_credentials_b64"]
     if config.tls.mode == "cloudflare_origin":
         names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
     if config.socket.secret_env:
@@ -383,6 +382,8 @@ TEMPLATE_EXPRESSIONS = {
     "socket_image": "var.socket_image",
     "socket_git_url": "var.socket_git_url",
     "socket_git_ref": "var.socket_git_ref",
+    # git's credential format; the username is any non-empty word for GitHub and GitLab access tokens.
+    "socket_git_credentials_b64": 'base64encode("username=x-access-token\\npassword=${var.socket_git_token}\\n")',
     "tls_origin_certificate_b64": "var.tls_origin_certificate",  # already base64 (a schema.yaml file field)
     "tls_origin_private_key_b64": "var.tls_origin_private_key",
     "socket_secret_env_b64": "local.socket_secret_env_b64",

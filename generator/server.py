@@ -35,6 +35,7 @@ from .contract import (
     DNS_WAIT_SECONDS,
     DOCKER_DAEMON_JSON,
     FIREWALL_SCRIPT,
+    GIT_CREDENTIALS_FILE,
     LIVEKIT_CONFIG,
     PLACEHOLDER_MARK,
     PLACEHOLDER_RE,
@@ -271,6 +272,7 @@ def server_files(config: StackConfig) -> list[WriteFile]:
     elif config.socket.git:
         source = {"url": ph("socket_git_url"), "ref": ph("socket_git_ref")}
         files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))
+        files.append(WriteFile(GIT_CREDENTIALS_FILE, ph("socket_git_credentials_b64"), permissions="0600", b64=True, service="socket-build"))
     if config.domains.auto:
         files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(config)]
     if config.tls.mode == "cloudflare_origin":
@@ -389,5 +391,6 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "tls_origin_certificate_b64": base64.b64encode(pem.encode()).decode(),
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
         "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
+        "socket_git_credentials_b64": base64.b64encode(b"username=x-access-token\npassword=\n").decode(),
     }
     return {k: values[k] for k in template_variables(config)}

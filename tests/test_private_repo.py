@@ -16,6 +16,7 @@ or the cloned repository's files. On f81956f there is no such route: the clone g
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import json
@@ -132,12 +133,18 @@ def _everything(server: Server, repo: PrivateRepo, *outputs: str) -> dict[str, s
     return found
 
 
+def _token_bundle(token: str) -> str:
+    """The bundle as Terraform fills it: socket_git_credentials_b64 = base64encode("username=...\\npassword=${var.socket_git_token}\\n")."""
+    creds = base64.b64encode(f"username=x-access-token\npassword={token}\n".encode()).decode()
+    return _bundle(socket_git_url=URL, socket_git_ref="main", socket_git_credentials_b64=creds)
+
+
 def test_the_agent_clones_a_private_repository_with_the_token_nowhere_else(server: Server, repo: PrivateRepo) -> None:
-    server.serve(_bundle(socket_git_url=URL, socket_git_ref="main"))
+    server.serve(_token_bundle(""))  # socket_git_token left empty (its default): a public repository
     r, _ = server.agent("--now", "--no-restart", extra=repo.extra)
     assert r.returncode == 0, r.stdout + r.stderr
 
-    # Without credentials: the server wants them (401), the clone fails without a prompt or a hang.
+    # Without a token: the server wants one (401), the clone fails without a prompt or a hang.
     r, _ = server.agent("--fetch-source", extra=repo.extra)
     assert r.returncode == 1 and "git clone failed" in server.log().splitlines()[-1]
     assert " 401" in repo.log.read_text()
@@ -152,8 +159,11 @@ def test_the_agent_clones_a_private_repository_with_the_token_nowhere_else(serve
     r, _ = server.agent("--fetch-source", extra=repo.extra)
     assert r.returncode == 1 and not (server.root / "opt/flowstack/app/server.js").exists()
 
-    # The right token, 0600: cloned.
-    creds = _credentials(server, 0o600)
+    # The right token, set at deploy time: the bundle writes the credentials file (0600), the clone works.
+    server.serve(_token_bundle(TOKEN))
+    r, _ = server.agent("--now", "--no-restart", extra=repo.extra)
+    assert r.returncode == 0, r.stdout + r.stderr
+    creds = server.root / GIT_CREDENTIALS_FILE.lstrip("/")
     r, _ = server.agent("--fetch-source", extra=repo.extra)
     assert r.returncode == 0, server.log()
     assert server.file("/opt/flowstack/app/server.js") == b"// private app\n"
@@ -165,3 +175,39 @@ def test_the_agent_clones_a_private_repository_with_the_token_nowhere_else(serve
     calls = repo.calls.read_text()
     assert "credential.helper=!f()" in calls and URL in calls  # the helper and a bare URL, never user:token@
     assert "x-access-token@" not in calls
+
+
+@pytest.mark.slow
+def test_the_token_stays_out_of_the_zip_the_plan_logs_and_the_terminal(rm_emulator_factory, rm_cli_factory, tmp_path: Path) -> None:
+    """rm-apply with --var socket_git_token against the emulator running real Terraform (it replaces
+    OCI): the token is sent as a stack variable and appears nowhere the user or a log reader sees."""
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    em = rm_emulator_factory(terraform=True)
+    cfg = tmp_path / "private.yaml"
+    reference = (HERE.parent / "stacks" / "flowspace.yaml").read_text()
+    cfg.write_text(reference.replace("https://github.com/your-repo/flow_metaverse.git", "https://github.com/you/private-app.git"))
+    rm = rm_cli_factory(em, cfg)
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISE= me"
+    first = rm("rm-apply", "--auto-approve", "--var", f"ssh_public_key={key}", "--var", "ssh_source_cidr=203.0.113.7/32",
+               "--var", f"socket_git_token={TOKEN}")
+    assert first.exit_code == 0, first.output
+    assert "socket_git_token=********" in first.stderr
+    # A second deploy (a new token): the server diff names the credentials file but never shows it.
+    again = rm("rm-apply", "--auto-approve", "--var", f"socket_git_token={TOKEN}2")
+    assert again.exit_code == 0, again.output
+    logs = rm("rm-logs")
+    zipped = tmp_path / "private.zip"
+    assert CliRunner().invoke(cli, ["zip", str(cfg), "-o", str(zipped)]).exit_code == 0
+    with zipfile.ZipFile(zipped) as z:
+        zip_text = "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    seen = {"first rm-apply": first.output, "second rm-apply": again.output, "job log": logs.output, "zip": zip_text,
+            "emulator log": em.log_file.read_text() if em.log_file.exists() else ""}
+    for where, text in seen.items():
+        assert TOKEN not in text, f"the token leaked into {where}"
+    stack = next(s for s in em.client().list_stacks(compartment_id=em.compartment_id).data if s.display_name == "flowspace")
+    assert em.client().get_stack(stack.id).data.variables["socket_git_token"] == f"{TOKEN}2"  # it was sent
