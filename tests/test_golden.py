@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "aa738b7bc30b0121605ba446ac25b9981d1d338b6ba6e49eefa9787f613b5bcc"
+REFERENCE_ZIP_SHA256 = "03be655a542d2a549772bc0f287659429a5bbda71f775531aa2b6ff08b237762"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "1eef0fde451b838e331a44421e77bc8545db76a270c65c75e154b4ff2db646b0",
-    "tls-internal": "f027a8c648de49988289f7dbab990bdf2e8c52824fc9bc2d41f325b741f16c4d",
-    "tls-cloudflare-origin": "5f09990937780d6f18f815dea281050b6ff28cb71c501921ff432eca8dd8dc55",
-    "socket-image": "c1b8ed7b66001e54fb94e02a1bc3d3c348902f6a354bd3ee70bdd3b84baa14dc",
-    "turn-via-caddy": "7589aa4f3a00fa6c1eeda880117c9438d43b1814653a9533e5d3ceb7ad666270",
-    "turn-via-caddy-internal": "9d77aa9e0b36a294ab0e70af7fe25c91a066614d772fa7f56613187ddea8a81f",
-    "socket-git-url": "0c6c460aa1978fdf190b016b162e6fce20b8e75901f04a99b1bf2133d51fea30",
-    "ephemeral-ip": "4888e941fd08d7fb761353c219b720fe2bb83af9f8f839d1b99f4a42f983ffd3",
-    "secret-env": "cb21e03bc25766114ac5903f4ee416d7c12ed1b593b06ec9983a8444aa382857",
+    "reference": "ebb4b42551b40045830e3206764d9dc0108e06bd99668f214c943fe924036b9e",
+    "tls-internal": "4c7595911cff28db042055ca444f12a49f75cb7b468467d84ec1ee2fa7382b47",
+    "tls-cloudflare-origin": "86ab80c120d63d7a02669adc04ed9b16fb26df8b34ccac0ead9c14a3aa821113",
+    "socket-image": "f867c7dfa238a2270751777056ae12059f6aeacb35b6851707758945836012d2",
+    "turn-via-caddy": "30c301db63707affa97cc26286c6495e6e4a69f4eaac5f1b21b7a9bf60ddf005",
+    "turn-via-caddy-internal": "9545d1c648a287e150bf2f3d0b1ad02a8a16fe9721482e379770744feef2d902",
+    "socket-git-url": "6583e9b2b48ed853d6f24dd6b14b87071258f25a6eb5ecb8e463da9e64f5495e",
+    "ephemeral-ip": "ed0dd48d79965bcbcc7cda0adda5fe73519b4cd1cc2126b034cba8315a18ab2e",
+    "secret-env": "433fd87040a35f3e2a3012d5560fe9645df470c8ac66dc91d1b0ae99ac2b0b40",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "39e8fb77585538576f8522af980474d9dc89116715f272967a049c09de356cfd",
-    "tls-internal": "aa29e0f4335d962d35bdc92d35ba746c29a033313223c2815b694284c1654636",
-    "tls-cloudflare-origin": "c8b35f1ff089b1405857a27592ed4c0d9cb0f9ff5e481387f0fa103edf5eec72",
-    "socket-image": "45ee518f6bd174d1b1bca36a29c122421be4fc75f9360f2e947b645c83c3fa7e",
-    "turn-via-caddy": "a209498046724edf23c8346a06005032e3b861ba61d865baa2a3fa1662dfbde0",
-    "turn-via-caddy-internal": "c369ba83fbb83deaa5a37275f0b0fee41dc69a567d6cced7e11825d45d30e124",
-    "socket-git-url": "778a7cd67feeceb36618e30b8adefea153d306a4dae6f188f97d59ab8747999a",
-    "ephemeral-ip": "39e8fb77585538576f8522af980474d9dc89116715f272967a049c09de356cfd",
-    "secret-env": "68b05da2da88e33891d302ded3499898a86b4b901dba7209f445625f15d1175e",
+    "reference": "29732afbaf737c304e6e1a515f3b1010d579d8ff45b2cddfc95fc9d23cdf5e7b",
+    "tls-internal": "9417051c6d9dd845f17762b5be5be1f84ab98af18fce14f47c58b292868ac2c8",
+    "tls-cloudflare-origin": "8fe094518b3185cd231048312276aed38838cba3d390981c14f9cefc03f70356",
+    "socket-image": "fb113b709bb36138488481af7083f68940c59014c9217c501210c4599983a01b",
+    "turn-via-caddy": "650e481abc55dcb42db3fc700e4a17ad69422f09b337cbf78c3c1ab724914182",
+    "turn-via-caddy-internal": "aa1b25b6a3921fbf7b5e496488b21f314da38ec84196cf6f7e81de5b97afbed4",
+    "socket-git-url": "aa0bf291e6e03523fe52242e8ad4603a843513714afaa9a594c18a35b4ec14ab",
+    "ephemeral-ip": "29732afbaf737c304e6e1a515f3b1010d579d8ff45b2cddfc95fc9d23cdf5e7b",
+    "secret-env": "fdb42ee78e45625f2e34f587df3da3edd3f2ba372a0e4fbf56c1e19d7085d975",
 }
 ALERT_SHA256 = {
-    "budget": "5065dafc0e97c6845d2a478b3cae8267d837dd8b66bd252a0f715b1cd6f4380d",
-    "alarm": "d92aea6e8ffe8e93766eb3f0ea3a2dc78e8f2fedd6907e10f9bce26d4ba21a53",
-    "alarm+slack": "24544aa7be79bcbe71dedb9413f9e30ab137f4db979e6f4e863a14d676c8247d",
-    "both": "184e5430381187a8a4ffb82c4ad730cad10ecb1f056c5a3946476e0a72428a57",
+    "budget": "7b38234c5c89f6c720679af4ba8b5fd4eba1c59ceb38c38d878c59b2a6817a99",
+    "alarm": "5c6ff7202e106dafc45d9f6bc4b5a9bd588b9076a1a33175507fbed42a22f2c3",
+    "alarm+slack": "ebd3e7f0b039d917c18c1060ce80a3089fb9f0a0c60027c1140bf0ec67feb966",
+    "both": "1f024ff01b42811466dffaaeb518ae37f0166ba7ad20163c44bf92e031a22928",
 }
 
 
