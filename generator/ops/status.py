@@ -238,7 +238,7 @@ def run(config_path: str, *, oci_config_file: str, profile: str, auth: str, comp
     report = gather(config, deployer, tel, target, compartment_id, now=now, health=health)
     if plot and report.get("egress"):
         e = report["egress"]
-        report["plot"] = str(write_plot(plot, e["daily_gb"], e["pace_gb_per_day"], e["days_in_month"]))
+        report["plot"] = str(write_plot(plot, e["daily_gb"], e["pace_gb_per_day"], e["days_in_month"], f"{report['now']:%B %Y}"))
     elif plot:
         report["problems"].append(f"--plot {plot}: not written, no egress data")
     return report
