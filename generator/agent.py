@@ -31,9 +31,11 @@ from .contract import (
     BUNDLE_ROOTS,
     BUNDLE_SERVICES,
     COMPOSE_FILE,
+    DOCKER_CLIENT_CONFIG,
     FIREWALL_SCRIPT,
     GIT_CREDENTIALS_FILE,
     READY_MARKER,
+    REGISTRY_AUTH_FILE,
     SOCKET_SOURCE_FILE,
 )
 from .pyship import server_python
@@ -63,6 +65,8 @@ def agent_settings() -> dict[str, Any]:
         "firewall_script": FIREWALL_SCRIPT,
         "source_file": SOCKET_SOURCE_FILE,
         "git_credentials_file": GIT_CREDENTIALS_FILE,
+        "registry_auth_file": REGISTRY_AUTH_FILE,
+        "docker_client_config": DOCKER_CLIENT_CONFIG,
         "git_url_regex": GIT_URL_REGEX,
         "git_ref_regex": GIT_REF_REGEX,
         "hostnames_settings": HOSTNAMES_SETTINGS,

@@ -40,6 +40,7 @@ from .contract import (
     PLACEHOLDER_MARK,
     PLACEHOLDER_RE,
     READY_MARKER,
+    REGISTRY_AUTH_FILE,
     SOCKET_SOURCE_FILE,
     STUN_SERVERS,
     WAIT_DNS_SCRIPT,
@@ -267,6 +268,8 @@ def server_files(config: StackConfig) -> list[WriteFile]:
         files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config), service="caddy"))
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
+    if config.socket.image:
+        files.append(WriteFile(REGISTRY_AUTH_FILE, ph("socket_registry_auth_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.sample:
         files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_files().items()]
     elif config.socket.git:
@@ -392,5 +395,6 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
         "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
         "socket_git_credentials_b64": base64.b64encode(b"username=x-access-token\npassword=\n").decode(),
+        "socket_registry_auth_b64": base64.b64encode(b'{"auths":{}}').decode(),
     }
     return {k: values[k] for k in template_variables(config)}

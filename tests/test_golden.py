@@ -22,37 +22,37 @@ from generator.preview import preview_files
 from generator.render import render_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_ZIP_SHA256 = "03be655a542d2a549772bc0f287659429a5bbda71f775531aa2b6ff08b237762"
+REFERENCE_ZIP_SHA256 = "3be5af7c311a81d7389e488342127015a2505c32e72c8ab799edb978914efbff"
 
 # sha256 over "name\0bytes\0" of each rendered file, in stack order.
 VARIANT_SHA256 = {
-    "reference": "ebb4b42551b40045830e3206764d9dc0108e06bd99668f214c943fe924036b9e",
-    "tls-internal": "4c7595911cff28db042055ca444f12a49f75cb7b468467d84ec1ee2fa7382b47",
-    "tls-cloudflare-origin": "86ab80c120d63d7a02669adc04ed9b16fb26df8b34ccac0ead9c14a3aa821113",
-    "socket-image": "f867c7dfa238a2270751777056ae12059f6aeacb35b6851707758945836012d2",
-    "turn-via-caddy": "30c301db63707affa97cc26286c6495e6e4a69f4eaac5f1b21b7a9bf60ddf005",
-    "turn-via-caddy-internal": "9545d1c648a287e150bf2f3d0b1ad02a8a16fe9721482e379770744feef2d902",
-    "socket-git-url": "6583e9b2b48ed853d6f24dd6b14b87071258f25a6eb5ecb8e463da9e64f5495e",
-    "ephemeral-ip": "ed0dd48d79965bcbcc7cda0adda5fe73519b4cd1cc2126b034cba8315a18ab2e",
-    "secret-env": "433fd87040a35f3e2a3012d5560fe9645df470c8ac66dc91d1b0ae99ac2b0b40",
+    "reference": "ebbb86b8e203beb83db92ef4dc89746e196f7f857e54a24531435aefd0b6826a",
+    "tls-internal": "1515dfbb2f5931fbe3a4370ade5b5f51fb8601877d9cf7d29927c53866506f4f",
+    "tls-cloudflare-origin": "56cbf51a3cdd4417ccc73b22278487bba59d20faa5bc8b611bf725c625c2c791",
+    "socket-image": "92db77c70f34ebd7a031adcc5e2b02264cf7b33fa17ce8cf4796f1f43cc64325",
+    "turn-via-caddy": "0bd77bf9fc97c2f75b585df030d35cbb8da09f1784e208ae7604a941ce19156d",
+    "turn-via-caddy-internal": "20c65505191accaf16a01708c039853b89a6b9d82c3a79d7bdf3007bf2a75822",
+    "socket-git-url": "a8e4a45f10df21ebcbbac84103e70b69a8d190db2e37952f7393191525d17c2a",
+    "ephemeral-ip": "cb52ee82077b324ca98dde2f64aeb51f1ba17582c2e2142a13b1e3ba75fd143a",
+    "secret-env": "88940f1eef9d021c963dea906cc7fc53237364b98e824be3e412c28c2e2f310b",
 }
 # The same over `flowstack preview --sample` (every server file, cloud-init decoded).
 PREVIEW_SHA256 = {
-    "reference": "29732afbaf737c304e6e1a515f3b1010d579d8ff45b2cddfc95fc9d23cdf5e7b",
-    "tls-internal": "9417051c6d9dd845f17762b5be5be1f84ab98af18fce14f47c58b292868ac2c8",
-    "tls-cloudflare-origin": "8fe094518b3185cd231048312276aed38838cba3d390981c14f9cefc03f70356",
-    "socket-image": "fb113b709bb36138488481af7083f68940c59014c9217c501210c4599983a01b",
-    "turn-via-caddy": "650e481abc55dcb42db3fc700e4a17ad69422f09b337cbf78c3c1ab724914182",
-    "turn-via-caddy-internal": "aa1b25b6a3921fbf7b5e496488b21f314da38ec84196cf6f7e81de5b97afbed4",
-    "socket-git-url": "aa0bf291e6e03523fe52242e8ad4603a843513714afaa9a594c18a35b4ec14ab",
-    "ephemeral-ip": "29732afbaf737c304e6e1a515f3b1010d579d8ff45b2cddfc95fc9d23cdf5e7b",
-    "secret-env": "fdb42ee78e45625f2e34f587df3da3edd3f2ba372a0e4fbf56c1e19d7085d975",
+    "reference": "a25acc42537e004f85908faf0bcf7aa5d393809ef956911ba2b4b7f69dcc8841",
+    "tls-internal": "e1e3ea822af5b7480e0ca29b3335f0f3c448812ff94494f952fa8aeab747f2f1",
+    "tls-cloudflare-origin": "88f2170101f8e5874076099591bb154d039148fa8685b4db6a51af51771ab087",
+    "socket-image": "fcbcb986214dfc212de23a17924f46ca9ac4262e5aabc599379169b864641535",
+    "turn-via-caddy": "3d4ffe50e9d7b4fa8391a31ddece6387fcf640b16bfb57d0f85464d0318aaa3c",
+    "turn-via-caddy-internal": "bc8a4653fae0a8ba02c5c6877eae393ca21b6905ec27a31f997700dbab906aca",
+    "socket-git-url": "afab0bef6993546c5c925c8ccf2ffc15402e71a1811a235aef2181c31cd3853e",
+    "ephemeral-ip": "a25acc42537e004f85908faf0bcf7aa5d393809ef956911ba2b4b7f69dcc8841",
+    "secret-env": "fe07dff20d8acf3d66afd1d0889cdfdbf860db6c6e3fca600ae943b38d8ef90d",
 }
 ALERT_SHA256 = {
-    "budget": "7b38234c5c89f6c720679af4ba8b5fd4eba1c59ceb38c38d878c59b2a6817a99",
-    "alarm": "5c6ff7202e106dafc45d9f6bc4b5a9bd588b9076a1a33175507fbed42a22f2c3",
-    "alarm+slack": "ebd3e7f0b039d917c18c1060ce80a3089fb9f0a0c60027c1140bf0ec67feb966",
-    "both": "1f024ff01b42811466dffaaeb518ae37f0166ba7ad20163c44bf92e031a22928",
+    "budget": "2458df6c6648c04b28ee8d9bc5928f5f6d4352591c9149bf8b28b4ec8d254178",
+    "alarm": "e06b15a88cf37f8d409f3bba90751e577a07c7475b7cd02d6f110b5262bf2dbc",
+    "alarm+slack": "aed4cc4294087595caf95ff572953f1fe8a412e955d722ea3c319da7f636f738",
+    "both": "8cf08132441d3d9a951fc4804b67f59f15bdafadddcc55961928657341947d9d",
 }
 
 

@@ -319,6 +319,25 @@ def git_credential_args(settings):
     return ["-c", "credential.helper=", "-c", "credential.helper=" + helper, "-c", "credential.interactive=never"]
 
 
+def install_registry_auth(settings, changed):
+    """Merge the bundle's private-registry login into root's Docker client config, which
+    `docker compose pull/up` reads (no `docker login`: the password never reaches argv).
+
+    Only when the bundle's file changed; other registries' entries in that config are kept.
+    Both files are 0600. The login itself is never logged.
+    """
+    src = settings.get("registry_auth_file")
+    if not src or src not in changed:
+        return
+    auths = (read_json(here(src)) or {}).get("auths") or {}
+    target = here(settings.get("docker_client_config", "/root/.docker/config.json"))
+    current = read_json(target) or {}
+    current["auths"] = dict(current.get("auths") or {}, **auths)
+    os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+    os.chmod(os.path.dirname(target), 0o700)  # as `docker login` leaves ~/.docker
+    write_json(target, current, mode=0o600)
+
+
 def git_env():
     """git's environment: no terminal prompt (a wrong token fails at once instead of waiting)."""
     env = dict(os.environ)
@@ -448,6 +467,7 @@ def apply(settings, state, status, current, checked, digest, restart):
         return finish(settings, state, status, "error", "bundle %s not applied, writing the files failed: %s; %s (retried next run)" % (
             digest[:12], exc, undone or "the old files are restored"), 1)
     try:
+        install_registry_auth(settings, changed)  # before any pull, also at first boot (--no-restart)
         done = act(services, changed, settings) if restart else []
     except (RuntimeError, OSError, subprocess.CalledProcessError, Refused) as exc:
         return finish(settings, state, status, "error", "bundle %s written, but: %s (retried next run)" % (digest[:12], exc), 1)
