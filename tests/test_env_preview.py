@@ -126,6 +126,7 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
         "files/etc/systemd/system/flowstack.service",
         "files/opt/flowstack/Caddyfile",
         "files/opt/flowstack/docker-compose.yml",
+        "files/opt/flowstack/git-credentials",
         "files/opt/flowstack/livekit.yaml",
         "files/opt/flowstack/socket-source.json",
         "files/usr/local/sbin/flowstack-agent",
@@ -135,6 +136,7 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
     ]
     # As cloud-init and the agent write them: the file holding the LiveKit secret is private, scripts executable.
     assert stat.S_IMODE((out / "files/opt/flowstack/livekit.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "files/opt/flowstack/git-credentials").stat().st_mode) == 0o600  # a private repo's token (issue 22)
     assert stat.S_IMODE((out / "files/usr/local/sbin/flowstack-bootstrap").stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "cloud-init.yaml").stat().st_mode) == 0o600
     caddy = (out / "files/opt/flowstack/Caddyfile").read_text()
