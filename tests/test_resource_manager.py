@@ -555,7 +555,7 @@ def test_variable_spec_from_the_stack_model(rm_config) -> None:
 
     config = load_config(rm_config(replace=JWT_SECRET_ENV, append=ALARM))
     spec = rmvars.VariableSpec.from_variables(config.name, build_model(config).variables, AUTO_FILLED)
-    assert spec.sensitive == {"alarm_slack_url", "socket_secret_jwt_secret"}
+    assert spec.sensitive == {"alarm_slack_url", "socket_secret_jwt_secret", "socket_git_token"}
     # socket_git_url: the reference config keeps the example repository (issue 10 item 12).
     assert spec.required == ("ssh_public_key", "ssh_source_cidr", "socket_git_url", "socket_secret_jwt_secret", "alarm_slack_url")
     assert {"tenancy_ocid", "compartment_ocid", "region", "availability_domain_number"} <= spec.names
