@@ -66,7 +66,8 @@ def test_links_between_my_pages_resolve(root: Path) -> None:
     assert broken == []
 
 
-OTHER_BRANCH_PAGES: set[str] = set()
+# Written on other branches of issues 20-25 and linked from the index before they merge (then they exist).
+OTHER_BRANCH_PAGES = {"server.md", "scale-out.md", "hostile-input.md", "testing-vm.md", "testing-engine.md"}
 
 
 def _slug(heading: str) -> str:
