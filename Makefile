@@ -22,10 +22,11 @@ TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
 
-stack-zip: $(VENV)/.installed
+# Building a zip needs flowstack alone: `make stack-zip` installs it without the test and media extras.
+stack-zip: $(VENV)/.installed-base
 	$(BIN)/flowstack zip stacks/$(STACK).yaml -o dist/$(STACK)-stack.zip
 
-generate: $(VENV)/.installed
+generate: $(VENV)/.installed-base
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 
 validate: $(VENV)/.installed checkov
@@ -68,10 +69,15 @@ bench: $(VENV)/.installed ocicli bench-tfdouble
 golden: $(VENV)/.installed
 	$(BIN)/pytest -q -n 0 tests/build/test_golden.py --update-goldens
 
+# Two levels in one .venv: .installed-base is flowstack and its runtime dependencies (what
+# stack-zip needs); .installed adds the test and media extras (what the test targets need).
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed-base: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+$(VENV)/.installed: $(VENV)/.installed-base
 	$(BIN)/pip install -q -e '.[test,media]'
 	touch $@
 

@@ -1,7 +1,7 @@
-"""Rewrites the config reference table in README.md from the config model.
+"""Rewrites the config reference table in docs/config-reference.md from the config model.
 
 Run after changing a field or its description: `.venv/bin/python tools/update_readme.py`.
-tests/package/test_readme.py fails when README.md and the model disagree.
+tests/package/test_readme.py fails when docs/config-reference.md and the model disagree.
 """
 
 from __future__ import annotations
@@ -24,5 +24,5 @@ def render(readme: str) -> str:
 
 
 if __name__ == "__main__":
-    path = ROOT / "README.md"
+    path = ROOT / "docs" / "config-reference.md"
     path.write_text(render(path.read_text()))

@@ -144,7 +144,7 @@ def env_block(outputs: dict[str, tuple[Any, bool]], *, show_sensitive: bool = Fa
             lines.append(f"{name}=")
         elif (sensitive or is_secret(name)) and not show_sensitive:
             # `rm-outputs --json --show-sensitive` loses the flag: the one secret rule still holds.
-            lines.append(f"# {name} is sensitive: run with --show-sensitive or -o FILE to include it")
+            lines.append(f"# {name} is a secret: env prints secrets only when asked, whatever the outputs showed (`rm-outputs --show-sensitive` passes it to env, not to your terminal); run env with --show-sensitive, or -o FILE to write it to a 0600 file")
             lines.append(f"{name}=")
         else:
             lines.append(f"{name}={dotenv_value(name, str(value))}")

@@ -45,7 +45,7 @@ def starter_config(name: str = "mystack", schema_ref: str | None = SCHEMA_FILE_N
     lines = [f"# yaml-language-server: $schema={schema_ref}"] if schema_ref else []
     lines += [
         "# flowstack stack config. Every key has a default unless marked (required).",
-        "# Reference: README.md, section 'Config reference'. Build with: flowstack zip THIS_FILE",
+        "# Reference: docs/config-reference.md. Build with: flowstack zip THIS_FILE",
     ]
     _emit(StackConfig, "", 0, lines, {**EXAMPLES, "name": name})
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ from generator.config.load import load_config
 from generator.config.schema import StackConfig
 from generator.core.contract import BUNDLE_DIR
 from generator.core.errors import PackageError
+from generator.core.files import MARKER
 from generator.emit.render import render_stack
 
 from . import fit, notes, ports, secrets, terraform
@@ -34,14 +35,20 @@ if TYPE_CHECKING:
 MAX_STACK_FILE_BYTES = 16 * 1024 * 1024
 
 
+# Not stack files: flowstack's output marker and what Terraform or git leave in a directory
+# someone ran them in. Every other file counts, dotfiles included (the zip carries
+# bundle/sample-app/.dockerignore, which templatefile() reads).
+_NOT_STACK = frozenset({MARKER, ".terraform", ".terraform.lock.hcl", ".git"})
+
+
 def read_stack_dir(path: Path) -> dict[str, bytes]:
-    """The stack files of a directory: its top level and the bundle/ folder of server files."""
+    """The stack files of a directory: its top level and the bundle/ folder of server files, dotfiles included."""
     out = {}
     try:
         bundle = path / BUNDLE_DIR
         inner = sorted(p for p in bundle.rglob("*") if p.is_file()) if bundle.is_dir() else []
         for p in [*sorted(path.iterdir()), *inner]:
-            if any(part.startswith(".") for part in p.relative_to(path).parts) or not p.is_file():
+            if any(part in _NOT_STACK for part in p.relative_to(path).parts) or not p.is_file():
                 continue
             if p.stat().st_size > MAX_STACK_FILE_BYTES:
                 raise PackageError(f"cannot read {p}: {p.stat().st_size:,} bytes is not a stack file (at most {MAX_STACK_FILE_BYTES:,})")

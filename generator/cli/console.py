@@ -73,3 +73,11 @@ class RmConsole:
 
     def emit(self, data: object) -> None:
         click.echo(dumps(data))
+
+
+def print_plan(summary: tuple[int, int, int] | None, job_id: str) -> None:
+    if summary is None:
+        click.echo(f"Plan job {job_id} succeeded (its log has no plan summary).")
+    else:
+        add, change, destroy = summary
+        click.echo(f"Plan: {add} to add, {change} to change, {destroy} to destroy (job {job_id}).")

@@ -48,7 +48,12 @@ def cost_command(
     subscribed_per_user: int | None,
     as_json: bool,
 ) -> None:
-    """Monthly traffic and cost of CONFIG's stack, and the same workload on LiveKit Cloud."""
+    """Monthly traffic and cost of CONFIG's stack, and the same workload on LiveKit Cloud.
+
+    \b
+    Example (3 spaces of 20 users, 6 hours a day, each seeing only 4 others' video):
+      flowstack cost stacks/flowspace.yaml --spaces 3 --users-per-space 20 --hours-per-day 6 --subscribed-per-user 4
+    """
     config = load_config(config_path)
     scenario = Scenario(
         spaces=spaces,

@@ -61,13 +61,17 @@ def status_command(config_path: str, profile: str, oci_config_file: str, auth: s
     --endpoint is used for every OCI service (Resource Manager, Compute, Monitoring): the
     emulator serves them all. Without it each service's regional endpoint is used.
     \b
+    Exit codes: 0 all read and every health check passed; 1 a part could not be
+    read, the instance is not RUNNING, or a health check failed (--no-health skips
+    them); 2 a bad option or config; 4 the OCI config is unusable.
+    \b
     Example:
       flowstack status stacks/flowspace.yaml --plot egress.svg
     """
     report = status_lib.run(config_path, oci_config_file=oci_config_file, profile=profile, auth=auth, compartment=compartment,
                             endpoint=endpoint, target=_target(resolve, ca_file, timeout), health=not no_health, plot=plot)
     click.echo(dumps(report) if as_json else status_lib.format_status(report))
-    if report["problems"]:
+    if report["problems"] or status_lib.health_failed(report):
         raise SystemExit(1)
 
 

@@ -25,12 +25,14 @@ from .console import RmConsole as _RmConsole
 from .console import dumps as _rm_dumps
 from .console import outputs_json as _rm_outputs_json
 from .console import print_outputs as _rm_print_outputs
+from .console import print_plan as _rm_print_plan
 from .lazy import lazy_module
 from .options import at_option as _at_option
 from .options import command_line as _rm_command_line
 from .options import oci_options as _rm_common
 from .options import timeout_option as _timeout_option
 from .options import var_option as _var_option
+from .stack import echo_warnings, warning_lines
 
 if TYPE_CHECKING:
     from ..deploy import rm, session, workflow
@@ -66,21 +68,29 @@ def _rm_stack_name(config_path: str) -> str:
     return load_config(config_path).name
 
 
-def _rm_plan_json(result: results.DeployResult, variables: dict[str, str], sensitive: frozenset[str]) -> dict:
+def _rm_plan_json(result: results.DeployResult, variables: dict[str, str], sensitive: frozenset[str], warnings: list[str]) -> dict:
     plan = dict(zip(("add", "change", "destroy"), result.plan, strict=True)) if result.plan else None
     # The --var values of this run; sensitive ones are null, never the secret.
     shown = {k: (None if rmvars.is_masked(k, sensitive) else v) for k, v in sorted(variables.items())}
     return {"stack_id": result.stack.id, "stack_created": result.stack.created,
-            "plan_job_id": result.plan_job.id, "plan": plan, "variables": shown,
+            "plan_job_id": result.plan_job.id, "plan": plan, "variables": shown, "warnings": warnings,
             "instance_changes": [{"address": a, "action": action} for a, action in result.instance_changes]}
 
 
-def _rm_print_plan(summary: tuple[int, int, int] | None, job_id: str) -> None:
-    if summary is None:
-        click.echo(f"Plan job {job_id} succeeded (its log has no plan summary).")
-    else:
-        add, change, destroy = summary
-        click.echo(f"Plan: {add} to add, {change} to change, {destroy} to destroy (job {job_id}).")
+def _rm_confirm(opts: dict, console: _RmConsole) -> Callable[[results.JobResult, tuple[int, int, int] | None], bool]:
+    """Show the plan and ask (or --auto-approve, or stop when not on a terminal)."""
+
+    def confirm(plan_job: results.JobResult, summary: tuple[int, int, int] | None) -> bool:
+        if not console.quiet:
+            console.done()
+            _rm_print_plan(summary, plan_job.id)
+        if opts.get("auto_approve"):
+            return True
+        if not sys.stdin.isatty():
+            raise ApprovalRequired("plan not applied", _rm_command_line(opts, "rm-apply", "--auto-approve"))
+        return click.confirm("Apply this plan?", default=False, err=True)
+
+    return confirm
 
 
 def _rm_deploy(opts: dict, *, apply: bool) -> None:
@@ -97,17 +107,10 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
                 click.echo(line)
     retry = results.RetrySettings(capacity_pause=opts.get("capacity_pause", 16.0))
     deployer, compartment = _rm_session(opts, console, retry=retry)
+    if not console.quiet:  # the cost and free-tier warnings zip/validate print, before any upload (--json: in the data)
+        echo_warnings(prepared.built.report)
 
-    def confirm(plan_job: results.JobResult, summary: tuple[int, int, int] | None) -> bool:
-        if not console.quiet:
-            console.done()
-            _rm_print_plan(summary, plan_job.id)
-        if opts.get("auto_approve"):
-            return True
-        if not sys.stdin.isatty():
-            raise ApprovalRequired("plan not applied", _rm_command_line(opts, "rm-apply", "--auto-approve"))
-        return click.confirm("Apply this plan?", default=False, err=True)
-
+    confirm = _rm_confirm(opts, console)
     try:
         result = workflow.deploy(prepared, deployer, compartment, apply=apply, confirm=confirm, on_server_diff=show_server,
                                  retry_capacity=opts.get("retry_capacity", 0), allow_replace=bool(opts.get("allow_replace")))
@@ -124,7 +127,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
     variables = {**variables, **prepared.variables}
     if not apply:
         if opts["as_json"]:
-            console.emit({**_rm_plan_json(result, variables, spec.sensitive), "server": server["diff"].as_json()})
+            console.emit({**_rm_plan_json(result, variables, spec.sensitive, warning_lines(prepared.built.report)), "server": server["diff"].as_json()})
         else:
             _rm_print_plan(result.plan, result.plan_job.id)
         return
@@ -132,7 +135,7 @@ def _rm_deploy(opts: dict, *, apply: bool) -> None:
         click.echo("Apply canceled; nothing was changed.", err=True)
         raise click.exceptions.Exit(1)
     if opts["as_json"]:
-        data = _rm_plan_json(result, variables, spec.sensitive)
+        data = _rm_plan_json(result, variables, spec.sensitive, warning_lines(prepared.built.report))
         data.update(server=server["diff"].as_json(), apply_job_id=result.apply_job.id, state=result.apply_job.state, attempts=result.attempts,
                     outputs=_rm_outputs_json(result.outputs, show))
         console.emit(data)

@@ -38,12 +38,17 @@ def _parse_vars(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
         raise click.BadParameter(str(exc).removeprefix("--var: "), ctx=ctx, param=param) from None
 
 
-def _echo_warnings(report: object) -> None:
-    """A check that passed with a warning (e.g. a reported, unverified limit) is still news to the user."""
-    for result in getattr(report, "results", []):
-        if result.status == "warn":
-            for problem in result.problems or [result.detail]:
-                click.echo(f"Warning: {result.check}: {problem}", err=True)
+def warning_lines(report: object) -> list[str]:
+    """``check: problem`` for each warning of a report: a check that passed with a warning (e.g. a
+    reported, unverified limit, a cost) is still news to the user."""
+    return [f"{result.check}: {problem}" for result in getattr(report, "results", []) if result.status == "warn"
+            for problem in result.problems or [result.detail]]
+
+
+def echo_warnings(report: object) -> None:
+    """Print the report's warnings on stderr, one ``Warning:`` line each."""
+    for line in warning_lines(report):
+        click.echo(f"Warning: {line}", err=True)
 
 
 @click.command("init")
@@ -80,7 +85,7 @@ def generate_command(config_path: str, output: str | None, dry_run: bool, allow_
     Example: flowstack generate stacks/flowspace.yaml -o build/flowspace
     """
     built = build(config_path, allow_paid=allow_paid)
-    _echo_warnings(built.report)
+    echo_warnings(built.report)
     dest = Path(output) if output else default_build_dir(built.config)
     if dry_run:
         for name, data in built.files.items():
@@ -102,7 +107,7 @@ def zip_command(config_path: str, output: str | None, allow_paid: bool) -> None:
     Example: flowstack zip stacks/flowspace.yaml -o dist/flowspace-stack.zip
     """
     built = build(config_path, allow_paid=allow_paid)
-    _echo_warnings(built.report)
+    echo_warnings(built.report)
     dest = Path(output) if output else default_zip_path(built.config)
     write_file(built.zip_bytes, dest, replaces=b"PK\x03\x04")
     digest = built.sha256[:16]

@@ -152,8 +152,8 @@ def _secrets(config: StackConfig) -> Iterator[Finding]:
         if parts.username or parts.password or "@" in parts.netloc:
             yield Finding(("socket", "git", "url"), "https://***@" + (parts.hostname or "") + parts.path,
                           "holds credentials (user:token@): they would be written into the zip in plain text",
-                          "a URL without them: for a private repository, build an image (socket.image) or give the token "
-                          "as a secret deploy-time variable, or use a read-only deploy key")
+                          "a URL without them: for a private repository give a read-only token at deploy time "
+                          "(the sensitive variable socket_git_token, docs/deploy.md)")
     for name, value in config.socket.env.items():
         if value and SECRET_NAME.search(name):
             yield Finding(("socket", "env", name), None, f"{name} looks like a secret: socket.env values are written into the zip",

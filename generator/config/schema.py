@@ -152,7 +152,7 @@ class SocketGit(_Model):
     def _url(cls, v: str | None) -> str | None:
         # A user:token@ is left to inputguard, whose error masks it (this one would show the value).
         if v is not None and not re.fullmatch(GIT_URL_REGEX, _USERINFO.sub("https://", v, count=1)):
-            raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (the server has no ssh key)")
+            raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (no ssh: for a private repository give a read-only token as socket_git_token at deploy time)")
         return v
 
     @field_validator("ref", "path")

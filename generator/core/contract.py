@@ -122,3 +122,8 @@ AGENT_LOG = "/var/log/flowstack-agent.log"
 AGENT_SETTINGS = "/etc/flowstack/agent.json"  # the agent reads its paths and rules from here
 # The app's git source as a bundle file (JSON: url, ref), which the agent clones from.
 SOCKET_SOURCE_FILE = f"{APP_DIR}/socket-source.json"
+# A private app repository's token, in git's credential format, mode 0600 (the agent's credential helper reads it).
+GIT_CREDENTIALS_FILE = f"{APP_DIR}/git-credentials"
+# A private registry's login for socket.image (Docker's client config format, 0600); the agent merges it into root's docker config.
+REGISTRY_AUTH_FILE = f"{APP_DIR}/registry-auth.json"
+DOCKER_CLIENT_CONFIG = "/root/.docker/config.json"

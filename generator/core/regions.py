@@ -31,6 +31,11 @@ def region_timezone(region: str) -> str | None:
     return _zones().get(region)
 
 
+def known_regions() -> list[str]:
+    """Every region identifier the table knows, sorted (for "did you mean" hints)."""
+    return sorted(_zones())
+
+
 @lru_cache(maxsize=1)
 def bounds() -> dict[str, tuple[float, float]]:
     """(minimum, maximum) OCI accepts for each sizing/placement variable.

@@ -51,7 +51,7 @@ def _read_profile(path: str, profile: str) -> dict[str, Any]:
     """The profile's config dict, validated by the SDK; one `OciConfigError` line for each way it can be wrong."""
     if not os.path.isfile(path):
         raise OciConfigError(
-            f"OCI config file {path} not found: create it with `oci setup config` or pass --config-file"
+            f"OCI config file {path} not found: create it with `flowstack oci-setup` (see docs/deploy.md) or pass --config-file"
         )
     parser = configparser.ConfigParser(interpolation=None)
     try:

@@ -379,6 +379,11 @@ class Deployer:
         job = self.latest_job(stack.id, operation="APPLY", state="SUCCEEDED")
         if job is None:
             raise ResourceManagerError(f"stack {name!r} ({stack.id}) has no succeeded APPLY job yet")
+        # A later DESTROY took the resources away: the old APPLY's outputs name nothing that exists.
+        gone = self.latest_job(stack.id, operation="DESTROY", state="SUCCEEDED")
+        if gone is not None and (gone.time_created or datetime.min) > (job.time_created or datetime.min):
+            raise ResourceManagerError(f"stack {name!r}: DESTROY job {gone.id} removed its resources after the last APPLY; "
+                                       "no outputs now (`flowstack rm-apply` creates them again)")
         return job, self.outputs(job.id)
 
 

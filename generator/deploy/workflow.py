@@ -24,6 +24,8 @@ from generator.emit.cloudinit import server_timezone
 from . import rm, stackcreate
 from .results import DeployResult, JobResult
 from .serverdiff import ServerDiff, diff_bundles, read_zip
+from .sshkey import NAME as SSH_KEY_VARIABLE
+from .sshkey import check_ssh_public_key
 from .variables import VariableSpec
 
 
@@ -58,6 +60,8 @@ def prepare(config_path: str, variables: dict[str, str], apply_at: str | None = 
     spec = VariableSpec.from_variables(built.config.name, build_model(built.config).variables, AUTO_FILLED)
     spec.check_names(variables)
     spec.check_rules(variables)
+    if SSH_KEY_VARIABLE in variables:
+        check_ssh_public_key(variables[SSH_KEY_VARIABLE])
     return Prepared(built, spec, variables, str(config_path))
 
 

@@ -50,7 +50,7 @@ class Validation:
 
 
 def _regex_rule(var: str, pattern: str, message: str) -> Validation:
-    return Validation(f"can(regex({_hcl_str(pattern)}, var.{var}))", message, lambda v: _re2_search(pattern, v))
+    return Validation(f"can(regex({hcl_string(pattern)}, var.{var}))", message, lambda v: _re2_search(pattern, v))
 
 
 _OPS = {"<=": operator.le, ">=": operator.ge, ">": operator.gt}
@@ -66,7 +66,7 @@ def _number_rule(var: str, *bounds: tuple[str, float], message: str) -> Validati
             return True  # not a number: Terraform's type conversion reports it
         return math.isfinite(x) and all(_OPS[op](x, bound) for op, bound in bounds)
 
-    condition = " && ".join(f"var.{var} {op} {_num(bound)}" for op, bound in bounds)
+    condition = " && ".join(f"var.{var} {op} {f'{bound:g}'}" for op, bound in bounds)
     return Validation(condition, message, local)
 
 
@@ -192,7 +192,7 @@ def _base_variables(c: StackConfig) -> list[Variable]:
             "ssh_public_key", "string", "OpenSSH public key allowed to log in as ubuntu.", "access", "SSH public key",
             has_default=False, schema_type="oci:core:ssh:publickey",
             # The one ssh key rule (inputguard): locally it also opens the key's base64 blob.
-            validations=(Validation(f"can(regex({_hcl_str(SSH_PUBLIC_KEY_REGEX)}, var.ssh_public_key))",
+            validations=(Validation(f"can(regex({hcl_string(SSH_PUBLIC_KEY_REGEX)}, var.ssh_public_key))",
                                     f"ssh_public_key must be exactly one OpenSSH public key line: {SSH_KEY_EXAMPLE}.", ssh_public_key_ok),),
         ),
         Variable(
@@ -203,7 +203,7 @@ def _base_variables(c: StackConfig) -> list[Variable]:
             has_default=c.network.ssh_source_cidr is not None,
             validations=(
                 # The prefix length is read by the regex (never endswith "/0": /00 and /000 are /0 too).
-                Validation(f"can(cidrhost(var.ssh_source_cidr, 0)) && can(regex({_hcl_str(SSH_CIDR_REGEX)}, var.ssh_source_cidr))",
+                Validation(f"can(cidrhost(var.ssh_source_cidr, 0)) && can(regex({hcl_string(SSH_CIDR_REGEX)}, var.ssh_source_cidr))",
                            f"ssh_source_cidr must be an IPv4 CIDR such as 203.0.113.7/32, at widest a /{SSH_MIN_PREFIX}: never open to the whole internet.",
                            _ssh_source_ok),
             ),
@@ -279,7 +279,7 @@ def _within(name: str, low: float, high: float, why: str = "") -> dict[str, Any]
 
     Example: ``_within("x", 1, 3)["schema_extra"]`` -> ``{"minimum": 1, "maximum": 3}``.
     """
-    check = _number_rule(name, (">=", low), ("<=", high), message=f"{name} must be between {_num(low)} and {_num(high)}{why}.")
+    check = _number_rule(name, (">=", low), ("<=", high), message=f"{name} must be between {low:g} and {high:g}{why}.")
     return {"validations": (check,), "schema_extra": {"minimum": low, "maximum": high}}
 
 
@@ -294,6 +294,13 @@ def _secret_variables(c: StackConfig) -> list[Variable]:
             Variable("tls_origin_private_key", "string", "Private key of the Cloudflare origin certificate: upload the PEM file (base64 of it with rm-apply).", "secrets",
                      "Origin private key (PEM file)", has_default=False, sensitive=True, schema_type="file", validations=(_pem_check("tls_origin_private_key"),)),
         ]
+    if c.socket.git is not None:  # a private repository's read-only token: the server agent's credential helper reads it (issue 22)
+        v.append(Variable("socket_git_token", "string", "Read-only token of a private app repository (GitHub fine-grained or GitLab project access token); empty for a public one.", "secrets",
+                          "App repository token (private repos only)", default="", sensitive=True, validations=(_regex_rule("socket_git_token", r"^[A-Za-z0-9._-]{0,512}$", "socket_git_token may hold only letters, digits and . _ - (a token, not a URL)."),)))
+    if c.socket.image:  # a private registry (e.g. OCI's <region>.ocir.io): the server's docker reads them from a 0600 config (issue 22)
+        v += [Variable(f"socket_registry_{k}", "string", f"{what} for a private socket.image registry; empty for a public image.", "secrets", f"Registry {k} (private images)", default="",
+                       sensitive=True, validations=(_regex_rule(f"socket_registry_{k}", rf"^[^\s'\"{c}]{{0,512}}$", f"socket_registry_{k} may not hold spaces, quotes{' or :' if c else ''}."),))
+              for k, what, c in (("username", "User (OCI: <namespace>/<user>)", ":"), ("password", "Password or auth token", ""))]
     for name in c.socket.secret_env:
         var = secret_env_variable(name)
         v.append(Variable(var, "string", f"Value of the Socket.IO app's secret environment variable {name}.", "secrets", name, has_default=False, sensitive=True,
@@ -321,7 +328,7 @@ def _alert_variables(c: StackConfig) -> list[Variable]:
             # OCI Notifications takes an https URL of at most 512 characters without query parameters.
             v.append(Variable("alarm_slack_url", "string", "Slack-format webhook URL for the traffic alarm (Slack incoming webhook; a Discord webhook URL with /slack appended is untested with OCI: unverified).",
                               "alerts", "Alarm webhook URL", has_default=False, sensitive=True,
-                              validations=(Validation(f"length(var.alarm_slack_url) <= 512 && can(regex({_hcl_str(WEBHOOK_REGEX)}, var.alarm_slack_url))",
+                              validations=(Validation(f"length(var.alarm_slack_url) <= 512 && can(regex({hcl_string(WEBHOOK_REGEX)}, var.alarm_slack_url))",
                                                       "alarm_slack_url must be an https:// webhook URL without spaces or query parameters, at most 512 characters.",
                                                       lambda v: len(v) <= 512 and _re2_search(WEBHOOK_REGEX, v)),)))
     return v
@@ -337,23 +344,11 @@ def _pem_check(name: str) -> Validation:
 
 def _email_list_check(name: str) -> Validation:
     """Every comma-separated entry of ``var.name`` is an e-mail address (the console form is free text)."""
-    return Validation(
-        f"alltrue([for e in compact([for x in split(\",\", var.{name}) : trimspace(x)]) : can(regex({_hcl_str(EMAIL_REGEX)}, e))])",
-        f"{name} must be e-mail addresses separated by commas, such as ops@example.com, me@example.com.",
-        _emails_ok,
-    )
+    return Validation(f"alltrue([for e in compact([for x in split(\",\", var.{name}) : trimspace(x)]) : can(regex({hcl_string(EMAIL_REGEX)}, e))])",
+                      f"{name} must be e-mail addresses separated by commas, such as ops@example.com, me@example.com.", _emails_ok)
 
 
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _hcl_str(s: str) -> str:
-    return hcl_string(s)
-
-
-# ---------------------------------------------------------------------------
-# Template variables: what cloud-init takes from Terraform
+# --- Template variables: what cloud-init takes from Terraform ---------------
 
 
 def template_variables(config: StackConfig) -> list[str]:
@@ -362,9 +357,9 @@ def template_variables(config: StackConfig) -> list[str]:
     if not config.domains.auto:
         names += ["socket_host", "livekit_host"] + (["turn_host"] if config.domains.turn_host else [])
     if config.socket.image:
-        names.append("socket_image")
+        names += ["socket_image", "socket_registry_auth_b64"]
     elif config.socket.git:
-        names += ["socket_git_url", "socket_git_ref"]
+        names += ["socket_git_url", "socket_git_ref", "socket_git_credentials_b64"]
     if config.tls.mode == "cloudflare_origin":
         names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
     if config.socket.secret_env:
@@ -382,6 +377,10 @@ TEMPLATE_EXPRESSIONS = {
     "socket_image": "var.socket_image",
     "socket_git_url": "var.socket_git_url",
     "socket_git_ref": "var.socket_git_ref",
+    # Docker's client config ({"auths": {registry: {"auth": base64(user:password)}}}); the registry is the image's first part when it names a host.
+    "socket_registry_auth_b64": 'base64encode(var.socket_registry_password == "" ? jsonencode({auths = {}}) : jsonencode({auths = {(length(regexall("[.:]", split("/", var.socket_image)[0])) > 0 ? split("/", var.socket_image)[0] : "https://index.docker.io/v1/") = {auth = base64encode("${var.socket_registry_username}:${var.socket_registry_password}")}}}))',
+    # git's credential format; the username is any non-empty word for GitHub and GitLab access tokens.
+    "socket_git_credentials_b64": 'base64encode("username=x-access-token\\npassword=${var.socket_git_token}\\n")',
     "tls_origin_certificate_b64": "var.tls_origin_certificate",  # already base64 (a schema.yaml file field)
     "tls_origin_private_key_b64": "var.tls_origin_private_key",
     "socket_secret_env_b64": "local.socket_secret_env_b64",

@@ -31,11 +31,13 @@ from generator.core.contract import (
     DNS_WAIT_SECONDS,
     DOCKER_DAEMON_JSON,
     FIREWALL_SCRIPT,
+    GIT_CREDENTIALS_FILE,
     LIVEKIT_CONFIG,
     PLACEHOLDER_MARK,
     PLACEHOLDER_RE,
     PRUNE_TIMER,
     READY_MARKER,
+    REGISTRY_AUTH_FILE,
     SOCKET_SOURCE_FILE,
     STUN_SERVERS,
     WAIT_DNS_SCRIPT,
@@ -193,11 +195,14 @@ def server_files(config: StackConfig, *, rules: list[PortRule] | None = None, lk
     files += [WriteFile(p, text, permissions=mode, service=svc) for p, text, mode, svc in scale_files(config)]  # several nodes: Redis
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
+    if config.socket.image:
+        files.append(WriteFile(REGISTRY_AUTH_FILE, ph("socket_registry_auth_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.sample:
         files += [WriteFile(f"{SAMPLE_APP_DIR}/{name}", data.decode("utf-8"), service="socket-build") for name, data in sample_app_for(config, sample_app_files()).items()]
     elif config.socket.git:
         source = {"url": ph("socket_git_url"), "ref": ph("socket_git_ref")}
         files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))
+        files.append(WriteFile(GIT_CREDENTIALS_FILE, ph("socket_git_credentials_b64"), permissions="0600", b64=True, service="socket-build"))
     if config.domains.auto:
         files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(config)]
     if config.tls.mode == "cloudflare_origin":

@@ -55,5 +55,7 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "tls_origin_private_key_b64": base64.b64encode(key.encode()).decode(),
         "socket_secret_env_b64": base64.b64encode(secrets_env.encode()).decode(),
         "redis_password": "SampleRedisPasswordForPreviewOnly0123",  # several nodes (scale:)
+        "socket_git_credentials_b64": base64.b64encode(b"username=x-access-token\npassword=\n").decode(),
+        "socket_registry_auth_b64": base64.b64encode(b'{"auths":{}}').decode(),
     }
     return {k: values[k] for k in template_variables(config)}

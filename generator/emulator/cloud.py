@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import mql
+from .applied import applied_instances
 from .auth import AuthError, KeyRing, verify_request
 from .errors import EmulatorError
 from .faults import FaultSpec
@@ -72,16 +73,23 @@ def _instance_view(inst: dict[str, Any], compartment: str | None) -> dict[str, A
 class CloudApi:
     """Handlers of the Compute and Monitoring routes, over a `Telemetry`."""
 
-    def __init__(self, telemetry: Telemetry) -> None:
+    def __init__(self, telemetry: Telemetry, applied: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self.telemetry = telemetry
+        self.applied = applied
+
+    def instances(self) -> list[dict[str, Any]]:
+        """The seeded instances, then those the emulator's APPLY jobs created (a seeded name wins)."""
+        seeded = list(self.telemetry.instances)
+        names = {i["displayName"] for i in seeded}
+        return seeded + [i for i in (self.applied() if self.applied else []) if i["displayName"] not in names]
 
     def _in(self, compartment: str | None) -> list[dict[str, Any]]:
         if not compartment:
             raise ApiError(400, "MissingParameter", "compartmentId is required")
-        return [i for i in self.telemetry.instances if i["compartmentId"] in (None, compartment)]
+        return [i for i in self.instances() if i["compartmentId"] in (None, compartment)]
 
     def _instance(self, instance_id: str) -> dict[str, Any]:
-        for inst in self.telemetry.instances:
+        for inst in self.instances():
             if inst["id"] == instance_id and inst["lifecycleState"] != "TERMINATED":
                 return inst
         raise ApiError(404, "NotAuthorizedOrNotFound", f"instance {instance_id} not found or not authorized")
@@ -108,7 +116,7 @@ class CloudApi:
         } for i in found])
 
     def get_vnic(self, request: Request) -> Response:
-        for i in self.telemetry.instances:
+        for i in self.instances():
             if i["vnicId"] == request.params["vnicId"]:
                 return json_response(200, {
                     "id": i["vnicId"], "availabilityDomain": i["availabilityDomain"], "compartmentId": i["compartmentId"],
@@ -157,7 +165,7 @@ class CloudEmulator(EmulatorServer):
 
     def __init__(self, state: EmulatorState, keys: KeyRing, telemetry: Telemetry, **kwargs: Any) -> None:
         super().__init__(state, keys, **kwargs)
-        self.cloud = CloudApi(telemetry)
+        self.cloud = CloudApi(telemetry, applied=lambda: applied_instances(state))
 
     def handle(self, method: str, target: str, headers: Any, body: bytes, client: str) -> Response:
         split = urlsplit(target)

@@ -94,6 +94,9 @@ def _instance(raw: Any, i: int) -> dict[str, Any]:
     }
 
 
+instance_record = _instance  # public name: the emulator's applied instances (applied.py) use the same record
+
+
 class Series:
     """One metric stream: sorted (epoch seconds, value) raw datapoints for one resource."""
 

@@ -28,14 +28,47 @@ def hosts(config: StackConfig, ip: str | None = None) -> list[str]:
     return list(stack_hosts(config, ip).values())
 
 
+def _sslip(host: str) -> bool:
+    """An auto-domain name: sslip.io answers it from the name itself; nobody can create its records."""
+    return host.lower().endswith(".sslip.io")
+
+
+def port_fix(error: str, port: int, proto: str, service: str) -> str:
+    """The fix for a port that did not answer, by how it failed.
+
+    Refused: the packet reached the host and nothing listens (no firewall in the way);
+    no answer: a firewall drops it (the security list, usually); no route / prohibited:
+    the host firewall rejects it (OCI's Ubuntu rules end in REJECT icmp-host-prohibited).
+
+    >>> port_fix("10.0.0.2:7881/tcp: Connection refused", 7881, "tcp", "LiveKit")[:30]
+    'nothing listens on 7881/tcp (t'
+    """
+    text = error.lower()
+    if "refused" in text:
+        return (f"nothing listens on {port}/{proto} (the connection was refused, so no firewall is in the way): "
+                f"start {service} on the server (`docker ps`, `docker logs`)")
+    if "no answer within" in text or "timed out" in text:
+        return (f"no answer at all: a firewall drops {port}/{proto}; add an ingress rule for it to the VCN's security list "
+                "(and check the host firewall: re-run flowstack-firewall)")
+    return f"open {port}/{proto} in the security list and the host firewall (re-run flowstack-firewall), and check {service} runs"
+
+
 def check_dns(target: probe.Target, host: str, ip: str | None) -> Row:
     try:
         found = target.addresses(host)
     except probe.ProbeError as exc:
+        if _sslip(host):
+            return Row(f"DNS {host}", "FAIL", str(exc),
+                       f"{host} is an sslip.io name: it resolves by itself and has no record to create; your resolver does not "
+                       f"answer for sslip.io (some routers and filters block it): try another resolver (e.g. 1.1.1.1)")
         return Row(f"DNS {host}", "FAIL", str(exc), f"create an A record {host} -> {ip or 'the instance public IP'}")
     if ip is None:
         return Row(f"DNS {host}", "WARN", f"A {', '.join(found)} (no --ip to compare with)", "pass --ip with the instance's public IP (flowstack status shows it)")
     if found != [ip]:
+        if _sslip(host):
+            return Row(f"DNS {host}", "FAIL", f"A {', '.join(found)}, expected {ip}",
+                       f"{host} names the address {', '.join(found)}, not the instance's {ip}: the server's sslip.io names follow its "
+                       "public IP, so use the current ones (host_names in `flowstack rm-outputs`)")
         return Row(f"DNS {host}", "FAIL", f"A {', '.join(found)}, expected {ip}", f"set the A record of {host} to {ip} (only that one), then wait for the TTL")
     return Row(f"DNS {host}", "PASS", f"A {ip}")
 
@@ -45,7 +78,7 @@ def check_redirect(target: probe.Target, host: str, ip: str) -> Row:
     try:
         r = probe.http(target, host, ip, "/", secure=False)
     except probe.ProbeError as exc:
-        return Row(name, "FAIL", str(exc), "open 80/tcp in the security list and the host firewall (Caddy needs it for ACME and the redirect)")
+        return Row(name, "FAIL", str(exc), port_fix(str(exc), 80, "tcp", "Caddy") + " (Caddy needs port 80 for ACME and the redirect)")
     location = r.headers.get("location", "")
     if r.status in (301, 302, 307, 308) and location.startswith(f"https://{host}"):
         return Row(name, "PASS", f"{r.status} -> {location}")
@@ -69,7 +102,7 @@ def check_tls(target: probe.Target, host: str, ip: str, label: str = "TLS 443") 
     elif cert is not None and host not in cert.names:
         fix = f"the certificate is for {', '.join(cert.names) or cert.subject}, not {host}: check the DNS name in the config and Caddy's log"
     elif "refused" in error or "no answer" in error or "route" in error:
-        fix = "open 443/tcp in the security list and the host firewall, and check that Caddy runs"
+        fix = port_fix(error, 443, "tcp", "Caddy")
     else:
         fix = "the certificate does not verify: wait for Caddy to obtain a public one (tls.mode acme) or pass --ca-file for a private CA"
     return Row(name, "FAIL", f"{error}{'; ' + seen if seen else ''}", fix)
@@ -107,7 +140,7 @@ def check_tcp(target: probe.Target, ip: str, port: int, what: str) -> Row:
     try:
         probe.connect(ip, port, target.timeout).close()
     except probe.ProbeError as exc:
-        return Row(what, "FAIL", str(exc), f"open {port}/tcp in the security list and the host firewall (re-run flowstack-firewall), and check LiveKit runs")
+        return Row(what, "FAIL", str(exc), port_fix(str(exc), port, "tcp", "LiveKit"))
     return Row(what, "PASS", f"{ip}:{port}/tcp accepts")
 
 

@@ -65,11 +65,14 @@ def _traffic(tel: Telemetry, inst: InstanceInfo, config: StackConfig, now: dt.da
     return {"p95_7d_pct": None if p is None else round(p, 4), "bandwidth_gbps": inst.bandwidth_gbps, "samples_7d": len(net)}, eg
 
 
-def _health(config: StackConfig, target: probe.Target, ip: str | None) -> list[dict[str, Any]]:
+def _health(config: StackConfig, target: probe.Target, ip: str | None, found: bool = True) -> list[dict[str, Any]]:
     try:
         names = stack_hosts(config, ip)
-    except HostsUnknown as exc:
-        return [{"url": "auto-domain host names", "ok": False, "error": str(exc)}]
+    except HostsUnknown:
+        # status has no --ip: it reads the address from the instance's VNIC, so say why there is none.
+        why = "the instance has no public IP" if found else "no instance was found"
+        return [{"url": "auto-domain host names", "ok": False,
+                 "error": f"{why}, so its sslip.io names (derived from that IP) are unknown; nothing to probe"}]
     checks = [(names["socket_host"], config.socket.health_path), (names["livekit_host"], "/")]
     out = []
     for host, path in checks:
@@ -109,7 +112,7 @@ def gather(config: StackConfig, deployer: Deployer, tel: Telemetry, target: prob
         report["problems"].append(f"no instance named {instance_name(config)!r} in compartment {compartment}: run `flowstack rm-apply` first")
     if inst is not None:
         _usage_into(report, tel, inst, config, now)
-    report["health"] = _health(config, target, inst.public_ip if inst else None) if health else []
+    report["health"] = _health(config, target, inst.public_ip if inst else None, inst is not None) if health else []
     return report
 
 
@@ -138,12 +141,43 @@ def _fmt_pct(value: float | None) -> str:
     return f"{value:.1f}%" if value >= 1 or value == 0 else f"{value:.3f}%"
 
 
+def human_time(value: Any, now: dt.datetime | None = None) -> str:
+    """``2026-12-07 13:02 UTC (3 h ago)`` for a datetime (or its ISO text); ``-`` for none.
+
+    >>> human_time(dt.datetime(2026, 12, 7, 13, 2, 18, 324000, tzinfo=dt.timezone.utc), dt.datetime(2026, 12, 7, 16, 5, tzinfo=dt.timezone.utc))
+    '2026-12-07 13:02 UTC (3 h ago)'
+    """
+    if not value:
+        return "-"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, dt.datetime):
+        return str(value)
+    moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    text = f"{moment.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    if now is None:
+        return text
+    ago = (now - moment).total_seconds()
+    if ago < 0:
+        return text
+    span = f"{int(ago // 60)} min" if ago < 5400 else f"{int(ago // 3600)} h" if ago < 172800 else f"{int(ago // 86400)} days"
+    return f"{text} ({span} ago)"
+
+
+def health_failed(report: dict[str, Any]) -> bool:
+    """True when a health probe ran and failed (status then exits 1, like a problem)."""
+    return any(not h.get("ok") for h in report.get("health") or [])
+
+
 def format_status(r: dict[str, Any]) -> str:
     """The report as the terminal shows it."""
     lines = [f"flowstack status: {r['stack']} ({r['region']}) at {r['now']:%Y-%m-%d %H:%M} UTC"]
     la = r.get("last_apply")
     lines.append("  last apply: " + ("none (no stack yet)" if not la else f"{la.get('state') or '-'} job {la.get('job_id')} "
-                                    f"finished {la.get('time_finished') or '-'}"))
+                                    f"finished {human_time(la.get('time_finished'), r['now'])}"))
     inst = r.get("instance")
     if inst:
         lines.append(f"  instance:   {inst['lifecycle_state']}  {inst['shape']} ({inst['ocpus']:g} OCPU, {inst['memory_gbs']:g} GB)  "
@@ -205,7 +239,7 @@ def run(config_path: str, *, oci_config_file: str, profile: str, auth: str, comp
     report = gather(config, deployer, tel, target, oci.compartment, now=now, health=health)
     if plot and report.get("egress"):
         e = report["egress"]
-        report["plot"] = str(write_plot(plot, e["daily_gb"], e["pace_gb_per_day"], e["days_in_month"]))
+        report["plot"] = str(write_plot(plot, e["daily_gb"], e["pace_gb_per_day"], e["days_in_month"], f"{report['now']:%B %Y}"))
     elif plot:
         report["problems"].append(f"--plot {plot}: not written, no egress data")
     return report

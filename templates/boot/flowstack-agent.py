@@ -314,6 +314,55 @@ def compose_ok(settings, state, checked, changed):
     return True
 
 
+# -- a private app repository (issue 22) ------------------------------------------------------
+
+def git_credential_args(settings):
+    """``git -c`` options that hand git the private repository's token through a credential helper.
+
+    The token lives only in the credentials file the bundle writes (``username=...`` and
+    ``password=...`` lines, git's credential format), mode 0600: never in the URL (the URL
+    rule refuses user:token@), in git's argv or environment (process lists), or in the log.
+    The helper is a shell function that prints that file when git asks (``get``); git asks
+    only after the server answers 401, so a public repository never reads it. Other helpers
+    (a credential store) are switched off first, so nothing keeps a copy. No file: no options.
+    """
+    path = here(settings.get("git_credentials_file", settings["app_dir"] + "/git-credentials"))
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return []
+    if info.st_mode & 0o077:
+        raise Refused("%s is readable by others (mode %o); it must be 0600" % (settings.get("git_credentials_file"), info.st_mode & 0o777))
+    helper = "!f() { test \"$1\" = get && cat '%s'; }; f" % path.replace("'", "'\\''")
+    return ["-c", "credential.helper=", "-c", "credential.helper=" + helper, "-c", "credential.interactive=never"]
+
+
+def install_registry_auth(settings, changed):
+    """Merge the bundle's private-registry login into root's Docker client config, which
+    `docker compose pull/up` reads (no `docker login`: the password never reaches argv).
+
+    Only when the bundle's file changed; other registries' entries in that config are kept.
+    Both files are 0600. The login itself is never logged.
+    """
+    src = settings.get("registry_auth_file")
+    if not src or src not in changed:
+        return
+    auths = (read_json(here(src)) or {}).get("auths") or {}
+    target = here(settings.get("docker_client_config", "/root/.docker/config.json"))
+    current = read_json(target) or {}
+    current["auths"] = dict(current.get("auths") or {}, **auths)
+    os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+    os.chmod(os.path.dirname(target), 0o700)  # as `docker login` leaves ~/.docker
+    write_json(target, current, mode=0o600)
+
+
+def git_env():
+    """git's environment: no terminal prompt (a wrong token fails at once instead of waiting)."""
+    env = dict(os.environ)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false", SSH_ASKPASS="/bin/false")
+    return env
+
+
 # -- acting on a change -----------------------------------------------------------------------
 
 def fetch_source(settings):
@@ -325,7 +374,8 @@ def fetch_source(settings):
     app = here(settings["app_dir"] + "/app")
     new = app + ".new"
     shutil.rmtree(new, ignore_errors=True)
-    r = subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", ref, "--", url, new], capture_output=True, check=False)
+    r = subprocess.run(["git", *git_credential_args(settings), "clone", "-q", "--depth", "1", "--branch", ref, "--", url, new],
+                       capture_output=True, check=False, env=git_env())
     if r.returncode != 0:
         # Neither the command nor git's output: both carry the URL, which may hold credentials.
         raise RuntimeError("git clone failed (exit %d)" % r.returncode)
@@ -596,6 +646,7 @@ def apply(settings, state, status, current, checked, digest, restart, attempts):
             digest[:12], exc, undone or "the old files are restored"), 1)
     done = []
     try:
+        install_registry_auth(settings, changed)  # before any pull, also at first boot (--no-restart)
         if restart:
             act(services, changed, settings, done)
     except (RuntimeError, OSError, subprocess.CalledProcessError, Refused) as exc:

@@ -42,7 +42,7 @@ def test_env_masks_the_secret_by_default(shape: dict, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["env", str(f)])
     assert r.exit_code == 0, r.output
     assert r.output == EXPECTED + (
-        "# LIVEKIT_API_SECRET is sensitive: run with --show-sensitive or -o FILE to include it\nLIVEKIT_API_SECRET=\n"
+        "# LIVEKIT_API_SECRET is a secret: env prints secrets only when asked, whatever the outputs showed (`rm-outputs --show-sensitive` passes it to env, not to your terminal); run env with --show-sensitive, or -o FILE to write it to a 0600 file\nLIVEKIT_API_SECRET=\n"
     )
     assert SECRET not in r.output
     shown = CliRunner().invoke(cli, ["env", str(f), "--show-sensitive"])
@@ -66,7 +66,7 @@ def test_env_reads_rm_outputs_json(tmp_path: Path) -> None:
     # without the rule in env_block: the secret reached the terminal).
     masked = CliRunner().invoke(cli, ["env", "-"], input=json.dumps(flat))
     assert masked.exit_code == 0 and SECRET not in masked.output
-    assert masked.output.endswith("# LIVEKIT_API_SECRET is sensitive: run with --show-sensitive or -o FILE to include it\nLIVEKIT_API_SECRET=\n")
+    assert masked.output.endswith("# LIVEKIT_API_SECRET is a secret: env prints secrets only when asked, whatever the outputs showed (`rm-outputs --show-sensitive` passes it to env, not to your terminal); run env with --show-sensitive, or -o FILE to write it to a 0600 file\nLIVEKIT_API_SECRET=\n")
 
 
 def test_env_to_file_is_private(tmp_path: Path) -> None:
@@ -128,6 +128,7 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
         "files/etc/systemd/system/flowstack.service",
         "files/opt/flowstack/Caddyfile",
         "files/opt/flowstack/docker-compose.yml",
+        "files/opt/flowstack/git-credentials",
         "files/opt/flowstack/livekit.yaml",
         "files/opt/flowstack/socket-source.json",
         "files/usr/local/sbin/flowstack-agent",
@@ -137,6 +138,7 @@ def test_preview_writes_every_file_the_server_receives(root: Path, tmp_path: Pat
     ]
     # As cloud-init and the agent write them: the file holding the LiveKit secret is private, scripts executable.
     assert stat.S_IMODE((out / "files/opt/flowstack/livekit.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "files/opt/flowstack/git-credentials").stat().st_mode) == 0o600  # a private repo's token (issue 22)
     assert stat.S_IMODE((out / "files/usr/local/sbin/flowstack-bootstrap").stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "cloud-init.yaml").stat().st_mode) == 0o600
     caddy = (out / "files/opt/flowstack/Caddyfile").read_text()

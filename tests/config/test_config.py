@@ -109,7 +109,7 @@ def test_reference_config_defaults(root: Path) -> None:
         ("socket:\n  image: x:1\n  git: {url: https://example.com/a.git}\n", "give at most one of socket.image or socket.git"),
         ("instance:\n  shape: VM.Standard.E4.Flexx\n", "only flexible shapes"),
         ("socket:\n  git: {url: \"https://example.com/a.git;touch${IFS}/tmp/x;$(id)\"}\n", "must be an https:// git URL"),
-        ("socket:\n  git: {url: \"git@github.com:you/app.git\"}\n", "the server has no ssh key"),
+        ("socket:\n  git: {url: \"git@github.com:you/app.git\"}\n", "for a private repository give a read-only token as socket_git_token"),
         ("socket:\n  image: \"a/b:1; rm -rf /\"\n", "must be an image reference"),
         ("socket:\n  image: a/b:1\n  env: {PORT: \"9999\"}\n", "set socket.port instead of env.PORT"),
         ("livekit:\n  rtc:\n    port_range_start: 30010\n    port_range_end: 30020\n",

@@ -82,7 +82,7 @@ def test_secret_looking_env_names_go_to_secret_env(name: str) -> None:
 @pytest.mark.parametrize("url", ["https://user:tok@github.com/a/b.git", "https://x-access-token:ghs_abc@github.com/a/b.git",
                                  "https://token@github.com/a/b.git", "https://oauth2:glpat-xyz@gitlab.com/a/b.git"])
 def test_credentials_in_git_url_are_refused(url: str) -> None:
-    msg = refused({"socket": {"git": {"url": url}}}, "socket.git.url", "credentials", "deploy key")
+    msg = refused({"socket": {"git": {"url": url}}}, "socket.git.url", "credentials", "socket_git_token")
     secret = url.split("//", 1)[1].split("@", 1)[0]
     assert f"//{secret}@" not in msg
 

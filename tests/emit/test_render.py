@@ -35,7 +35,7 @@ def test_reference_stack_files(reference: dict[str, bytes]) -> None:
     # Issue 15: the config bundle's files follow the stack's own: bundle.tf, the manifest, one template per server file.
     assert list(reference)[: len(STACK_FILES)] == list(STACK_FILES)
     assert list(reference)[len(STACK_FILES):] == ["bundle.tf", "bundle/manifest.json", "bundle/docker-compose.yml", "bundle/livekit.yaml",
-                                                   "bundle/Caddyfile", "bundle/socket-source.json", "bundle/usr/local/sbin/flowstack-firewall"]
+                                                   "bundle/Caddyfile", "bundle/socket-source.json", "bundle/git-credentials", "bundle/usr/local/sbin/flowstack-firewall"]
     main = reference["main.tf"].decode()
     for needle in (
         'source  = "oracle/oci"',

@@ -85,7 +85,7 @@ def test_over_pace_month_prices_the_overage(rm_emulator, tmp_path: Path) -> None
     assert e["price"]["usd"] == 0.025 and e["price"]["as_of"] == "2026-11-26" and "APAC" in e["price_group"]
     assert e["overage_usd"] == pytest.approx((e["projected_gb"] - FREE_GB) * 0.025, abs=0.01)
     svg = ET.parse(plot).getroot()
-    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and svg.get("width") == "640" and svg.get("height") == "240"
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg" and svg.get("width") == "800" and svg.get("height") == "420"
     bars = [el for el in svg.iter("{http://www.w3.org/2000/svg}rect") if el.get("fill") == "#ef4444"]
     assert len(bars) == len([d for d in e["daily_gb"] if d > e["pace_gb_per_day"]]) >= 1
     code, text = run_status(rm_emulator)
@@ -97,8 +97,8 @@ def test_png_plot_is_a_real_png(rm_emulator, tmp_path: Path) -> None:
     plot = tmp_path / "egress.png"
     code, _ = status_json(rm_emulator, "--plot", str(plot))
     data = plot.read_bytes()
-    assert code == 0 and png_size(data) == (640, 240)
-    # Walk the chunks, check every CRC, inflate the pixels: 240 rows of filter byte + 640 RGB.
+    assert code == 0 and png_size(data) == (800, 420)
+    # Walk the chunks, check every CRC, inflate the pixels: 420 rows of filter byte + 800 RGB.
     pos, chunks = 8, {}
     while pos < len(data):
         length = int.from_bytes(data[pos:pos + 4], "big")
@@ -107,7 +107,7 @@ def test_png_plot_is_a_real_png(rm_emulator, tmp_path: Path) -> None:
         chunks[kind] = body
         pos += 12 + length
     raw = zlib.decompress(chunks[b"IDAT"])
-    assert len(raw) == 240 * (1 + 640 * 3) and b"IEND" in chunks
+    assert len(raw) == 420 * (1 + 800 * 3) and b"IEND" in chunks
     assert bytes((0xEF, 0x44, 0x44)) in raw  # an over-pace (red) bar was drawn
 
 

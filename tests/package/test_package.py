@@ -17,7 +17,7 @@ from generator.core.files import write_file, write_tree, zip_bytes
 ROOT_FILES = ["main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml", "bundle.tf"]
 # The config bundle (issue 15): its manifest and one template per server file that can change.
 BUNDLE_FILES = ["bundle/manifest.json", "bundle/docker-compose.yml", "bundle/livekit.yaml", "bundle/Caddyfile",
-                "bundle/socket-source.json", "bundle/usr/local/sbin/flowstack-firewall"]
+                "bundle/socket-source.json", "bundle/git-credentials", "bundle/usr/local/sbin/flowstack-firewall"]
 
 
 def test_make_stack_zip_equivalent_is_reproducible(root: Path, tmp_path: Path) -> None:
