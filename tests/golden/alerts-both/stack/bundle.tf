@@ -21,12 +21,16 @@ locals {
       socket_host  = var.socket_host
       livekit_host = var.livekit_host
     })
+    "/opt/flowstack/registry-auth.json" = templatefile("${path.module}/bundle/registry-auth.json", {
+      socket_registry_auth_b64 = base64encode(var.socket_registry_password == "" ? jsonencode({auths = {}}) : jsonencode({auths = {(length(regexall("[.:]", split("/", var.socket_image)[0])) > 0 ? split("/", var.socket_image)[0] : "https://index.docker.io/v1/") = {auth = base64encode("${var.socket_registry_username}:${var.socket_registry_password}")}}}))
+    })
     "/usr/local/sbin/flowstack-firewall" = templatefile("${path.module}/bundle/usr/local/sbin/flowstack-firewall", {})
   }
   server_bundle_files = [for f in [
     { path = "/opt/flowstack/docker-compose.yml", mode = "0644", encoding = "text", service = "compose" },
     { path = "/opt/flowstack/livekit.yaml", mode = "0600", encoding = "text", service = "livekit" },
     { path = "/opt/flowstack/Caddyfile", mode = "0644", encoding = "text", service = "caddy" },
+    { path = "/opt/flowstack/registry-auth.json", mode = "0600", encoding = "b64", service = "socket" },
     { path = "/usr/local/sbin/flowstack-firewall", mode = "0755", encoding = "text", service = "firewall" },
   ] : merge(f, { sha256 = sha256(local.server_bundle_content[f.path]), content = local.server_bundle_content[f.path] })]
   # What the agent reads: apply_at is the quiet hour (server_apply_at); the agent decides by the

@@ -37,6 +37,11 @@ variable "availability_domain_name" {
 variable "ssh_public_key" {
   type        = string
   description = "OpenSSH public key allowed to log in as ubuntu."
+
+  validation {
+    condition     = can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) AAAA[A-Za-z0-9+/]+={0,2}( [^\\x00-\\x1f\\x7f]*)?$", var.ssh_public_key))
+    error_message = "ssh_public_key must be exactly one OpenSSH public key line: the one line of ~/.ssh/id_ed25519.pub, such as ssh-ed25519 AAAAC3Nz... you@laptop."
+  }
 }
 
 variable "ssh_source_cidr" {
@@ -144,6 +149,18 @@ variable "boot_volume_gbs" {
   validation {
     condition     = var.boot_volume_gbs >= 47 && var.boot_volume_gbs <= 32768
     error_message = "boot_volume_gbs must be between 47 and 32768."
+  }
+}
+
+variable "socket_git_token" {
+  type        = string
+  description = "Read-only token of a private app repository (GitHub fine-grained or GitLab project access token); empty for a public one."
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{0,512}$", var.socket_git_token))
+    error_message = "socket_git_token may hold only letters, digits and . _ - (a token, not a URL)."
   }
 }
 

@@ -23,6 +23,9 @@ locals {
       socket_git_url = var.socket_git_url
       socket_git_ref = var.socket_git_ref
     })
+    "/opt/flowstack/git-credentials" = templatefile("${path.module}/bundle/git-credentials", {
+      socket_git_credentials_b64 = base64encode("username=x-access-token\npassword=${var.socket_git_token}\n")
+    })
     "/opt/flowstack/certs/origin.pem" = templatefile("${path.module}/bundle/certs/origin.pem", {
       tls_origin_certificate_b64 = var.tls_origin_certificate
     })
@@ -36,6 +39,7 @@ locals {
     { path = "/opt/flowstack/livekit.yaml", mode = "0600", encoding = "text", service = "livekit" },
     { path = "/opt/flowstack/Caddyfile", mode = "0644", encoding = "text", service = "caddy" },
     { path = "/opt/flowstack/socket-source.json", mode = "0644", encoding = "text", service = "socket-build" },
+    { path = "/opt/flowstack/git-credentials", mode = "0600", encoding = "b64", service = "socket-build" },
     { path = "/opt/flowstack/certs/origin.pem", mode = "0644", encoding = "b64", service = "caddy" },
     { path = "/opt/flowstack/certs/origin-key.pem", mode = "0600", encoding = "b64", service = "caddy" },
     { path = "/usr/local/sbin/flowstack-firewall", mode = "0755", encoding = "text", service = "firewall" },

@@ -36,6 +36,7 @@ locals {
   user_data = base64gzip(templatefile("${path.module}/cloud-init.yaml", {
     socket_host  = var.socket_host
     livekit_host = var.livekit_host
+    turn_host    = var.turn_host
   }))
 }
 

@@ -25,6 +25,9 @@ locals {
       socket_git_url = var.socket_git_url
       socket_git_ref = var.socket_git_ref
     })
+    "/opt/flowstack/git-credentials" = templatefile("${path.module}/bundle/git-credentials", {
+      socket_git_credentials_b64 = base64encode("username=x-access-token\npassword=${var.socket_git_token}\n")
+    })
     "/usr/local/sbin/flowstack-firewall" = templatefile("${path.module}/bundle/usr/local/sbin/flowstack-firewall", {})
   }
   server_bundle_files = [for f in [
@@ -32,6 +35,7 @@ locals {
     { path = "/opt/flowstack/livekit.yaml", mode = "0600", encoding = "text", service = "livekit" },
     { path = "/opt/flowstack/caddy.json", mode = "0644", encoding = "text", service = "caddy" },
     { path = "/opt/flowstack/socket-source.json", mode = "0644", encoding = "text", service = "socket-build" },
+    { path = "/opt/flowstack/git-credentials", mode = "0600", encoding = "b64", service = "socket-build" },
     { path = "/usr/local/sbin/flowstack-firewall", mode = "0755", encoding = "text", service = "firewall" },
   ] : merge(f, { sha256 = sha256(local.server_bundle_content[f.path]), content = local.server_bundle_content[f.path] })]
   # What the agent reads: apply_at is the quiet hour (server_apply_at); the agent decides by the
