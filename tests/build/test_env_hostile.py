@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.build.envfile import ENV_OUTPUTS, MAX_BYTES, MAX_NUMBER_CHARS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEXT_ENV = ROOT / "node_modules" / "@next" / "env"
 GOOD = {"NEXT_PUBLIC_SOCKET_URL": "https://socket.example.com", "NEXT_PUBLIC_LIVEKIT_URL": "wss://livekit.example.com",
         "LIVEKIT_URL": "wss://livekit.example.com", "LIVEKIT_API_KEY": "APIkey", "LIVEKIT_API_SECRET": "s3cr3t"}

@@ -28,7 +28,7 @@ from generator.core.errors import FlowstackError, PackageError
 from generator.core.files import MARKER, Snapshot, write_file, write_tree, zip_bytes
 from generator.ops.chart import bars_png, bars_svg, write_plot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OWN_ZIP = zip_bytes({"main.tf": b"x"})
 ENV_HEADER = b"# Front-end environment from the flowstack stack's outputs (.env.production)"
 OUTPUTS = {"NEXT_PUBLIC_SOCKET_URL": "https://s.example.com", "NEXT_PUBLIC_LIVEKIT_URL": "wss://l.example.com",

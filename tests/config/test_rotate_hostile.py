@@ -25,7 +25,7 @@ from generator.config import rotate as rotate_module
 from generator.cli import cli
 from generator.config.load import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "stacks" / "flowspace.yaml"
 
 

@@ -98,7 +98,7 @@ def test_the_profile_signs_requests_the_emulator_accepts(tmp_path: Path, rm_emul
     assert setup(tmp_path).exit_code == 0
     public = tmp_path / ".oci" / "flowstack_api_key_default_public.pem"
     em = rm_emulator_factory(extra_public_keys=(str(public),))
-    config = Path(__file__).resolve().parent.parent / "stacks" / "flowspace.yaml"
+    config = Path(__file__).resolve().parents[2] / "stacks" / "flowspace.yaml"
     r = CliRunner().invoke(cli, ["rm-status", str(config), "--config-file", str(tmp_path / ".oci" / "config"),
                                  "--endpoint", em.url])
     # Signed and accepted: the emulator answers that the stack does not exist (not 401).

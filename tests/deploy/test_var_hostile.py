@@ -24,7 +24,7 @@ from generator.core.errors import InvalidVariable, ResourceManagerError, Unknown
 from generator.config.inputguard import pem_b64_ok, ssh_public_key_problem
 from generator.derive.model import build_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = (ROOT / "stacks" / "flowspace.yaml").read_text(encoding="utf-8")
 
 

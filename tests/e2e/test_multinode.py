@@ -29,7 +29,7 @@ from generator.scale.stack import redis_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.multinode]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LIVEKIT_BIN = ROOT / ".tools" / f"livekit-server-{versions()['livekit_server']['version']}" / "server"
 CONFIG = """name: demo
 always_free: false

@@ -31,7 +31,7 @@ from generator.scale.stack import redis_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.multinode]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NPM_CACHE = Path(os.environ.get("FLOWSTACK_NPM_CACHE", ROOT / ".cache" / "npm"))
 SCALED = "name: demo\nalways_free: false\ndomains: {socket_host: s.example.com, livekit_host: l.example.com}\nscale: {nodes: 2}\n"
 PASSWORD = "testpassword0123456789"

@@ -23,7 +23,7 @@ from rig.multinode import LB_IP, Nodes, node_ip
 
 pytestmark = [pytest.mark.slow, pytest.mark.multinode]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CADDY = ROOT / ".tools" / "caddy-l4-v2.11.4-v0.1.2" / "caddy"
 PEBBLE = Path.home() / ".cache" / "flowstack" / "pebble-v2.7.0" / "pebble"
 NAME = "space-socket.example.com"

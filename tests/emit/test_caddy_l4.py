@@ -33,7 +33,7 @@ from generator.core.versions import versions
 from generator.emit.cloudinit import docker_daemon_settings
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _L4 = versions()["caddy_l4"]
 CADDY = ROOT / ".tools" / f"caddy-l4-{_L4['caddy']}-{_L4['caddy_l4']}" / "caddy"
 CONFIG = {"domains": {"turn_host": "space-turn.flow-coder.com"}, "tls": {"mode": "internal"},

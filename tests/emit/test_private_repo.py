@@ -42,7 +42,7 @@ server = test_agent_sandbox.server
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2")]
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: the support modules
 TOKEN = "github_pat_11PRIVATEtok3nNeverPrinted_x9"
 PORT = 8443
 URL = f"https://127.0.0.1:{PORT}/app.git"
@@ -192,7 +192,7 @@ def test_the_token_stays_out_of_the_zip_the_plan_logs_and_the_terminal(rm_emulat
     reference = (HERE.parent / "stacks" / "flowspace.yaml").read_text()
     cfg.write_text(reference.replace("https://github.com/your-repo/flow_metaverse.git", "https://github.com/you/private-app.git"))
     rm = rm_cli_factory(em, cfg)
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNhbXBsZSBrZXkgZm9yIHRlc3RzIG9ubHkgISEhISE= me"
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh me"
     first = rm("rm-apply", "--auto-approve", "--var", f"ssh_public_key={key}", "--var", "ssh_source_cidr=203.0.113.7/32",
                "--var", f"socket_git_token={TOKEN}")
     assert first.exit_code == 0, first.output

@@ -25,7 +25,7 @@ from generator.config.schema import StackConfig
 from generator.core.contract import APP_DIR, COMPOSE_FILE
 from generator.core.versions import versions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _L4 = versions()["caddy_l4"]
 CADDY = ROOT / ".tools" / f"caddy-l4-{_L4['caddy']}-{_L4['caddy_l4']}" / "caddy"
 ALL: dict[str, Any] = {

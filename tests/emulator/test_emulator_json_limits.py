@@ -23,7 +23,7 @@ from generator.emulator.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_NUMBER
 from generator.emulator.messages import Request
 from generator.emulator.records import ApiError
 
-EMULATOR = Path(__file__).resolve().parent.parent / "generator" / "emulator"
+EMULATOR = Path(__file__).resolve().parents[2] / "generator" / "emulator"
 # json.loads on what is not a request body: the emulator's own state file and its job program's output.
 OWN_FILES = {"store.py", "tfjobs.py"}
 

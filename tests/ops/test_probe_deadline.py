@@ -35,7 +35,7 @@ from cryptography.x509.oid import NameOID
 from generator.cli import cli
 from generator.ops import probe, stun
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOST = "space-socket.flow-coder.com"
 TIMEOUT = 1.0
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 INSTALL = "python3 -m venv .venv && .venv/bin/pip install -q -e ."
 TAG = re.compile(r"<!-- docs-test: (\w+)(?: \(([^)]*)\))? -->\n```sh\n(.*?)```", re.S)
 
