@@ -24,8 +24,9 @@ from generator.emulator.messages import Request
 from generator.emulator.records import ApiError
 
 EMULATOR = Path(__file__).resolve().parents[2] / "generator" / "emulator"
-# json.loads on what is not a request body: the emulator's own state file and its job program's output.
-OWN_FILES = {"store.py", "tfjobs.py"}
+# json.loads on what is not a request body: the emulator's own state file, its job program's
+# output, and the terraform.tfstate its own APPLY jobs wrote (applied.py).
+OWN_FILES = {"store.py", "tfjobs.py", "applied.py"}
 
 BAD = {
     "deep-list": b"[" * 10_000 + b"]" * 10_000,
