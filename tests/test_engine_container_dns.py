@@ -1,0 +1,117 @@
+"""Containers resolve names through 169.254.169.254 but cannot reach its metadata port (issue 21, item 1).
+
+On OCI, 169.254.169.254 is both the instance metadata service (tcp 80, which serves user_data
+with the stack's secrets) and the VCN's DNS resolver (udp and tcp 53). The generated firewall
+script must keep containers off the first and leave them the second.
+
+Real: the engine rig (tests/rig/engine.py): Debian's dockerd with ``--iptables=true`` in its own
+namespaces, started *after* OCI's complete rules.v4 (tests/fixtures/oci-ubuntu-rules.v4) was
+loaded and the generated firewall script (templates/firewall.sh.j2, rendered by
+``flowstack preview``) ran live -- the order of an OCI boot; 169.254.169.254 sits outside the
+engine's namespace, behind its default route, as the VNIC's gateway side does on OCI, so
+container packets cross FORWARD -> DOCKER-USER; the engine's resolv.conf names it as OCI's does.
+Containers are busybox tools in the rig's caddy image (busybox-static, as the Alpine-based
+official images carry), on a user-defined network (compose's case: Docker's embedded resolver
+forwards from inside the container's namespace, moby libnetwork/resolver.go) and on the default
+bridge (the case of ``docker build``'s RUN steps: the container queries 169.254.169.254 itself).
+
+Replaced: OCI's resolver and metadata service -- tests/rig/vcn_services.py answers DNS on
+169.254.169.254:53 and HTTP on :80 in the rig's VCN namespace.
+
+On f81956f the DNS assertions fail: the script's ``-A DOCKER-USER -d 169.254.169.254/32 -j DROP``
+drops container DNS (the defect the "months" fix removes).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from rig import images
+from rig.compose_stack import preview, start_vcn
+from rig.engine import METADATA_IP, VCN_IP, Engine, available
+
+from generator.server import CADDY_IMAGE, docker_daemon_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+OCI_RULES = ROOT / "tests" / "fixtures" / "oci-ubuntu-rules.v4"
+NAME = "probe.flowstack.test"
+
+pytestmark = [pytest.mark.slow, pytest.mark.engine]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    why = available()
+    if why:
+        pytest.skip(why)
+    if images.missing_inputs([CADDY_IMAGE]):
+        pytest.fail("image inputs missing: " + "; ".join(images.missing_inputs([CADDY_IMAGE])))
+    with tempfile.TemporaryDirectory(prefix="fsd", dir="/tmp") as tmp:
+        work = Path(tmp)
+        config = work / "dns.yaml"
+        config.write_text(yaml.safe_dump({"name": "flowspace", "region": "ap-chuncheon-1", "tls": {"mode": "internal"},
+                                          "domains": {"socket_host": "a.example.com", "livekit_host": "b.example.com"}}))
+        script = (preview(config, work / "preview") / "files/usr/local/sbin/flowstack-firewall").read_text()
+        (work / "firewall.sh").write_text(script)
+        (work / "rules.v4").write_text(OCI_RULES.read_text())
+
+        def firewall(eng: Engine) -> None:
+            eng.netns_run(eng.ns, ["iptables-restore", str(OCI_RULES)])
+            eng.netns_run(eng.ns, ["env", f"FLOWSTACK_RULES_FILE={work / 'rules.v4'}", "sh", str(work / "firewall.sh")])
+
+        with Engine(work, daemon_json=docker_daemon_settings(), before_dockerd=firewall) as eng:
+            eng.load(list(images.build(eng, only=[CADDY_IMAGE]).values()))
+            start_vcn(eng, work / "vcn.log", None, {NAME: VCN_IP})
+            eng.docker(["network", "create", "rig-user-net"])
+            yield eng
+
+
+def _in_container(engine: Engine, network: str, cmd: str) -> tuple[int, str]:
+    # "; exit": sh stays PID 1 (a lone command would be exec'd as PID 1, which ignores timeout's SIGTERM).
+    p = engine.docker(["run", "--rm", "--network", network, "--entrypoint", "/bin/sh", CADDY_IMAGE, "-c", f"{cmd}; exit $?"], check=False, timeout=90)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_the_rig_is_wired_as_on_oci(engine: Engine) -> None:
+    """Controls: the host reaches both services; the firewall's rules are live; containers are behind DOCKER-USER."""
+    assert engine.machine(["curl", "-sS", "--max-time", "5", f"http://{METADATA_IP}/"]).stdout == "metadata"
+    host = engine.machine(["getent", "hosts", NAME], check=False)
+    assert host.returncode == 0 and VCN_IP in host.stdout, host.stderr
+    forward = engine.machine(["iptables", "-S", "FORWARD"]).stdout
+    assert forward.splitlines()[1] == "-A FORWARD -j DOCKER-USER", forward
+    assert "-A FORWARD -j REJECT --reject-with icmp-host-prohibited" in forward  # OCI's, kept after Docker's
+    assert f"-d {METADATA_IP}/32" in engine.machine(["iptables", "-S", "DOCKER-USER"]).stdout
+
+
+@pytest.mark.parametrize("network", ["rig-user-net", "bridge"])
+def test_containers_resolve_through_the_vcn_resolver(engine: Engine, network: str) -> None:
+    code, out = _in_container(engine, network, f"nslookup {NAME}")
+    assert code == 0 and VCN_IP in out, f"container DNS through {METADATA_IP}:53 failed on network {network}:\n{out}"
+    # Over TCP too (answers too big for UDP; busybox has no TCP lookup, so ask with a raw query).
+    code, out = _in_container(engine, network, f"nc -w 5 {METADATA_IP} 53 </dev/null && echo TCP53-OPEN")
+    assert code == 0 and "TCP53-OPEN" in out, f"tcp/53 to {METADATA_IP} blocked on network {network}:\n{out}"
+
+
+@pytest.mark.parametrize("network", ["rig-user-net", "bridge"])
+def test_containers_cannot_reach_the_metadata_service(engine: Engine, network: str) -> None:
+    code, out = _in_container(engine, network, f"timeout 8 wget -q -O- http://{METADATA_IP}/opc/v2/instance/")
+    assert code != 0 and "metadata" not in out, f"a container reached the metadata service on network {network}:\n{out}"
+
+
+def test_without_the_rule_a_container_reaches_metadata(engine: Engine) -> None:
+    """Negative control: the same request succeeds once DOCKER-USER no longer drops it (so the check above can fail)."""
+    rules = engine.machine(["iptables", "-S", "DOCKER-USER"]).stdout.splitlines()
+    mine = [r for r in rules if METADATA_IP in r and ("-j DROP" in r or "-j REJECT" in r)]
+    assert mine, rules
+    for r in mine:
+        engine.machine(["iptables", *r.replace("-A ", "-D ", 1).split()])
+    try:
+        code, out = _in_container(engine, "rig-user-net", f"timeout 8 wget -q -O- http://{METADATA_IP}/")
+        assert code == 0 and out.strip() == "metadata", out
+    finally:
+        for r in reversed(mine):
+            engine.machine(["iptables", *r.replace("-A ", "-I ", 1).split()])
