@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -50,6 +51,23 @@ from rig.engine import Engine, available, plugin_dir
 from generator.server import docker_daemon_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run on the server: TLS to Caddy's 443 with SNI argv[1] trusting argv[2], then one STUN Binding.
+STUN_OVER_TLS = """
+import os, socket, ssl, struct, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+deadline = time.monotonic() + 40
+while True:
+    try:
+        with socket.create_connection(("127.0.0.1", 443), timeout=10) as raw, ctx.wrap_socket(raw, server_hostname=sys.argv[1]) as s:
+            s.sendall(struct.pack(">HHI", 1, 0, 0x2112A442) + os.urandom(12))
+            head = s.recv(20)
+            print("binding-success" if struct.unpack(">H", head[:2])[0] == 0x0101 else head.hex())
+            break
+    except (OSError, ssl.SSLError) as e:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(1)
+"""
 NPM_CACHE = Path(os.environ.get("FLOWSTACK_NPM_CACHE", ROOT / ".cache" / "npm"))
 SOCKET, LIVEKIT, TURN = "space-socket.flow-coder.com", "space-livekit.flow-coder.com", "space-turn.flow-coder.com"
 DOMAINS = {"socket_host": SOCKET, "livekit_host": LIVEKIT}
@@ -113,7 +131,10 @@ def _up_and_check(stack: EngineStack, name: str, socket_host: str, livekit_host:
     assert stack.https(socket_host, "/health").returncode == 0
     sio = stack.https(socket_host, "/socket.io/?EIO=4&transport=polling")
     assert sio.returncode == 0 and sio.stdout.startswith("0{") and '"sid"' in sio.stdout, sio.stdout + sio.stderr
-    # LiveKit found its external IP through the rig's STUN (it does not start without an answer).
+    # LiveKit found its external IP through the rig's DNS and STUN (it does not start without an
+    # answer) and did not crash-loop.
+    vcn = (stack.engine.root / "vcn.log").read_text()
+    assert "DNS stun.l.google.com 1 udp" in vcn and "STUN 10.78.0.2:" in vcn, vcn[-2000:]
     assert state["livekit"]["restarts"] == 0
     TIMES[f"{name} total"] = time.monotonic() - t0
     return state
@@ -175,8 +196,8 @@ def test_cloudflare_origin_certificate(engine: Engine, tmp_path: Path) -> None:
     import base64
 
     ca, cert, key = _origin_cert(tmp_path)
-    extra = ("--var", f"tls_origin_certificate={base64.b64encode(cert.read_bytes()).decode()}",
-             "--var", f"tls_origin_private_key={base64.b64encode(key.read_bytes()).decode()}")
+    extra = ("--var", f"tls_origin_certificate_b64={base64.b64encode(cert.read_bytes()).decode()}",
+             "--var", f"tls_origin_private_key_b64={base64.b64encode(key.read_bytes()).decode()}")
     stack = _run_variant(engine, tmp_path, "cloudflare", {"domains": DOMAINS, "tls": {"mode": "cloudflare_origin"}}, *extra)
     try:
         stack.up()
@@ -194,9 +215,10 @@ def test_turn_tls_through_caddy_layer4(engine: Engine, tmp_path: Path) -> None:
     stack = _run_variant(engine, tmp_path, "via-caddy", doc)
     try:
         _up_and_check(stack, "turn-via-caddy", SOCKET, LIVEKIT)
-        # TURN/TLS: Caddy's layer4 routes SNI turn.* to LiveKit's TURN/TLS port; a TLS handshake
-        # with Caddy's certificate for the TURN name reaches LiveKit's TURN listener.
-        p = engine.machine(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/5349"], check=False)
-        assert p.returncode == 0, "LiveKit's TURN/TLS port is not listening"
+        # TURN/TLS: Caddy's layer4 terminates TLS for the TURN name on 443 (its certificate, checked
+        # against its CA) and passes the stream to LiveKit's TURN port: a STUN Binding request
+        # sent inside that TLS stream gets LiveKit's Binding success response.
+        p = engine.machine([sys.executable, "-c", STUN_OVER_TLS, TURN, str(stack.ca())], check=False, timeout=60)
+        assert p.returncode == 0 and p.stdout.strip() == "binding-success", p.stdout + p.stderr + stack.logs()
     finally:
         stack.down()
