@@ -49,10 +49,10 @@ def preview(config: Path, out: Path, *extra: str) -> Path:
     return out
 
 
-def start_vcn(engine: Engine, log: Path, npm_cache: Path | None, records: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+def start_vcn(engine: Engine, log: Path, npm_cache: Path | None, records: dict[str, str] | None = None, *, no_http: bool = False) -> subprocess.Popen[Any]:
     """DNS/IMDS/STUN (and the npm registry when ``npm_cache``) in the VCN namespace; returns when bound."""
     recs = {name: VCN_IP for name in STUN_NAMES} | (records or {})
-    cmd = [sys.executable, str(VCN_SERVICES), "--stun", f"{VCN_IP}:{STUN_PORT}"]
+    cmd = [sys.executable, str(VCN_SERVICES), "--stun", f"{VCN_IP}:{STUN_PORT}"] + (["--no-http"] if no_http else [])
     if npm_cache is not None:
         cmd += ["--npm", f"{VCN_IP}:{NPM_PORT}", str(SAMPLE_LOCK), str(npm_cache)]
     proc = engine.start_in_vcn(cmd + [f"{k}={v}" for k, v in recs.items()], log)

@@ -4,13 +4,14 @@
   line (``name=ip``), NXDOMAIN for the rest; every query is logged (``DNS name type proto``),
   so tests see which ones arrived. Written from RFC 1035 (header, one question, one A answer).
 - HTTP on 169.254.169.254:80, standing for the instance metadata service: answers 200
-  ``metadata`` to any GET (tests only check whether a container reaches it at all).
+  ``metadata`` to any GET (tests only check whether a container reaches it at all);
+  ``--no-http`` leaves the port to tests/imds_server.py (the agent test's IMDSv2).
 - STUN Binding responder (RFC 5389, XOR-MAPPED-ADDRESS = the sender's address) on
   ``--stun HOST:PORT``: LiveKit resolves its external IP with it at start (names of Google's
   STUN servers are pointed here by the DNS records the test passes).
 - The npm registry of tests/rig/npm_registry.py on ``--npm HOST:PORT`` (optional).
 
-``python tests/rig/vcn_services.py --stun 10.78.0.1:19302 [--npm 10.78.0.1:4873 LOCK CACHE] name=ip ...``
+``python tests/rig/vcn_services.py --stun 10.78.0.1:19302 [--no-http] [--npm 10.78.0.1:4873 LOCK CACHE] name=ip ...``
 prints READY when everything is bound.
 """
 
@@ -121,11 +122,14 @@ def main() -> None:
     records: dict[str, str] = {}
     npm: tuple[str, int, Path, Path] | None = None
     stun: tuple[str, int] | None = None
+    http = True
     while args:
         a = args.pop(0)
         if a == "--stun":
             h, p = args.pop(0).rsplit(":", 1)
             stun = (h, int(p))
+        elif a == "--no-http":
+            http = False
         elif a == "--npm":
             h, p = args.pop(0).rsplit(":", 1)
             npm = (h, int(p), Path(args.pop(0)), Path(args.pop(0)))
@@ -133,8 +137,9 @@ def main() -> None:
             name, ip = a.split("=", 1)
             records[name.lower().rstrip(".")] = ip
     serve_dns(records)
-    httpd = ThreadingHTTPServer((METADATA_IP, 80), Metadata)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    if http:
+        httpd = ThreadingHTTPServer((METADATA_IP, 80), Metadata)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
     if stun:
         serve_stun(*stun)
     if npm:
