@@ -61,7 +61,7 @@ docker-plugins:
 	tools/build-docker-plugins.sh
 
 engine-images: $(VENV)/.installed engine-deps livekit caddy-l4
-	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.rig.images
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.rig.engine_images
 
 test-engine: $(VENV)/.installed system-deps engine-deps docker-plugins sample-app-cache livekit caddy-l4
 	$(BIN)/pytest -q -m engine $(PYTEST_ARGS)

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rig import images
+from rig import engine_images as images
 from rig.compose_stack import EngineStack, start_vcn
 from rig.engine import Engine, available, plugin_dir
 from variants import make_config

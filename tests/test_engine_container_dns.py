@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rig import images
+from rig import engine_images as images
 from rig.compose_stack import preview, start_vcn
 from rig.engine import METADATA_IP, VCN_IP, Engine, available
 

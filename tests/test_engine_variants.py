@@ -10,7 +10,7 @@ Dockerfile (``npm ci`` from its lockfile over the network).
 
 Replaced, and why:
 - Docker Hub: cannot be reached. The images are built here FROM scratch and tagged with the
-  exact names the compose file uses (tests/rig/images.py: LiveKit at the pinned version, Caddy
+  exact names the compose file uses (tests/rig/engine_images.py: LiveKit at the pinned version, Caddy
   2.6.2 from Debian standing for caddy:2.8.4, Caddy+layer4 at the pinned version, Node 20 from
   the machine standing for node:26-alpine).
 - registry.npmjs.org: the node image's npm points at a registry in the rig serving the
@@ -44,7 +44,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from rig import images
+from rig import engine_images as images
 from rig.compose_stack import EngineStack, preview, start_vcn
 from rig.engine import Engine, available, plugin_dir
 

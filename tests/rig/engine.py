@@ -68,6 +68,7 @@ mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /
 mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || true
 mount -t tmpfs -o mode=755 run /run
 mkdir -p /run/lock
+[ -d /etc/docker ] || mkdir -p /etc/docker
 mount --bind "$RIG/etc-docker" /etc/docker
 mount --bind "$RIG/resolv.conf" /etc/resolv.conf
 mount --bind "$RIG/hosts" /etc/hosts
@@ -257,7 +258,7 @@ class Engine:
         return p
 
     def load(self, tarballs: list[Path]) -> None:
-        """``docker load`` each image tarball (see tests/rig/images.py)."""
+        """``docker load`` each image tarball (see tests/rig/engine_images.py)."""
         for t in tarballs:
             self.docker(["load", "-i", str(t)], timeout=300)
 

@@ -1,7 +1,7 @@
 """A tiny npm registry for the engine rig: the sample app's locked tarballs, byte for byte.
 
 registry.npmjs.org cannot be reached from the rig, so the node image's npm points here
-(tests/rig/images.py NPM_REGISTRY). It serves exactly the tarballs ``package-lock.json``
+(tests/rig/engine_images.py NPM_REGISTRY). It serves exactly the tarballs ``package-lock.json``
 names, read from the repository-local npm cache that ``make sample-app-cache`` fills (npm's
 own cacache: content-v2/<algo>/<hex>, found by each entry's ``integrity``), at the registry's
 usual tarball path; npm checks every tarball against the lockfile's ``integrity``, so a wrong

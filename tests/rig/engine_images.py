@@ -37,7 +37,7 @@ API (also for the VM rig, which pushes them to its registry):
     cached() -> dict[str, Path]                  tag -> tarball for those already built
     build(engine, only=None) -> dict[str, Path]  build the missing ones (``only``: a subset of tags)
                                                  with ``engine`` (tests/rig/engine.Engine); tag -> tarball
-CLI: ``python -m tests.rig.images`` builds all missing ones with an engine of its own and prints
+CLI: ``python -m tests.rig.engine_images`` builds all missing ones with an engine of its own and prints
 ``tag<TAB>tarball`` lines (``make engine-images``).
 """
 
