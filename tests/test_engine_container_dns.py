@@ -24,6 +24,8 @@ drops container DNS (the defect the "months" fix removes).
 
 from __future__ import annotations
 
+import re
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +61,8 @@ def engine() -> Iterator[Engine]:
         (work / "firewall.sh").write_text(script)
         (work / "rules.v4").write_text(OCI_RULES.read_text())
 
+        host_before = _host_network()
+
         def firewall(eng: Engine) -> None:
             eng.netns_run(eng.ns, ["iptables-restore", str(OCI_RULES)])
             eng.netns_run(eng.ns, ["env", f"FLOWSTACK_RULES_FILE={work / 'rules.v4'}", "sh", str(work / "firewall.sh")])
@@ -67,7 +71,26 @@ def engine() -> Iterator[Engine]:
             eng.load(list(images.build(eng, only=[CADDY_IMAGE]).values()))
             start_vcn(eng, work / "vcn.log", None, {NAME: VCN_IP})
             eng.docker(["network", "create", "rig-user-net"])
+            eng.host_before = host_before  # type: ignore[attr-defined]
             yield eng
+
+
+def _host_network() -> tuple[str, str, str]:
+    """The host namespace's iptables, links and routes (read only)."""
+    run = lambda cmd: subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=30).stdout  # noqa: E731
+    links = "\n".join(line.split(":")[1].strip() for line in run(["ip", "-o", "link"]).splitlines())
+    return run(["iptables-save", "-t", "filter"]).split("COMMIT")[0].split("\n", 2)[-1], links, run(["ip", "route"])
+
+
+def test_the_host_namespace_is_untouched(engine: Engine) -> None:
+    """dockerd runs with --iptables=true in its own namespace: the host's rules and routes are as before, no Docker link."""
+    before, after = engine.host_before, _host_network()  # type: ignore[attr-defined]
+    strip = lambda rules: "\n".join(re.sub(r"\[\d+:\d+\]", "", line) for line in rules.splitlines())  # noqa: E731
+    assert strip(after[0]) == strip(before[0])
+    # Links come and go with other namespaces' veth pairs: only Docker's own must not appear here.
+    assert not [link for link in after[1].splitlines() if link == "docker0" or link.startswith("br-")], after[1]
+    assert after[2] == before[2]
+    assert "DOCKER" in engine.machine(["iptables-save", "-t", "filter"]).stdout  # ...while the engine's namespace has Docker's chains
 
 
 def _in_container(engine: Engine, network: str, cmd: str) -> tuple[int, str]:
