@@ -1,5 +1,8 @@
 """The config agent on the real engine: a day-2 bundle recreates only the service it changes (issue 20, item 5).
 
+Two changes in one stack: livekit.yaml only (the agent's targeted recreate of LiveKit), then the
+compose file for the app only (the agent's ``up -d``; compose decides what to recreate).
+
 tests/test_agent_sandbox.py proves the agent's decisions with a ``docker`` recorder (fast);
 here the same shipped agent script drives Debian's dockerd with Docker Compose v2.40.3
 (tests/rig/engine.py), so what ``docker compose up -d --no-deps --force-recreate livekit``
@@ -46,9 +49,9 @@ SOCKET, LIVEKIT = "space-socket.flow-coder.com", "space-livekit.flow-coder.com"
 pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
 
-def _config():
+def _config(env: dict[str, str] | None = None):
     # The reference stack with the built-in sample app and Caddy's own CA (no ACME here).
-    return make_config({"socket": {"git": None}, "tls": {"mode": "internal"}})
+    return make_config({"socket": {"git": None, "env": env or {"NODE_ENV": "production"}}, "tls": {"mode": "internal"}})
 
 
 class AgentServer:
@@ -110,7 +113,7 @@ def _containers(stack: EngineStack) -> dict[str, tuple[str, str]]:
             for c in json.loads(stack.engine.docker(["inspect", *ids]).stdout)}
 
 
-def test_a_livekit_change_recreates_only_livekit_on_the_real_engine(server: AgentServer) -> None:
+def test_day2_changes_recreate_only_the_affected_service_on_the_real_engine(server: AgentServer) -> None:
     config = _config()
     server.serve(bundle_value(config, sample_values(config), ""))
     server.agent("--now", "--no-restart")  # first boot: the agent writes, the bootstrap starts
@@ -136,3 +139,16 @@ def test_a_livekit_change_recreates_only_livekit_on_the_real_engine(server: Agen
 
     server.agent()  # applied once: the timer's next run changes nothing
     assert server.status()["state"] == "unchanged" and _containers(stack) == after
+
+    # A compose change that concerns only the app (a new environment value): the agent's
+    # `up -d` lets compose compare each service's config, so only the app is recreated.
+    changed = _config({"NODE_ENV": "production", "GREETING": "hello"})
+    server.serve(bundle_value(changed, sample_values(changed) | {"livekit_api_key": "APINewKey"}, ""))
+    server.agent()
+    last = _containers(stack)
+    assert last["socket"][0] != after["socket"][0], "the app was not recreated"
+    assert last["livekit"] == after["livekit"] and last["caddy"] == after["caddy"], (after, last)
+    env = stack.engine.docker(["inspect", last["socket"][0], "--format", "{{json .Config.Env}}"]).stdout
+    assert "GREETING=hello" in env
+    state = stack.wait_healthy()
+    assert all(s["status"] == "running" and s["health"] in (None, "healthy") for s in state.values()), state
