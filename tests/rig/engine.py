@@ -15,8 +15,9 @@ the engine's own interfaces: a container's packet to it crosses FORWARD -> DOCKE
 as on an OCI instance (where it leaves through the VNIC). The engine's /etc/resolv.conf says
 ``nameserver 169.254.169.254`` as an OCI instance's resolver does.
 
-The engine's mount namespace (private; nothing propagates to the host) holds: the cgroup v1
-hierarchies and cgroup2 mounted again (``ip netns exec`` mounts a fresh /sys without them),
+The engine's mount namespace (private; nothing propagates to the host) holds: the cgroup
+hierarchies mounted again as the host has them (cgroup2 alone on a cgroup2-only host, else the v1
+hierarchies and cgroup2 at ``unified``), because ``ip netns exec`` mounts a fresh /sys without them;
 /etc/docker from the test's directory (the project's daemon.json), /etc/resolv.conf, /run as a
 fresh tmpfs, dockerd's data root on a tmpfs, and /opt/flowstack bound to the test's directory,
 so the generated compose file's absolute paths work unchanged. ``Engine.machine(cmd)`` runs a
@@ -62,10 +63,14 @@ CGROUP_V1 = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio"
 _MOUNTS = r"""
 set -e
 mount --make-rprivate /
-mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
-for c in $CGROUPS; do mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || rmdir /sys/fs/cgroup/$c; done
-mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || true
-mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || true
+if [ "$CGROUP_FS" = cgroup2fs ]; then
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+else
+  mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+  for c in $CGROUPS; do mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || rmdir /sys/fs/cgroup/$c; done
+  mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || true
+  mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || true
+fi
 mount -t tmpfs -o mode=755 run /run
 mkdir -p /run/lock
 [ -d /etc/docker ] || mkdir -p /etc/docker
@@ -195,7 +200,9 @@ class Engine:
             "--pidfile", str(self.root / "dockerd.pid"), "-H", f"unix://{self.sock}",
             "--iptables=true", "--ip-forward=true",
         ]
-        env = {"PATH": PATH, "RIG": str(self.root), "CGROUPS": " ".join(CGROUP_V1), "HOME": str(self.root)}
+        # The host's layout decides: a cgroup2-only host (cgroup2fs) or v1 hierarchies on a tmpfs.
+        cgroup_fs = subprocess.run(["stat", "-fc", "%T", "/sys/fs/cgroup"], capture_output=True, text=True, check=False, timeout=10).stdout.strip()
+        env = {"PATH": PATH, "RIG": str(self.root), "CGROUPS": " ".join(CGROUP_V1), "CGROUP_FS": cgroup_fs, "HOME": str(self.root)}
         fh = self.log.open("ab")
         self.dockerd = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", _MOUNTS, "sh", *cmd],
