@@ -222,3 +222,24 @@ def test_turn_tls_through_caddy_layer4(engine: Engine, tmp_path: Path) -> None:
         assert p.returncode == 0 and p.stdout.strip() == "binding-success", p.stdout + p.stderr + stack.logs()
     finally:
         stack.down()
+
+
+def test_without_a_stun_answer_livekit_does_not_come_up(engine: Engine, tmp_path: Path) -> None:
+    """Negative control for the checks above: with the rig's STUN dropped, LiveKit cannot resolve its
+    external IP and does not stay up (issue 20 defect 1's window), so "running, no restart" can fail."""
+    stack = _run_variant(engine, tmp_path, "nostun", {"domains": DOMAINS})
+    drop = ["INPUT", "-p", "udp", "--dport", "19302", "-j", "DROP"]
+    engine.netns_run(engine.vcn, ["iptables", "-I", *drop])
+    try:
+        stack.compose("up", "-d", "--no-deps", "livekit", timeout=300)
+        deadline, state = time.monotonic() + 120, {}
+        while time.monotonic() < deadline:
+            state = stack.health().get("livekit", {})
+            if state.get("restarts", 0) > 0 or state.get("status") in ("restarting", "exited"):
+                break
+            time.sleep(2)
+        assert state.get("restarts", 0) > 0 or state.get("status") in ("restarting", "exited"), state
+        assert "external IP" in stack.compose("logs", "--no-color", "livekit", timeout=60).stdout
+    finally:
+        engine.netns_run(engine.vcn, ["iptables", "-D", *drop])
+        stack.down()
