@@ -6,6 +6,7 @@
 #   make bench                         print benchmark figures
 #   make golden                        rewrite tests/golden/ from the generator (review the diff, commit it)
 #   make livekit / make caddy-l4       build the pinned LiveKit server / Caddy with layer4 (.tools/)
+#   make test-engine                   only the real Docker engine rig's tests (docs/testing-engine.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 STACK ?= flowspace
@@ -17,7 +18,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: golden stack-zip generate validate test test-fast test-slow test-livekit test-multinode lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
+.PHONY: golden engine-deps docker-plugins engine-images test-engine stack-zip generate validate test test-fast test-slow test-livekit test-multinode lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -41,7 +42,7 @@ test-fast: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The slow tests include the LiveKit rig and doctor --media, which need the built server and layer4 Caddy.
-test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4
+test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4 engine-deps docker-plugins
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -56,6 +57,21 @@ test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
 # tests/e2e/test_scale_tls.py also needs Pebble in ~/.cache/flowstack/pebble-v2.7.0 (the vm rig's tools/build-pebble.sh).
 test-multinode: $(VENV)/.installed system-deps livekit caddy-l4 sample-app-cache
 	$(BIN)/pytest -q -m multinode tests/e2e/test_multinode.py tests/e2e/test_scale_socketio.py tests/e2e/test_scale_tls.py $(PYTEST_ARGS)
+
+# The real Docker engine rig (issue 20): dockerd only inside namespaces of its own, Compose and
+# buildx as CLI plugins from the Go module proxy (cached in ~/.cache/flowstack/docker-plugins-*),
+# images built FROM scratch (cached in ~/.cache/flowstack/images-*). docs/testing-engine.md.
+engine-deps:
+	tools/ensure-docker-engine.sh
+
+docker-plugins:
+	tools/build-docker-plugins.sh
+
+engine-images: $(VENV)/.installed engine-deps livekit caddy-l4
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.rig.engine_images
+
+test-engine: $(VENV)/.installed system-deps engine-deps docker-plugins sample-app-cache livekit caddy-l4
+	$(BIN)/pytest -q -m engine $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_startup.py --cold

@@ -8,8 +8,9 @@ What is real and what is replaced:
   test switches bundles (old, new, broken) by rewriting the file it serves;
 - the file system: the agent runs with a root directory prefix (FLOWSTACK_ROOT, which the
   agent puts before every path it reads or writes), so it writes into a temp tree;
-- `docker` is a recorder executable on PATH, because no Docker engine runs here: it logs each
-  call and fails `compose config -q` on a compose file marked BROKEN-COMPOSE (as the real
+- `docker` is a recorder executable on PATH, kept for the fast suite (the agent's decisions in
+  seconds, no engine; tests/e2e/test_engine_agent.py runs the same agent against the real engine
+  rig, tests/rig/engine.py): it logs each call and fails `compose config -q` on a compose file marked BROKEN-COMPOSE (as the real
   command fails on an invalid file) or naming an env file that does not exist (as compose
   does); it also notes when the live compose file already holds the checked text;
 - the firewall script is the real one from the bundle, run live with real iptables inside
