@@ -137,16 +137,23 @@ ocicli: .venv-ocicli/.installed
 # The real LiveKit server at the version generator/data/versions.yaml pins, and Caddy with the
 # layer4 app (what livekit/caddyl4 carries), built from the Go module proxy into .tools/ (git-ignored,
 # keyed by version; a few minutes once, nothing when present).
-livekit: $(VENV)/.installed
+livekit: $(VENV)/.installed | .tools
 	PYTHON=$(BIN)/python tools/build-livekit.sh
 
-caddy-l4: $(VENV)/.installed
+caddy-l4: $(VENV)/.installed | .tools
 	PYTHON=$(BIN)/python tools/build-caddy-l4.sh
 
 # Terraform $(TERRAFORM_VERSION) (MPL-2.0) built from source through the Go module proxy, into the
 # git-ignored .tools/ (generator/tfdouble/runner.py finds it there). Needs Go; fails loudly without it.
 terraform: $(TERRAFORM)
-$(TERRAFORM):
+
+# The tools built from source (Terraform, LiveKit, layer4 Caddy, keyed by version) live outside
+# the clone, so another checkout (CI's fresh clone, a worktree) finds them already built.
+TOOLS_CACHE ?= $(HOME)/.cache/flowstack/tools
+.tools:
+	mkdir -p $(TOOLS_CACHE) && ln -sfn $(TOOLS_CACHE) $@
+
+$(TERRAFORM): | .tools
 	@command -v go >/dev/null || { echo "make terraform: Go is needed to build Terraform $(TERRAFORM_VERSION) (or set FLOWSTACK_TERRAFORM)"; exit 1; }
 	GOBIN=$(CURDIR)/.tools/terraform-$(TERRAFORM_VERSION) nice go install github.com/hashicorp/terraform@v$(TERRAFORM_VERSION)
 	$(TERRAFORM) version
