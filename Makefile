@@ -4,6 +4,7 @@
 #   make test-fast                     only the tests not marked slow (quick iteration)
 #   make lint                          ruff (lint, import order, complexity) and mypy on generator/
 #   make bench                         print benchmark figures
+#   make test-vm                       only the VM boot rig (QEMU + cloud-init + Docker; docs/testing-vm.md)
 #   make livekit / make caddy-l4       build the pinned LiveKit server / Caddy with layer4 (.tools/)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +17,7 @@ OCI_CLI_VERSION := 3.95.1
 TERRAFORM_VERSION := 1.5.7
 TERRAFORM := .tools/terraform-$(TERRAFORM_VERSION)/terraform
 
-.PHONY: stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
+.PHONY: test-vm vm-rig vm-deps bench-boot stack-zip generate validate test test-fast test-slow test-livekit lint bench venv node sample-app-cache checkov ocicli system-deps livekit caddy-l4 terraform tfdouble-test bench-tfdouble clean
 
 # flowstack finds Checkov on PATH or here; the Makefile's own copy lives in .venv-checkov.
 export FLOWSTACK_CHECKOV := $(CURDIR)/.venv-checkov/bin/checkov
@@ -39,12 +40,31 @@ test-fast: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The slow tests include the LiveKit rig and doctor --media, which need the built server and layer4 Caddy.
-test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4
+test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4 vm-rig
 	$(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check generator
 	$(BIN)/mypy generator
+
+# The VM boot rig (tests/test_vm_boot.py): its system tools, then everything it builds, cached
+# outside the clone under ~/.cache/flowstack (guest image, Pebble, Docker CLI plugins) so a
+# second run is warm. The tests build whatever is missing themselves too; these targets only
+# do it up front (and in the right order) so the test's own time is the boot.
+vm-deps:
+	bash tools/ensure-vm-deps.sh
+
+vm-rig: vm-deps livekit
+	bash tools/build-vm-image.sh
+	bash tools/build-pebble.sh
+	bash tools/build-docker-plugins.sh
+
+test-vm: $(VENV)/.installed system-deps vm-rig
+	$(BIN)/pytest -q -n 0 -m vm tests/test_vm_boot.py $(PYTEST_ARGS)
+
+# Boot to ready by phase, beside the rig's floor (boot to login with no user_data): ~2 VM boots.
+bench-boot: $(VENV)/.installed vm-rig
+	$(BIN)/python bench/bench_boot.py
 
 # Only the LiveKit rig (real server, real Caddy, real client, network namespaces; needs root).
 test-livekit: $(VENV)/.installed system-deps livekit caddy-l4
@@ -54,6 +74,7 @@ bench: $(VENV)/.installed ocicli bench-tfdouble
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_rm.py
 	$(BIN)/python bench/bench_status.py
+	$(MAKE) bench-boot
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
