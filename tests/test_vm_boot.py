@@ -134,10 +134,8 @@ def test_first_boot_reaches_ready(booted: Booted) -> None:
     for n in range(1, 9):
         assert any(s.startswith(f"{n}/8 ") for s in steps), (n, steps)
     assert steps[-1].startswith("ready after"), log[-2000:]
-    rules = booted.ssh("iptables -S INPUT").splitlines()
-    reject = next(i for i, r in enumerate(rules) if "REJECT" in r)
-    opened = [i for i, r in enumerate(rules) if "--dport 443" in r and "ACCEPT" in r]
-    assert opened and max(opened) < reject, rules
+    rules = booted.ssh("iptables -S").splitlines()
+    assert opened_before_reject(rules, "443") and opened_before_reject(rules, "7881"), rules
     assert booted.ssh("docker version --format '{{.Server.Version}}'").strip()
     assert "build DNS ok" in booted.ssh("journalctl -u flowstack-bootstrap --no-pager", check=False) or \
         "build DNS ok" in log
@@ -187,6 +185,23 @@ def test_containers_resolve_names_but_not_metadata(booted: Booted) -> None:
     assert "imds answered" not in imds and ("imds timeout" in imds or "imds error" in imds), imds
 
 
+def opened_before_reject(rules: list[str], port: str) -> bool:
+    """Whether an ACCEPT for ``--dport port`` is reached in INPUT before OCI's REJECT, directly
+    or in a chain INPUT jumps to before it (``iptables -S`` lines)."""
+    def reached(chain: str, seen: frozenset[str]) -> bool:
+        for r in (r for r in rules if r.startswith(f"-A {chain} ")):
+            if "-j REJECT" in r:
+                return False
+            if f"--dport {port} " in f"{r} " and "-j ACCEPT" in r:
+                return True
+            target = r.rsplit("-j ", 1)[-1].split()[0] if "-j " in r else ""
+            if target and target not in ("ACCEPT", "DROP", "RETURN", "LOG") and target not in seen \
+                    and reached(target, seen | {target}):
+                return True
+        return False
+    return reached("INPUT", frozenset({"INPUT"}))
+
+
 def _container_ids(b: Booted) -> dict[str, str]:
     ps = [json.loads(line) for line in b.ssh(f"{COMPOSE} ps --all --format json").splitlines() if line.strip()]
     return {p["Service"]: p["ID"] for p in ps if p["State"] == "running"}
@@ -217,9 +232,8 @@ def test_reboot_restores_everything(booted: Booted) -> None:
     booted.vm.wait(booted.vm.up, 30 * 60, "ssh after reboot", every=15)
     booted.vm.wait(lambda: set(_container_ids(booted)) >= {"livekit", "caddy", "socket"}, 15 * 60,
                    "the services after reboot", every=15)
-    rules = booted.ssh("iptables -S INPUT").splitlines()
-    reject = next(i for i, r in enumerate(rules) if "REJECT" in r)
-    assert any("--dport 443" in r and "ACCEPT" in r for r in rules[:reject]), rules
+    rules = booted.ssh("iptables -S").splitlines()
+    assert opened_before_reject(rules, "443"), rules
     order = booted.ssh("systemctl show -p ActiveEnterTimestampMonotonic netfilter-persistent docker")
     stamps = [int(v) for v in re.findall(r"=(\d+)", order)]
     assert len(stamps) == 2 and 0 < stamps[0] <= stamps[1], order
@@ -245,7 +259,7 @@ def test_day2_bundle_applied_by_the_timer(booted: Booted, tmp_path: Path) -> Non
     booted.vm.wait(lambda: "50050" in booted.ssh("cat /opt/flowstack/livekit.yaml"), 6 * 60,  # type: ignore[union-attr]
                    "the day-2 bundle applied by the timer", every=15)
     assert "flowstack-agent.timer" in booted.ssh("systemctl list-timers --all --no-pager")
-    live = booted.ssh("iptables -S INPUT")
+    live = booted.ssh("iptables -S")
     saved = booted.ssh("cat /etc/iptables/rules.v4")
     for text in (live, saved):
         assert "50000:50050" in text, text

@@ -18,9 +18,13 @@ rm -rf "$work"; mkdir -p "$work" "$cache/apt-archive"
 root="$work/root"
 proxy_pid=""
 cleanup() {
-  for m in dev/pts dev proc sys; do umount "$root/$m" 2>/dev/null || true; done
+  for m in dev/pts dev sys proc; do umount "$root/$m" 2>/dev/null || true; done
   [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
-  rm -rf "$work"
+  # Never delete through a bind mount that failed to come off (it would reach the host's /dev).
+  for m in dev/pts dev sys proc; do
+    if mountpoint -q "$root/$m" 2>/dev/null; then echo "left $work (still mounted: $root/$m)" >&2; return; fi
+  done
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 python3 "$here/tests/rig/apt_proxy.py" --cache "$cache/apt-archive" --port 0 --log "$work/proxy.log" \
@@ -28,12 +32,24 @@ python3 "$here/tests/rig/apt_proxy.py" --cache "$cache/apt-archive" --port 0 --l
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.2; done
 mirror="http://127.0.0.1:$(cat "$work/port")/debian"
 
-pkgs=systemd,systemd-sysv,systemd-resolved,udev,kmod,dbus,cloud-init,isc-dhcp-client,openssh-server
-pkgs+=,iptables,iptables-persistent,netfilter-persistent,ca-certificates,linux-image-amd64
-pkgs+=,initramfs-tools,python3,sudo,procps,iproute2,less
+# debootstrap makes the minimal base; apt (in the chroot, same proxy) installs the rest, because
+# debootstrap's own resolver does not follow virtual packages (python3-cryptography's
+# python3-cffi-backend-api-*), and apt does.
+pkgs=(systemd systemd-sysv systemd-resolved udev kmod dbus cloud-init isc-dhcp-client openssh-server
+  iptables iptables-persistent netfilter-persistent ca-certificates linux-image-amd64 initramfs-tools
+  python3 sudo procps iproute2 less locales)
 echo "debootstrap bookworm (through the caching proxy; $cache/apt-archive)" >&2
-DEBIAN_FRONTEND=noninteractive nice debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
-  || { tail -30 "$work/debootstrap.log" >&2; exit 1; }
+nice debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  || { cp "$work/debootstrap.log" "$cache/vm-build-failed.log"; tail -30 "$work/debootstrap.log" >&2; exit 1; }
+for m in proc sys dev dev/pts; do mount --bind "/$m" "$root/$m"; done
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
+echo "apt-get install ${pkgs[*]}" >&2
+chroot "$root" apt-get update -q >>"$work/debootstrap.log" 2>&1
+DEBIAN_FRONTEND=noninteractive nice chroot "$root" apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
+  >>"$work/debootstrap.log" 2>&1 \
+  || { cp "$work/debootstrap.log" "$cache/vm-build-failed.log"; tail -30 "$work/debootstrap.log" >&2; exit 1; }
+rm -f "$root/usr/sbin/policy-rc.d"
+for m in dev/pts dev sys proc; do umount "$root/$m"; done
 
 # The guest's apt talks to deb.debian.org, which the rig's DNS points at the proxy; the shim
 # repository (Ubuntu's docker-compose-v2 / docker-buildx names) is on the same host.
@@ -45,10 +61,13 @@ SRC
 echo 'deb [trusted=yes] http://deb.debian.org/shim ./' > "$root/etc/apt/sources.list.d/flowstack-rig-shim.list"
 install -m 0644 "$here/tests/rig/guest/99-flowstack-rig.cfg" "$root/etc/cloud/cloud.cfg.d/99-flowstack-rig.cfg"
 install -m 0644 "$here/tests/fixtures/oci-ubuntu-rules.v4" "$root/etc/iptables/rules.v4"
+# Rig only: Pebble's root (per run) comes in through QEMU's firmware config (the unit says why).
+install -m 0644 "$here/tests/rig/guest/flowstack-rig-ca.service" "$root/etc/systemd/system/flowstack-rig-ca.service"
+install -m 0644 "$here/tests/rig/guest/flowstack-rig.modules.conf" "$root/etc/modules-load.d/flowstack-rig.conf"
 printf '/dev/vda / ext4 defaults,discard 0 1\n' > "$root/etc/fstab"
 echo localhost > "$root/etc/hostname"
 rm -f "$root/etc/ssh/ssh_host_"*   # cloud-init makes the host keys per instance
-chroot "$root" systemctl enable systemd-networkd systemd-resolved netfilter-persistent ssh >/dev/null 2>&1
+chroot "$root" systemctl enable systemd-networkd systemd-resolved netfilter-persistent ssh flowstack-rig-ca >/dev/null
 ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 # The rig's test CA (made once per image) in the guest's system store: the registry answering as
 # registry-1.docker.io, the git server and the ACME CA present certificates it signed.

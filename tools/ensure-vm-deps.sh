@@ -3,13 +3,13 @@
 # QEMU (software emulation), debootstrap (the guest's root file system), mkfs.ext4 -d (the
 # disk image), dnsmasq (the rig's DHCP and DNS on 169.254.169.254), socat (the apt proxy into
 # the namespace), OpenSSH's client (talking to the guest), openssl (the test CA), apt-ftparchive
-# and dpkg-deb (the shim repository), git (the fixture app's repository), Go (Pebble and the
+# and dpkg-deb (the shim repository), busybox-static (sh and wget in the rig's images), git (the fixture app's repository), Go (Pebble and the
 # Docker CLI plugins are built from the Go module proxy). Installs them with apt when run as root.
 set -euo pipefail
 declare -A pkg=([qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [debootstrap]=debootstrap
   [dnsmasq]=dnsmasq-base [socat]=socat [ssh]=openssh-client [ssh-keygen]=openssh-client [openssl]=openssl
   [apt-ftparchive]=apt-utils [dpkg-deb]=dpkg [mkfs.ext4]=e2fsprogs [git]=git [curl]=curl [ip]=iproute2
-  [caddy]=caddy [node]=nodejs)
+  [caddy]=caddy [node]=nodejs [busybox]=busybox-static)
 need=()
 for tool in "${!pkg[@]}"; do
   command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null || need+=("${pkg[$tool]}")

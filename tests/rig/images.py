@@ -25,6 +25,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+BUSYBOX = "/bin/busybox"  # Debian's busybox-static (tools/ensure-vm-deps.sh)
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_V1 = "application/vnd.docker.container.image.v1+json"
 LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -50,12 +51,15 @@ def closure(files: dict[str, str]) -> dict[str, str]:
     return full
 
 
-def layer(files: dict[str, str], text: dict[str, str] | None = None) -> tuple[bytes, str]:
-    """(gzip tar, diff id) of ``files`` (image path -> host path) and ``text`` (path -> content)."""
+def layer(files: dict[str, str], text: dict[str, str] | None = None,
+          links: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """(gzip tar, diff id) of ``files`` (image path -> host path), ``text`` (path -> content) and
+    ``links`` (path -> symlink target)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs: set[str] = set()
         entries = {k: ("file", v) for k, v in files.items()} | {k: ("text", v) for k, v in (text or {}).items()}
+        entries |= {k: ("link", v) for k, v in (links or {}).items()}
         for dst in sorted(entries):
             parts = dst.strip("/").split("/")
             for i in range(1, len(parts)):
@@ -66,6 +70,11 @@ def layer(files: dict[str, str], text: dict[str, str] | None = None) -> tuple[by
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                     tar.addfile(info)
             kind, value = entries[dst]
+            if kind == "link":
+                info = tarfile.TarInfo(dst.strip("/"))
+                info.type, info.linkname = tarfile.SYMTYPE, value
+                tar.addfile(info)
+                continue
             data = Path(value).read_bytes() if kind == "file" else value.encode()
             mode = (os.stat(value).st_mode & 0o777) if kind == "file" else 0o644
             info = tarfile.TarInfo(dst.strip("/"))
@@ -90,9 +99,9 @@ class Store:
         return digest
 
     def add(self, repo: str, tag: str, files: dict[str, str], config: dict[str, Any],
-            text: dict[str, str] | None = None) -> str:
+            text: dict[str, str] | None = None, links: dict[str, str] | None = None) -> str:
         """Write the image ``repo:tag``; returns the manifest digest."""
-        gz, diff_id = layer(closure(files), text)
+        gz, diff_id = layer(closure(files), text, links)
         layer_digest = self.blob(gz)
         cfg = {
             "architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
@@ -122,20 +131,23 @@ def ca_bundle(extra_ca: Path) -> str:
 def build_rig_images(store: Path, livekit: tuple[str, str], caddy: tuple[str, str], ca: Path) -> dict[str, str]:
     """The three images the rig's compose files use: {"repo:tag": digest}.
 
-    ``livekit``/``caddy`` are (tag, binary path). The node image (for the fixture app's
-    Dockerfile) carries ``/bin/sh`` so a ``RUN`` step works.
+    ``livekit``/``caddy`` are (tag, binary path). Like the official images (Alpine-based) they
+    carry BusyBox (``sh``, ``wget``: the compose healthchecks use it). The node image (for the
+    fixture app's Dockerfile) carries ``/bin/sh`` so a ``RUN`` step works.
     """
     s = Store(store)
     certs = {"/etc/ssl/certs/ca-certificates.crt": ca_bundle(ca)}
+    box = {"/bin/busybox": BUSYBOX}
+    applets = {f"/bin/{a}": "busybox" for a in ("sh", "wget", "ls", "cat", "ps", "nslookup")}
     out = {}
     out[f"livekit/livekit-server:{livekit[0]}"] = s.add(
-        "livekit/livekit-server", livekit[0], {"/livekit-server": livekit[1]},
-        {"Entrypoint": ["/livekit-server"]}, text=certs)
+        "livekit/livekit-server", livekit[0], {"/livekit-server": livekit[1]} | box,
+        {"Entrypoint": ["/livekit-server"]}, text=certs | {"/tmp/.keep": ""}, links=applets)
     out[f"library/caddy:{caddy[0]}"] = s.add(
-        "library/caddy", caddy[0], {"/usr/bin/caddy": caddy[1]},
+        "library/caddy", caddy[0], {"/usr/bin/caddy": caddy[1]} | box,
         {"Cmd": ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
          "Env": ["PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=/config", "XDG_DATA_HOME=/data"], "WorkingDir": "/srv"},
-        text=certs | {"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "/tmp/.keep": ""})
+        text=certs | {"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "/tmp/.keep": ""}, links=applets)
     out["library/node:20-slim"] = s.add(
         "library/node", "20-slim", {"/usr/local/bin/node": os.path.realpath("/usr/bin/node"), "/bin/sh": "/bin/dash"},
         {"Cmd": ["node"]},

@@ -34,6 +34,7 @@ class Vm:
         self.uuid = str(uuid.uuid4())
         self.proc: subprocess.Popen[Any] | None = None
         self.started = 0.0
+        self.fw_cfg: dict[str, Path] = {}  # QEMU firmware config files the guest can read
         if not self.key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)], check=True)
 
@@ -55,6 +56,8 @@ class Vm:
                "-smbios", f"type=1,uuid={self.uuid}", "-smbios", "type=3,asset=OracleCloud.com",
                "-serial", f"file:{self.work / 'serial.log'}",
                "-device", "virtio-rng-pci"]
+        for name, path in self.fw_cfg.items():
+            cmd += ["-fw_cfg", f"name={name},file={path}"]
         self.started = time.monotonic()
         self.proc = self.net.spawn("qemu", cmd)
 

@@ -26,7 +26,7 @@ from generator.config import load_config
 from generator.server import apply_template, render_cloud_init, sample_values
 from rig import images
 from rig.vm import Vm
-from rig.vm_net import ACME_IP, APT_IP, GIT_IP, GUEST_IP, GUEST_MAC, REGISTRY_IP, STUN_IP, RigNet, make_shim_repo
+from rig.vm_net import ACME_IP, APT_IP, GIT_IP, GUEST_IP, GUEST_MAC, REGISTRY_IP, STUN_IP, RigNet, make_shim_repo, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("FLOWSTACK_CACHE", Path.home() / ".cache" / "flowstack"))
@@ -125,7 +125,7 @@ class VmRig:
             make_shim_repo(self.shim, plugins)
         livekit = find_livekit(livekit_version)
         caddy = Path("/usr/bin/caddy")
-        self.store = CACHE / f"vm-images-{digest_of(livekit, caddy, Path('/usr/bin/node'), self.image / 'ca.crt')}"
+        self.store = CACHE / f"vm-images-{digest_of(livekit, caddy, Path('/usr/bin/node'), Path(images.BUSYBOX), Path(images.__file__), self.image / 'ca.crt')}"
         if not (self.store / "done").exists():
             images.build_rig_images(self.store, (livekit_version, str(livekit)), (caddy_tag, str(caddy)),
                                     self.image / "ca.crt")
@@ -191,6 +191,13 @@ class VmRig:
             self.net.start_pebble(self.pebble, self.cert, self.key)
             args += ["--acme-ip", ACME_IP]
         self.net.start_services(args)
+        if self.pebble is not None:
+            # The guest trusts Pebble's (per-run) root as an OCI image trusts the public roots.
+            root = self.state / "pebble-root.pem"
+            wait_for(lambda: self.net.sh("curl", "-fsSk", f"https://{ACME_IP}:15000/roots/0", check=False).returncode == 0,
+                     60, "Pebble's management API")
+            root.write_text(self.net.pebble_root(), encoding="utf-8")
+            vm.fw_cfg["opt/flowstack-rig/ca.pem"] = root
         vm.start()
         return vm
 
