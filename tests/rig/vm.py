@@ -94,11 +94,23 @@ class Vm:
         lines = path.read_text(errors="replace").splitlines() if path.exists() else []
         return "\n".join(lines[-n:])
 
-    def reboot(self) -> None:
-        """A guest reboot (systemd stops everything, as on OCI's soft reset); QEMU keeps running."""
+    def boot_id(self) -> str:
+        r = self.ssh("cat /proc/sys/kernel/random/boot_id", check=False, timeout=30)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
+    def reboot(self, timeout: float = 30 * 60) -> float:
+        """A guest reboot (systemd stops everything, as on OCI's soft reset; QEMU keeps running):
+        returns once ssh answers from the new boot (another boot_id); seconds it took."""
+        old = self.boot_id()
         self.ssh("systemctl reboot", check=False, timeout=30)
         self.started = time.monotonic()
-        time.sleep(20)
+
+        def new_boot() -> bool:
+            try:
+                return self.boot_id() not in ("", old)
+            except subprocess.TimeoutExpired:
+                return False
+        return self.wait(new_boot, timeout, "ssh from the new boot", every=15)
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
