@@ -29,8 +29,8 @@ unproven:
   with a certificate from the rig's test CA, which the guest trusts in its system store: the
   pull path (DNS, TLS, registry v2 protocol) is real; Docker Hub's token auth, rate limits and
   the official images' contents are not. Caddy is Debian's 2.6 binary tagged as the pinned tag.
-- The git server speaks git's "dumb" HTTP protocol over HTTPS as github.com; GitHub's smart
-  protocol and its availability are not proven.
+- The git server is ``git http-backend`` (smart HTTP) over HTTPS as github.com: the
+  protocol is git's own; GitHub's availability and its auth are not proven.
 - Pebble answers as acme-v02.api.letsencrypt.org (/directory mapped to Pebble's /dir): Caddy's
   real ACME client and HTTP-01 run; Let's Encrypt's rate limits and policies do not. The guest
   trusts Pebble's per-run root, handed over by QEMU's firmware config and installed by a

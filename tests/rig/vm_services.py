@@ -5,8 +5,8 @@
 - a registry answering as ``registry-1.docker.io`` on ``--registry-ip``:443 (HTTPS, a
   certificate from the rig's test CA), read-only from a tests/rig/images.py store: ``/v2/``,
   manifests and blobs, GET and HEAD, no auth (Docker then asks for no token);
-- a git server answering as ``github.com`` on ``--git-ip``:443: git's "dumb" HTTP protocol
-  (static files of bare repositories after ``git update-server-info``), HTTPS from the test CA;
+- a git server answering as ``github.com`` on ``--git-ip``:443: git's smart HTTP protocol
+  (``git http-backend``) over HTTPS from the test CA;
 - a STUN responder (tests/stun_support.py) on ``--stun-ip``:19302 and :3478.
 
 ``--fail-once registry`` / ``git`` answers 503 to the first request of that server (fault
@@ -62,6 +62,9 @@ class Files(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+        self.record(path, status)
+
+    def record(self, path: str, status: int) -> None:
         with open(self.log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"server": self.name, "method": self.command, "path": path,
                                 "status": status, "t": round(time.time(), 3)}) + "\n")
@@ -115,14 +118,56 @@ def registry_handler(store: Path, base: type[Files]) -> type[Files]:
 
 
 def git_handler(repos: Path, base: type[Files]) -> type[Files]:
+    """git's smart HTTP protocol through ``git http-backend`` (CGI), as GitHub speaks it: the
+    agent clones with ``--depth 1``, which the dumb protocol cannot serve."""
+    import subprocess
+
     class Git(base):  # type: ignore[valid-type,misc]
         name = "git"
 
-        def locate(self, path: str) -> tuple[Path | None, dict[str, str]]:
-            file = (repos / path.lstrip("/")).resolve()
-            if not str(file).startswith(str(repos.resolve()) + os.sep):
-                return None, {}
-            return file, {"Content-Type": "application/octet-stream"}
+        def serve(self, head: bool) -> None:
+            path, _, query = self.path.partition("?")
+            down = os.path.exists(os.path.join(self.state, "git-down"))
+            if self.name in self.fail_once or down or ".." in path:
+                self.fail_once.discard(self.name)
+                status = 404 if ".." in path else 503
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self.record(path, status)
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": str(repos),
+                   "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path, "QUERY_STRING": query,
+                   "REQUEST_METHOD": self.command, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                   "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": self.client_address[0],
+                   "HTTP_GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
+            if self.headers.get("Content-Encoding") == "gzip":
+                import gzip
+                body = gzip.decompress(body)
+                env["CONTENT_LENGTH"] = str(len(body))
+            out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=120).stdout
+            head_text, _, payload = out.partition(b"\r\n\r\n")
+            if not _:
+                head_text, _, payload = out.partition(b"\n\n")
+            status, headers = 200, {}
+            for line in head_text.decode("latin-1").splitlines():
+                k, _, v = line.partition(":")
+                if k.lower() == "status":
+                    status = int(v.split()[0])
+                elif k:
+                    headers[k] = v.strip()
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(payload)
+            self.record(path, status)
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.serve(False)
 
     return Git
 
