@@ -21,15 +21,16 @@ RFC5769_PASSWORD = b"VOkJxbRl1RmTxUk/WvJxBt"
 
 
 class StunServer:
-    """A real RFC 5389 Binding responder on 127.0.0.1; ``mapped`` overrides the address it reports.
+    """A real RFC 5389 Binding responder on 127.0.0.1 (or ``bind``:``port``, the VM rig's STUN
+    server inside its namespace); ``mapped`` overrides the address it reports.
 
     Example: ``s = StunServer("8.8.4.4"); ...send to ("127.0.0.1", s.port)...; s.close()``
     (the reported address is only text inside the answer: no packet goes there).
     """
 
-    def __init__(self, mapped: str | None = None) -> None:
+    def __init__(self, mapped: str | None = None, bind: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((bind, port))
         self.port = self.sock.getsockname()[1]
         self.mapped = mapped
         self.thread = threading.Thread(target=self._serve, daemon=True)
