@@ -37,17 +37,29 @@ def main() -> None:
     except KeyboardInterrupt:
         code = 130
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C while exiting changes nothing
+    if code == 130:
+        # Interpreter shutdown puts SIGINT back to the OS default (the process would die of a
+        # second Ctrl-C while it tears down loaded modules); an interrupted run has nothing
+        # left to finish, so it leaves now.
+        _leave(130)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
-    if code == 130:
-        # Interpreter shutdown puts SIGINT back to the OS default (the process would die of a
-        # second Ctrl-C while it tears down loaded modules); an interrupted run has nothing
-        # left to finish, so it leaves now.
-        os._exit(130)
     sys.exit(code)
+
+
+_INTERRUPTS: list[int] = []
+
+
+def _leave(code: int) -> None:
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -55,7 +67,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
     A module interrupted while it runs stays half-initialized (a lazy import keeps it in
     ``sys.modules``): code that caught the interrupt would then fail on a missing name with a
-    traceback. A command that is still loading has nothing to clean up: leave with 130."""
+    traceback. A command that is still loading has nothing to clean up: leave with 130.
+
+    A second Ctrl-C while the first one unwinds (cleaning up, printing how to pick a job up
+    again) leaves at once with 130: raised there, it could escape `main`'s own handler, and an
+    uncaught KeyboardInterrupt makes Python kill itself with SIGINT (exit -2, a traceback)."""
+    if _INTERRUPTS:
+        _leave(130)
+    _INTERRUPTS.append(signum)
     f = frame
     while f is not None:
         if f.f_code.co_filename.startswith("<frozen importlib"):

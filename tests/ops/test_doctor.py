@@ -90,8 +90,8 @@ def test_dns_pointing_elsewhere(rig: Rig) -> None:
 
 @pytest.mark.parametrize(("proto", "port", "check"), [("tcp", "7881", "ICE/TCP 7881"), ("udp", "3478", "TURN/UDP 3478")])
 def test_port_closed_by_the_firewall(rig: Rig, proto: str, port: str, check: str) -> None:
-    # The script's own ACCEPT rule for the port, as iptables -S prints it.
-    rules = [ln for ln in rig.run("server", ["iptables", "-S", "INPUT"]).stdout.splitlines()
+    # The script's own ACCEPT rule for the port, as iptables -S prints it (in its own chain, issue 21).
+    rules = [ln for ln in rig.run("server", ["iptables", "-S", "FLOWSTACK-INPUT"]).stdout.splitlines()
              if f"-p {proto}" in ln and f"--dport {port} " in ln and ln.endswith("-j ACCEPT")]
     assert len(rules) == 1, rules
     rig.iptables("-D", *rules[0].split()[1:])

@@ -29,6 +29,15 @@ NOW = dt.datetime.now(dt.timezone.utc)
 FREE_GB = 10_000
 
 
+@pytest.fixture(autouse=True)
+def _now_is_the_tests_own() -> None:
+    """The seeded series end at NOW, and `status` reads "now" from the last 15 minutes of the real
+    clock: NOW is taken when each test starts, not when the module was imported (a long slow
+    suite ran this module more than 15 minutes after collecting it, so "now" had no sample)."""
+    global NOW
+    NOW = dt.datetime.now(dt.timezone.utc)
+
+
 def run_status(em, *extra: str) -> tuple[int, str]:
     argv = ["status", "stacks/flowspace.yaml", "--config-file", str(em.config_file), "--compartment", em.compartment_id,
             "--endpoint", em.url, "--no-health", *extra]
