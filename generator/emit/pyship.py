@@ -15,14 +15,51 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
+import os
 import re
+import sys
+import tempfile
+from pathlib import Path
 
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-# Cached: every render ships the same few scripts, and re-printing them is most of a render's time.
+# Cached: every render ships the same few scripts, and re-printing them (parse, unparse, the
+# indentation check) is most of a render's time: in this process, and on disk per text.
 @functools.lru_cache(maxsize=16)
 def server_python(source: str, origin: str) -> str:
+    """``source`` re-printed for the server (`_reprint`), from the disk cache when this exact text
+    was shipped before: ``$XDG_CACHE_HOME/flowstack/pyship/``, keyed by the source, its origin, this
+    module's own text and the Python version (``ast.unparse`` differs between releases), so any
+    change prints afresh. ``FLOWSTACK_PYSHIP_CACHE=0`` turns the disk copy off."""
+    folder = _cache_dir()
+    key = hashlib.sha256("\0".join((source, origin, sys.version, _OWN_TEXT)).encode("utf-8")).hexdigest()
+    path = folder / f"{key}.py" if folder else None
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+    text = _reprint(source, origin)
+    if path is not None:
+        try:  # atomic (two zips at once never read half a file); a read-only home just skips it
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as f:
+                f.write(text)
+            os.replace(f.name, path)
+        except OSError:
+            pass
+    return text
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("FLOWSTACK_PYSHIP_CACHE", "1") == "0":
+        return None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flowstack" / "pyship"
+
+
+def _reprint(source: str, origin: str) -> str:
     """``source`` without docstrings and comments, its ``#!`` line kept, naming ``origin``.
 
     >>> print(server_python("#!/usr/bin/python3\\n'''Doc.'''\\nx = 1  # why\\n", "templates/x.py"), end="")
@@ -56,3 +93,6 @@ def _one_space_indent(code: str) -> str:
 
 def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+_OWN_TEXT = Path(__file__).read_text(encoding="utf-8")
