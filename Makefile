@@ -35,7 +35,7 @@ validate: $(VENV)/.installed checkov
 	$(BIN)/flowstack generate stacks/$(STACK).yaml -o build/$(STACK)
 	$(BIN)/flowstack validate build/$(STACK)
 
-test: lint test-fast test-slow
+test: lint test-fast test-slow test-vm
 
 # The fast suite on TEST_WORKERS pytest-xdist workers (one per core here); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
@@ -43,7 +43,7 @@ test-fast: $(VENV)/.installed node checkov system-deps terraform
 	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The slow tests include the LiveKit rig and doctor --media, which need the built server and layer4 Caddy.
-# The VM boot rig (marker vm) runs on its own, `make test-vm`: two of its tests still fail (docs/testing-vm.md).
+# The VM boot rig (marker vm: one VM booted once, ~35 min here) is its own step, `make test-vm`.
 test-slow: $(VENV)/.installed node sample-app-cache checkov system-deps terraform livekit caddy-l4 engine-deps docker-plugins pebble
 	$(BIN)/pytest -q -m "slow and not vm" $(PYTEST_ARGS)
 
@@ -66,7 +66,7 @@ vm-rig: vm-deps livekit pebble
 	bash tools/build-vm-image.sh
 	bash tools/build-docker-plugins.sh
 
-test-vm: $(VENV)/.installed system-deps vm-rig
+test-vm: $(VENV)/.installed system-deps sample-app-cache vm-rig
 	$(BIN)/pytest -q -n 0 -m vm tests/e2e/test_vm_boot.py $(PYTEST_ARGS)
 
 # Boot to ready by phase, beside the rig's floor (boot to login with no user_data): ~2 VM boots.

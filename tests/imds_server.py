@@ -8,7 +8,10 @@ With ``--instance FILE`` (the VM rig) it also serves what cloud-init's Oracle da
 ``/opc/v2/instance/`` (FILE's JSON, its ``metadata`` filled with every key file of ``--dir``)
 and ``/opc/v2/vnics/`` (``--vnics FILE``). IMDSv1 (``/opc/v1/``) is refused (404), as on an
 instance with the legacy endpoints disabled. While the file ``--dir/../imds-down`` exists every
-request is dropped without an answer (the fault "IMDS unreachable for a while").
+request is dropped without an answer (the fault "IMDS unreachable for a while"); with
+``outage=(suffix, seconds)`` the first request whose path ends with ``suffix`` starts such an
+outage by itself (the VM rig: the IMDS goes away when the bring-up first asks for the bundle,
+after cloud-init has read user_data). Dropped requests are logged with status 0.
 Each request is logged as one JSON line to ``--log``. Run inside a network namespace, bound to
 169.254.169.254:80 (tests/emit/test_agent_sandbox.py, tests/e2e/test_vm_boot.py).
 """
@@ -21,8 +24,11 @@ import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def make_handler(key_dir: str, log: str, instance: str | None = None,
-                 vnics: str | None = None) -> type[BaseHTTPRequestHandler]:
+def make_handler(key_dir: str, log: str, instance: str | None = None, vnics: str | None = None,
+                 outage: tuple[str, float] | None = None) -> type[BaseHTTPRequestHandler]:
+    import time
+    outage_until: list[float] = []  # set once, by the first request matching outage's suffix
+
     def answer(path: str, auth: str | None) -> tuple[int, bytes, str]:
         prefix = "/opc/v2/instance/metadata/"
         if auth != "Bearer Oracle":
@@ -47,13 +53,20 @@ def make_handler(key_dir: str, log: str, instance: str | None = None,
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(key_dir)), "imds-down")):
+            if outage and not outage_until and self.path.endswith(outage[0]):
+                outage_until.append(time.monotonic() + outage[1])
+            down = os.path.exists(os.path.join(os.path.dirname(os.path.abspath(key_dir)), "imds-down"))
+            if down or (outage_until and time.monotonic() < outage_until[0]):
+                with open(log, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization"),
+                                        "status": 0, "t": round(time.time(), 3)}) + "\n")
                 self.close_connection = True
                 return
             auth = self.headers.get("Authorization")
             status, body, ctype = answer(self.path, auth)
             with open(log, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"path": self.path, "authorization": auth, "status": status}) + "\n")
+                f.write(json.dumps({"path": self.path, "authorization": auth, "status": status,
+                                    "t": round(time.time(), 3)}) + "\n")
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))

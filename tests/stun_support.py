@@ -5,6 +5,7 @@ A Binding success response carrying SOFTWARE "test vector", XOR-MAPPED-ADDRESS
 192.0.2.1:32853, MESSAGE-INTEGRITY (password ``RFC5769_PASSWORD``) and FINGERPRINT.
 """
 
+import os
 import socket
 import struct
 import threading
@@ -28,7 +29,10 @@ class StunServer:
     (the reported address is only text inside the answer: no packet goes there).
     """
 
-    def __init__(self, mapped: str | None = None, bind: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, mapped: str | None = None, bind: str = "127.0.0.1", port: int = 0,
+                 down_file: str | None = None) -> None:
+        # While ``down_file`` exists no request is answered (the VM rig holds STUN back).
+        self.down_file = down_file
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((bind, port))
         self.port = self.sock.getsockname()[1]
@@ -42,6 +46,8 @@ class StunServer:
                 data, peer = self.sock.recvfrom(2048)
             except OSError:
                 return
+            if self.down_file and os.path.exists(self.down_file):
+                continue
             magic, tid = struct.unpack("!I", data[4:8])[0], data[8:20]
             ip = struct.unpack("!I", socket.inet_aton(self.mapped or peer[0]))[0] ^ magic
             attr = struct.pack("!HHBBHI", 0x0020, 8, 0, 1, peer[1] ^ (magic >> 16), ip)

@@ -48,6 +48,10 @@ chroot "$root" apt-get update -q >>"$work/debootstrap.log" 2>&1
 DEBIAN_FRONTEND=noninteractive nice chroot "$root" apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
   >>"$work/debootstrap.log" 2>&1 \
   || { cp "$work/debootstrap.log" "$cache/vm-build-failed.log"; tail -30 "$work/debootstrap.log" >&2; exit 1; }
+# cloud-init's locale module runs `update-locale LANG=en_US.UTF-8` (its default on Debian and
+# Ubuntu); an Ubuntu cloud image ships that locale generated, debootstrap's minbase does not.
+sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' "$root/etc/locale.gen"
+chroot "$root" locale-gen >>"$work/debootstrap.log" 2>&1
 rm -f "$root/usr/sbin/policy-rc.d"
 for m in dev/pts dev sys proc; do umount "$root/$m"; done
 

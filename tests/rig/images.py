@@ -123,6 +123,11 @@ class Store:
         return digest
 
 
+def bump_tag(pin: str) -> str:
+    """The tag the VM rig's day-2 test moves LiveKit to: the pinned tag with a rig suffix."""
+    return f"{pin}-rig.1"
+
+
 def ca_bundle(extra_ca: Path) -> str:
     """The host's CA bundle plus the rig's test CA (what an image's /etc/ssl/certs holds)."""
     return Path("/etc/ssl/certs/ca-certificates.crt").read_text(encoding="utf-8") + extra_ca.read_text(encoding="utf-8")
@@ -140,9 +145,14 @@ def build_rig_images(store: Path, livekit: tuple[str, str], caddy: tuple[str, st
     box = {"/bin/busybox": BUSYBOX}
     applets = {f"/bin/{a}": "busybox" for a in ("sh", "wget", "ls", "cat", "ps", "nslookup")}
     out = {}
-    out[f"livekit/livekit-server:{livekit[0]}"] = s.add(
-        "livekit/livekit-server", livekit[0], {"/livekit-server": livekit[1]} | box,
-        {"Entrypoint": ["/livekit-server"]}, text=certs | {"/tmp/.keep": ""}, links=applets)
+    for tag in (livekit[0], bump_tag(livekit[0])):
+        # The bump tag (a day-2 "LiveKit upgrade") holds the same binary with its own label, so it
+        # is another image: what is proven is the agent's handling of an image change, not a
+        # second LiveKit release (building one costs a second Go build of ~10 min on a cold machine).
+        out[f"livekit/livekit-server:{tag}"] = s.add(
+            "livekit/livekit-server", tag, {"/livekit-server": livekit[1]} | box,
+            {"Entrypoint": ["/livekit-server"], "Labels": {"org.flowstack.rig.tag": tag}},
+            text=certs | {"/tmp/.keep": ""}, links=applets)
     out[f"library/caddy:{caddy[0]}"] = s.add(
         "library/caddy", caddy[0], {"/usr/bin/caddy": caddy[1]} | box,
         {"Cmd": ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],

@@ -44,6 +44,7 @@ def sweep_stale() -> None:
         if m and not Path(f"/proc/{m[1]}").exists():
             subprocess.run(["ip", "netns", "pids", name], capture_output=True, check=False)
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+            shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
 
 
 class RigNet:
@@ -87,6 +88,11 @@ class RigNet:
         ]
         for c in cmds:
             self.sh(*c.split())
+        # A client in the namespace (the tests' Socket.IO and LiveKit clients) resolves names as
+        # the guest does, through the rig's DNS: `ip netns exec` binds /etc/netns/<ns>/resolv.conf.
+        etc = Path("/etc/netns") / self.ns
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "resolv.conf").write_text(f"nameserver {IMDS_IP}\n", encoding="utf-8")
 
     def start_dns(self, names: dict[str, str]) -> None:
         """dnsmasq: DHCP on br0 (the guest always gets GUEST_IP) and DNS on 169.254.169.254:53."""
@@ -132,6 +138,7 @@ class RigNet:
         for name in list(self.procs)[::-1]:
             self.stop(name)
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, check=False)
+        shutil.rmtree(Path("/etc/netns") / self.ns, ignore_errors=True)
 
 
 def wait_for(pred: Any, timeout: float, what: str, every: float = 0.2) -> None:

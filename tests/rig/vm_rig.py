@@ -21,8 +21,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from generator.emit.bundle import bundle_value
 from generator.config.load import load_config
+from generator.emit.bundle import bundle_value
 from generator.emit.cloudinit import apply_template, render_cloud_init, sample_values
 from rig import images
 from rig.vm import Vm
@@ -84,10 +84,28 @@ def leaf_cert(image: Path, out: Path, names: list[str]) -> tuple[Path, Path]:
     return crt, key
 
 
+SAMPLE_APP = REPO / "templates" / "sample-app"
+NPM_CACHE = REPO / ".cache" / "npm"  # `make sample-app-cache` fills it from the sample app's lockfile
+
+
+def vendor_socketio(work: Path) -> None:
+    """The fixture app's dependencies (socket.io, locked by the sample app's package-lock.json),
+    installed on this machine by ``npm ci --offline`` from the npm cache ``make sample-app-cache``
+    fills, and committed with the app: the VM rig has no npm registry (npm ci inside a build
+    through a registry is proven in the engine rig, tests/e2e/test_engine_variants.py)."""
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy2(SAMPLE_APP / name, work / name)
+    out = subprocess.run(["npm", "ci", "--offline", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error",
+                          "--cache", str(NPM_CACHE)], cwd=work, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"npm ci --offline for the VM rig's app failed (run `make sample-app-cache`):\n{out.stderr[-2000:]}")
+
+
 def git_repo(src: Path, repos: Path) -> None:
     """The fixture app as a bare repository under repos/flowstack-rig/app.git (dumb HTTP ready)."""
     work, bare = repos / "work", repos / "flowstack-rig" / "app.git"
     shutil.copytree(src, work)
+    vendor_socketio(work)
     env = os.environ | {"GIT_AUTHOR_NAME": "rig", "GIT_AUTHOR_EMAIL": "rig@invalid", "GIT_COMMITTER_NAME": "rig",
                         "GIT_COMMITTER_EMAIL": "rig@invalid"}
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "."], ["git", "commit", "-q", "-m", "app"]):
@@ -108,6 +126,7 @@ class VmRig:
         self.values: dict[str, str] = {}
         self.config: Any = None
         self.pebble: Path | None = None
+        self.git_token = ""
 
     def prepare(self, livekit_version: str | None, caddy_tag: str = "2.8.4") -> None:
         """Build or find everything; ``livekit_version`` None: only what a boot with no
@@ -131,6 +150,9 @@ class VmRig:
                                     self.image / "ca.crt")
             (self.store / "done").write_text("ok", encoding="utf-8")
         git_repo(REPO / "tests/fixtures/vm/app", self.state / "repos")
+        # The app's repository is private: the git server wants this token (route a of issue 22).
+        self.git_token = "github_pat_vmrig_" + secrets.token_hex(16)
+        (self.state / "git-token").write_text(self.git_token, encoding="utf-8")
         self.pebble = build_pebble()
 
     def names(self, hosts: list[str]) -> dict[str, str]:
@@ -142,9 +164,13 @@ class VmRig:
     def render(self, config_path: Path, apply_at: str = "") -> None:
         """Write user_data and the bundle into the fake IMDS (the metadata keys Terraform sets)."""
         self.config = load_config(config_path)
+        self.bundle_config = config_path
         if not self.values:
+            creds = f"username=x-access-token\npassword={self.git_token}\n" if self.git_token else ""
             self.values = sample_values(self.config) | {
-                "socket_git_url": GIT_URL, "socket_git_ref": "main", "livekit_api_secret": secrets.token_urlsafe(32)}
+                "socket_git_url": GIT_URL, "socket_git_ref": "main", "livekit_api_secret": secrets.token_urlsafe(32),
+                # What Terraform makes of the sensitive variable socket_git_token (bundle.tf).
+                "socket_git_credentials_b64": base64.b64encode(creds.encode()).decode()}
         imds = self.state / "imds"
         imds.mkdir(exist_ok=True)
         user_data = apply_template(render_cloud_init(self.config), self.values)
@@ -154,14 +180,19 @@ class VmRig:
     def set_bundle(self, config_path: Path, apply_at: str = "") -> str:
         """A day-2 change: a new bundle in the IMDS (the metadata update Terraform makes in place)."""
         config = load_config(config_path)
+        self.bundle_config = config_path
         value = bundle_value(config, self.values, apply_at)
         tmp = self.state / "imds" / ".bundle.tmp"
         tmp.write_text(value, encoding="utf-8")
         os.replace(tmp, self.state / "imds" / "flowstack_bundle")
         return value
 
-    def start(self, config_path: Path | None, hosts: list[str], fail_once: list[str] | None = None) -> Vm:
-        """Start the servers and boot the VM; ``config_path`` None boots with no user_data (the floor)."""
+    def start(self, config_path: Path | None, hosts: list[str], fail_once: list[str] | None = None,
+              apt_fail_once: str | None = None, imds_outage: str | None = None) -> Vm:
+        """Start the servers and boot the VM; ``config_path`` None boots with no user_data (the floor).
+        Faults: ``fail_once`` (registry, git: the first request answers 503), ``apt_fail_once`` (the
+        first apt request whose path holds it answers 503), ``imds_outage`` ("KEY:SECONDS"); the
+        files ``state/git-down`` and ``state/stun-down`` hold those servers back while they exist."""
         vm = self.vm = Vm(self.net, self.image, self.work)
         if config_path is not None:
             self.render(config_path)
@@ -181,12 +212,16 @@ class VmRig:
         (self.state / "vnics.json").write_text(json.dumps(vnics), encoding="utf-8")
         self.net.start_network()
         self.net.start_dns(self.names(hosts))
-        self.net.start_apt(CACHE / "apt-archive", self.shim)
+        self.net.start_apt(CACHE / "apt-archive", self.shim, apt_fail_once)
         args = ["--instance", str(self.state / "instance.json"), "--vnics", str(self.state / "vnics.json"),
                 "--store", str(self.store), "--repos", str(self.state / "repos"), "--cert", str(self.cert),
                 "--key", str(self.key)]
         for f in fail_once or []:
             args += ["--fail-once", f]
+        if imds_outage:
+            args += ["--imds-outage", imds_outage]
+        if self.git_token:
+            args += ["--git-token-file", str(self.state / "git-token")]
         if self.pebble is not None:
             self.net.start_pebble(self.pebble, self.cert, self.key)
             args += ["--acme-ip", ACME_IP]

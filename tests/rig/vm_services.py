@@ -10,7 +10,11 @@
 - a STUN responder (tests/stun_support.py) on ``--stun-ip``:19302 and :3478.
 
 ``--fail-once registry`` / ``git`` answers 503 to the first request of that server (fault
-tests); while the file ``--state/git-down`` exists the git server answers 503.
+tests); while the file ``--state/git-down`` exists the git server answers 503; while
+``--state/stun-down`` exists STUN answers nothing; ``--imds-outage KEY:SECONDS`` drops every
+IMDS request for SECONDS from the first request for metadata key KEY. With ``--git-token-file``
+the git server is a private repository: it wants HTTP Basic ``x-access-token:<token>`` (as
+GitHub takes a token) and answers 401 without it.
 Example: ``ip netns exec NS python3 vm_services.py --state DIR ...`` (tests/rig/vm_net.py).
 """
 
@@ -117,16 +121,28 @@ def registry_handler(store: Path, base: type[Files]) -> type[Files]:
     return Registry
 
 
-def git_handler(repos: Path, base: type[Files]) -> type[Files]:
+def git_handler(repos: Path, base: type[Files], token_file: str | None = None) -> type[Files]:
     """git's smart HTTP protocol through ``git http-backend`` (CGI), as GitHub speaks it: the
     agent clones with ``--depth 1``, which the dumb protocol cannot serve."""
+    import base64
     import subprocess
+    token = None
+    if token_file:
+        secret = Path(token_file).read_text(encoding="utf-8").strip()
+        token = base64.b64encode(f"x-access-token:{secret}".encode()).decode()
 
     class Git(base):  # type: ignore[valid-type,misc]
         name = "git"
 
         def serve(self, head: bool) -> None:
             path, _, query = self.path.partition("?")
+            if token is not None and self.headers.get("Authorization") != "Basic " + token:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self.record(path, 401)
+                return
             down = os.path.exists(os.path.join(self.state, "git-down"))
             if self.name in self.fail_once or down or ".." in path:
                 self.fail_once.discard(self.name)
@@ -227,6 +243,8 @@ def main() -> None:
     ap.add_argument("--git-ip", required=True)
     ap.add_argument("--stun-ip", required=True)
     ap.add_argument("--fail-once", action="append", default=[])
+    ap.add_argument("--imds-outage", help="KEY:SECONDS")
+    ap.add_argument("--git-token-file")
     ap.add_argument("--acme-ip", help="serve the ACME front for Pebble (listening on ACME_IP:14000) here")
     a = ap.parse_args()
 
@@ -235,14 +253,18 @@ def main() -> None:
         fail_once = set(a.fail_once)
         state = a.state
 
+    outage = None
+    if a.imds_outage:
+        key, _, secs = a.imds_outage.rpartition(":")
+        outage = (key, float(secs))
     imds = ThreadingHTTPServer(("169.254.169.254", 80),
                                make_handler(os.path.join(a.state, "imds"), os.path.join(a.state, "imds.log"),
-                                            a.instance, a.vnics))
+                                            a.instance, a.vnics, outage))
     servers = [imds, https(a.registry_ip, registry_handler(Path(a.store), Base), a.cert, a.key),
-               https(a.git_ip, git_handler(Path(a.repos), Base), a.cert, a.key)]
+               https(a.git_ip, git_handler(Path(a.repos), Base, a.git_token_file), a.cert, a.key)]
     if a.acme_ip:
         servers.append(https(a.acme_ip, acme_front(a.acme_ip, BaseHTTPRequestHandler), a.cert, a.key))
-    stuns = [StunServer(bind=a.stun_ip, port=p) for p in (19302, 3478)]
+    stuns = [StunServer(bind=a.stun_ip, port=p, down_file=os.path.join(a.state, "stun-down")) for p in (19302, 3478)]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     Path(a.state, "services.ready").write_text(str(len(stuns)), encoding="utf-8")
