@@ -43,8 +43,8 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from typing_extensions import Self

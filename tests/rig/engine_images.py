@@ -51,8 +51,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from generator.core.versions import caddy_l4_image, livekit_image, versions
 from generator.emit.cloudinit import CADDY_IMAGE
+from generator.core.versions import caddy_l4_image, livekit_image, versions
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_IMAGE = "node:26-alpine"  # templates/sample-app/Dockerfile's FROM
