@@ -163,7 +163,7 @@ def explain(code: int, stderr: str, t: SshTarget) -> tuple[str, str]:
     if "remote host identification has changed" in text or "host key verification failed" in text:
         return "the server's host key is not the one known_hosts holds", (
             f"a new instance on the same address has a new key: if that is so, `ssh-keygen -R {t.host}` and retry")
-    if "permission denied" in text:
+    if code == 255 and "permission denied" in text:  # ssh's own (exit 255), not a remote command's
         return said, (f"the server refused the login of {t.user}: pass -i with the private key of the config's ssh_public_key "
                       f"(or add it to ssh-agent); the Ubuntu image's user is {DEFAULT_USER}")
     if "refused" in text:
@@ -174,8 +174,8 @@ def explain(code: int, stderr: str, t: SshTarget) -> tuple[str, str]:
         return said, "use the instance's public IP (flowstack status shows it)"
     if "password is required" in text or "not in the sudoers" in text:
         return said, f"{t.user} cannot run sudo without a password: log in as the image's user ({DEFAULT_USER})"
-    if code == 127 or "no such file" in text or "not found" in text:
-        return said, f"{AGENT_SCRIPT} is not on the server: has its first boot finished (cloud-init), and is this a flowstack server?"
+    if code in (126, 127) or "no such file" in text or "not found" in text:
+        return said, f"{AGENT_SCRIPT} is not on the server (or not executable): has its first boot finished (cloud-init), and is this a flowstack server?"
     if code != 255:
         return f"the agent exited with {code}: {said}", f"read the agent's log on the server ({AGENT_LOG})"
     return said, _cidr_hint(t)
@@ -204,7 +204,7 @@ def _stamp(text: Any) -> str:
 def _until(when: Any, server_now: Any) -> str:
     """`` (in 12 min)`` from the server's own clock (its time zone is the server's, not the laptop's)."""
     try:
-        a, b = (dt.datetime.strptime(str(x)[:19], "%Y-%m-%dT%H:%M:%S") for x in (when, server_now))
+        a, b = (dt.datetime.fromisoformat(str(x)) for x in (when, server_now))  # with or without seconds
     except ValueError:
         return ""
     s = (a - b).total_seconds()
@@ -241,7 +241,8 @@ def summary_lines(doc: dict[str, Any], dest: str, now: dt.datetime) -> list[str]
     if ready:
         probs = ready.get("problems") or []
         out.append(f"readiness:  {'not ready: ' + '; '.join(probs) if probs else 'ready'} (checked {_stamp(ready.get('checked'))})")
-    return ["  " + line for line in out]
+    # The server's texts (a build's stderr in last_error) may hold escapes: shown, never obeyed by the terminal.
+    return ["  " + one_line(line) for line in out]
 
 
 def problems(doc: dict[str, Any]) -> list[str]:
@@ -256,7 +257,7 @@ def problems(doc: dict[str, Any]) -> list[str]:
         out.append(f"server disk: {disk['used_pct']}% used, over the {disk['prune_above_pct']}% share even after pruning: "
                    "remove what else fills the boot volume (`docker system df` on the server)")
     out += [f"server readiness: {p}" for p in (doc.get("ready") or {}).get("problems") or []]
-    return out
+    return [one_line(p) for p in out]
 
 
 def doctor_rows(doc: dict[str, Any], dest: str, now: dt.datetime) -> list[Row]:
@@ -281,7 +282,7 @@ def doctor_rows(doc: dict[str, Any], dest: str, now: dt.datetime) -> list[Row]:
         low = days is not None and days < CERT_WARN_DAYS
         rows.append(Row(f"server certificate {host}", "WARN" if low else "PASS", f"issuer {c.get('issuer')}, expires {c.get('not_after')}"
                         + ("" if days is None else f" ({days} days left)"), "renewal is failing: `docker logs caddy` on the server" if low else ""))
-    return rows
+    return [Row(one_line(r.check), r.status, one_line(r.detail), r.fix) for r in rows]
 
 
 def unreachable_row(exc: SshFailed) -> Row:
