@@ -2,5 +2,5 @@
 
 Modules: `telemetry` (Compute/VNIC/Monitoring through the oci SDK), `usage` (figures), `idle`
 (reclamation rule), `chart` (terminal, SVG, PNG), `probe` and `stun` (network probes),
-`status`, `doctor`, `media` (a real LiveKit client).
+`agentssh` (the server agent's state over SSH), `status`, `doctor`, `media` (a real LiveKit client).
 """

@@ -15,8 +15,9 @@ import os
 
 from generator.config.load import load_config
 from generator.config.schema import StackConfig
+from generator.core.errors import FlowstackError
 
-from . import media, probe, stun
+from . import agentssh, media, probe, stun
 from .hosts import HostsUnknown, stack_hosts
 from .probe import Row
 
@@ -201,13 +202,36 @@ def format_rows(rows: list[Row]) -> str:
 
 
 def diagnose(config_path: str, target: probe.Target, ip: str | None = None, media_secret: str | None = None,
-             media_key: str | None = None) -> list[Row]:
-    """Load the config and run every check (what `flowstack doctor` does); with ``media_secret``, the media check too."""
+             media_key: str | None = None, ssh: agentssh.SshRequest | None = None) -> list[Row]:
+    """Load the config and run every check (what `flowstack doctor` does); with ``media_secret``, the media
+    check too; with ``ssh``, the server's own view (agent, disk, certificates) read over SSH."""
     config = load_config(config_path)
     rows = run(config, target, ip)
     if media_secret:
         rows.append(media_row(config, target, media_secret, media_key))
+    if ssh is not None:
+        rows += server_rows(ssh, ip or _livekit_ip(config, target))
     return rows
+
+
+def _livekit_ip(config: StackConfig, target: probe.Target) -> str | None:
+    try:
+        return target.addresses(stack_hosts(config, None)["livekit_host"])[0]
+    except (HostsUnknown, probe.ProbeError):
+        return None
+
+
+def server_rows(ssh: agentssh.SshRequest, default_host: str | None, now: dt.datetime | None = None) -> list[Row]:
+    """The agent's state, the disk and the served certificates as rows; a failed login is one FAIL row."""
+    try:
+        t = ssh.target(default_host)
+    except FlowstackError as exc:
+        return [Row("server agent", "FAIL", str(exc), "pass --ssh USER@HOST, or --ip with the instance's public IP")]
+    try:
+        doc = agentssh.read_agent(t)
+    except agentssh.SshFailed as exc:
+        return [agentssh.unreachable_row(exc)]
+    return agentssh.doctor_rows(doc, t.dest, now or dt.datetime.now(dt.timezone.utc))
 
 
 def media_row(config: StackConfig, target: probe.Target, secret: str, key: str | None = None) -> Row:

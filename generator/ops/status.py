@@ -20,7 +20,7 @@ from generator.core.errors import FlowstackError
 from ..deploy.results import RetrySettings
 from ..deploy.rm import Deployer
 from ..deploy.session import OciOptions, open_session
-from . import idle, probe, usage
+from . import agentssh, idle, probe, usage
 from .chart import check_plot_path, sparkline, terminal_bars, write_plot
 from .hosts import HostsUnknown, stack_hosts
 from .telemetry import COMPUTE_NS, VCN_NS, InstanceInfo, Telemetry, TelemetryError, mql
@@ -135,6 +135,34 @@ def _usage_into(report: dict[str, Any], tel: Telemetry, inst: InstanceInfo, conf
                                   f"`oci compute instance action --action START --instance-id {inst.id}`)")
 
 
+def server_into(report: dict[str, Any], ssh: agentssh.SshRequest, read: Any = agentssh.read_agent) -> None:
+    """The server's own view (the agent's state, disk use, certificates) over SSH, into ``report["server"]``;
+    a failed login is a problem of the report, like any other part that could not be read."""
+    ip = (report.get("instance") or {}).get("public_ip")
+    try:
+        target = ssh.target(ip)
+    except FlowstackError as exc:
+        report["server"], _ = None, report["problems"].append(str(exc))
+        return
+    try:
+        doc = read(target)
+    except agentssh.SshFailed as exc:
+        report["server"] = {"ssh": target.dest, "error": str(exc)}
+        report["problems"].append(str(exc))
+        return
+    report["server"] = {"ssh": target.dest, **doc}
+    report["problems"] += agentssh.problems(doc)
+
+
+def server_only(config_path: str, ssh: agentssh.SshRequest, now: dt.datetime | None = None) -> dict[str, Any]:
+    """`status --server-only`: the agent's view over SSH, without OCI; a failed login raises `SshFailed` (exit 6)."""
+    config = load_config(config_path)
+    target = ssh.target()
+    doc = agentssh.read_agent(target)
+    return {"stack": config.name, "region": config.region, "now": now or dt.datetime.now(dt.timezone.utc),
+            "server": {"ssh": target.dest, **doc}, "problems": agentssh.problems(doc)}
+
+
 def _fmt_pct(value: float | None) -> str:
     if value is None:
         return "no data"
@@ -175,6 +203,8 @@ def health_failed(report: dict[str, Any]) -> bool:
 def format_status(r: dict[str, Any]) -> str:
     """The report as the terminal shows it."""
     lines = [f"flowstack status: {r['stack']} ({r['region']}) at {r['now']:%Y-%m-%d %H:%M} UTC"]
+    if "last_apply" not in r:  # --server-only
+        return "\n".join(lines + _format_server(r) + [f"  problem:    {p}" for p in r.get("problems", [])])
     la = r.get("last_apply")
     lines.append("  last apply: " + ("none (no stack yet)" if not la else f"{la.get('state') or '-'} job {la.get('job_id')} "
                                     f"finished {human_time(la.get('time_finished'), r['now'])}"))
@@ -198,8 +228,18 @@ def format_status(r: dict[str, Any]) -> str:
             tail += (f"; certificate by {cert['issuer']}, expires {str(cert['not_after'])[:10]} ({cert['days_left']} days left)"
                      + ("" if cert["valid"] else f" (INVALID: {cert['error']})"))
         lines.append(f"  health:     {'ok  ' if h['ok'] else 'FAIL'} {h['url']}: {tail}")
+    lines += _format_server(r)
     lines += [f"  problem:    {p}" for p in r.get("problems", [])]
     return "\n".join(lines)
+
+
+def _format_server(r: dict[str, Any]) -> list[str]:
+    s = r.get("server")
+    if not s:
+        return []
+    if "error" in s:
+        return [f"  server:     {s['ssh']} over SSH: not read (see the problem below)"]
+    return agentssh.summary_lines(s, s["ssh"], r["now"])
 
 
 def _format_egress(e: dict[str, Any]) -> list[str]:
@@ -228,7 +268,8 @@ def _format_idle(v: dict[str, Any]) -> list[str]:
 
 
 def run(config_path: str, *, oci_config_file: str, profile: str, auth: str, compartment: str | None, endpoint: str | None,
-        target: probe.Target, health: bool = True, plot: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+        target: probe.Target, health: bool = True, plot: str | None = None, now: dt.datetime | None = None,
+        ssh: agentssh.SshRequest | None = None) -> dict[str, Any]:
     """What `flowstack status` does: credentials, clients, `gather`, and the picture if asked."""
     config = load_config(config_path)
     if plot:
@@ -237,6 +278,8 @@ def run(config_path: str, *, oci_config_file: str, profile: str, auth: str, comp
     deployer = oci.deployer(retry=RetrySettings(api_seconds=15, api_attempts=3, api_base_sleep=0.2, api_max_sleep=1))
     tel = Telemetry(oci.config, oci.signer, oci.compartment, endpoint)
     report = gather(config, deployer, tel, target, oci.compartment, now=now, health=health)
+    if ssh is not None:
+        server_into(report, ssh)
     if plot and report.get("egress"):
         e = report["egress"]
         report["plot"] = str(write_plot(plot, e["daily_gb"], e["pace_gb_per_day"], e["days_in_month"], f"{report['now']:%B %Y}"))

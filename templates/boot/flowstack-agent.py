@@ -30,7 +30,7 @@ rooms. After a change that built or changed images, and weekly (--prune), unused
 build cache are pruned, harder when the disk is over the stated share. status.json says the
 last change, the attempts, the next try and the disk use.
 
-Usage: flowstack-agent [--now] [--no-restart] [--fetch-source] [--prune] [--ready MODE HOST...] [--settings FILE]
+Usage: flowstack-agent [--now] [--no-restart] [--fetch-source] [--prune] [--ready MODE HOST...] [--status-json] [--settings FILE]
   --now           apply at once, ignoring the bundle's apply_at quiet hour and the back-off
   --no-restart    write the files only (first boot: the bootstrap starts the services)
   --fetch-source  clone the app's git source named by the bundle (the bootstrap's step 3)
@@ -38,6 +38,9 @@ Usage: flowstack-agent [--now] [--no-restart] [--fetch-source] [--prune] [--read
   --ready         exit 0 when every compose service is healthy and HTTPS on 127.0.0.1 answers each
                   HOST with a certificate that verifies (MODE acme: the system's trust store;
                   internal: Caddy's local CA; cloudflare_origin: any certificate)
+  --status-json   print, and change nothing: one JSON document {status, attempts, pending, ready: the
+                  state files (null when absent), disk: the boot volume now (used and total bytes,
+                  used_pct, prune_above_pct), now: the server's clock}; `flowstack status --ssh` reads it
 Environment: FLOWSTACK_ROOT prefixes every path read or written (tests run it in a temp
 tree; empty on a server). FLOWSTACK_AGENT_CLOCK (test seam, "YYYY-MM-DDTHH:MM", the
 server's local time) replaces the clock for the apply_at decision.
@@ -466,8 +469,7 @@ def disk(settings):
         u = shutil.disk_usage(here("/") or "/")
     except OSError:
         return None
-    return {"used_pct": round(100.0 * u.used / u.total, 1), "free_gb": round(u.free / 1e9, 1),
-            "total_gb": round(u.total / 1e9, 1), "prune_above_pct": settings["prune_above_pct"]}
+    return {"used": u.used, "total": u.total, "used_pct": round(100.0 * u.used / u.total, 1), "prune_above_pct": settings["prune_above_pct"]}
 
 
 def prune(settings, why):
@@ -697,6 +699,12 @@ def main(argv):
     if settings is None:
         sys.stderr.write("flowstack-agent: cannot read %s\n" % here(settings_path))
         return 2
+    if "--status-json" in args:
+        # Read-only, for `flowstack status --ssh`: the state files as they are and the disk now.
+        state = here(settings["state_dir"])
+        out = {n: read_json(os.path.join(state, n + ".json")) for n in ("status", "attempts", "pending", "ready")}
+        print(json.dumps(dict(out, disk=disk(settings), now=now_local().strftime(STAMP))))
+        return 0
     if "--fetch-source" in args:
         try:
             fetch_source(settings)

@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("build", ["build.pipeline", "build.preview", "build.envfile", "build.starter", "config.rotate"]),
     ("cost", ["cost.reserved_ip", "cost.estimate", "cost.table", "cost.sizing", "cost.fleet"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.sshkey", "deploy.keysetup", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.stackcreate", "deploy.endpoint", "deploy.rm", "deploy.session", "deploy.serverdiff", "deploy.workflow"]),
-    ("ops", ["ops.hosts", "ops.telemetry", "ops.usage", "ops.idle", "ops.pngfont", "ops.chart", "ops.probe", "ops.stun", "ops.media", "ops.status", "ops.doctor"]),
+    ("ops", ["ops.hosts", "ops.telemetry", "ops.usage", "ops.idle", "ops.pngfont", "ops.chart", "ops.probe", "ops.stun", "ops.media", "ops.agentssh", "ops.status", "ops.doctor"]),
     ("cli", ["cli.commands", "cli.lazy", "cli.root", "cli.options", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.rotate", "cli.ocisetup", "cli.ops", "cli.emulator", "cli", "cli.__main__"]),
 ]
 # Imports inside functions that are allowed, each with its reason.
