@@ -59,6 +59,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,7 @@ from rig.vm_boot import (
     service_states,
     socketio_exchange,
 )
+from rig.vm import USER
 from rig.vm_net import BRIDGE_IP, GUEST_IP
 from rig.vm_rig import VmRig, timeline
 
@@ -407,6 +409,16 @@ def test_failing_change_backs_off_and_rolls_back(booted: Booted, tmp_path: Path)
         assert status["state"] == "backoff" and "next try" in status["message"], status
         assert sum(1 for r in booted.first_boot.log_lines("services.log") if r["server"] == "git") == clones  # type: ignore[union-attr]
         assert json.loads(booted.ssh("cat /var/lib/flowstack/agent/attempts.json")).get("attempts") == 1
+        # The laptop's view of it (issue 21 items 4 and 5): `flowstack status --ssh` reads the
+        # agent's record and the disk use over ssh, as the image's user with sudo.
+        vm = booted.vm
+        assert vm is not None
+        r = booted.rig.net.sh(sys.executable, "-m", "generator.cli", "status", str(CONFIG), "--server-only",
+                              "--ssh", f"{USER}@{GUEST_IP}", "-i", str(vm.key), "-o", "UserKnownHostsFile=/dev/null",
+                              check=False, timeout=120)
+        assert r.returncode == 1, (r.stdout, r.stderr)  # 1: the agent reports a change in back-off
+        assert "attempts:   1 failed" in r.stdout and "next try" in r.stdout, r.stdout
+        assert re.search(r"disk: +\S+ of \S+ GB used", r.stdout), r.stdout
     finally:
         booted.rig.values["socket_git_ref"] = "main"
         (booted.rig.state / "imds" / BUNDLE_KEY).write_text(good, encoding="utf-8")
