@@ -30,9 +30,11 @@ class StunServer:
     """
 
     def __init__(self, mapped: str | None = None, bind: str = "127.0.0.1", port: int = 0,
-                 down_file: str | None = None) -> None:
-        # While ``down_file`` exists no request is answered (the VM rig holds STUN back).
+                 down_file: str | None = None, answer_first: int = 0) -> None:
+        # While ``down_file`` exists no request is answered (the VM rig holds STUN back), except
+        # the first ``answer_first`` requests (the bring-up's DNS wait asks once; LiveKit after it).
         self.down_file = down_file
+        self.answer_first = answer_first
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((bind, port))
         self.port = self.sock.getsockname()[1]
@@ -46,7 +48,9 @@ class StunServer:
                 data, peer = self.sock.recvfrom(2048)
             except OSError:
                 return
-            if self.down_file and os.path.exists(self.down_file):
+            if self.answer_first > 0:
+                self.answer_first -= 1
+            elif self.down_file and os.path.exists(self.down_file):
                 continue
             magic, tid = struct.unpack("!I", data[4:8])[0], data[8:20]
             ip = struct.unpack("!I", socket.inet_aton(self.mapped or peer[0]))[0] ^ magic
