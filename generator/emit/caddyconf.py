@@ -37,7 +37,7 @@ def acme_issuers(config: StackConfig) -> list[dict[str, Any]]:
 
     Example:
         >>> from generator.config.schema import StackConfig
-        >>> [i.get("ca", "LE") for i in acme_issuers(StackConfig.model_validate({"name": "d", "region": "ap-chuncheon-1", "tls": {"email": "a@b.co"}}))]
+        >>> [i.get("ca", "LE") for i in acme_issuers(StackConfig.model_validate({"name": "demo", "region": "ap-chuncheon-1", "tls": {"email": "a@b.co"}}))]
         ['LE', 'https://acme.zerossl.com/v2/DV90']
     """
     email = {"email": config.tls.email} if config.tls.email else {}
