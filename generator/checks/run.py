@@ -95,6 +95,7 @@ def validate_files(
     d = config if isinstance(config, Derived) else None
     cfg = d.config if d is not None else config
     assert not isinstance(cfg, Derived)
+    on = on if on is not None or d is None else d.on  # the date the build read the dated limits for
     stack = Stack(files)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("syntax", lambda: terraform.check_syntax(stack)),

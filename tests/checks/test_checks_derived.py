@@ -9,10 +9,11 @@ the `Derived` it is given (and fails when the security list opens more than it d
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from variants import make_config
 
-from generator.checks.report import FAIL, PASS
+from generator.checks.report import FAIL, PASS, WARN
 from generator.checks.run import validate_files
 from generator.derive.derived import derive
 from generator.emit.render import emit_stack
@@ -60,3 +61,12 @@ def test_a_hand_edited_file_is_checked_as_written_even_with_derived() -> None:
     result = next(r for r in validate_files(files, d).results if r.check == "port policy")
     assert result.status == FAIL
     assert any("9100/tcp" in p and "is missing" in p for p in result.problems), result.problems
+
+
+def test_the_checks_read_the_date_the_build_derived_for() -> None:
+    """The Always Free check reads the limits in force on `Derived.on` when no date is given: 4 OCPU /
+    24 GB pass before the reported 2 / 12 reading (2026-06-15) and warn after it."""
+    config = make_config({"instance": {"ocpus": 4, "memory_gbs": 24}})
+    before, after = derive(config, dt.date(2026, 1, 1)), derive(config, dt.date(2026, 11, 26))
+    assert _status(validate_files(emit_stack(before), before), "always free") == PASS
+    assert _status(validate_files(emit_stack(after), after), "always free") == WARN
