@@ -43,9 +43,10 @@ def build(config_path: str | Path, *, allow_paid: bool = False, on: dt.date | No
 def build_config(config: StackConfig, *, allow_paid: bool = False, on: dt.date | None = None) -> Built:
     """A loaded config's build: derived once, each artefact emitted once, zipped once (the
     Resource Manager fit check measures that same zip), then checked."""
-    files = emit_stack(derive(config, on))
+    d = derive(config, on)
+    files = emit_stack(d)
     zipped = zip_bytes(files)
-    report = validate_files(files, config, allow_paid=allow_paid, on=on, zipped=zipped)
+    report = validate_files(files, d, allow_paid=allow_paid, on=on, zipped=zipped)
     if not report.ok:
         raise ValidationFailed(report, report.summary())
     return Built(config=config, files=files, report=report, zip_bytes=zipped)

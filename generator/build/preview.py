@@ -20,13 +20,14 @@ from generator.derive import autodomain
 from generator.derive.bootnames import HOSTNAMES_ENV, HOSTNAMES_SETTINGS, env_name
 from generator.derive.derived import derive
 from generator.emit.bundle import server_bundle
-from generator.emit.cloudinit import render_cloud_init
+from generator.emit.cloudinit import cloud_init_source, render_cloud_init, server_files
 from generator.emit.templatefile import apply_template, sample_values
 
 
 def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, sample: bool = True) -> dict[str, bytes]:
     """``{"cloud-init.yaml": ..., "files/<absolute path>": ...}`` as the instance gets them."""
-    d = derive(config)  # the server file set once: cloud-init's and the bundle's files come from it
+    d = derive(config)
+    server = server_files(d)  # the server file set once: cloud-init's and the bundle's files come from it
     wanted = d.template_variables
     given = dict(values or {})
     unknown = sorted(set(given) - set(wanted))
@@ -43,13 +44,13 @@ def preview_files(config: StackConfig, values: dict[str, str] | None = None, *, 
     missing = [name for name in wanted if name not in merged]
     if missing:
         raise FlowstackError(f"no value for {', '.join(missing)}: pass --sample or --var NAME=VALUE for each")
-    text = apply_template(render_cloud_init(config, d.cloud_init), merged)
+    text = apply_template(render_cloud_init(d, cloud_init_source(d, server)), merged)
     out = {"cloud-init.yaml": text.encode("utf-8")}
     for entry in yaml.safe_load(text).get("write_files", []):
         content = entry.get("content", "")
         data = base64.b64decode(content) if entry.get("encoding") in ("b64", "gz+b64") else content.encode("utf-8")
         out["files" + entry["path"]] = gzip.decompress(data) if entry.get("encoding") == "gz+b64" else data
-    for f in server_bundle(config, list(d.server_files)):  # what the agent writes from the bundle
+    for f in server_bundle(d, server):  # what the agent writes from the bundle
         content = apply_template(f.template, merged)
         out["files" + f.path] = base64.b64decode(content) if f.encoding == "b64" else content.encode("utf-8")
     if config.domains.auto and sample:

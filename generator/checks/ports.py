@@ -12,6 +12,7 @@ from generator.config.schema import StackConfig
 from generator.core.contract import COMPOSE_FILE, FIREWALL_SCRIPT, LIVEKIT_CONFIG
 from generator.core.versions import too_old_for_current_clients
 from generator.core.yamlio import load_yaml
+from generator.derive.derived import Derived
 from generator.derive.livekit import unknown_keys
 from generator.derive.ports import ANYWHERE, RELAY_OWNER, RELAY_WHY, SSH_SOURCE, LiveKitSettingsError, PortRule, extra_rules, host_rules, livekit_needs, merge_policy
 
@@ -19,13 +20,17 @@ from .report import FAIL, PASS, SKIP, WARN, CheckResult
 from .stack import Stack
 
 
-def check_ports(stack: Stack, config: StackConfig | None) -> CheckResult:
+def check_ports(stack: Stack, config: StackConfig | None, derived: Derived | None = None) -> CheckResult:
+    """The security list and the host firewall read back from the stack against the policy of the
+    stack's own livekit.yaml (read back too, so a hand-edited stack is checked as written). The
+    declared extra rules come from ``derived`` in a build, else from ``config``, else from the
+    rules' own reasons (a stack directory)."""
     lk = stack.livekit_settings()
     if lk is None:
         return CheckResult("port policy", FAIL, f"neither the config bundle nor cloud-init.yaml writes {LIVEKIT_CONFIG}: cannot derive what LiveKit needs", [
             f"add {LIVEKIT_CONFIG} to bundle/manifest.json (flowstack generate writes it)"])
     sl = stack.security_list_rules()
-    declared = _declared_extras(config, sl)
+    declared = list(derived.extras) if derived is not None else _declared_extras(config, sl)
     try:
         needed, local = livekit_needs(lk)  # once: the policy and the local-only listeners both come from it
     except LiveKitSettingsError as exc:

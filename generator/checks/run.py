@@ -21,7 +21,8 @@ from generator.config.schema import StackConfig
 from generator.core.contract import BUNDLE_DIR
 from generator.core.errors import PackageError
 from generator.core.files import MARKER
-from generator.emit.render import render_stack
+from generator.derive.derived import Derived, derive
+from generator.emit.render import emit_stack, render_stack
 
 from . import fit, notes, ports, secrets, terraform
 from .external import external_checkov
@@ -69,13 +70,13 @@ def validate_path(
     p = Path(path)
     if p.is_dir():
         return validate_files(read_stack_dir(p), None, external=external, allow_paid=allow_paid, on=on, variables=variables)
-    config = load_config(p)
-    return validate_files(render_stack(config, on), config, external=external, allow_paid=allow_paid, on=on, variables=variables)
+    d = derive(load_config(p), on)
+    return validate_files(emit_stack(d), d, external=external, allow_paid=allow_paid, on=on, variables=variables)
 
 
 def validate_files(
     files: dict[str, bytes],
-    config: StackConfig | None = None,
+    config: StackConfig | Derived | None = None,
     *,
     external: bool = False,
     allow_paid: bool = False,
@@ -85,17 +86,26 @@ def validate_files(
 ) -> Report:
     """Run every check on a stack's files. ``external`` adds Terraform (validate and plan through
     the provider double: Terraform's verdict is the authority) and Checkov when installed.
-    ``zipped``: the stack's zip when the caller made it already (the fit check measures it)."""
+    ``zipped``: the stack's zip when the caller made it already (the fit check measures it).
+
+    ``config``: the stack's `Derived` when the caller has one (a build: the checks read its facts
+    instead of deriving them again), its config, or None for a stack directory (everything is
+    read back from the files). The files are read back in every case, so what is checked is what
+    was emitted."""
+    d = config if isinstance(config, Derived) else None
+    cfg = d.config if d is not None else config
+    assert not isinstance(cfg, Derived)
+    on = on if on is not None or d is None else d.on  # the date the build read the dated limits for
     stack = Stack(files)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("syntax", lambda: terraform.check_syntax(stack)),
         ("references", lambda: terraform.check_references(stack)),
         ("provider schema", lambda: terraform.check_provider_schema(stack)),
-        ("port policy", lambda: ports.check_ports(stack, config)),
+        ("port policy", lambda: ports.check_ports(stack, cfg, d)),
         ("livekit settings", lambda: ports.check_livekit_keys(stack)),
-        ("always free", lambda: fit.check_always_free(stack, config, allow_paid, on)),
+        ("always free", lambda: fit.check_always_free(stack, cfg, allow_paid, on)),
         ("resource manager fit", lambda: fit.check_rm_fit(stack, zipped)),
-        ("secrets", lambda: secrets.check_secrets(stack, config)),
+        ("secrets", lambda: secrets.check_secrets(stack, cfg)),
         ("deploy notes", lambda: notes.check_notes(stack)),
     ]
     results = []

@@ -29,7 +29,6 @@ from generator.core.caddyquote import caddy_problem
 from generator.core.errors import did_you_mean
 from generator.core.prices import price_book
 from generator.core.yamlio import load_yaml
-from generator.derive.ports import policy
 
 
 @dataclass(frozen=True)
@@ -63,14 +62,15 @@ def limit(name: str) -> Limit:
     return _limits()[name]
 
 
-def findings(config: StackConfig) -> Iterator[Finding]:
-    """Everything wrong with ``config`` that the schema alone cannot see, most important first."""
+def findings(config: StackConfig, *, rule_count: int) -> Iterator[Finding]:
+    """Everything wrong with ``config`` that the schema alone cannot see, most important first
+    (``rule_count``: the port policy's ingress rules, which `config.load` derives with the listeners)."""
     yield from _secrets(config)
     yield from _normal_form(config)
     yield from _hosts(config)
     yield from _region(config)
     yield from _email(config)
-    yield from _oci_limits(config)
+    yield from _oci_limits(config, rule_count)
 
 
 # ---------------------------------------------------------------- secrets
@@ -213,11 +213,10 @@ def _range(name: str, value: float, loc: tuple[Any, ...], what: str, shown: Any 
         yield Finding(loc, value if shown is None else shown, f"{what} is outside OCI's limit ({bounds}; {lim.cite()})", f"{what} {bounds}")
 
 
-def _oci_limits(config: StackConfig) -> Iterator[Finding]:
+def _oci_limits(config: StackConfig, rules: int) -> Iterator[Finding]:
     net = config.network
     yield from _range("vcn_prefix", net.vcn_cidr.prefixlen, ("network", "vcn_cidr"), "the prefix length", str(net.vcn_cidr))
     yield from _range("subnet_prefix", net.subnet_cidr.prefixlen, ("network", "subnet_cidr"), "the prefix length", str(net.subnet_cidr))
-    rules = len(policy(config))
     yield from _range("ingress_rules_per_security_list", rules, ("extra_ports",), "the number of ingress rules", f"{rules} rules")
     inst = config.instance
     if inst.shape == "VM.Standard.A1.Flex":

@@ -22,7 +22,7 @@ from generator.config.inputguard import findings
 from generator.config.schema import StackConfig
 from generator.core.errors import ConfigError, ConfigNotFoundError, did_you_mean
 from generator.core.yamlguard import MAX_CHARS, check_bounded, compose_fast, construct
-from generator.derive.ports import LiveKitSettingsError, find_collision
+from generator.derive.ports import LiveKitSettingsError, PortRule, collision, config_ports
 from generator.scale.guard import scale_findings
 
 
@@ -72,8 +72,8 @@ def parse_config(text: str, source: str = "<config>") -> StackConfig:
         config = StackConfig.model_validate(data)
     except ValidationError as exc:
         raise _to_config_error(exc, source, node) from None
-    _check_ports(config, source, node)
-    for f in findings(config):  # OCI limits, credentials, names ACME cannot serve (generator/config/inputguard.py)
+    rules = _check_ports(config, source, node)
+    for f in findings(config, rule_count=len(rules)):  # OCI limits, credentials, names ACME cannot serve (generator/config/inputguard.py)
         raise ConfigError(source, f.problem, field=field_path(f.loc), value=f.value, expected=f.expected, line=_line_of(node, f.loc))
     for g in scale_findings(config):  # several nodes: own names, the Always Free fleet (generator/scale/guard.py)
         raise ConfigError(source, g.problem, field=field_path(g.loc), value=g.value, expected=g.expected, line=_line_of(node, g.loc))
@@ -94,14 +94,16 @@ def _refuse_hidden_line_breaks(text: str, source: str) -> None:
                           expected=f"a plain line break, or the escape \\u{ord(text[at]):04x} inside a double-quoted string")
 
 
-def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> None:
-    """Two services on one port cannot both start: refuse the config before rendering."""
+def _check_ports(config: StackConfig, source: str, node: yaml.Node | None) -> list[PortRule]:
+    """Two services on one port cannot both start: refuse the config before rendering. Returns the
+    port policy (derived with the listeners, once), whose rule count OCI limits."""
     try:
-        clash = find_collision(config)
+        rules, heard = config_ports(config)
     except LiveKitSettingsError as exc:
         raise ConfigError(source, str(exc), field="livekit") from None
+    clash = collision(heard)
     if clash is None:
-        return
+        return rules
     first, second = clash
     loc = tuple(int(p) if p.isdigit() else p for p in second.owner.replace("[", ".").replace("]", "").split("."))
 

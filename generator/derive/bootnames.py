@@ -31,6 +31,7 @@ from generator.core.contract import APP_DIR, boot_mark
 from generator.core.templating import templates_dir
 from generator.core.yamlio import load_yaml
 from generator.derive import autodomain
+from generator.derive.hostnames import caddy_env_placeholder, env_name  # noqa: F401 - their home before issue 24
 from generator.emit.pyship import server_python
 
 HOSTNAMES_SCRIPT = "/usr/local/sbin/flowstack-hostnames"
@@ -43,26 +44,6 @@ HOSTNAMES_ENV = f"{APP_DIR}/hostnames.env"
 BOOTSTRAP_LINE = f"{{ {HOSTNAMES_SCRIPT} {HOSTNAMES_SETTINGS}; . {HOSTNAMES_ENV}; }}"
 # How many times each STUN server and each DNS lookup is tried, and the pause between tries.
 ATTEMPTS, TIMEOUT_SECONDS, RETRY_SECONDS = 10, 3, 6
-
-
-def env_name(key: str) -> str:
-    """The env-file name of a ``domains`` key: socket_host -> SOCKET_HOST.
-
-    Example:
-        >>> env_name("livekit_host")
-        'LIVEKIT_HOST'
-    """
-    return key.upper()
-
-
-def caddy_env_placeholder(key: str) -> str:
-    """A Caddyfile environment placeholder, expanded when Caddy loads the file.
-
-    Example:
-        >>> caddy_env_placeholder("socket_host")
-        '{$SOCKET_HOST}'
-    """
-    return "{$" + env_name(key) + "}"
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""The stack's host names as Terraform sees them, and whether there is a TURN/TLS host.
+"""The stack's host names as Terraform sees them, how server files name them, and whether there is a TURN/TLS host.
 
 One home for "is there a TURN/TLS host?" (`turn_tls`): the DNS wait, the boot step's names,
 the host probes and the DNS records all ask it here.
@@ -11,8 +11,13 @@ the host probes and the DNS records all ask it here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from generator.config.schema import StackConfig
+from generator.core.contract import placeholder
 from generator.derive import autodomain
+
+HOST_KEYS = ("socket_host", "livekit_host", "turn_host")
 
 
 def turn_tls(config: StackConfig) -> bool:
@@ -35,3 +40,33 @@ def host_expressions(config: StackConfig, public_ip: str | None = None) -> dict[
         return {h: f"${{var.{h}}}" for h in ("socket_host", "livekit_host", "turn_host")}
     label = f'${{replace({public_ip or public_ip_expression(config)}, ".", "-")}}'
     return {key: f"{prefix}.{label}.{autodomain.SSLIP_SUFFIX}" for key, prefix in autodomain.DEFAULT_PREFIXES.items()}
+
+
+def host_refs(config: StackConfig, auto_ref: Callable[[str], str]) -> dict[str, str]:
+    """How a server file names each host: a Terraform placeholder, or (auto domains) ``auto_ref(key)``,
+    which the boot step or Caddy fills in on the server.
+
+    >>> c = StackConfig.model_validate({"name": "demo", "region": "ap-chuncheon-1"})
+    >>> sorted(host_refs(c, lambda k: "<" + k + ">"))
+    ['livekit_host', 'socket_host', 'turn_host']
+    """
+    ref = auto_ref if config.domains.auto else placeholder
+    return {key: ref(key) for key in HOST_KEYS}
+
+
+def env_name(key: str) -> str:
+    """The env-file name of a ``domains`` key: socket_host -> SOCKET_HOST (the boot step writes it).
+
+    >>> env_name("livekit_host")
+    'LIVEKIT_HOST'
+    """
+    return key.upper()
+
+
+def caddy_env_placeholder(key: str) -> str:
+    """A Caddyfile environment placeholder, expanded when Caddy loads the file.
+
+    >>> caddy_env_placeholder("socket_host")
+    '{$SOCKET_HOST}'
+    """
+    return "{$" + env_name(key) + "}"

@@ -81,9 +81,10 @@ KNOWN_KEYS: dict[str, Any] = {
 }
 
 
-def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str | None = None) -> dict[str, Any]:
+def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str | None = None, redis_host: str | None = None) -> dict[str, Any]:
     """livekit.yaml content; ``key``, ``secret`` and ``turn_host`` are written as given
-    (Terraform placeholders at render time, real values in a preview)."""
+    (Terraform placeholders at render time, real values in a preview); ``redis_host``: node 1's
+    name (several nodes), when derived already."""
     lk = config.livekit
     rtc: dict[str, Any] = {"tcp_port": lk.rtc.tcp_port or 0}
     if lk.rtc.port_range_start is not None:
@@ -111,7 +112,7 @@ def livekit_settings(config: StackConfig, key: str, secret: str, turn_host: str 
     out["turn"] = turn
     out["logging"] = {"level": lk.log_level, "json": True}
     if config.scale.scaled:  # LiveKit's distributed mode: rooms and node messages go through Redis on node 1
-        out["redis"] = livekit_redis(config, placeholder("redis_password"))
+        out["redis"] = livekit_redis(config, placeholder("redis_password"), redis_host)
     return out
 
 

@@ -23,7 +23,6 @@ from generator.core import limits
 from generator.core.contract import APPLY_AT_REGEX, SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
 from generator.core.hcl import hcl_string
 from generator.core.regions import bounds
-from generator.derive.ports import PortRule, policy
 
 # Variables Resource Manager fills in itself (facts.md section 5).
 
@@ -129,27 +128,22 @@ GROUPS = (
 
 @dataclass(frozen=True)
 class StackModel:
+    """The stack's variables, tags and limit notes (the port policy is `Derived.rules`)."""
+
     config: StackConfig
     variables: tuple[Variable, ...]
-    rules: tuple[PortRule, ...]
     limit_notes: tuple[str, ...]
     tags: dict[str, str]
 
     def variable(self, name: str) -> Variable:
         return next(v for v in self.variables if v.name == name)
 
-    @property
-    def template_vars(self) -> tuple[str, ...]:
-        """Names the cloud-init template takes from Terraform (``${name}`` placeholders)."""
-        return tuple(template_variables(self.config))
 
-
-def build_model(config: StackConfig, on: dt.date | None = None, rules: list[PortRule] | None = None) -> StackModel:
-    """Derive everything the templates need from a validated config (``rules``: the port policy, when derived already)."""
+def build_model(config: StackConfig, on: dt.date | None = None) -> StackModel:
+    """The variables, tags and limit notes of a validated config."""
     return StackModel(
         config=config,
         variables=tuple(_variables(config, on)),
-        rules=tuple(rules if rules is not None else policy(config)),
         limit_notes=tuple(_limit_notes(on)),
         tags={"flowstack-stack": config.name, **config.tags},
     )

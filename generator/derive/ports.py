@@ -208,10 +208,20 @@ def policy(config: StackConfig) -> list[PortRule]:
     return policy_from_livekit(livekit_settings(config, key="KEY", secret="SECRET"), extra_rules(config))
 
 
+def config_ports(config: StackConfig) -> tuple[list[PortRule], list[Listener]]:
+    """The policy and every listener of a config, from one derivation of LiveKit's settings:
+    what loading checks (two services on one port, the rule count against OCI's limit)."""
+    lk_rules, local = livekit_needs(livekit_settings(config, key="KEY", secret="SECRET"))
+    return merge_policy(lk_rules, extra_rules(config)), _listeners(config, lk_rules, local)
+
+
 def listeners(config: StackConfig) -> list[Listener]:
     """Every port something listens on, with the config field that sets it."""
+    return config_ports(config)[1]
+
+
+def _listeners(config: StackConfig, rules: list[PortRule], local: list[Listener]) -> list[Listener]:
     lk = config.livekit
-    rules, local = livekit_needs(livekit_settings(config, key="KEY", secret="SECRET"))
     out = [
         Listener("tcp", 22, 22, "sshd (port 22)"),
         Listener("tcp", 80, 80, "Caddy (port 80)"),
@@ -244,8 +254,13 @@ def listeners(config: StackConfig) -> list[Listener]:
 
 def find_collision(config: StackConfig) -> tuple[Listener, Listener] | None:
     """The first pair of listeners whose ports overlap on the same protocol, if any."""
+    return collision(listeners(config))
+
+
+def collision(items: list[Listener]) -> tuple[Listener, Listener] | None:
+    """The first pair of ``items`` whose ports overlap on the same protocol, if any."""
     seen: list[Listener] = []
-    for item in listeners(config):
+    for item in items:
         for other in seen:
             if item.protocol == other.protocol and item.low <= other.high and other.low <= item.high:
                 return other, item

@@ -30,7 +30,7 @@ from generator.config.schema import StackConfig
 from generator.core.contract import APP_DIR, BUNDLE_DIR, BUNDLE_FORMAT, BUNDLE_MANIFEST, PLACEHOLDER_RE
 from generator.core.hcl import hcl_string
 from generator.core.templating import render_template
-from generator.derive.model import template_variable_expressions
+from generator.derive.derived import Derived, derive
 from generator.emit.cloudinit import WriteFile, bundle_files, to_template
 from generator.emit.templatefile import apply_template
 
@@ -69,14 +69,14 @@ def _bundle_file(f: WriteFile) -> BundleFile:
                       service=f.service, template=to_template(f.content), raw=f.content)
 
 
-def server_bundle(config: StackConfig, files: list[WriteFile] | None = None) -> list[BundleFile]:
+def server_bundle(x: StackConfig | Derived, files: list[WriteFile] | None = None) -> list[BundleFile]:
     """The bundle's files, in the order the server applies them.
 
     >>> from generator.config.load import load_config
     >>> [(f.path, f.service) for f in server_bundle(load_config("stacks/flowspace.yaml"))][:2]
     [('/opt/flowstack/docker-compose.yml', 'compose'), ('/opt/flowstack/livekit.yaml', 'livekit')]
     """
-    return [_bundle_file(f) for f in bundle_files(config, files)]
+    return [_bundle_file(f) for f in bundle_files(x, files)]
 
 
 def manifest(files: list[BundleFile]) -> dict[str, Any]:
@@ -89,18 +89,18 @@ def manifest(files: list[BundleFile]) -> dict[str, Any]:
     return {"format": BUNDLE_FORMAT, "files": [f.manifest_entry() for f in files]}
 
 
-def render_bundle(config: StackConfig, files: list[WriteFile] | None = None, exprs: dict[str, str] | None = None) -> dict[str, str]:
+def render_bundle(x: StackConfig | Derived, files: list[WriteFile] | None = None) -> dict[str, str]:
     """``{zip name: text}``: bundle.tf, bundle/manifest.json and each file's template.
 
     >>> from generator.config.load import load_config
     >>> sorted(render_bundle(load_config("stacks/flowspace.yaml")))[:3]
     ['bundle.tf', 'bundle/Caddyfile', 'bundle/docker-compose.yml']
 
-    ``files`` (the server file set) and ``exprs`` (template variable expressions) come derived
-    once in a build (`derive.derived.derive`); without them they are derived here.
+    ``files``: the server file set, emitted once in a build (`emit.render.emit_stack`).
     """
-    bundle = server_bundle(config, files)
-    exprs = exprs if exprs is not None else template_variable_expressions(config)
+    d = x if isinstance(x, Derived) else derive(x)
+    config, exprs = d.config, d.template_expressions
+    bundle = server_bundle(d, files)
     entries = [{"file": f, "key": hcl_string(f.path), "vars": {name: exprs[name] for name in f.placeholders}} for f in bundle]
     _align(entries)
     out = {"bundle.tf": render_template("bundle.tf.j2", c=config, entries=entries, format=BUNDLE_FORMAT),

@@ -7,25 +7,17 @@ placeholders it writes are filled in by Terraform (custom domains) or by the boo
 Example:
     >>> from generator.config.schema import StackConfig
     >>> c = StackConfig.model_validate({"name": "demo", "region": "ap-chuncheon-1"})
-    >>> sorted(host_refs(c, lambda k: "<" + k + ">"))
-    ['livekit_host', 'socket_host', 'turn_host']
+    >>> caddy_l4_config(c)["apps"]["layer4"]["servers"]["main"]["listen"]
+    [':443']
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from generator.config.schema import StackConfig
-from generator.core.contract import boot_mark, placeholder
-
-
-def host_refs(config: StackConfig, auto_ref: Callable[[str], str]) -> dict[str, str]:
-    """How a file names each host: a Terraform placeholder, or (auto domains) ``auto_ref(key)``,
-    which the boot step or Caddy fills in on the server."""
-    ref = auto_ref if config.domains.auto else placeholder
-    return {key: ref(key) for key in ("socket_host", "livekit_host", "turn_host")}
-
+from generator.core.contract import boot_mark
+from generator.derive.hostnames import host_refs
 
 # Let's Encrypt first (Caddy's default CA), then ZeroSSL's ACME endpoint, which needs an account
 # e-mail (Caddy fetches ZeroSSL's EAB credentials with it): data/tls.yaml has the sources.
@@ -45,7 +37,7 @@ def acme_issuers(config: StackConfig) -> list[dict[str, Any]]:
 
     Example:
         >>> from generator.config.schema import StackConfig
-        >>> [i.get("ca", "LE") for i in acme_issuers(StackConfig.model_validate({"name": "d", "region": "ap-chuncheon-1", "tls": {"email": "a@b.co"}}))]
+        >>> [i.get("ca", "LE") for i in acme_issuers(StackConfig.model_validate({"name": "demo", "region": "ap-chuncheon-1", "tls": {"email": "a@b.co"}}))]
         ['LE', 'https://acme.zerossl.com/v2/DV90']
     """
     email = {"email": config.tls.email} if config.tls.email else {}
@@ -78,7 +70,7 @@ def _http_app(config: StackConfig, sh: str, lh: str) -> dict[str, Any]:
     }
 
 
-def caddy_l4_config(config: StackConfig) -> dict[str, Any]:
+def caddy_l4_config(config: StackConfig, refs: dict[str, str] | None = None) -> dict[str, Any]:
     """Caddy's JSON config for TURN/TLS through Caddy on 443 (issue 21 item 6).
 
     layer4 routes 443 by SNI: the TURN name is terminated here and proxied to LiveKit's TURN
@@ -87,7 +79,7 @@ def caddy_l4_config(config: StackConfig) -> dict[str, Any]:
     proxies as HTTP (the app sees client addresses in X-Forwarded-For). The http app also
     serves :80 (redirect, ACME HTTP-01).
     """
-    refs = host_refs(config, boot_mark)
+    refs = refs or host_refs(config, boot_mark)  # derived once in a build (`Derived.boot_refs`)
     sh, lh, th = refs["socket_host"], refs["livekit_host"], refs["turn_host"]
     tls_app: dict[str, Any] = {"certificates": {"automate": [sh, lh, th]}}
     if config.tls.mode == "cloudflare_origin":

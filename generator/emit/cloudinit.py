@@ -42,7 +42,6 @@ from generator.core.contract import (
     SOCKET_SOURCE_FILE,
     STUN_SERVERS,
     WAIT_DNS_SCRIPT,
-    boot_mark,
     placeholder,
 )
 from generator.core.errors import RenderError
@@ -50,13 +49,12 @@ from generator.core.hcl import template_escape
 from generator.core.regions import region_timezone
 from generator.core.templating import render_template, sh_quote
 from generator.core.yamlio import dump_yaml
-from generator.derive.bootnames import BOOTSTRAP_LINE, boot_files, caddy_env_placeholder
+from generator.derive.bootnames import BOOTSTRAP_LINE, boot_files
+from generator.derive.derived import Derived, derive, server_livekit_settings  # noqa: F401 - server_livekit_settings: its home before issue 24
 from generator.derive.firewall import firewall_context
-from generator.derive.hostnames import turn_tls
-from generator.derive.livekit import livekit_settings
-from generator.derive.ports import PortRule, policy
+from generator.derive.hostnames import caddy_env_placeholder, host_refs
 from generator.emit.agent import agent_files
-from generator.emit.caddyconf import TURN_UPSTREAM_HOST, ZEROSSL_ACME, caddy_l4_config, host_refs
+from generator.emit.caddyconf import TURN_UPSTREAM_HOST, ZEROSSL_ACME, caddy_l4_config
 from generator.emit.compose import CADDY_IMAGE, CADDY_L4_IMAGE, compose_project  # noqa: F401 - re-exported (tests, callers)
 from generator.emit.sampleapp import SAMPLE_APP_DIR, sample_app_files
 from generator.emit.templatefile import apply_template, sample_values  # noqa: F401 - their home before issue 24
@@ -133,13 +131,14 @@ def server_timezone(config: StackConfig) -> str:
     return config.instance.timezone or region_timezone(config.region) or "UTC"
 
 
-def _dns_wait_hosts(config: StackConfig) -> list[str]:
+def _dns_wait_hosts(d: Derived) -> list[str]:
     """Hosts Caddy gets ACME certificates for (none with an origin certificate or its own CA;
     none to wait for with sslip.io names: the boot step already checked they resolve here)."""
+    config = d.config
     if config.tls.mode != "acme" or config.domains.auto or config.scale.scaled:  # several nodes: names point at the NLB
         return []
     hosts = [ph("socket_host"), ph("livekit_host")]
-    return hosts + [ph("turn_host")] if turn_tls(config) else hosts
+    return hosts + [ph("turn_host")] if d.turn_tls else hosts
 
 
 def _ready_words(config: StackConfig) -> list[str]:
@@ -150,7 +149,8 @@ def _ready_words(config: StackConfig) -> list[str]:
     return [config.tls.mode] + [sh_quote(ph(key)) for key in keys]
 
 
-def _bring_up_files(config: StackConfig) -> list[WriteFile]:
+def _bring_up_files(d: Derived) -> list[WriteFile]:
+    config, wait_hosts = d.config, _dns_wait_hosts(d)
     files = [
         WriteFile(f"/etc/systemd/system/{BOOTSTRAP_UNIT}", render_template("flowstack-bootstrap.service.j2", ready=READY_MARKER, script=BOOTSTRAP_SCRIPT)),
         WriteFile(
@@ -161,39 +161,38 @@ def _bring_up_files(config: StackConfig) -> list[WriteFile]:
                 socket_host="$SOCKET_HOST" if config.domains.auto else ph("socket_host"),
                 livekit_host="$LIVEKIT_HOST" if config.domains.auto else ph("livekit_host"),
                 hostnames_line=BOOTSTRAP_LINE if config.domains.auto else None, sample_dir=SAMPLE_APP_DIR,
-                wait_hosts=_dns_wait_hosts(config), ready_words=_ready_words(config), **scale_boot_vars(config),
+                wait_hosts=wait_hosts, ready_words=_ready_words(config), **scale_boot_vars(d),
             ),
             permissions="0755",
         ),
     ]
-    if _dns_wait_hosts(config):
+    if wait_hosts:
         files.append(WriteFile(WAIT_DNS_SCRIPT, render_template("wait-dns.py.j2", stun_servers=STUN_SERVERS, wait_seconds=DNS_WAIT_SECONDS), permissions="0755"))
     return files
 
 
-def server_livekit_settings(config: StackConfig) -> dict[str, Any]:
-    """The livekit.yaml the server runs: placeholders for the API key and secret, the TURN host's boot mark."""
-    turn_ref = host_refs(config, boot_mark)["turn_host"] if config.domains.turn_host or config.domains.auto else None
-    return livekit_settings(config, key=ph("livekit_api_key"), secret=ph("livekit_api_secret"), turn_host=turn_ref)
+def _derived(x: StackConfig | Derived) -> Derived:
+    """``x`` when it is derived already (a build), else its derivation (tests, tools, one file)."""
+    return x if isinstance(x, Derived) else derive(x)
 
 
-def server_files(config: StackConfig, *, rules: list[PortRule] | None = None, lk: dict[str, Any] | None = None) -> list[WriteFile]:
-    """Every file cloud-init writes, with placeholders where deploy-time values go (``rules``, the
-    port policy, and ``lk``, `server_livekit_settings`, come derived once from `derive.derived`)."""
-    lk = lk if lk is not None else server_livekit_settings(config)
-    rules = rules if rules is not None else policy(config)
+def server_files(x: StackConfig | Derived) -> list[WriteFile]:
+    """Every file cloud-init writes, with placeholders where deploy-time values go: a function of
+    the derived facts (LiveKit's settings, the port policy, the host references, node 1's name)."""
+    d = _derived(x)
+    config = d.config
     # Everything from the config that can change later carries a `service` (it goes into the
     # bundle, applied in place by the agent); the rest is boot-only (user_data).
     files = [
         WriteFile(COMPOSE_FILE, dump_yaml(add_to_compose(config, compose_project(config))), service="compose"),
         # Holds the LiveKit API secret: root only.
-        WriteFile(LIVEKIT_CONFIG, dump_yaml(lk), permissions="0600", service="livekit"),
+        WriteFile(LIVEKIT_CONFIG, dump_yaml(d.livekit), permissions="0600", service="livekit"),
     ]
     if config.livekit.turn.via_caddy:
-        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config), separators=(",", ":")) + "\n", service="caddy"))
+        files.append(WriteFile(f"{APP_DIR}/caddy.json", json.dumps(caddy_l4_config(config, d.boot_refs), separators=(",", ":")) + "\n", service="caddy"))
     else:
-        files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config), service="caddy"))
-    files += [WriteFile(p, text, permissions=mode, service=svc) for p, text, mode, svc in scale_files(config)]  # several nodes: Redis
+        files.append(WriteFile(f"{APP_DIR}/Caddyfile", render_caddyfile(config, hosts=d.caddy_refs), service="caddy"))
+    files += [WriteFile(p, text, permissions=mode, service=svc) for p, text, mode, svc in scale_files(d)]  # several nodes: Redis
     if config.socket.secret_env:
         files.append(WriteFile(f"{APP_DIR}/socket-secrets.env", ph("socket_secret_env_b64"), permissions="0600", b64=True, service="socket"))
     if config.socket.image:
@@ -205,7 +204,7 @@ def server_files(config: StackConfig, *, rules: list[PortRule] | None = None, lk
         files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))
         files.append(WriteFile(GIT_CREDENTIALS_FILE, ph("socket_git_credentials_b64"), permissions="0600", b64=True, service="socket-build"))
     if config.domains.auto:
-        files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(config)]
+        files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(d)]
     if config.tls.mode == "cloudflare_origin":
         files.append(WriteFile(f"{APP_DIR}/certs/origin.pem", ph("tls_origin_certificate_b64"), permissions="0644", b64=True, service="caddy"))
         files.append(WriteFile(f"{APP_DIR}/certs/origin-key.pem", ph("tls_origin_private_key_b64"), permissions="0600", b64=True, service="caddy"))
@@ -215,11 +214,11 @@ def server_files(config: StackConfig, *, rules: list[PortRule] | None = None, lk
         WriteFile("/etc/systemd/system/flowstack.service", render_template("flowstack.service.j2", app_dir=APP_DIR)),
         _without_comments(WriteFile(  # in the bundle, which shares the metadata budget with user_data
             FIREWALL_SCRIPT,
-            render_template("firewall.sh.j2", **firewall_context(rules, config.livekit.port)),
+            render_template("firewall.sh.j2", **firewall_context(list(d.rules), config.livekit.port)),
             permissions="0755", service="firewall",
         )),
     ]
-    return files + _bring_up_files(config) + [WriteFile(p, c, permissions=m) for p, c, m in agent_files()]
+    return files + _bring_up_files(d) + [WriteFile(p, c, permissions=m) for p, c, m in agent_files()]
 
 
 def to_template(text: str) -> str:
@@ -233,14 +232,14 @@ def to_template(text: str) -> str:
     return text
 
 
-def bundle_files(config: StackConfig, files: list[WriteFile] | None = None) -> list[WriteFile]:
+def bundle_files(x: StackConfig | Derived, files: list[WriteFile] | None = None) -> list[WriteFile]:
     """The server files the config bundle carries (each with its ``service``), of ``files`` when given."""
-    return [f for f in (files if files is not None else server_files(config)) if f.service is not None]
+    return [f for f in (files if files is not None else server_files(x)) if f.service is not None]
 
 
-def _boot_names(config: StackConfig) -> list[tuple[str, str, str]]:
+def _boot_names(d: Derived) -> list[tuple[str, str, str]]:
     """The boot step's files: which names it derives and which files carry its marks."""
-    turn = turn_tls(config)
+    config, turn = d.config, d.turn_tls
     keys = ("socket_host", "livekit_host") + (("turn_host",) if turn else ())
     fill = ((LIVEKIT_CONFIG,) if turn else ()) + ((f"{APP_DIR}/caddy.json",) if config.livekit.turn.via_caddy else ())
     return boot_files(keys, fill)
@@ -260,15 +259,17 @@ def _without_comments(f: WriteFile) -> WriteFile:
     return dataclasses.replace(f, content=head + sep + line + " (comments: see its template)" + nl + _COMMENT_RE.sub("", body))
 
 
-def cloud_config(config: StackConfig, files: list[WriteFile] | None = None) -> dict[str, Any]:
+def cloud_config(x: StackConfig | Derived, files: list[WriteFile] | None = None) -> dict[str, Any]:
+    """The cloud-config as data, of the server file set ``files`` when given."""
+    d = _derived(x)
     return {
         # The bootstrap script installs packages itself, after the firewall step, so the
         # order is explicit and every step lands in one log.
         "package_update": False,
         # The clock's zone: scheduled jobs and log times follow the region's local hours.
-        "timezone": server_timezone(config),
+        "timezone": server_timezone(d.config),
         # Boot-only files: the rest arrives in the config bundle, which the agent writes.
-        "write_files": [_without_comments(f).as_cloud_config() for f in (files if files is not None else server_files(config)) if f.service is None],
+        "write_files": [_without_comments(f).as_cloud_config() for f in (files if files is not None else server_files(d)) if f.service is None],
         # Enable the bring-up unit before any network step, then start it without blocking
         # cloud-init: a failed try is retried by systemd (after a reboot too) until ready.
         "runcmd": [
@@ -283,14 +284,15 @@ def cloud_config(config: StackConfig, files: list[WriteFile] | None = None) -> d
     }
 
 
-def cloud_init_source(config: StackConfig, files: list[WriteFile] | None = None) -> str:
+def cloud_init_source(x: StackConfig | Derived, files: list[WriteFile] | None = None) -> str:
     """cloud-init.yaml before templating (of the server file set ``files``): placeholder marks still in it.
 
     Example: ``cloud_init_source(config).startswith("#cloud-config\\n")`` -> ``True``.
     """
-    return "#cloud-config\n" + dump_yaml(cloud_config(config, files))
+    return "#cloud-config\n" + dump_yaml(cloud_config(x, files))
 
 
-def render_cloud_init(config: StackConfig, source: str | None = None) -> str:
-    """cloud-init.yaml as Terraform will read it with templatefile() (from ``source`` when given)."""
-    return to_template(source if source is not None else cloud_init_source(config))
+def render_cloud_init(x: StackConfig | Derived, source: str | None = None) -> str:
+    """cloud-init.yaml as Terraform will read it with templatefile() (from ``source``, the
+    `cloud_init_source` of a build, when given)."""
+    return to_template(source if source is not None else cloud_init_source(x))

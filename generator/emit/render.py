@@ -16,11 +16,10 @@ from generator.core.contract import BUNDLE_METADATA_KEY, PLACEHOLDER_RE
 from generator.core.templating import render_template
 from generator.derive.derived import Derived, derive
 from generator.derive.hostnames import host_expressions, public_ip_expression  # noqa: F401 - their old home, still imported from here
-from generator.derive.model import secret_env_lines
 from generator.emit.bundle import render_bundle
-from generator.emit.cloudinit import render_cloud_init
+from generator.emit.cloudinit import cloud_init_source, render_cloud_init, server_files
 from generator.emit.schema_form import render_schema
-from generator.scale.stack import render_scale_tf
+from generator.scale.server import render_scale_tf
 
 # Order of files in the stack (and in the zip): stable, so builds are byte-identical.
 STACK_FILES = ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml", "schema.yaml")
@@ -37,14 +36,18 @@ def render_stack(config: StackConfig, on: dt.date | None = None) -> dict[str, by
 
 
 def emit_stack(d: Derived) -> dict[str, bytes]:
-    """The stack's files from the derived facts: one emitter per artefact, nothing derived again."""
+    """The stack's files from the derived facts: one emitter per artefact, nothing derived again.
+    The server file set is emitted once; cloud-init's boot-only files and the bundle both come from it."""
     config = d.config
+    server = server_files(d)
+    source = cloud_init_source(d, server)
     ctx = {
         "m": d.model,
         "c": config,
-        "template_vars": boot_template_vars(d),
+        "rules": d.rules,
+        "template_vars": boot_template_vars(d, source),
         "bundle_key": BUNDLE_METADATA_KEY,
-        "secret_env": secret_env_lines(config),
+        "secret_env": list(d.secret_env),
         "image_regex": image_name_regex(config.instance.image.version),
         "dns_label": dns_label(config.name),
         "dns_records": dns_records_expression(d),
@@ -55,7 +58,7 @@ def emit_stack(d: Derived) -> dict[str, bytes]:
         "main.tf": render_template("main.tf.j2", **ctx),
         "variables.tf": render_template("variables.tf.j2", **ctx),
         "outputs.tf": render_template("outputs.tf.j2", **ctx),
-        "cloud-init.yaml": render_cloud_init(config, d.cloud_init),
+        "cloud-init.yaml": render_cloud_init(d, source),
         "schema.yaml": render_schema(d.model),
     }
     if config.budget.enabled or config.traffic_alarm.enabled:
@@ -63,17 +66,18 @@ def emit_stack(d: Derived) -> dict[str, bytes]:
     if config.scale.scaled:  # nodes 2..N, the load balancer, Redis's password (generator/scale/)
         files["scale.tf"] = render_scale_tf(config)
     # bundle.tf, bundle/manifest.json, bundle/<file>: after the rest
-    bundle = render_bundle(config, list(d.server_files), d.template_expressions)
+    bundle = render_bundle(d, server)
     ordered = {name: files[name] for name in stack_file_order() if name in files} | bundle
     return {name: text.encode("utf-8") for name, text in ordered.items()}
 
 
-def boot_template_vars(d: Derived) -> dict[str, str]:
-    """The template variables user_data (boot-only) uses; the bundle's files take the rest in bundle.tf.
+def boot_template_vars(d: Derived, source: str) -> dict[str, str]:
+    """The template variables user_data (boot-only) uses, from its ``source`` (`cloud_init_source`);
+    the bundle's files take the rest in bundle.tf.
 
-    Example: ``"livekit_api_secret" in boot_template_vars(derive(config))`` -> ``False``.
+    Example: ``"livekit_api_secret" in boot_template_vars(d, cloud_init_source(d))`` -> ``False``.
     """
-    used = set(PLACEHOLDER_RE.findall(d.cloud_init))
+    used = set(PLACEHOLDER_RE.findall(source))
     return {name: expr for name, expr in d.template_expressions.items() if name in used}
 
 

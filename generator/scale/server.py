@@ -1,28 +1,38 @@
-"""The server files several nodes add to the bundle: Redis (a compose service that runs only on
-node 1) and its env file, which also gives the Socket.IO app its ``REDIS_URL``.
+"""What several nodes add to the emitted stack: ``scale.tf`` (nodes 2..N, the load balancer,
+Redis's password, the optional quota) and the server files of the bundle: Redis (a compose
+service that runs only on node 1), its redis.conf and its env file, which also gives the
+Socket.IO app its ``REDIS_URL``. Node 1's address comes derived (`Derived.redis_host`).
 
 The bundle is the same on every node (generator/scale/stack.py), so the Redis service checks
 the host name it runs under (compose's host network gives the container the node's host name:
 node 1 is ``server``); every other node keeps an idle ``sleep`` in its place.
 
-Example: ``redis_env(config)`` -> ``"REDIS_PASSWORD=...\\nREDIS_URL=redis://:...@server.public.demo.oraclevcn.com:6379\\n"``.
+Example: ``redis_env(derive(config))`` -> ``"REDIS_PASSWORD=...\\nREDIS_URL=redis://:...@server.public.demo.oraclevcn.com:6379\\n"``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from generator.config.schema import StackConfig
-from generator.core.contract import APP_DIR, placeholder
+from generator.core.contract import APP_DIR, BUNDLE_FORMAT, BUNDLE_METADATA_KEY, placeholder
 from generator.core.errors import RenderError
-from generator.core.templating import templates_dir
+from generator.core.templating import render_template, templates_dir
 from generator.core.versions import versions
-
-from .stack import redis_conf, redis_host
+from generator.derive.derived import Derived
 
 REDIS_ENV = f"{APP_DIR}/redis.env"
 REDIS_CONF = f"{APP_DIR}/redis.conf"
 NODE1_HOSTNAME = "server"  # main.tf's hostname_label of node 1
+# What the load balancer forwards, each to the same port on every node (TCP pass-through).
+LISTENERS = (
+    {"name": "https", "port": 443, "why": "HTTPS and WebSocket signalling (and TURN/TLS by SNI when kept): Caddy on every node ends TLS."},
+    {"name": "http", "port": 80, "why": "HTTP: ACME HTTP-01 challenges and Caddy's redirect to HTTPS."},
+)
+# A node's apply slot: its drain, plus the time compose needs to bring it back up.
+RESTART_MINUTES = 5
+REDIS_IMAGE_KEY = "redis"
 
 # The password goes into a file inside the container (its own /tmp, readable by redis only),
 # included by redis-server: never in argv (ps shows argv to every user) nor in a host file
@@ -59,9 +69,9 @@ def sample_app_for(config: StackConfig, files: dict[str, bytes]) -> dict[str, by
     return dict(sorted(out.items()))
 
 
-def scale_boot_vars(config: StackConfig) -> dict[str, str]:
+def scale_boot_vars(d: Derived) -> dict[str, str]:
     """What the first boot needs to share Caddy's storage (bootstrap.sh.j2; unused with one node)."""
-    return {"node1": NODE1_HOSTNAME, "nfs_host": redis_host(config)}
+    return {"node1": NODE1_HOSTNAME, "nfs_host": d.redis_host}
 
 
 def redis_image() -> str:
@@ -69,10 +79,10 @@ def redis_image() -> str:
     return str(versions()["redis"]["image"])
 
 
-def redis_env(config: StackConfig) -> str:
+def redis_env(d: Derived) -> str:
     """The root-only env file: Redis's password, and the URL the Socket.IO app connects with."""
     pw = placeholder("redis_password")
-    return f"REDIS_PASSWORD={pw}\nREDIS_URL=redis://:{pw}@{redis_host(config)}:{config.scale.redis.port}\n"
+    return f"REDIS_PASSWORD={pw}\nREDIS_URL=redis://:{pw}@{d.redis_host}:{d.config.scale.redis.port}\n"
 
 
 def add_to_compose(config: StackConfig, compose: dict[str, Any]) -> dict[str, Any]:
@@ -96,11 +106,47 @@ def add_to_compose(config: StackConfig, compose: dict[str, Any]) -> dict[str, An
     return compose
 
 
-def scale_files(config: StackConfig) -> list[tuple[str, str, str, str]]:
+def scale_files(d: Derived) -> list[tuple[str, str, str, str]]:
     """(path, content, mode, bundle service) of the files several nodes add; none for one node."""
-    if not config.scale.scaled:
+    if not d.config.scale.scaled:
         return []
     # Bundle services the shipped agent already knows (contract.BUNDLE_SERVICES; a new one would
     # change the agent, and with it every one-node stack): the env file recreates the app; a
     # changed redis.conf is written and takes effect when Redis next restarts.
-    return [(REDIS_ENV, redis_env(config), "0600", "socket"), (REDIS_CONF, redis_conf(config), "0644", "none")]
+    return [(REDIS_ENV, redis_env(d), "0600", "socket"), (REDIS_CONF, redis_conf(d.config), "0644", "none")]
+
+
+def slot_minutes(config: StackConfig) -> int:
+    """Minutes between two nodes' apply times: the drain, then the restart.
+
+    Example: ``slot_minutes(config)`` -> ``15`` with the default 600 s drain.
+    """
+    return math.ceil(config.scale.drain_seconds / 60) + RESTART_MINUTES
+
+
+def render_scale_tf(config: StackConfig) -> str:
+    """``scale.tf`` for a config with two or more nodes (it reads nothing derived)."""
+    assert config.scale.scaled
+    return render_template("scale/scale.tf.j2", c=config, n=config.scale.nodes, listeners=LISTENERS,
+                           slot_minutes=slot_minutes(config), format=BUNDLE_FORMAT, bundle_key=BUNDLE_METADATA_KEY)
+
+
+def redis_conf(config: StackConfig) -> str:
+    """redis.conf of node 1's Redis (the password arrives on stdin, never in a file or argv)."""
+    r = config.scale.redis
+    persistence = (["appendonly yes", "appendfsync everysec", 'save ""'] if r.persistence == "aof"
+                   else ["appendonly no", 'save ""'])
+    lines = [
+        "# Generated by flowstack: Redis for LiveKit's distributed mode and the Socket.IO adapter.",
+        "# Listens on every address of node 1; the security list and the host firewall admit only",
+        "# the stack's own subnet on this port, and every client needs the password.",
+        "bind 0.0.0.0",
+        f"port {r.port}",
+        "protected-mode yes",
+        f"maxmemory {r.maxmemory_mb}mb",
+        # LiveKit's keys must not be evicted (a lost room-to-node entry splits a room): refuse writes instead.
+        "maxmemory-policy noeviction",
+        "dir /data",
+        *persistence,
+    ]
+    return "\n".join(lines) + "\n"

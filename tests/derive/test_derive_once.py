@@ -2,9 +2,9 @@
 
 Nothing is replaced: the derive functions are wrapped with counters (in every module that
 imported them by name) around a real build of the reference stack and of variants with
-sslip.io names, TURN/TLS through Caddy and alerts. The config is loaded before counting:
-loading checks the policy's rule count against OCI's limit (config/inputguard.py), which is
-validation of the input, not the build.
+sslip.io names, TURN/TLS through Caddy, alerts and several nodes. The config is loaded before
+counting: loading derives the ports itself (`derive.ports.config_ports`: two services on one
+port, the rule count against OCI's limit), which is validation of the input, not the build.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ ONCE = (
     "template_variables",
     "template_variable_expressions",
     "build_model",  # the stack's variables
+    "secret_env_lines",  # the app's secret environment (main.tf's locals)
+    "extra_rules",  # the declared extras (the policy, and the port check in a build)
+    "turn_tls",  # "is there a TURN/TLS host?"
+    "redis_host",  # several nodes: node 1's name (LiveKit's redis:, REDIS_URL, NFS)
     "cloud_init_source",
     "zip_bytes",  # the zip itself (built, then measured by the fit check)
     "derive",
@@ -66,6 +70,7 @@ CASES = {
     "auto-domains": {"domains": {"mode": "auto", "socket_host": None, "livekit_host": None}},
     "turn-via-caddy": VARIANTS["turn-via-caddy"],
     "alerts": {"budget": BUDGET, "traffic_alarm": ALARM},
+    "three-nodes": {"always_free": False, "scale": {"nodes": 3, "quota": True}},
 }
 
 

@@ -25,7 +25,7 @@ from rig.stack import preview
 
 from generator.config.load import parse_config
 from generator.core.versions import versions
-from generator.scale.stack import redis_conf
+from generator.scale.server import redis_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.multinode]
 

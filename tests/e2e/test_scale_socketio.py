@@ -27,7 +27,7 @@ import socketio
 from e2e_support import Proc, free_port, wait_until
 
 from generator.config.load import parse_config
-from generator.scale.stack import redis_conf
+from generator.scale.server import redis_conf
 
 pytestmark = [pytest.mark.slow, pytest.mark.multinode]
 

@@ -32,10 +32,13 @@ LAYERS: list[tuple[str, list[str]]] = [
               "core.versions", "core.regions", "core.swap", "core.files", "core.yamlguard", "core.serverdata"]),
     ("leaves of higher packages", ["emit.pyship", "checks.provider_schema", "derive.autodomain"]),
     ("config: the schema", ["config.base", "config.alerts", "config.network", "scale.config", "config.schema"]),
+    # Checks of the config's own fields against dated data (OCI limits, the Always Free fleet):
+    # they need only the schema (loading gives them the port policy's rule count).
+    ("config: field checks", ["config.inputguard", "scale.guard"]),
     ("derive: meaning", ["scale.stack", "derive.livekit", "derive.ports", "derive.firewall", "derive.hostnames"]),
-    ("config: loading", ["config.inputguard", "scale.guard", "config.load", "emit.jsonschema"]),
-    ("derive: variables", ["derive.model"]),
-    ("emit", ["scale.server", "emit.templatefile", "emit.sampleapp", "derive.bootnames", "emit.agent", "emit.caddyconf", "emit.compose", "emit.cloudinit", "emit.bundle", "emit.schema_form", "derive.derived", "emit.render"]),
+    ("config: loading", ["config.load", "emit.jsonschema"]),
+    ("derive: variables", ["derive.model", "derive.derived"]),
+    ("emit", ["scale.server", "emit.templatefile", "emit.sampleapp", "derive.bootnames", "emit.agent", "emit.caddyconf", "emit.compose", "emit.cloudinit", "emit.bundle", "emit.schema_form", "emit.render"]),
     ("checks", ["checks.report", "checks.hclparse", "checks.stack", "checks.terraform", "checks.ports", "checks.fit", "checks.secrets", "checks.notes", "checks.terraform_run", "checks.external", "checks.run"]),
     ("build", ["build.pipeline", "build.preview", "build.envfile", "build.starter", "config.rotate"]),
     ("cost", ["cost.reserved_ip", "cost.estimate", "cost.table", "cost.sizing", "cost.fleet"]),
