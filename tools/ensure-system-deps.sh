@@ -20,6 +20,9 @@ command -v curl >/dev/null || need+=(curl)
 # and HAProxy hashing on the source address, the stand-in for OCI's Network Load Balancer.
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v haproxy >/dev/null || need+=(haproxy)
+# The deploy-key route (issue 22): a real sshd serving a private repository, the agent's ssh client.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} (Debian packages)"
