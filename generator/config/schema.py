@@ -142,7 +142,7 @@ class Tls(_Model):
 class SocketGit(_Model):
     url: str | None = Field(
         None,
-        description="https:// git URL of the Socket.IO app, cloned and built on the server. Left out (or the example "
+        description="https:// git URL of the Socket.IO app (or ssh, git@github.com:owner/app.git: the deploy-key route), cloned and built on the server. Left out (or the example "
         "https://github.com/your-repo/...), it becomes a required question at deploy time (variable socket_git_url).",
     )
     ref: str = Field("main", description="Branch or tag to check out (git clone --branch; not a commit id).")
