@@ -122,3 +122,19 @@ def test_var_at_file_reads_a_file_field_as_base64(tmp_path: Path) -> None:
     with pytest.raises(InvalidVariable) as info:
         spec.read_files({"socket_git_ssh_key": f"@{tmp_path / 'missing'}"})
     assert "cannot read the file" in str(info.value) and json.dumps(str(tmp_path))[1:-1] in str(info.value)
+
+
+def test_an_unverified_pinned_key_is_said_in_the_stack_notes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.checks import notes
+    from generator.checks.stack import Stack
+    from generator.emit.render import render_stack
+
+    stack = Stack(render_stack(parse_config(merged(_git(url="git@github.com:flow-coder/app.git")), "c.yaml")))
+    assert not any("pinned ssh host key" in n for n in notes.check_notes(stack).problems)
+    data = host_keys()
+    changed = {**data, "hosts": {**data["hosts"], "gitlab.com": {**data["hosts"]["gitlab.com"], "verified": False}}}
+    monkeypatch.setattr(notes, "unverified_hosts", lambda: [h for h, e in changed["hosts"].items() if not e["verified"]])
+    said = [n for n in notes.check_notes(stack).problems if "pinned ssh host key" in n]
+    assert len(said) == 1 and "gitlab.com" in said[0] and "unverified" in said[0]
+    https = Stack(render_stack(parse_config(merged(_git(url="https://github.com/flow-coder/app.git")), "c.yaml")))
+    assert not any("pinned ssh host key" in n for n in notes.check_notes(https).problems)  # no route, no pins, no note
