@@ -20,8 +20,9 @@ command -v curl >/dev/null || need+=(curl)
 # and HAProxy hashing on the source address, the stand-in for OCI's Network Load Balancer.
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v haproxy >/dev/null || need+=(haproxy)
-# `flowstack status --ssh` (issue 21): a real OpenSSH server the test starts in its own network
-# namespace with its own config and key (never the machine's sshd). /usr/sbin: not on a user's PATH.
+# A real OpenSSH server, started by tests in their own network namespaces with their own config
+# and keys (never the machine's sshd): `flowstack status --ssh` (issue 21) and the deploy-key
+# route's private repository (issue 22); the agent's ssh client. /usr/sbin: not on a user's PATH.
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 [ ${#need[@]} -eq 0 ] && exit 0

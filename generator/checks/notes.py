@@ -7,6 +7,7 @@
 - A variable with no default that is not a secret or filled in by Resource Manager is a
   question the form (or ``rm-apply --var``) must answer, e.g. ``socket_git_url`` when the
   config keeps the example repository.
+- A pinned ssh host key of the deploy-key route (``data/git_host_keys.yaml``) marked unverified.
 - A reserved public IP whose price ``data/prices.yaml`` does not know (or has not verified):
   the stack asks OCI for something whose cost is unverified.
 
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+from generator.core.gitssh import host_keys, unverified_hosts
 from generator.core.prices import price_book
 
 from .report import PASS, WARN, CheckResult
@@ -36,6 +38,9 @@ def check_notes(stack: Stack) -> CheckResult:
     if git_url is not None and "default" not in git_url:
         notes.append("socket_git_url has no default (the config gives no app repository, or only the example): "
                      "the console form requires it, and rm-apply needs --var socket_git_url=https://...")
+    if "socket_git_ssh_key" in stack.variables():  # the deploy-key route pins the public hosts' keys (data/git_host_keys.yaml)
+        notes += [f"pinned ssh host key of {host} (generator/data/git_host_keys.yaml, checked {host_keys()['checked']}): unverified; "
+                  "compare its fingerprint with the host's published one before deploying" for host in unverified_hosts()]
     reserved = [n for _f, t, n, body in stack.all_blocks("resource")
                 if t == "oci_core_public_ip" and str(body.get("lifetime", "")).strip('"') == "RESERVED"]
     price = price_book().reserved_ip

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rm-logs": ("rm", "rm_logs_command", "Print the log of a job of CONFIG's stack (default: the newest job)."),
     "rm-outputs": ("rm", "rm_outputs_command", "Print the outputs of the newest succeeded APPLY job of CONFIG's stack."),
     "oci-setup": ("ocisetup", "oci_setup_command", "Create an API signing key pair (RSA 2048, private key 0600) and add its profile to the OCI config."),
+    "deploy-key": ("deploykey", "deploy_key_command", "Make a read-only deploy key (Ed25519) for a private app repository cloned over ssh."),
     "rotate-secret": ("rotate", "rotate_secret_command",
                       "Make a new LiveKit API secret at the next deploy: bump livekit.api_secret_version in CONFIG."),
     "status": ("ops", "status_command",

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from generator.config.schema import StackConfig
 from generator.core.caddyquote import caddy_problem
 from generator.core.errors import did_you_mean
+from generator.core.gitssh import is_ssh_url, pinned_hosts, ssh_url_host
 from generator.core.prices import price_book
 from generator.core.yamlio import load_yaml
 
@@ -66,6 +67,7 @@ def findings(config: StackConfig, *, rule_count: int) -> Iterator[Finding]:
     """Everything wrong with ``config`` that the schema alone cannot see, most important first
     (``rule_count``: the port policy's ingress rules, which `config.load` derives with the listeners)."""
     yield from _secrets(config)
+    yield from _git_ssh(config)
     yield from _normal_form(config)
     yield from _hosts(config)
     yield from _region(config)
@@ -86,6 +88,7 @@ CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Stripe secret key", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{16,}")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     ("a private key or certificate (PEM)", re.compile(r"-----BEGIN [A-Z0-9 ]*-----")),
+    ("an OpenSSH private key", re.compile(r"b3BlbnNzaC1rZXktdjEA")),  # base64 of "openssh-key-v1\0", the key file's body
     ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.")),
 )
 # Environment names that say "secret": their values belong in secret_env.
@@ -149,7 +152,7 @@ def _secrets(config: StackConfig) -> Iterator[Finding]:
     git = config.socket.git
     if git is not None and git.url is not None:
         parts = urlsplit(git.url)
-        if parts.username or parts.password or "@" in parts.netloc:
+        if not is_ssh_url(git.url) and (parts.username or parts.password or "@" in parts.netloc):  # ssh: a login name, never a secret
             yield Finding(("socket", "git", "url"), "https://***@" + (parts.hostname or "") + parts.path,
                           "holds credentials (user:token@): they would be written into the zip in plain text",
                           "a URL without them: for a private repository give a read-only token at deploy time "
@@ -163,6 +166,22 @@ def _secrets(config: StackConfig) -> Iterator[Finding]:
         if kind:
             yield Finding(loc, None, f"holds what looks like {kind} (not shown): it would be written into the zip",
                           "no credentials in the config: use socket.secret_env for the app's secrets")
+
+
+def _git_ssh(config: StackConfig) -> Iterator[Finding]:
+    """The deploy-key route: each known_hosts line holds a sound key, and the URL's host has a pinned key."""
+    git = config.socket.git
+    if git is None or not git.ssh:
+        return
+    for i, line in enumerate(git.known_hosts):
+        problem = ssh_public_key_problem(line.split(" ", 1)[1])
+        if problem:
+            yield Finding(("socket", "git", "known_hosts", i), line[:60], f"its key {problem}", "the line ssh-keyscan -t ed25519 HOST prints")
+    host = ssh_url_host(git.url or "")
+    if host is not None and host not in pinned_hosts(git.known_hosts):
+        yield Finding(("socket", "git", "url"), git.url, f"has no pinned host key for {host}: the server would refuse to connect",
+                      f"add its line to socket.git.known_hosts (ssh-keyscan -t ed25519 {host.strip('[').split(']')[0]}, "
+                      "checked against the fingerprint the host publishes); GitHub's and GitLab's are pinned already")
 
 
 # ---------------------------------------------------------------- names
@@ -301,3 +320,21 @@ def pem_b64_ok(value: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return re.search(r"(?m)^-----BEGIN [A-Z0-9 ]+-----", text) is not None
+
+
+def ssh_private_key_b64_ok(value: str) -> bool:
+    """The local check of socket_git_ssh_key: empty, or base64 of a private key file (PEM-style
+    header). A passphrase-protected key is refused too: the server cannot type its passphrase."""
+    if value == "":
+        return True
+    try:
+        text = base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    if re.match(r"^-----BEGIN (OPENSSH|EC|RSA) PRIVATE KEY-----", text) is None:
+        return False
+    body = "".join(text.strip().splitlines()[1:-1])
+    try:
+        return b"aes256" not in base64.b64decode(body) and "ENCRYPTED" not in text
+    except (binascii.Error, ValueError):
+        return False

@@ -21,6 +21,7 @@ from generator.config.base import Model as _Model
 from generator.config.base import Port
 from generator.config.network import ExtraPort, Network
 from generator.core.contract import secret_env_variable
+from generator.core.gitssh import KNOWN_HOSTS_LINE_REGEX, is_ssh_url
 from generator.core.regions import bounds
 from generator.core.versions import livekit_image
 from generator.scale.config import Scale
@@ -30,7 +31,7 @@ from generator.scale.config import Scale
 # so a config default can never fail its own deploy-time check.
 # RFC 1123 host name with at least two labels: Caddy needs a real DNS name to get a certificate.
 HOSTNAME_REGEX = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-# https only: the server has no deploy key for ssh. No quotes, spaces or shell syntax. No `@`
+# https (ssh URLs: core/gitssh.py, the deploy-key route). No quotes, spaces or shell syntax. No `@`
 # before the first `/` (the authority): a user:token@ there would sit in the stack in plain text.
 GIT_URL_REGEX = r"^https://[A-Za-z0-9][A-Za-z0-9._~:%+-]*(/[A-Za-z0-9._~:/@%+-]*)?$"
 GIT_REF_REGEX = r"^[A-Za-z0-9._/+-]+$"
@@ -141,19 +142,50 @@ class Tls(_Model):
 class SocketGit(_Model):
     url: str | None = Field(
         None,
-        description="https:// git URL of the Socket.IO app, cloned and built on the server. Left out (or the example "
+        description="https:// git URL of the Socket.IO app (or ssh, git@github.com:owner/app.git: the deploy-key route), cloned and built on the server. Left out (or the example "
         "https://github.com/your-repo/...), it becomes a required question at deploy time (variable socket_git_url).",
     )
     ref: str = Field("main", description="Branch or tag to check out (git clone --branch; not a commit id).")
     path: str = Field(".", description="Directory inside the repository holding its Dockerfile.")
+    deploy_key: bool | None = Field(
+        None,
+        description="Clone over ssh with a read-only deploy key (made by `flowstack deploy-key`, given at deploy time as the "
+        "sensitive variable socket_git_ssh_key) against pinned host keys. Default: on for an ssh url (git@host:owner/app.git), "
+        "off for https; true lets the ssh url be given at deploy time.",
+    )
+    known_hosts: list[str] = Field(default_factory=list, description="known_hosts lines (host ssh-ed25519 AAAA...) of a self-hosted git "
+                                   "server for the deploy-key route; GitHub's and GitLab's keys are pinned already (data/git_host_keys.yaml).")
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         # A user:token@ is left to inputguard, whose error masks it (this one would show the value).
-        if v is not None and not re.fullmatch(GIT_URL_REGEX, _USERINFO.sub("https://", v, count=1)):
-            raise ValueError("must be an https:// git URL of letters, digits and . _ ~ : / @ % + - (no ssh: for a private repository give a read-only token as socket_git_token at deploy time)")
+        if v is not None and not is_ssh_url(v) and not re.fullmatch(GIT_URL_REGEX, _USERINFO.sub("https://", v, count=1)):
+            raise ValueError("must be an https:// git URL or an ssh one (git@github.com:owner/app.git) of letters, digits and . _ ~ : / @ % + -")
         return v
+
+    @field_validator("known_hosts")
+    @classmethod
+    def _known_hosts(cls, v: list[str]) -> list[str]:
+        for line in v:
+            if not re.fullmatch(KNOWN_HOSTS_LINE_REGEX, line):
+                raise ValueError(f"{line[:60]!r} is not one known_hosts line such as 'git.example.com ssh-ed25519 AAAAC3Nz...' "
+                                 "(ssh-keyscan -t ed25519 HOST, checked against the host's published fingerprint; no comment, no hashed names)")
+        return v
+
+    @model_validator(mode="after")
+    def _route(self) -> SocketGit:
+        if self.url is not None and is_ssh_url(self.url) and self.deploy_key is False:
+            raise ValueError(f"url {self.url!r} is an ssh URL, which needs the deploy-key route: drop `deploy_key: false` "
+                             "and make the key with `flowstack deploy-key NAME` (or use the https URL and a token, socket_git_token)")
+        if self.known_hosts and not self.ssh:
+            raise ValueError("known_hosts is for the deploy-key route: give an ssh url or deploy_key: true")
+        return self
+
+    @property
+    def ssh(self) -> bool:
+        """The deploy-key route is on: the stack asks for socket_git_ssh_key and pins host keys."""
+        return bool(self.deploy_key) or (self.deploy_key is None and self.url is not None and is_ssh_url(self.url))
 
     @field_validator("ref", "path")
     @classmethod

@@ -124,6 +124,12 @@ AGENT_SETTINGS = "/etc/flowstack/agent.json"  # the agent reads its paths and ru
 SOCKET_SOURCE_FILE = f"{APP_DIR}/socket-source.json"
 # A private app repository's token, in git's credential format, mode 0600 (the agent's credential helper reads it).
 GIT_CREDENTIALS_FILE = f"{APP_DIR}/git-credentials"
+# The deploy-key route (core/gitssh.py): the read-only deploy key (0600; empty: none given) and the
+# pinned known_hosts, the only one ssh reads. The agent finds both beside its app_dir by these names.
+GIT_SSH_KEY_FILE = f"{APP_DIR}/git-ssh-key"
+GIT_KNOWN_HOSTS_FILE = f"{APP_DIR}/git-known-hosts"
+# The ssh client config the agent's git uses for an ssh URL (ssh -F): key, pins, no prompt.
+GIT_SSH_CONFIG_FILE = f"{APP_DIR}/git-ssh-config"
 # A private registry's login for socket.image (Docker's client config format, 0600); the agent merges it into root's docker config.
 REGISTRY_AUTH_FILE = f"{APP_DIR}/registry-auth.json"
 DOCKER_CLIENT_CONFIG = "/root/.docker/config.json"

@@ -9,9 +9,11 @@ console form do.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from generator.core.contract import AUTO_FILLED, is_secret
@@ -31,6 +33,7 @@ VARIABLE_EXAMPLES = {
     # Base64, as Resource Manager passes an uploaded file (schema.yaml type: file).
     "tls_origin_certificate": '"$(base64 -w0 origin.pem)"',
     "tls_origin_private_key": '"$(base64 -w0 origin-key.pem)"',
+    "socket_git_ssh_key": "@$HOME/.flowstack/deploy-keys/NAME/id_ed25519",  # flowstack deploy-key NAME
 }
 
 def parse_variables(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -93,6 +96,7 @@ class VariableSpec:
     required: tuple[str, ...]
     sensitive: frozenset[str]
     rules: Mapping[str, tuple[tuple[Callable[[str], bool], str], ...]] = field(default_factory=dict)
+    files: frozenset[str] = frozenset()  # file-upload fields (schema.yaml type: file): --var NAME=@FILE reads one
 
     @classmethod
     def from_variables(cls, stack: str, variables: Iterable[Any], auto_filled: Iterable[str] = AUTO_FILLED) -> VariableSpec:
@@ -105,7 +109,25 @@ class VariableSpec:
             required=tuple(v.name for v in variables if not v.has_default and v.name not in auto),
             sensitive=frozenset(v.name for v in variables if is_secret(v.name, sensitive=v.sensitive)),
             rules={v.name: tuple((r.local, r.error_message) for r in getattr(v, "validations", ())) for v in variables},
+            files=frozenset(v.name for v in variables if getattr(v, "schema_type", None) == "file"),
         )
+
+    def read_files(self, variables: Mapping[str, str]) -> dict[str, str]:
+        """``variables`` with each file field's ``@PATH`` replaced by the file's bytes in base64,
+        as the console form's upload passes a file: the content is read here, never in argv.
+
+        >>> VariableSpec("s", frozenset({"k"}), (), frozenset(), files=frozenset({"k"})).read_files({"k": ""})
+        {'k': ''}
+        """
+        out = dict(variables)
+        for name in self.files & set(variables):
+            if variables[name].startswith("@"):
+                path = Path(variables[name][1:]).expanduser()
+                try:
+                    out[name] = base64.b64encode(path.read_bytes()).decode("ascii")
+                except OSError as exc:
+                    raise InvalidVariable(name, f"@{path}", f"cannot read the file ({exc.strerror or exc})") from None
+        return out
 
     def check_rules(self, variables: Mapping[str, str]) -> None:
         """Raise `InvalidVariable` for the first value its variable's ``validation`` rule refuses.

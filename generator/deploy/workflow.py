@@ -59,6 +59,7 @@ def prepare(config_path: str, variables: dict[str, str], apply_at: str | None = 
     built = build(config_path)
     spec = VariableSpec.from_variables(built.config.name, build_model(built.config).variables, AUTO_FILLED)
     spec.check_names(variables)
+    variables = spec.read_files(variables)  # --var NAME=@FILE of a file field: its base64, as the form uploads it
     spec.check_rules(variables)
     if SSH_KEY_VARIABLE in variables:
         check_ssh_public_key(variables[SSH_KEY_VARIABLE])

@@ -81,7 +81,8 @@ def boot_files(keys: tuple[str, ...], fill_files: tuple[str, ...]) -> list[tuple
     return [
         (HOSTNAMES_SCRIPT, script, "0755"),
         (f"{HOSTNAMES_LIB}/autodomain.py", library, "0644"),
-        (HOSTNAMES_SETTINGS, json.dumps(settings(keys, fill_files), indent=2) + "\n", "0644"),
+        # One line, as agent.json: ~70 bytes of the metadata budget (tests/checks/test_bundle_fit.py).
+        (HOSTNAMES_SETTINGS, json.dumps(settings(keys, fill_files), separators=(",", ":")) + "\n", "0644"),
     ]
 
 

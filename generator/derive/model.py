@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.config.inputguard import SSH_KEY_EXAMPLE, SSH_PUBLIC_KEY_REGEX, pem_b64_ok, ssh_public_key_ok
+from generator.config.inputguard import SSH_KEY_EXAMPLE, SSH_PUBLIC_KEY_REGEX, pem_b64_ok, ssh_private_key_b64_ok, ssh_public_key_ok
 from generator.config.inputguard import re2_search as _re2_search
 from generator.config.schema import GIT_REF_REGEX, GIT_URL_REGEX, HOSTNAME_REGEX, IMAGE_REGEX, StackConfig
 from generator.core import limits
 from generator.core.contract import APPLY_AT_REGEX, SSH_CIDR_REGEX, SSH_MIN_PREFIX, is_secret, secret_env_variable
+from generator.core.gitssh import GIT_SSH_URL_REGEX
 from generator.core.hcl import hcl_string
 from generator.core.regions import bounds
 
@@ -115,15 +116,8 @@ class Variable:
         return {"string": "string", "number": "number", "bool": "boolean"}[self.type]
 
 
-GROUPS = (
-    ("placement", "Placement"),
-    ("access", "Access"),
-    ("service", "Services"),
-    ("sizing", "Instance size"),
-    ("secrets", "Secrets"),
-    ("alerts", "Cost alerts"),
-    ("hidden", "Filled in by Resource Manager"),
-)
+GROUPS = (("placement", "Placement"), ("access", "Access"), ("service", "Services"), ("sizing", "Instance size"), ("secrets", "Secrets"),
+          ("alerts", "Cost alerts"), ("hidden", "Filled in by Resource Manager"))
 
 
 @dataclass(frozen=True)
@@ -150,10 +144,8 @@ def build_model(config: StackConfig, on: dt.date | None = None) -> StackModel:
 
 
 def _limit_notes(on: dt.date | None) -> list[str]:
-    return [
-        f"{r.a1_max_ocpus} OCPU / {r.a1_max_memory_gbs} GB from {r.effective} ({'verified' if r.verified else 'reported, not verified'})"
-        for r in limits.in_force(on)
-    ]
+    return [f"{r.a1_max_ocpus} OCPU / {r.a1_max_memory_gbs} GB from {r.effective} ({'verified' if r.verified else 'reported, not verified'})"
+            for r in limits.in_force(on)]
 
 
 def _variables(c: StackConfig, on: dt.date | None) -> list[Variable]:
@@ -205,17 +197,9 @@ def _base_variables(c: StackConfig) -> list[Variable]:
     ]
     if c.domains.auto:
         return v  # the server derives its names at boot (sslip.io): nothing to ask
-    v += [
-        Variable(
-            "socket_host", "string", "Host name of the Socket.IO server; point its DNS A record at public_ip.", "service", "Socket.IO host name",
-            default=c.domains.socket_host, validations=(_regex_rule("socket_host", HOSTNAME_REGEX, "socket_host must be a DNS host name such as space-socket.example.com."),),
-        ),
-        Variable(
-            "livekit_host", "string", "Host name of the LiveKit server; point its DNS A record at public_ip.", "service", "LiveKit host name",
-            default=c.domains.livekit_host, validations=(_regex_rule("livekit_host", HOSTNAME_REGEX, "livekit_host must be a DNS host name such as space-livekit.example.com."),),
-        ),
-    ]
-    return v
+    return v + [Variable(f"{k}_host", "string", f"Host name of the {what} server; point its DNS A record at public_ip.", "service", f"{what} host name",
+                         default=getattr(c.domains, f"{k}_host"), validations=(_regex_rule(f"{k}_host", HOSTNAME_REGEX, f"{k}_host must be a DNS host name such as space-{k}.example.com."),))
+                for k, what in (("socket", "Socket.IO"), ("livekit", "LiveKit"))]
 
 
 def _service_variables(c: StackConfig) -> list[Variable]:
@@ -237,9 +221,13 @@ def _service_variables(c: StackConfig) -> list[Variable]:
     elif c.socket.git is not None:
         # No default when the config has no real URL (absent, or the reference config's example):
         # the form and rm-apply then ask for it, instead of deploying a server that can never be ready.
-        url = c.socket.git.known_url
-        v.append(Variable("socket_git_url", "string", "https:// git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
-                          default=url, has_default=url is not None, validations=(_regex_rule("socket_git_url", GIT_URL_REGEX, "socket_git_url must be an https:// git URL without user:token@, e.g. https://github.com/you/app.git."),)))
+        url, ssh = c.socket.git.known_url, c.socket.git.ssh
+        # The deploy-key route on: https or ssh; off: https only, and the message says how to turn it on.
+        rule = (_regex_rule("socket_git_url", f"{GIT_URL_REGEX}|{GIT_SSH_URL_REGEX}", "socket_git_url must be an https:// or ssh git URL, e.g. git@github.com:you/app.git.") if ssh else
+                _regex_rule("socket_git_url", GIT_URL_REGEX, "socket_git_url must be an https:// git URL without user:token@, e.g. https://github.com/you/app.git "
+                            "(an ssh URL needs socket.git.deploy_key: true in the config and a key from `flowstack deploy-key`)."))
+        v.append(Variable("socket_git_url", "string", f"{'https:// or ssh' if ssh else 'https://'} git URL of the Socket.IO app, cloned and built on the server.", "service", "Socket.IO app git URL",
+                          default=url, has_default=url is not None, validations=(rule,)))
         v.append(Variable("socket_git_ref", "string", "Branch or tag of the Socket.IO app to build.", "service", "Socket.IO app git ref",
                           default=c.socket.git.ref, validations=(_regex_rule("socket_git_ref", GIT_REF_REGEX, "socket_git_ref may hold only letters, digits and . _ / + -."),)))
     v.append(Variable("server_apply_at", "string", "Quiet hour (HH:MM, server time zone) at which the server applies a config change; empty: at once",
@@ -291,6 +279,10 @@ def _secret_variables(c: StackConfig) -> list[Variable]:
     if c.socket.git is not None:  # a private repository's read-only token: the server agent's credential helper reads it (issue 22)
         v.append(Variable("socket_git_token", "string", "Read-only token of a private app repository (GitHub fine-grained or GitLab project access token); empty for a public one.", "secrets",
                           "App repository token (private repos only)", default="", sensitive=True, validations=(_regex_rule("socket_git_token", r"^[A-Za-z0-9._-]{0,512}$", "socket_git_token may hold only letters, digits and . _ - (a token, not a URL)."),)))
+    if c.socket.git is not None and c.socket.git.ssh:  # the deploy-key route: `flowstack deploy-key` makes the key (issue 22)
+        v.append(Variable("socket_git_ssh_key", "string", "Private half of the repository's read-only deploy key (flowstack deploy-key): upload the file "
+                          "(--var socket_git_ssh_key=@FILE with rm-apply); empty for a public repository.", "secrets", "App repository deploy key (file)",
+                          default="", sensitive=True, schema_type="file", validations=(_ssh_key_check("socket_git_ssh_key"),)))
     if c.socket.image:  # a private registry (e.g. OCI's <region>.ocir.io): the server's docker reads them from a 0600 config (issue 22)
         v += [Variable(f"socket_registry_{k}", "string", f"{what} for a private socket.image registry; empty for a public image.", "secrets", f"Registry {k} (private images)", default="",
                        sensitive=True, validations=(_regex_rule(f"socket_registry_{k}", rf"^[^\s'\"{c}]{{0,512}}$", f"socket_registry_{k} may not hold spaces, quotes{' or :' if c else ''}."),))
@@ -330,10 +322,15 @@ def _alert_variables(c: StackConfig) -> list[Variable]:
 
 def _pem_check(name: str) -> Validation:
     """``var.name`` is base64 of a PEM file (what a schema.yaml ``file`` field yields)."""
-    return Validation(
-        f'can(regex("(?m)^-----BEGIN [A-Z0-9 ]+-----", base64decode(var.{name})))',
-        f"{name} must be a PEM file (base64-encoded, as the form's file upload passes it) with a -----BEGIN line.",
-        pem_b64_ok)
+    return Validation(f'can(regex("(?m)^-----BEGIN [A-Z0-9 ]+-----", base64decode(var.{name})))',
+                      f"{name} must be a PEM file (base64-encoded, as the form's file upload passes it) with a -----BEGIN line.", pem_b64_ok)
+
+
+def _ssh_key_check(name: str) -> Validation:
+    """``var.name`` is empty or base64 of an unencrypted OpenSSH/PEM private key (what the form's file upload passes)."""
+    return Validation(f'var.{name} == "" || can(regex("^-----BEGIN (OPENSSH|EC|RSA) PRIVATE KEY-----", base64decode(var.{name})))',
+                      f"{name} must be the private key file of `flowstack deploy-key` (base64-encoded, as the form's upload and @FILE pass it), or empty.",
+                      ssh_private_key_b64_ok)
 
 
 def _email_list_check(name: str) -> Validation:
@@ -353,7 +350,7 @@ def template_variables(config: StackConfig) -> list[str]:
     if config.socket.image:
         names += ["socket_image", "socket_registry_auth_b64"]
     elif config.socket.git:
-        names += ["socket_git_url", "socket_git_ref", "socket_git_credentials_b64"]
+        names += ["socket_git_url", "socket_git_ref", "socket_git_credentials_b64"] + (["socket_git_ssh_key_b64"] if config.socket.git.ssh else [])
     if config.tls.mode == "cloudflare_origin":
         names += ["tls_origin_certificate_b64", "tls_origin_private_key_b64"]
     if config.socket.secret_env:
@@ -375,6 +372,7 @@ TEMPLATE_EXPRESSIONS = {
     "socket_registry_auth_b64": 'base64encode(var.socket_registry_password == "" ? jsonencode({auths = {}}) : jsonencode({auths = {(length(regexall("[.:]", split("/", var.socket_image)[0])) > 0 ? split("/", var.socket_image)[0] : "https://index.docker.io/v1/") = {auth = base64encode("${var.socket_registry_username}:${var.socket_registry_password}")}}}))',
     # git's credential format; the username is any non-empty word for GitHub and GitLab access tokens.
     "socket_git_credentials_b64": 'base64encode("username=x-access-token\\npassword=${var.socket_git_token}\\n")',
+    "socket_git_ssh_key_b64": "var.socket_git_ssh_key",  # already base64 (a schema.yaml file field)
     "tls_origin_certificate_b64": "var.tls_origin_certificate",  # already base64 (a schema.yaml file field)
     "tls_origin_private_key_b64": "var.tls_origin_private_key",
     "socket_secret_env_b64": "local.socket_secret_env_b64",

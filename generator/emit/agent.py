@@ -32,7 +32,6 @@ from generator.core.contract import (
     COMPOSE_FILE,
     DOCKER_CLIENT_CONFIG,
     FIREWALL_SCRIPT,
-    GIT_CREDENTIALS_FILE,
     PRUNE_SERVICE,
     PRUNE_TIMER,
     READY_MARKER,
@@ -40,6 +39,7 @@ from generator.core.contract import (
     SERVICE_CONTAINERS,
     SOCKET_SOURCE_FILE,
 )
+from generator.core.gitssh import GIT_SSH_URL_REGEX
 from generator.core.serverdata import server_data
 from generator.core.templating import render_template, templates_dir
 from generator.derive.bootnames import HOSTNAMES_SETTINGS
@@ -68,10 +68,9 @@ def agent_settings() -> dict[str, Any]:
         "compose_file": COMPOSE_FILE,
         "firewall_script": FIREWALL_SCRIPT,
         "source_file": SOCKET_SOURCE_FILE,
-        "git_credentials_file": GIT_CREDENTIALS_FILE,
         "registry_auth_file": REGISTRY_AUTH_FILE,
         "docker_client_config": DOCKER_CLIENT_CONFIG,
-        "git_url_regex": GIT_URL_REGEX,
+        "git_url_regex": f"{GIT_URL_REGEX}|{GIT_SSH_URL_REGEX}",  # https, or ssh (the deploy-key route: core/gitssh.py)
         "git_ref_regex": GIT_REF_REGEX,
         "hostnames_settings": HOSTNAMES_SETTINGS,
         "ready_marker": READY_MARKER,

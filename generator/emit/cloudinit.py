@@ -33,6 +33,9 @@ from generator.core.contract import (
     DOCKER_DAEMON_JSON,
     FIREWALL_SCRIPT,
     GIT_CREDENTIALS_FILE,
+    GIT_KNOWN_HOSTS_FILE,
+    GIT_SSH_CONFIG_FILE,
+    GIT_SSH_KEY_FILE,
     LIVEKIT_CONFIG,
     PLACEHOLDER_MARK,
     PLACEHOLDER_RE,
@@ -45,6 +48,7 @@ from generator.core.contract import (
     placeholder,
 )
 from generator.core.errors import RenderError
+from generator.core.gitssh import git_ssh_config, pinned_known_hosts
 from generator.core.hcl import template_escape
 from generator.core.regions import region_timezone
 from generator.core.templating import render_template, sh_quote
@@ -203,6 +207,10 @@ def server_files(x: StackConfig | Derived) -> list[WriteFile]:
         source = {"url": ph("socket_git_url"), "ref": ph("socket_git_ref")}
         files.append(WriteFile(SOCKET_SOURCE_FILE, json.dumps(source, indent=2) + "\n", service="socket-build"))
         files.append(WriteFile(GIT_CREDENTIALS_FILE, ph("socket_git_credentials_b64"), permissions="0600", b64=True, service="socket-build"))
+        if config.socket.git.ssh:  # the deploy-key route: the key (0600; empty when not given) and the only known_hosts ssh reads
+            files.append(WriteFile(GIT_SSH_KEY_FILE, ph("socket_git_ssh_key_b64"), permissions="0600", b64=True, service="socket-build"))
+            files.append(WriteFile(GIT_KNOWN_HOSTS_FILE, pinned_known_hosts(config.socket.git.known_hosts), service="socket-build"))
+            files.append(WriteFile(GIT_SSH_CONFIG_FILE, git_ssh_config(), service="socket-build"))
     if config.domains.auto:
         files += [WriteFile(path, content, permissions=mode) for path, content, mode in _boot_names(d)]
     if config.tls.mode == "cloudflare_origin":

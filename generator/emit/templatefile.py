@@ -57,5 +57,6 @@ def sample_values(config: StackConfig) -> dict[str, str]:
         "redis_password": "SampleRedisPasswordForPreviewOnly0123",  # several nodes (scale:)
         "socket_git_credentials_b64": base64.b64encode(b"username=x-access-token\npassword=\n").decode(),
         "socket_registry_auth_b64": base64.b64encode(b'{"auths":{}}').decode(),
+        "socket_git_ssh_key_b64": "",  # the deploy key's default: none given (a public repository)
     }
     return {k: values[k] for k in template_variables(config)}

@@ -329,13 +329,13 @@ def git_credential_args(settings):
     only after the server answers 401, so a public repository never reads it. Other helpers
     (a credential store) are switched off first, so nothing keeps a copy. No file: no options.
     """
-    path = here(settings.get("git_credentials_file", settings["app_dir"] + "/git-credentials"))
+    path = here(settings["app_dir"] + "/git-credentials")  # contract.GIT_CREDENTIALS_FILE
     try:
-        info = os.stat(path)
+        mode = os.stat(path).st_mode & 0o777
     except FileNotFoundError:
         return []
-    if info.st_mode & 0o077:
-        raise Refused("%s is readable by others (mode %o); it must be 0600" % (settings.get("git_credentials_file"), info.st_mode & 0o777))
+    if mode & 0o077:
+        raise Refused("git-credentials has mode %o; it must be 0600" % mode)
     helper = "!f() { test \"$1\" = get && cat '%s'; }; f" % path.replace("'", "'\\''")
     return ["-c", "credential.helper=", "-c", "credential.helper=" + helper, "-c", "credential.interactive=never"]
 
@@ -359,10 +359,20 @@ def install_registry_auth(settings, changed):
     write_json(target, current, mode=0o600)
 
 
-def git_env():
-    """git's environment: no terminal prompt (a wrong token fails at once instead of waiting)."""
-    env = dict(os.environ)
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false", SSH_ASKPASS="/bin/false")
+def git_env(settings, url):
+    """git's environment: no prompt (a wrong token or key fails at once instead of waiting).
+
+    An ssh URL (the deploy-key route, issue 22): ssh reads only the bundle's ssh config
+    (git-ssh-config: the deploy key, the pinned known_hosts, StrictHostKeyChecking, BatchMode),
+    whose paths start with ${FLOWSTACK_ROOT}. GIT_SSH_COMMAND names files, never the key itself.
+    The key file is empty when socket_git_ssh_key was not given: refused here, with the reason.
+    """
+    env = dict(os.environ, FLOWSTACK_ROOT=ROOT, GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/false")
+    if url[:8] != "https://":
+        app = here(settings["app_dir"])
+        if not os.path.getsize(app + "/git-ssh-key"):
+            raise Refused("no deploy key for the ssh git URL (socket_git_ssh_key)")
+        env["GIT_SSH_COMMAND"] = "ssh -F '%s/git-ssh-config'" % app
     return env
 
 
@@ -373,12 +383,12 @@ def fetch_source(settings):
     src = read_json(here(settings["source_file"])) or {}
     url, ref = src.get("url", ""), src.get("ref", "")
     if not re.search(settings["git_url_regex"], url) or not re.search(settings["git_ref_regex"], ref):
-        raise Refused("%s does not hold a valid https:// git URL and ref" % settings["source_file"])
+        raise Refused("%s does not hold a valid git URL and ref" % settings["source_file"])
     app = here(settings["app_dir"] + "/app")
     new = app + ".new"
     shutil.rmtree(new, ignore_errors=True)
     r = subprocess.run(["git", *git_credential_args(settings), "clone", "-q", "--depth", "1", "--branch", ref, "--", url, new],
-                       capture_output=True, check=False, env=git_env())
+                       capture_output=True, check=False, env=git_env(settings, url))
     if r.returncode != 0:
         # Neither the command nor git's output: both carry the URL, which may hold credentials.
         raise RuntimeError("git clone failed (exit %d)" % r.returncode)

@@ -109,7 +109,10 @@ def test_reference_config_defaults(root: Path) -> None:
         ("socket:\n  image: x:1\n  git: {url: https://example.com/a.git}\n", "give at most one of socket.image or socket.git"),
         ("instance:\n  shape: VM.Standard.E4.Flexx\n", "only flexible shapes"),
         ("socket:\n  git: {url: \"https://example.com/a.git;touch${IFS}/tmp/x;$(id)\"}\n", "must be an https:// git URL"),
-        ("socket:\n  git: {url: \"git@github.com:you/app.git\"}\n", "for a private repository give a read-only token as socket_git_token"),
+        # An ssh URL with the deploy-key route switched off (issue 22 item 1b: on by default for ssh URLs).
+        ("socket:\n  git: {url: \"git@github.com:you/app.git\", deploy_key: false}\n", "needs the deploy-key route"),
+        ("socket:\n  git: {url: \"git@github.com:-oProxyCommand=id\"}\n", "must be an https:// git URL or an ssh one"),
+        ("socket:\n  git: {url: \"git@git.example.com:you/app.git\"}\n", "has no pinned host key for git.example.com"),
         ("socket:\n  image: \"a/b:1; rm -rf /\"\n", "must be an image reference"),
         ("socket:\n  image: a/b:1\n  env: {PORT: \"9999\"}\n", "set socket.port instead of env.PORT"),
         ("livekit:\n  rtc:\n    port_range_start: 30010\n    port_range_end: 30020\n",

@@ -9,6 +9,7 @@ Resource Manager passes it: a string, converted with ``tonumber`` for number var
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 from pathlib import Path
@@ -41,7 +42,8 @@ VALUES: dict[str, list[str]] = {
     "livekit_api_key": ["APIFlowspace", "ab", "a" * 64, "a" * 65, "key-with-dash", "key\n"],
     "socket_git_url": ["https://github.com/a/b.git", "http://github.com/a/b.git", "https://x/${y}", "https://a b", "https://a\n",
                        "https://bob:tok@github.com/a/b.git", "https://tok@github.com/a/b.git", "https://github.com@evil.example/a",
-                       "https://github.com/a/b@v1.git", "https://github.com", "https://github.com:443/a/b.git"],
+                       "https://github.com/a/b@v1.git", "https://github.com", "https://github.com:443/a/b.git",
+                       "git@github.com:a/b.git", "ssh://git@github.com/a/b.git"],  # the deploy-key route is off here: refused
     "socket_git_ref": ["main", "v1.0", "feature/x", "a b", "a;b", "main\n"],
     # Issue 23: the one ssh key rule (inputguard); where Terraform's regex cannot look (the base64
     # blob, a second key in the comment) the local check is stricter: tests/deploy/test_var_hostile.py.
@@ -55,15 +57,33 @@ VALUES: dict[str, list[str]] = {
 }
 
 
+def _key_b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+_OPENSSH_BODY = base64.b64encode(b"openssh-key-v1\0\0\0\0\x04none\0\0\0\x04none").decode()
+_ENCRYPTED_BODY = base64.b64encode(b"openssh-key-v1\0\0\0\0\x0aaes256-ctr\0\0\0\x06bcrypt").decode()
+# The deploy-key route on (issue 22 item 1b): the URL rule takes ssh too, and the deploy key's file rule.
+SSH_CONFIG = CONFIG.replace("https://github.com/your-repo/flow_metaverse.git", "git@github.com:flow-coder/flow_metaverse.git")
+SSH_VALUES: dict[str, list[str]] = {
+    "socket_git_url": ["git@github.com:a/b.git", "ssh://git@github.com/a/b.git", "ssh://git@git.example.com:2222/srv/app.git",
+                       "https://github.com/a/b.git", "git@github.com:-oProxyCommand=x", "-oProxyCommand=x@h:a", "git@-h:a/b",
+                       "git@github.com:a/b.git;id", "ssh://git@github.com/a b", "git@github.com:a/b.git\n", "github.com:a/b.git"],
+    "socket_git_ssh_key": ["", _key_b64(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{_OPENSSH_BODY}\n-----END OPENSSH PRIVATE KEY-----\n"),
+                           _key_b64("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsb3dzdGFjayB0ZXN0czogbm90IGEgcmVhbCBrZXkh a public key"),
+                           "not base64!", _key_b64("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")],
+}
+
+
 def _cases() -> list[tuple[str, str, object, str]]:
-    config = parse_config(CONFIG, "flowspace.yaml")
-    variables = {v.name: v for v in build_model(config, dt.date(2026, 12, 1)).variables}
     cases = []
-    for name, values in VALUES.items():
-        var = variables[name]
-        for rule in var.validations:
-            for value in values:
-                cases.append((name, var.type, rule, value))
+    for text, table in ((CONFIG, VALUES), (SSH_CONFIG, SSH_VALUES)):
+        variables = {v.name: v for v in build_model(parse_config(text, "flowspace.yaml"), dt.date(2026, 12, 1)).variables}
+        for name, values in table.items():
+            var = variables[name]
+            for rule in var.validations:
+                for value in values:
+                    cases.append((name, var.type, rule, value))
     return cases
 
 
@@ -132,3 +152,12 @@ def test_rm_apply_refuses_a_bad_var_before_any_request(var: str, tmp_path: Path)
                                  "--compartment", "ocid1.compartment.oc1..x", "--var", var])
     assert r.exit_code != 0
     assert "nothing was sent" in r.output and r.output.count("Error:") == 1, r.output
+
+
+def test_a_passphrase_protected_deploy_key_is_refused_locally() -> None:
+    """Terraform's regex sees only the header; the local check also opens the OpenSSH body: the
+    server cannot type a passphrase, so an encrypted key would only fail at the clone."""
+    from generator.config.inputguard import ssh_private_key_b64_ok
+    plain = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{_OPENSSH_BODY}\n-----END OPENSSH PRIVATE KEY-----\n"
+    assert ssh_private_key_b64_ok(_key_b64(plain))
+    assert not ssh_private_key_b64_ok(_key_b64(plain.replace(_OPENSSH_BODY, _ENCRYPTED_BODY)))

@@ -162,7 +162,7 @@ def test_a_failed_clone_logs_no_url(server: Server) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     r, _ = server.agent("--fetch-source")
     assert r.returncode == 1
-    assert server.log().splitlines()[-1].endswith("does not hold a valid https:// git URL and ref")
+    assert server.log().splitlines()[-1].endswith("does not hold a valid git URL and ref")
     assert token not in server.log()
     # A URL the rule accepts can still carry something private (here in its path): a failed clone
     # logs only git's exit code. Inside the namespace nothing listens on 127.0.0.1:9.

@@ -62,6 +62,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     # The app source given (not the reference's example repository), and an explicit time zone.
     "socket-git-url": {"socket": {"git": {"url": "https://github.com/flow-coder/flow_metaverse.git"}}, "instance": {"timezone": "UTC"}},
+    # A private repository by a read-only deploy key (issue 22 item 1b): the ssh URL turns the route on.
+    "socket-git-ssh": {"socket": {"git": {"url": "git@github.com:flow-coder/flow_metaverse.git"}}},
     # An ephemeral public IP instead of the reserved one (issue 15): the address changes with the instance.
     "ephemeral-ip": {"network": {"reserved_ip": False}},
     "secret-env": {

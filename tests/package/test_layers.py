@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     # templating and the dated data. A few modules of higher packages import nothing of
     # generator and sit just above it.
     ("core", ["core.errors", "core.contract", "core.samples", "core.hcl", "core.yamlio", "core.caddyquote", "core.templating", "core.limits", "core.prices",
-              "core.versions", "core.regions", "core.swap", "core.files", "core.yamlguard", "core.serverdata"]),
+              "core.versions", "core.regions", "core.swap", "core.files", "core.yamlguard", "core.serverdata", "core.gitssh"]),
     ("leaves of higher packages", ["emit.pyship", "checks.provider_schema", "derive.autodomain"]),
     ("config: the schema", ["config.base", "config.alerts", "config.network", "scale.config", "config.schema"]),
     # Checks of the config's own fields against dated data (OCI limits, the Always Free fleet):
@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("cost", ["cost.reserved_ip", "cost.estimate", "cost.table", "cost.sizing", "cost.fleet"]),
     ("deploy", ["deploy.oci_defaults", "deploy.variables", "deploy.sshkey", "deploy.keysetup", "deploy.planlog", "deploy.results", "deploy.ociauth", "deploy.sdk", "deploy.following", "deploy.policy", "deploy.stackcreate", "deploy.endpoint", "deploy.rm", "deploy.session", "deploy.serverdiff", "deploy.workflow"]),
     ("ops", ["ops.hosts", "ops.telemetry", "ops.usage", "ops.idle", "ops.pngfont", "ops.chart", "ops.probe", "ops.stun", "ops.media", "ops.agentssh", "ops.status", "ops.doctor"]),
-    ("cli", ["cli.commands", "cli.lazy", "cli.root", "cli.options", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.rotate", "cli.ocisetup", "cli.ops", "cli.emulator", "cli", "cli.__main__"]),
+    ("cli", ["cli.commands", "cli.lazy", "cli.root", "cli.options", "cli.console", "cli.stack", "cli.cost", "cli.rm", "cli.rotate", "cli.ocisetup", "cli.deploykey", "cli.ops", "cli.emulator", "cli", "cli.__main__"]),
 ]
 # Imports inside functions that are allowed, each with its reason.
 LAZY_OK = {

@@ -93,7 +93,7 @@ variable "socket_git_url" {
 
   validation {
     condition     = can(regex("^https://[A-Za-z0-9][A-Za-z0-9._~:%+-]*(/[A-Za-z0-9._~:/@%+-]*)?$", var.socket_git_url))
-    error_message = "socket_git_url must be an https:// git URL without user:token@, e.g. https://github.com/you/app.git."
+    error_message = "socket_git_url must be an https:// git URL without user:token@, e.g. https://github.com/you/app.git (an ssh URL needs socket.git.deploy_key: true in the config and a key from `flowstack deploy-key`)."
   }
 }
 
