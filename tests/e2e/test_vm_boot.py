@@ -56,6 +56,7 @@ Tests that fail on f81956f because of a known issue-21 defect say which in their
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -66,6 +67,7 @@ from pathlib import Path
 
 import pytest
 from rig.images import bump_tag
+from rig.vm import USER
 from rig.vm_boot import (
     COMPOSE,
     IMDS_OUTAGE,
@@ -80,7 +82,6 @@ from rig.vm_boot import (
     service_states,
     socketio_exchange,
 )
-from rig.vm import USER
 from rig.vm_net import BRIDGE_IP, GUEST_IP
 from rig.vm_rig import VmRig, timeline
 
@@ -422,6 +423,45 @@ def test_failing_change_backs_off_and_rolls_back(booted: Booted, tmp_path: Path)
     finally:
         booted.rig.values["socket_git_ref"] = "main"
         (booted.rig.state / "imds" / BUNDLE_KEY).write_text(good, encoding="utf-8")
+
+
+def test_private_repo_by_deploy_key_over_ssh(booted: Booted, tmp_path: Path) -> None:
+    """Issue 22 route b on a booted server: a day-2 bundle moves the app to an ssh URL on a
+    self-hosted git server (Debian's sshd in the rig, git-shell, its host key pinned through
+    ``socket.git.known_hosts``) with the key ``flowstack deploy-key`` made given as the sensitive
+    variable ``socket_git_ssh_key``: the agent clones over ssh with that key alone, rebuilds and
+    recreates the app; the key is nowhere on the server but its 0600 file."""
+    booted.need_ready()
+    url, pin, key = booted.rig.start_ssh_git()
+    before = container_ids(booted)
+    text = booted.rig.bundle_config.read_text(encoding="utf-8")
+    old = "    url: https://github.com/flowstack-rig/app.git\n"
+    assert old in text
+    text = text.replace(old, f"    url: {json.dumps(url)}\n    deploy_key: true\n    known_hosts: [{json.dumps(pin)}]\n")
+    path = tmp_path / "vm-git-ssh.yaml"
+    path.write_text(text, encoding="utf-8")
+    values = booted.rig.values
+    saved = dict(values)
+    values["socket_git_url"] = url
+    values["socket_git_ssh_key_b64"] = base64.b64encode(key.read_bytes()).decode()
+    try:
+        booted.rig.set_bundle(path)
+        booted.ssh("systemctl start flowstack-agent.service", check=False, timeout=1200)
+        status = booted.ssh("cat /var/lib/flowstack/agent/status.json", check=False)
+        assert json.loads(status)["state"] == "applied", status
+        assert url in booted.ssh("cat /opt/flowstack/socket-source.json")
+        booted.vm.wait(lambda: container_ids(booted).get("socket", before["socket"]) != before["socket"],  # type: ignore[union-attr]
+                       5 * 60, "the app rebuilt from the ssh clone", every=10)
+        assert container_ids(booted)["livekit"] == before["livekit"]
+        assert "Accepted publickey for root" in (booted.rig.state / "sshd.log").read_text(encoding="utf-8")
+        assert booted.ssh("stat -c %a /opt/flowstack/git-ssh-key").strip() == "600"
+        secret = [line for line in key.read_text(encoding="utf-8").splitlines() if line and not line.startswith("-----")][1]
+        found = booted.ssh(f"grep -rlF -- {secret} /var/log /opt/flowstack /etc /root /home /var/lib/flowstack "
+                           f"--exclude=git-ssh-key 2>/dev/null; journalctl --no-pager | grep -cF -- {secret}", check=False)
+        assert found.strip() == "0", found
+    finally:
+        values.clear()
+        values.update(saved)
 
 
 def test_reboot_restores_everything(booted: Booted) -> None:

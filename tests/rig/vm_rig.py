@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,37 @@ class VmRig:
         (self.state / "git-token").write_text(self.git_token, encoding="utf-8")
         self.pebble = build_pebble()
 
+    def start_ssh_git(self) -> tuple[str, str, Path]:
+        """A self-hosted git server over ssh on GIT_IP:22 as ``git.vmrig.test`` (issue 22, route b):
+        Debian's sshd in the rig's namespace, its own host key, the app's bare repository through
+        git-shell to one key only, the deploy key ``flowstack deploy-key`` makes. Returns (the
+        ssh URL, the known_hosts line to pin, the private key file)."""
+        ssh = self.state / "sshgit"
+        ssh.mkdir()
+        out = subprocess.run([sys.executable, "-m", "generator.cli", "deploy-key", "vmrig", "--dir", str(ssh / "keys")],
+                             capture_output=True, text=True, cwd=REPO, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"flowstack deploy-key failed: {out.stdout}{out.stderr}")
+        public = (ssh / "keys" / "id_ed25519.pub").read_text(encoding="utf-8").strip()
+        host_key = ssh / "ssh_host_ed25519_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+        (ssh / "authorized_keys").write_text(f'restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" {public}\n',
+                                             encoding="utf-8")
+        config = ssh / "sshd_config"
+        config.write_text("\n".join([
+            f"ListenAddress {GIT_IP}", "Port 22", f"HostKey {host_key}", f"PidFile {ssh / 'sshd.pid'}",
+            f"AuthorizedKeysFile {ssh / 'authorized_keys'}", "StrictModes no", "UsePAM no",
+            "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes", "LogLevel VERBOSE", ""]), encoding="utf-8")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory (Debian)
+        self.net.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(config), "-E", str(self.state / "sshd.log")])
+        wait_for(lambda: self.net.sh("bash", "-c", f"exec 3<>/dev/tcp/{GIT_IP}/22", check=False).returncode == 0, 30, "sshd")
+        pin = "git.vmrig.test " + " ".join(Path(f"{host_key}.pub").read_text(encoding="utf-8").split()[:2])
+        return f"root@git.vmrig.test:{self.state / 'repos' / 'flowstack-rig' / 'app.git'}", pin, ssh / "keys" / "id_ed25519"
+
     def names(self, hosts: list[str]) -> dict[str, str]:
         names = {h: GUEST_IP for h in hosts}
+        names["git.vmrig.test"] = GIT_IP  # the self-hosted git server over ssh (start_ssh_git)
         names |= {"deb.debian.org": APT_IP, "security.debian.org": APT_IP, "registry-1.docker.io": REGISTRY_IP,
                   "github.com": GIT_IP, "acme-v02.api.letsencrypt.org": ACME_IP, "acme.zerossl.com": ACME_IP}
         return names | {n: STUN_IP for n in STUN_NAMES}
