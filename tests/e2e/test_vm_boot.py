@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import sys
@@ -98,6 +99,10 @@ TIMER = 2 * 60 + 90  # the agent's timer period (2 min) and the time a change ta
 
 
 def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "the VM rig needs root (network namespaces, a tap device, debootstrap)"
+    if not Path("/dev/net/tun").exists():
+        return "no /dev/net/tun: this machine cannot give QEMU a tap device"
     for tool in ("qemu-system-x86_64", "qemu-img", "debootstrap", "dnsmasq", "socat", "ssh", "openssl", "go",
                  "apt-ftparchive", "dpkg-deb", "npm"):
         if shutil.which(tool) is None:
