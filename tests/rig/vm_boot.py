@@ -9,9 +9,9 @@ anything on the server:
 - the apt proxy answers 503 to the first request for the docker.io package;
 - the registry answers 503 to its first request (a manifest: the pull fails, the try is retried);
 - the git server is down (503) at first and comes back ``GIT_DOWN_FOR`` s after its first refusal;
-- STUN is held back (the negative control of "ready means ready"): it answers once (the
-  bring-up's bounded DNS wait learns the public IP with one request, else it would wait its full
-  30 min) and then nothing, so LiveKit cannot learn its public address and does not start; the
+- STUN is held back (the negative control of "ready means ready"): it answers once on :19302
+  (the bring-up's bounded DNS wait learns the public IP with one request, else it would wait its
+  full 30 min) and then nothing, so LiveKit cannot learn its public address and does not start; the
   rig releases STUN ``STUN_HOLD`` s after the bring-up reached its last step (the health wait),
   noting what the server showed meanwhile.
 """

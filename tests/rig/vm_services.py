@@ -11,7 +11,7 @@
 
 ``--fail-once registry`` / ``git`` answers 503 to the first request of that server (fault
 tests); while the file ``--state/git-down`` exists the git server answers 503; while
-``--state/stun-down`` exists STUN answers nothing after its first answer on each port; ``--imds-outage KEY:SECONDS`` drops every
+``--state/stun-down`` exists STUN answers nothing after one answer on :19302; ``--imds-outage KEY:SECONDS`` drops every
 IMDS request for SECONDS from the first request for metadata key KEY. With ``--git-token-file``
 the git server is a private repository: it wants HTTP Basic ``x-access-token:<token>`` (as
 GitHub takes a token) and answers 401 without it.
@@ -264,10 +264,11 @@ def main() -> None:
                https(a.git_ip, git_handler(Path(a.repos), Base, a.git_token_file), a.cert, a.key)]
     if a.acme_ip:
         servers.append(https(a.acme_ip, acme_front(a.acme_ip, BaseHTTPRequestHandler), a.cert, a.key))
-    # STUN held back answers its first request on each port (the bring-up's DNS wait learns the
-    # public IP once, as it must to finish its bounded wait), then nothing while stun-down exists.
-    stuns = [StunServer(bind=a.stun_ip, port=p, down_file=os.path.join(a.state, "stun-down"), answer_first=1)
-             for p in (19302, 3478)]
+    # STUN held back answers one request on :19302 (the bring-up's DNS wait learns the public IP
+    # there, from the servers of generator/data/domains.yaml, as it must to finish its bounded
+    # wait), then nothing while stun-down exists; LiveKit's own list also has :3478 servers.
+    stuns = [StunServer(bind=a.stun_ip, port=p, down_file=os.path.join(a.state, "stun-down"), answer_first=n)
+             for p, n in ((19302, 1), (3478, 0))]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     Path(a.state, "services.ready").write_text(str(len(stuns)), encoding="utf-8")
