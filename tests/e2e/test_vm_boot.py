@@ -80,6 +80,7 @@ from rig.vm_boot import (
     livekit_media,
     opened_before_reject,
     remote_addresses,
+    secret_found,
     service_states,
     socketio_exchange,
 )
@@ -269,11 +270,8 @@ def test_the_git_token_is_nowhere_on_the_server_but_its_file(booted: Booted) -> 
     booted.need_ready()
     token = booted.rig.git_token
     assert booted.ssh("stat -c %a /opt/flowstack/git-credentials").strip() == "600"
-    found = booted.ssh(f"grep -rlF {token} /var/log /opt/flowstack /etc /root /home /var/lib/flowstack "
-                       "--exclude=git-credentials 2>/dev/null; journalctl --no-pager | grep -cF " + token, check=False)
-    assert found.strip() == "0", found
-    docker = booted.ssh(f"for c in $(docker ps -aq); do docker logs $c 2>&1; docker inspect $c; done | grep -cF {token}", check=False)
-    assert docker.strip() == "0", docker
+    found = secret_found(booted, token, "git-credentials")
+    assert found == "", found
     git = [r["status"] for r in booted.first_boot.log_lines("services.log") if r["server"] == "git"]  # type: ignore[union-attr]
     assert 401 in git and 200 in git, git
 
@@ -461,9 +459,8 @@ def test_private_repo_by_deploy_key_over_ssh(booted: Booted, tmp_path: Path) -> 
         assert "Accepted publickey for root" in (booted.rig.state / "sshd.log").read_text(encoding="utf-8")
         assert booted.ssh("stat -c %a /opt/flowstack/git-ssh-key").strip() == "600"
         secret = [line for line in key.read_text(encoding="utf-8").splitlines() if line and not line.startswith("-----")][1]
-        found = booted.ssh(f"grep -rlF -- {secret} /var/log /opt/flowstack /etc /root /home /var/lib/flowstack "
-                           f"--exclude=git-ssh-key 2>/dev/null; journalctl --no-pager | grep -cF -- {secret}", check=False)
-        assert found.strip() == "0", found
+        found = secret_found(booted, secret, "git-ssh-key")
+        assert found == "", found
     finally:
         values.clear()
         values.update(saved)

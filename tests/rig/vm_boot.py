@@ -168,7 +168,10 @@ print(json.dumps(out))
 def socketio_exchange(b: Booted, url: str, ca: Path) -> dict[str, Any]:
     """A python-socketio client in the rig's namespace (a client outside the VM, resolving names
     through the rig's DNS) exchanges one event over WebSocket and one over long-polling."""
-    r = b.rig.net.sh(sys.executable, "-c", SOCKETIO_CLIENT, url, str(ca), check=False, timeout=180)
+    # The CA for both transports: requests (long-polling) and websocket-client (WebSocket) each
+    # read their own variable; Python's ssl reads SSL_CERT_FILE.
+    env = [f"{k}={ca}" for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "WEBSOCKET_CLIENT_CA_BUNDLE")]
+    r = b.rig.net.sh("env", *env, sys.executable, "-c", SOCKETIO_CLIENT, url, str(ca), check=False, timeout=180)
     assert r.returncode == 0, (r.stdout, r.stderr[-3000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -184,9 +187,24 @@ def livekit_media(b: Booted, url: str, key: str, secret: str, ca: Path) -> dict[
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def secret_found(b: Booted, secret: str, keep: str) -> str:
+    """Where ``secret`` is on the server, besides the file ``keep``: every file under the places
+    logs and state live, the journal, every container's logs and ``docker inspect``. The secret
+    never goes on a command line (sudo logs command lines to the journal): it travels base64
+    encoded into a 0600 file under /run that the search skips."""
+    import base64
+    needle = base64.b64encode(secret.encode()).decode()
+    return b.ssh(
+        f"umask 077; echo {needle} | base64 -d > /run/flowstack-needle; "
+        f"grep -rlF -f /run/flowstack-needle /var/log /opt/flowstack /etc /root /home /var/lib/flowstack --exclude={keep}; "
+        "journalctl --no-pager | grep -F -f /run/flowstack-needle | head -3; "
+        "for c in $(docker ps -aq); do docker logs $c 2>&1; docker inspect $c; done | grep -F -f /run/flowstack-needle | head -3; "
+        "rm -f /run/flowstack-needle", check=False).strip()
+
+
 def remote_addresses(result: dict[str, Any]) -> set[str]:
     return {p["remote"]["address"] for who in ("sender", "receiver") for p in result.get(who, [])}
 
 
 __all__ = ["GUEST_IP", "Booted", "FirstBoot", "compose_ps", "container_ids", "opened_before_reject",
-           "service_states", "socketio_exchange", "livekit_media", "remote_addresses"]
+           "service_states", "socketio_exchange", "livekit_media", "remote_addresses", "secret_found"]

@@ -197,21 +197,28 @@ class VmRig:
         self.bundle_config = config_path
         if not self.values:
             creds = f"username=x-access-token\npassword={self.git_token}\n" if self.git_token else ""
-            self.values = sample_values(self.config) | {
+            # The deploy-time values the rig sets itself; the rest come from each config as
+            # Terraform's variables would (host names change with a day-2 config).
+            self.values = {
                 "socket_git_url": GIT_URL, "socket_git_ref": "main", "livekit_api_secret": secrets.token_urlsafe(32),
                 # What Terraform makes of the sensitive variable socket_git_token (bundle.tf).
                 "socket_git_credentials_b64": base64.b64encode(creds.encode()).decode()}
         imds = self.state / "imds"
         imds.mkdir(exist_ok=True)
-        user_data = apply_template(render_cloud_init(self.config), self.values)
+        user_data = apply_template(render_cloud_init(self.config), self.values_for(self.config))
         (imds / "user_data").write_text(base64.b64encode(user_data.encode()).decode(), encoding="utf-8")
-        (imds / "flowstack_bundle").write_text(bundle_value(self.config, self.values, apply_at), encoding="utf-8")
+        (imds / "flowstack_bundle").write_text(bundle_value(self.config, self.values_for(self.config), apply_at),
+                                               encoding="utf-8")
+
+    def values_for(self, config: Any) -> dict[str, str]:
+        """Every template variable for ``config``: its own sample values, then the rig's."""
+        return sample_values(config) | self.values
 
     def set_bundle(self, config_path: Path, apply_at: str = "") -> str:
         """A day-2 change: a new bundle in the IMDS (the metadata update Terraform makes in place)."""
         config = load_config(config_path)
         self.bundle_config = config_path
-        value = bundle_value(config, self.values, apply_at)
+        value = bundle_value(config, self.values_for(config), apply_at)
         tmp = self.state / "imds" / ".bundle.tmp"
         tmp.write_text(value, encoding="utf-8")
         os.replace(tmp, self.state / "imds" / "flowstack_bundle")
