@@ -17,8 +17,11 @@ MANIFEST = "MANIFEST"
 
 
 def _stored_name(name: str) -> str:
-    # Absolute paths (a preview's "files//opt/...") stay readable and inside the folder.
-    return name.replace("//", "/").lstrip("/")
+    # Absolute paths (a preview's "files//opt/...") stay readable and inside the folder. Key and
+    # certificate files get a .golden suffix: the repository stores no .pem/.key files (what the
+    # generator writes there is a placeholder or a marked sample, never a real key).
+    stored = name.replace("//", "/").lstrip("/")
+    return stored + ".golden" if stored.endswith((".pem", ".key", ".crt")) else stored
 
 
 def write(folder: Path, files: dict[str, bytes]) -> None:
