@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def make_handler(key_dir: str, log: str, instance: str | None = None, vnics: str | None = None,
                  outage: tuple[str, float] | None = None) -> type[BaseHTTPRequestHandler]:
-    import time
     outage_until: list[float] = []  # set once, by the first request matching outage's suffix
 
     def answer(path: str, auth: str | None) -> tuple[int, bytes, str]:
